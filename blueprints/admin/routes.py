@@ -1,0 +1,288 @@
+"""Admin: users, projects and their members, vendors, cost codes, categories."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from blueprints.admin import bp
+from blueprints.admin.forms import (
+    CategoryForm,
+    CostCodeForm,
+    MemberForm,
+    ProjectForm,
+    UserForm,
+    VendorForm,
+)
+from blueprints.guards import company_admin_required
+from blueprints.rendering import field_errors, is_htmx, render, render_partial
+from extensions import db
+from models import (
+    Category,
+    CostCode,
+    ErpPermission,
+    Project,
+    ProjectMembership,
+    ProjectRole,
+    User,
+    Vendor,
+)
+from workflow.errors import InvalidInput
+from workflow.people import UserSettings, create_user, set_user_active, update_user
+from workflow.reference import remove_member, save_reference, set_member
+
+
+@dataclass(frozen=True)
+class ReferenceKind:
+    """One kind of reference data, listed and edited the same way."""
+
+    slug: str
+    title: str
+    singular: str
+    model: type
+    form: type
+    fields: tuple[str, ...]
+    order_by: str
+
+
+REFERENCE_KINDS = {
+    kind.slug: kind
+    for kind in (
+        ReferenceKind("projects", "Projects", "project", Project, ProjectForm,
+                      ("number", "name"), "number"),
+        ReferenceKind("vendors", "Vendors", "vendor", Vendor, VendorForm, ("name",), "name"),
+        ReferenceKind("cost-codes", "Cost codes", "cost code", CostCode, CostCodeForm,
+                      ("code", "description"), "code"),
+        ReferenceKind("categories", "Categories", "category", Category, CategoryForm,
+                      ("name",), "name"),
+    )
+}
+
+
+@bp.get("/")
+@company_admin_required
+def index():
+    return render_template("admin/index.html", kinds=REFERENCE_KINDS.values(), tool="admin")
+
+
+# ---- users -----------------------------------------------------------------------------------
+
+def _settings(form: UserForm) -> UserSettings:
+    return UserSettings(
+        email=form.email.data or "",
+        name=form.name.data or "",
+        is_company_admin=form.is_company_admin.data,
+        erp_permission=ErpPermission(form.erp_permission.data),
+        can_push_to_accounting=form.can_push_to_accounting.data,
+        active=form.active.data,
+        password=form.password.data or None,
+    )
+
+
+def _users_page(form: UserForm, status: int = 200):
+    users = db.session.scalars(select(User).order_by(User.name)).all()
+    return render("admin/users.html", "admin/_user_form.html", status=status,
+                  users=users, form=form, user=None, tool="admin")
+
+
+@bp.get("/users")
+@company_admin_required
+def users():
+    return _users_page(UserForm())
+
+
+@bp.post("/users")
+@company_admin_required
+def create_user_route():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(current_user, _settings(form))
+        except InvalidInput as error:
+            field_errors(form, error.errors)
+        else:
+            flash(f"Created {user.name}.", "success")
+            return redirect(url_for("admin.users"), 303)
+    return _users_page(form, status=422)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@company_admin_required
+def edit_user(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = UserForm(obj=user)
+    if form.is_submitted():
+        if form.validate():
+            try:
+                update_user(current_user, user, _settings(form))
+            except InvalidInput as error:
+                db.session.rollback()
+                field_errors(form, error.errors)
+            else:
+                flash(f"Saved {user.name}.", "success")
+                return redirect(url_for("admin.users"), 303)
+        return render("admin/user.html", "admin/_user_form.html", status=422,
+                      form=form, user=user, tool="admin")
+    form.erp_permission.data = user.erp_permission.value
+    return render("admin/user.html", "admin/_user_form.html", form=form, user=user, tool="admin")
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@company_admin_required
+def deactivate_user(user_id: int):
+    return _set_active(user_id, active=False)
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+@company_admin_required
+def reactivate_user(user_id: int):
+    return _set_active(user_id, active=True)
+
+
+def _set_active(user_id: int, active: bool):
+    user = db.get_or_404(User, user_id)
+    try:
+        set_user_active(current_user, user, active)
+    except InvalidInput as error:
+        flash(error.errors["active"], "error")
+    else:
+        flash(f"{user.name} is {'active' if active else 'deactivated'}.", "success")
+    return redirect(url_for("admin.users"), 303)
+
+
+# ---- projects, vendors, cost codes, categories --------------------------------------------------
+
+def _kind(slug: str) -> ReferenceKind:
+    kind = REFERENCE_KINDS.get(slug)
+    if kind is None:
+        abort(404)
+    return kind
+
+
+def _records(kind: ReferenceKind):
+    return db.session.scalars(
+        select(kind.model).order_by(getattr(kind.model, kind.order_by))
+    ).all()
+
+
+@bp.get("/<slug>")
+@company_admin_required
+def reference_list(slug: str):
+    kind = _kind(slug)
+    return render("admin/reference.html", kind=kind, records=_records(kind), form=kind.form(),
+                  tool="admin")
+
+
+@bp.post("/<slug>")
+@company_admin_required
+def reference_create(slug: str):
+    kind = _kind(slug)
+    form = kind.form()
+    if form.validate_on_submit():
+        try:
+            record = save_reference(current_user, kind.model, None, _values(kind, form))
+        except InvalidInput as error:
+            field_errors(form, error.errors)
+        else:
+            flash(f"Added {kind.singular} {record.label}.", "success")
+            return redirect(url_for("admin.reference_list", slug=slug), 303)
+    return render("admin/reference.html", "admin/_reference_create.html", status=422,
+                  kind=kind, records=_records(kind), form=form, tool="admin")
+
+
+@bp.get("/<slug>/<int:record_id>")
+@company_admin_required
+def reference_row(slug: str, record_id: int):
+    """One row, read-only (htmx 'Cancel') or as an inline edit form (?edit=1)."""
+    kind = _kind(slug)
+    record = db.get_or_404(kind.model, record_id)
+    if request.args.get("edit"):
+        return render("admin/reference_edit.html", "admin/_reference_row_form.html", kind=kind,
+                      record=record, form=kind.form(obj=record), tool="admin")
+    if not is_htmx():
+        return redirect(url_for("admin.reference_list", slug=slug))
+    return render_partial("admin/_reference_row.html", kind=kind, record=record)
+
+
+@bp.post("/<slug>/<int:record_id>")
+@company_admin_required
+def reference_update(slug: str, record_id: int):
+    kind = _kind(slug)
+    record = db.get_or_404(kind.model, record_id)
+    form = kind.form()
+    if form.validate_on_submit():
+        try:
+            save_reference(current_user, kind.model, record, _values(kind, form))
+        except InvalidInput as error:
+            db.session.rollback()
+            field_errors(form, error.errors)
+        else:
+            if not is_htmx():
+                flash(f"Saved {kind.singular} {record.label}.", "success")
+                return redirect(url_for("admin.reference_list", slug=slug), 303)
+            return render_partial("admin/_reference_row.html", kind=kind, record=record)
+    return render("admin/reference_edit.html", "admin/_reference_row_form.html", status=422,
+                  kind=kind, record=record, form=form, tool="admin")
+
+
+def _values(kind: ReferenceKind, form) -> dict:
+    values = {name: getattr(form, name).data for name in kind.fields}
+    values["active"] = form.active.data
+    return values
+
+
+# ---- project members -------------------------------------------------------------------------
+
+def _member_form(project: Project) -> MemberForm:
+    form = MemberForm()
+    form.user_id.choices = [
+        SelectChoice(u.id, f"{u.name} ({u.email})")
+        for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+    ]
+    return form
+
+
+def _members_page(project: Project, form: MemberForm, status: int = 200):
+    memberships = db.session.scalars(
+        select(ProjectMembership).join(User).where(ProjectMembership.project_id == project.id)
+        .order_by(User.name)
+    ).all()
+    return render("admin/members.html", "admin/_members.html", status=status,
+                  project=project, memberships=memberships, form=form, tool="admin")
+
+
+@bp.get("/projects/<int:project_id>/members")
+@company_admin_required
+def members(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    return _members_page(project, _member_form(project))
+
+
+@bp.post("/projects/<int:project_id>/members")
+@company_admin_required
+def set_member_route(project_id: int):
+    project = db.get_or_404(Project, project_id)
+    form = _member_form(project)
+    if not form.validate_on_submit():
+        return _members_page(project, form, status=422)
+    user = db.get_or_404(User, form.user_id.data)
+    set_member(current_user, project, user, ProjectRole(form.role.data))
+    return _members_page(project, _member_form(project))
+
+
+@bp.post("/projects/<int:project_id>/members/<int:user_id>/remove")
+@company_admin_required
+def remove_member_route(project_id: int, user_id: int):
+    project = db.get_or_404(Project, project_id)
+    user = db.get_or_404(User, user_id)
+    form = _member_form(project)
+    try:
+        remove_member(current_user, project, user)
+    except InvalidInput as error:
+        form.form_errors.append(error.errors["user"])
+        return _members_page(project, form, status=422)
+    return _members_page(project, form)

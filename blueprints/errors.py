@@ -1,0 +1,59 @@
+"""Error pages: a whole page for a browser, a small partial for htmx (retargeted to #alerts,
+so an error never lands inside the card that asked)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from blueprints.rendering import is_htmx
+from workflow.errors import PermissionDenied
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Not allowed", "You do not have permission to do that."),
+    404: ("Not found", "That page or record does not exist."),
+    405: ("Not allowed", "That action is not available here."),
+    413: ("Too large", "What you sent is too large."),
+    500: ("Something went wrong", "The error has been logged. Nothing was changed; try again."),
+}
+
+
+def _error_response(status: int, message: str | None = None):
+    title, default = MESSAGES.get(status, ("Error", "Something went wrong."))
+    context = {"status": status, "title": title, "message": message or default}
+    if is_htmx():
+        response = render_template("errors/_error.html", **context), status
+        headers = {"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML", "Vary": "HX-Request"}
+        return (*response, headers)
+    return render_template("errors/page.html", **context), status, {"Vary": "HX-Request"}
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(PermissionDenied)
+    def permission_denied(error: PermissionDenied):
+        return _error_response(403, error.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _error_response(400, "Your form expired or was not sent from this site. "
+                                    "Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code in MESSAGES and error.code != 500:
+            return _error_response(error.code)
+        return error
+
+    @app.errorhandler(InternalServerError)
+    def server_error(error: InternalServerError):
+        from extensions import db
+
+        db.session.rollback()
+        log.error("unhandled error: %s", getattr(error, "original_exception", error))
+        return _error_response(500)

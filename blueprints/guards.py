@@ -1,0 +1,31 @@
+"""Route decorators and loaders that refuse early: login, company admin, project role."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+
+from extensions import db
+from models import Project, ProjectRole
+from workflow.permissions import has_project_role, is_company_admin
+
+
+def company_admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        if not is_company_admin(current_user):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def load_project(project_id: int, needed: ProjectRole = ProjectRole.READ_ONLY) -> Project:
+    """The project, if the current user holds at least ``needed`` on it (404 if it is unknown)."""
+    project = db.get_or_404(Project, project_id)
+    if not has_project_role(current_user, project, needed):
+        abort(403)
+    return project

@@ -1,0 +1,68 @@
+"""Page-or-partial rendering for htmx, and the helpers every template may call."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, make_response, render_template, request
+from flask_login import current_user
+from markupsafe import Markup
+
+from workflow import permissions
+
+HTMX_VERSION = "4.0.1"
+HTMX_CDN_URL = f"https://cdn.jsdelivr.net/npm/htmx.org@{HTMX_VERSION}/dist/htmx.min.js"
+HTMX_INTEGRITY = "sha384-Qp9rdC8H7EqOoX+nR0P3RPG2Noji+qdwJlGpfzwQJsfOpp3sGwIdSP9xO3+UlEhn"
+HTMX_LOCAL = f"vendor/htmx-{HTMX_VERSION}.min.js"
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(page: str, partial: str | None = None, status: int = 200, **context):
+    """The partial alone for an htmx request, else the whole page (which includes it)."""
+    template = partial if (partial and is_htmx()) else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def render_partial(partial: str, status: int = 200, **context):
+    response = make_response(render_template(partial, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def field_errors(form, errors: dict[str, str]) -> None:
+    """Put workflow errors next to the matching form fields (or on the form as a whole)."""
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*list(field.errors or []), message]
+        else:
+            form.form_errors.append(message)
+
+
+def register_template_helpers(app: Flask) -> None:
+    @app.context_processor
+    def inject_helpers():
+        return {
+            "perm": permissions,
+            "htmx_script": htmx_script,
+        }
+
+
+def htmx_script() -> Markup:
+    """htmx from the CDN with its integrity hash, falling back to the vendored copy."""
+    from flask import url_for
+
+    local = url_for("static", filename=HTMX_LOCAL)
+    if not current_app.config["HTMX_CDN"]:
+        return Markup('<script src="{}"></script>').format(local)
+    return Markup(
+        '<script src="{cdn}" integrity="{sri}" crossorigin="anonymous"></script>\n'
+        '<script>window.htmx || document.write(\'<script src="{local}"><\\/script>\')</script>'
+    ).format(cdn=HTMX_CDN_URL, sri=HTMX_INTEGRITY, local=local)
+
+
+def current_user_or_none():
+    return current_user if current_user.is_authenticated else None

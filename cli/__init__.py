@@ -1,0 +1,48 @@
+"""Command-line commands: ``flask users create-admin``, ``flask seed-demo``."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from models import ErpPermission
+from workflow.errors import InvalidInput
+from workflow.people import UserSettings, create_user
+
+users_cli = AppGroup("users", help="Manage users.")
+
+
+@users_cli.command("create-admin")
+@click.option("--email", prompt=True)
+@click.option("--name", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_admin(email: str, name: str, password: str) -> None:
+    """Create a company admin who holds every permission (the first login)."""
+    settings = UserSettings(
+        email=email, name=name, password=password, is_company_admin=True,
+        erp_permission=ErpPermission.ADMIN, can_push_to_accounting=True,
+    )
+    try:
+        user = create_user(None, settings)
+    except InvalidInput as error:
+        for field, message in error.errors.items():
+            click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"Created company admin {user.name} <{user.email}>.")
+
+
+@click.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo company (safe to run again: existing records are kept)."""
+    from demo import seed_demo
+
+    logins = seed_demo()
+    click.echo("Demo data ready. Log in at http://127.0.0.1:5000 with:")
+    for login in logins:
+        click.echo(f"  {login.role:<34} {login.email:<24} password: {login.password}")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_demo_command)

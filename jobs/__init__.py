@@ -1,0 +1,1 @@
+"""RQ jobs. Each job takes ids, never objects, and runs inside an app context (``jobs.context``)."""

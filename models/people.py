@@ -1,0 +1,96 @@
+"""People: users, their company-level ERP permission, and per-project membership."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from extensions import db
+from models.types import UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.reference import Project
+
+
+class ErpPermission(enum.StrEnum):
+    """Company-level permission on the ERP Integrations tool."""
+
+    NONE = "none"
+    READ_ONLY = "read_only"
+    STANDARD = "standard"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return {"none": "None", "read_only": "Read only", "standard": "Standard",
+                "admin": "Admin"}[self.value]
+
+
+class ProjectRole(enum.StrEnum):
+    """A member's role on one project."""
+
+    READ_ONLY = "read_only"
+    STANDARD = "standard"
+    ADMIN = "admin"
+
+    @property
+    def label(self) -> str:
+        return {"read_only": "Read only", "standard": "Standard", "admin": "Admin"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        return {"read_only": 1, "standard": 2, "admin": 3}[self.value]
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    password_hash: Mapped[str] = mapped_column(sa.String(256))
+    active: Mapped[bool] = mapped_column(default=True)
+    is_company_admin: Mapped[bool] = mapped_column(default=False)
+    erp_permission: Mapped[ErpPermission] = mapped_column(
+        str_enum(ErpPermission, "erp_permission"), default=ErpPermission.NONE
+    )
+    can_push_to_accounting: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    memberships: Mapped[list[ProjectMembership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_active(self) -> bool:  # flask-login: a deactivated user cannot log in
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.password_hash = generate_password_hash(password, method=method)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"
+
+
+class ProjectMembership(db.Model):
+    __tablename__ = "project_memberships"
+    __table_args__ = (sa.UniqueConstraint("project_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[ProjectRole] = mapped_column(str_enum(ProjectRole, "project_role"))
+
+    project: Mapped[Project] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship(back_populates="memberships")

@@ -1,0 +1,74 @@
+"""Reference data: projects, vendors, cost codes and categories (cost types)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from models.people import ProjectMembership
+
+DEFAULT_CATEGORIES = ("Labor", "Material", "Equipment", "Subcontract", "Other")
+
+
+class Project(db.Model):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(30), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    memberships: Mapped[list[ProjectMembership]] = relationship(
+        back_populates="project", cascade="all, delete-orphan"
+    )
+
+    @property
+    def label(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class Vendor(db.Model):
+    __tablename__ = "vendors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+class CostCode(db.Model):
+    __tablename__ = "cost_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    description: Mapped[str] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} {self.description}"
+
+
+class Category(db.Model):
+    """A cost type: Labor, Material, Equipment, Subcontract, Other."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    @property
+    def label(self) -> str:
+        return self.name

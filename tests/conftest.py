@@ -1,0 +1,141 @@
+"""Fixtures in the style of flaskr: ``app``, ``client``, ``runner``, ``auth`` and factories.
+
+Each test gets an isolated database: on SQLite a copy of a template migrated once per run, on
+PostgreSQL (DATABASE_URL) the schema migrated once and every table emptied after each test.
+Both go through the Alembic migrations, so the tests also prove them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import inspect, select, text
+
+import config
+from app import create_app
+from extensions import db
+from models import DEFAULT_CATEGORIES, Category
+from tests.factories import Factory
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct-horse-battery"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip a test whose service or browser is missing; in CI that is a failure instead."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"required in CI: {reason}")
+        pytest.skip(reason)
+
+
+def _test_config(uri: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": uri,
+        "WTF_CSRF_ENABLED": False,
+        "HTMX_CDN": False,
+        # Fast hashing keeps hundreds of logins quick; production uses scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    }
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """Migrate one database per run; tests copy (SQLite) or empty (PostgreSQL) it."""
+    instance = tmp_path_factory.mktemp("instance")
+    if os.environ.get("DATABASE_URL"):
+        uri = config.database_url(str(instance))
+        app = create_app(_test_config(uri), instance_path=str(instance))
+        with app.app_context():
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+            upgrade()
+            db.engine.dispose()
+        return "postgresql", uri
+    path = instance / "template.db"
+    app = create_app(_test_config(f"sqlite:///{path}"), instance_path=str(instance))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return "sqlite", path
+
+
+def _empty_postgres() -> None:
+    tables = [t for t in inspect(db.engine).get_table_names() if t != "alembic_version"]
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        conn.execute(
+            Category.__table__.insert(), [{"name": n, "active": True} for n in DEFAULT_CATEGORIES]
+        )
+
+
+@pytest.fixture
+def app(database_template, tmp_path):
+    kind, template = database_template
+    if kind == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(template, path)
+        uri = f"sqlite:///{path}"
+    else:
+        uri = template
+    app = create_app(_test_config(uri), instance_path=str(tmp_path / "instance"))
+    with app.app_context():
+        if kind == "postgresql":
+            _empty_postgres()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def factory(app):
+    return Factory(password=PASSWORD)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, user_or_email, password: str = PASSWORD):
+        email = getattr(user_or_email, "email", user_or_email)
+        return self._client.post("/auth/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self._client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def people(factory):
+    """One project and a person for each role the permission matrix checks."""
+    return factory.cast()
+
+
+def fingerprint() -> dict[str, list[tuple]]:
+    """Every row of every table: compare before and after to prove nothing changed."""
+    db.session.expire_all()
+    result = {}
+    for table in db.metadata.sorted_tables:
+        rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
+        result[table.name] = [tuple(r) for r in rows]
+    return result

@@ -1,0 +1,96 @@
+"""Model factories: build valid records with the fewest words in a test."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from extensions import db
+from models import (
+    Category,
+    CostCode,
+    ErpPermission,
+    Project,
+    ProjectMembership,
+    ProjectRole,
+    User,
+    Vendor,
+)
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class Cast:
+    """A project with one person per role (the permission matrix's columns)."""
+
+    project: Project
+    read_only: User
+    standard: User
+    project_admin: User
+    company_admin: User
+    outsider: User
+
+    def by_role(self, role: str) -> User | None:
+        return None if role == "anonymous" else getattr(self, role)
+
+
+class Factory:
+    def __init__(self, password: str) -> None:
+        self.password = password
+
+    def user(self, *, email: str | None = None, name: str | None = None,
+             is_company_admin: bool = False, erp: ErpPermission = ErpPermission.NONE,
+             can_push: bool = False, active: bool = True) -> User:
+        n = next(_counter)
+        user = User(email=email or f"user{n}@example.com", name=name or f"User {n}",
+                    is_company_admin=is_company_admin, erp_permission=erp,
+                    can_push_to_accounting=can_push, active=active)
+        user.set_password(self.password)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    def project(self, *, number: str | None = None, name: str = "Test project") -> Project:
+        project = Project(number=number or f"P-{next(_counter):04d}", name=name)
+        db.session.add(project)
+        db.session.commit()
+        return project
+
+    def member(self, project: Project, user: User, role: ProjectRole) -> ProjectMembership:
+        membership = ProjectMembership(project=project, user=user, role=role)
+        db.session.add(membership)
+        db.session.commit()
+        return membership
+
+    def vendor(self, name: str | None = None) -> Vendor:
+        vendor = Vendor(name=name or f"Vendor {next(_counter)}")
+        db.session.add(vendor)
+        db.session.commit()
+        return vendor
+
+    def cost_code(self, code: str | None = None, description: str = "Work") -> CostCode:
+        cost_code = CostCode(code=code or f"{next(_counter):02d}-100", description=description)
+        db.session.add(cost_code)
+        db.session.commit()
+        return cost_code
+
+    def category(self, name: str) -> Category:
+        return db.session.scalar(select(Category).where(Category.name == name))
+
+    def cast(self) -> Cast:
+        project = self.project(name="Matrix project")
+        people = {}
+        for role in ProjectRole:
+            user = self.user(name=f"{role.value} member")
+            self.member(project, user, role)
+            people[role] = user
+        admin = self.user(name="Company admin", is_company_admin=True, erp=ErpPermission.ADMIN,
+                          can_push=True)
+        outsider = self.user(name="Outsider")
+        return Cast(project=project, read_only=people[ProjectRole.READ_ONLY],
+                    standard=people[ProjectRole.STANDARD],
+                    project_admin=people[ProjectRole.ADMIN], company_admin=admin,
+                    outsider=outsider)

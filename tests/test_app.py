@@ -1,0 +1,97 @@
+"""The application shell: configuration, error pages, migrations."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+import config
+from app import create_app
+from extensions import db
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    instance = tmp_path / "instance"
+    first = create_app(instance_path=str(instance)).config["SECRET_KEY"]
+    second = create_app(instance_path=str(instance)).config["SECRET_KEY"]
+    assert first == second and len(first) >= 32
+    assert (instance / "secret_key").stat().st_mode & 0o077 == 0  # readable by the owner only
+
+
+def test_configured_secret_key_wins(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert create_app(instance_path=str(tmp_path)).config["SECRET_KEY"] == "from-the-environment"
+
+
+def test_embedded_default_is_sqlite_in_instance(tmp_path, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    uri = create_app(instance_path=str(tmp_path)).config["SQLALCHEMY_DATABASE_URI"]
+    assert uri == f"sqlite:///{tmp_path}/changeorder.db"
+
+
+@pytest.mark.parametrize("given", ["postgres://u@h/db", "postgresql://u@h/db"])
+def test_database_url_uses_the_installed_driver(monkeypatch, given):
+    monkeypatch.setenv("DATABASE_URL", given)
+    assert config.database_url("/x") == "postgresql+psycopg://u@h/db"
+
+
+def test_404_is_a_page_for_browsers_and_a_partial_for_htmx(client, auth, factory):
+    auth.login(factory.user(is_company_admin=True))
+    page = client.get("/projects/999/commitments/")
+    assert page.status_code == 404
+    assert "<html" in page.get_data(as_text=True)
+    assert "That page or record does not exist." in page.get_data(as_text=True)
+    partial = client.get("/projects/999/commitments/", headers={"HX-Request": "true"})
+    assert partial.status_code == 404
+    assert "<html" not in partial.get_data(as_text=True)
+    assert partial.headers["HX-Retarget"] == "#alerts"
+
+
+def test_403_partial_for_htmx(client, auth, factory):
+    auth.login(factory.user())
+    response = client.get("/admin/users", headers={"HX-Request": "true"})
+    assert response.status_code == 403
+    assert "<html" not in response.get_data(as_text=True)
+    assert "permission" in response.get_data(as_text=True)
+
+
+def test_500_is_logged_and_answered_without_details(app, client, auth, factory, caplog):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internal detail")
+
+    response = client.get("/boom", headers={"HX-Request": "true"})
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "secret internal detail" not in body
+    assert "Something went wrong" in body and "<html" not in body
+    assert response.headers["HX-Retarget"] == "#alerts"
+    assert "secret internal detail" in caplog.text
+
+
+def test_migrations_match_the_models(app):
+    """The committed migrations build exactly the schema the models describe."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_htmx_is_served_locally_with_a_cdn_integrity_hash(tmp_path, monkeypatch):
+    import base64
+    import hashlib
+    from pathlib import Path
+
+    from blueprints.rendering import HTMX_INTEGRITY, HTMX_LOCAL
+
+    local = Path(__file__).parent.parent / "static" / HTMX_LOCAL
+    digest = base64.b64encode(hashlib.sha384(local.read_bytes()).digest()).decode()
+    assert f"sha384-{digest}" == HTMX_INTEGRITY  # the fallback is the very file the CDN serves
+
+    monkeypatch.setenv("HTMX_CDN", "1")
+    app = create_app({"TESTING": True}, instance_path=str(tmp_path))
+    html = app.test_client().get("/auth/login").get_data(as_text=True)
+    assert HTMX_INTEGRITY in html and "/static/vendor/htmx-4.0.1.min.js" in html

@@ -1,0 +1,71 @@
+"""Who may do what. Every route and workflow function asks here; nothing else decides."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from extensions import db
+from models import ErpPermission, Project, ProjectMembership, ProjectRole, User
+from workflow.errors import PermissionDenied
+
+
+def is_company_admin(user: User | None) -> bool:
+    return bool(user is not None and user.is_authenticated and user.active
+                and user.is_company_admin)
+
+
+def project_role(user: User | None, project: Project) -> ProjectRole | None:
+    """The user's role on the project; company admins act as project admins everywhere."""
+    if user is None or not user.is_authenticated or not user.active:
+        return None
+    if user.is_company_admin:
+        return ProjectRole.ADMIN
+    return db.session.scalar(
+        select(ProjectMembership.role).where(
+            ProjectMembership.project_id == project.id, ProjectMembership.user_id == user.id
+        )
+    )
+
+
+def has_project_role(user: User | None, project: Project, needed: ProjectRole) -> bool:
+    role = project_role(user, project)
+    return role is not None and role.rank >= needed.rank
+
+
+def require_project_role(user: User | None, project: Project, needed: ProjectRole) -> None:
+    if not has_project_role(user, project, needed):
+        raise PermissionDenied()
+
+
+def require_company_admin(user: User | None) -> None:
+    if not is_company_admin(user):
+        raise PermissionDenied("Only a company admin can do that.")
+
+
+def visible_projects(user: User) -> list[Project]:
+    """Projects the user can open: all for company admins, their memberships otherwise."""
+    query = select(Project).where(Project.active.is_(True)).order_by(Project.number)
+    if not user.is_company_admin:
+        query = query.join(ProjectMembership).where(ProjectMembership.user_id == user.id)
+    return list(db.session.scalars(query))
+
+
+def can_view_erp(user: User | None) -> bool:
+    return bool(user is not None and user.is_authenticated
+                and user.erp_permission != ErpPermission.NONE)
+
+
+def is_erp_admin(user: User | None) -> bool:
+    return bool(user is not None and user.is_authenticated
+                and user.erp_permission == ErpPermission.ADMIN)
+
+
+def is_approver(user: User | None) -> bool:
+    """May Accept or Reject in ERP Integrations: standard/admin and Can Push to Accounting."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.active
+        and user.erp_permission in (ErpPermission.STANDARD, ErpPermission.ADMIN)
+        and user.can_push_to_accounting
+    )

@@ -1,0 +1,74 @@
+"""Reference data: projects and their members, vendors, cost codes, categories."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import Category, CostCode, Project, ProjectMembership, ProjectRole, User, Vendor
+from workflow.errors import InvalidInput
+from workflow.permissions import require_company_admin
+
+# For each kind: the model, the field that must be unique, and the message when it is not.
+UNIQUE_FIELDS = {
+    Project: ("number", "Another project already has this number."),
+    Vendor: ("name", "Another vendor already has this name."),
+    CostCode: ("code", "Another cost code already has this code."),
+    Category: ("name", "Another category already has this name."),
+}
+
+
+def save_reference(actor: User, model: type, record, values: dict):
+    """Create (``record`` None) or update a project, vendor, cost code or category."""
+    require_company_admin(actor)
+    values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+    field, message = UNIQUE_FIELDS[model]
+    column = getattr(model, field)
+    clash = db.session.scalar(
+        select(model).where(func.lower(column) == values[field].lower())
+    )
+    if clash is not None and clash is not record:
+        raise InvalidInput({field: message})
+    if record is None:
+        record = model(**values)
+        db.session.add(record)
+    else:
+        for key, value in values.items():
+            setattr(record, key, value)
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent save took the same value first
+        db.session.rollback()
+        raise InvalidInput({field: message}) from None
+    return record
+
+
+def set_member(actor: User, project: Project, user: User, role: ProjectRole) -> ProjectMembership:
+    """Add the user to the project with this role, or change their role."""
+    require_company_admin(actor)
+    membership = db.session.scalar(
+        select(ProjectMembership).where(
+            ProjectMembership.project_id == project.id, ProjectMembership.user_id == user.id
+        )
+    )
+    if membership is None:
+        membership = ProjectMembership(project=project, user=user, role=role)
+        db.session.add(membership)
+    else:
+        membership.role = role
+    db.session.commit()
+    return membership
+
+
+def remove_member(actor: User, project: Project, user: User) -> None:
+    require_company_admin(actor)
+    membership = db.session.scalar(
+        select(ProjectMembership).where(
+            ProjectMembership.project_id == project.id, ProjectMembership.user_id == user.id
+        )
+    )
+    if membership is None:
+        raise InvalidInput({"user": f"{user.name} is not a member of this project."})
+    db.session.delete(membership)
+    db.session.commit()
