@@ -43,6 +43,10 @@ def field_errors(form, errors: dict[str, str]) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from workflow.money import format_money
+
+    app.add_template_filter(format_money, "money")
+
     @app.context_processor
     def inject_helpers():
         return {

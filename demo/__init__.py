@@ -105,4 +105,9 @@ def seed_demo() -> list[DemoLogin]:
                 _get_or_create(ProjectMembership, {"project_id": project.id, "user_id": user.id},
                                role=login.project_role)
     db.session.commit()
+
+    from demo.commitments import seed_commitments
+
+    manager = db.session.scalar(select(User).filter_by(email="pm@example.com"))
+    seed_commitments(projects[0], manager)
     return list(DEMO_USERS)

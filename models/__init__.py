@@ -1,16 +1,42 @@
 """Typed SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
+from models.change_orders import ChangeOrder, ChangeOrderLine, cco_viewers
+from models.commitments import MAX_COMMITMENT_NUMBER, Commitment, SovLine
+from models.history import HistoryEvent
 from models.people import ErpPermission, ProjectMembership, ProjectRole, User
 from models.reference import DEFAULT_CATEGORIES, Category, CostCode, Project, Vendor
+from models.statuses import (
+    EDITOR_SETTABLE_CCO_STATUSES,
+    REVIEWABLE_CCO_STATUSES,
+    STATUSES_BY_TYPE,
+    ChangeOrderStatus,
+    CommitmentStatus,
+    CommitmentType,
+    ErpStatus,
+)
 
 __all__ = [
     "DEFAULT_CATEGORIES",
+    "EDITOR_SETTABLE_CCO_STATUSES",
+    "MAX_COMMITMENT_NUMBER",
+    "REVIEWABLE_CCO_STATUSES",
+    "STATUSES_BY_TYPE",
     "Category",
+    "ChangeOrder",
+    "ChangeOrderLine",
+    "ChangeOrderStatus",
+    "Commitment",
+    "CommitmentStatus",
+    "CommitmentType",
     "CostCode",
     "ErpPermission",
+    "ErpStatus",
+    "HistoryEvent",
     "Project",
     "ProjectMembership",
     "ProjectRole",
+    "SovLine",
     "User",
     "Vendor",
+    "cco_viewers",
 ]

@@ -21,3 +21,24 @@ class InvalidInput(WorkflowError):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+
+
+class StaleEdit(WorkflowError):
+    """Someone saved this record after the user opened it; their save was refused."""
+
+    def __init__(self, record, changed: dict[str, tuple[str, str]] | None = None) -> None:
+        who = record.updated_by.name if getattr(record, "updated_by", None) else "Someone"
+        when = record.updated_at.strftime("%Y-%m-%d %H:%M UTC") if record.updated_at else ""
+        self.message = (f"{who} changed this at {when}, after you opened it. Your changes were "
+                        "not saved; they are still in the form. Check them and save again.")
+        super().__init__(self.message)
+        self.record = record
+        self.changed = changed or {}
+
+
+class Locked(WorkflowError):
+    """The record cannot change in its current state (e.g. it is with accounting)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,0 +1,98 @@
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from blueprints.fields import MoneyField, VersionField, optional_int
+from models import (
+    EDITOR_SETTABLE_CCO_STATUSES,
+    STATUSES_BY_TYPE,
+    ChangeOrderStatus,
+    CommitmentStatus,
+    CommitmentType,
+)
+from workflow.change_orders import CHANGE_REASONS
+
+TITLE_MAX = 255
+TEXT_MAX = 10_000
+
+
+def title_field(label="Title"):
+    return StringField(label, validators=[DataRequired("Enter a title."),
+                                          Length(max=TITLE_MAX, message=f"Use at most "
+                                                 f"{TITLE_MAX} characters.")])
+
+
+def text_field(label="Description"):
+    return TextAreaField(label, validators=[Optional(), Length(
+        max=TEXT_MAX, message=f"Use at most {TEXT_MAX:,} characters.")])
+
+
+class CommitmentForm(FlaskForm):
+    type = SelectField("Type", choices=[SelectChoice(t.value, t.label) for t in CommitmentType])
+    number = StringField("Number", validators=[DataRequired("Enter a number."), Length(
+        max=21, message="Use at most 21 characters (it becomes the QuickBooks PO number).")])
+    title = title_field()
+    vendor_id = SelectField("Vendor", coerce=optional_int,
+                            validators=[DataRequired("Choose a vendor.")])
+    status = SelectField("Status", default=CommitmentStatus.DRAFT.value, choices=[
+        SelectChoice(s.value, s.label, optgroup=t.label)
+        for t, statuses in STATUSES_BY_TYPE.items() for s in statuses])
+    description = text_field()
+    version = VersionField()
+
+
+class SovLineForm(FlaskForm):
+    description = StringField("Description", validators=[DataRequired("Enter a description."),
+                                                         Length(max=255)])
+    cost_code_id = SelectField("Cost code", coerce=optional_int,
+                               validators=[DataRequired("Choose a cost code.")])
+    category_id = SelectField("Category", coerce=optional_int,
+                              validators=[DataRequired("Choose a category.")])
+    amount = MoneyField("Amount")
+    version = VersionField()
+
+
+class ChangeOrderForm(FlaskForm):
+    title = title_field()
+    description = text_field()
+    change_reason = SelectField("Change reason", choices=[SelectChoice("", "—")] + [
+        SelectChoice(r, r) for r in CHANGE_REASONS])
+    status = SelectField("Status", default=ChangeOrderStatus.DRAFT.value, choices=[
+        SelectChoice(s.value, s.label) for s in ChangeOrderStatus])
+    designated_reviewer_id = SelectField("Designated reviewer", coerce=optional_int,
+                                         validate_choice=False)
+    due_date = DateField("Due date", validators=[Optional()],
+                         render_kw={"placeholder": "YYYY-MM-DD"})
+    executed = BooleanField("Executed")
+    private = BooleanField("Private")
+    viewer_ids = SelectMultipleField("Visible to (when private)", coerce=int,
+                                     validate_choice=False)
+    version = VersionField()
+
+    def editor_statuses(self, current):
+        allowed = list(EDITOR_SETTABLE_CCO_STATUSES)
+        if current is not None and current not in allowed:
+            allowed.insert(0, current)
+        self.status.choices = [SelectChoice(s.value, s.label) for s in allowed]
+
+
+class ChangeOrderLineForm(FlaskForm):
+    sov_line_id = SelectField("Changes", coerce=optional_int, validate_choice=False)
+    cost_code_id = SelectField("Cost code", coerce=optional_int, validate_choice=False)
+    category_id = SelectField("Category", coerce=optional_int, validate_choice=False)
+    description = StringField("Description", validators=[Optional(), Length(max=255)])
+    amount = MoneyField("Amount")
+    version = VersionField()
+
+
+class ReviewForm(FlaskForm):
+    comment = TextAreaField("Comment (optional)", validators=[Optional(), Length(max=TEXT_MAX)])
+    version = VersionField()

@@ -1,0 +1,73 @@
+"""Form fields and helpers shared by the tools' forms."""
+
+from __future__ import annotations
+
+from wtforms import HiddenField, StringField
+from wtforms.validators import ValidationError
+
+from workflow.errors import InvalidInput, Locked, StaleEdit
+from workflow.money import format_money, parse_money
+
+
+class MoneyField(StringField):
+    """A signed amount with at most two decimals; ``data`` is a Decimal (None when invalid)."""
+
+    def __init__(self, label=None, validators=None, allow_negative=True, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.allow_negative = allow_negative
+        self._parse_error: str | None = None
+        self.raw = ""
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0] if valuelist else ""
+        try:
+            self.data = parse_money(self.raw, allow_negative=self.allow_negative)
+        except ValueError as error:
+            self.data = None
+            self._parse_error = str(error)
+
+    def pre_validate(self, form):
+        if self._parse_error:
+            raise ValidationError(self._parse_error)
+
+    def _value(self):
+        if self.raw:
+            return self.raw
+        return format_money(self.data).replace("$", "") if self.data is not None else ""
+
+
+class VersionField(HiddenField):
+    """The version the form was rendered from, for optimistic locking."""
+
+    def process_formdata(self, valuelist):
+        try:
+            self.data = int(valuelist[0]) if valuelist and valuelist[0] else None
+        except ValueError:
+            self.data = None
+
+
+def optional_int(value):
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+def show_workflow_error(form, error) -> int:
+    """Put a workflow error on the form; return the HTTP status to answer with."""
+    if isinstance(error, InvalidInput):
+        for name, message in error.errors.items():
+            field = getattr(form, name, None)
+            if field is not None and hasattr(field, "errors"):
+                field.errors = [*list(field.errors or []), message]
+            else:
+                form.form_errors.append(message)
+        return 422
+    if isinstance(error, StaleEdit):
+        form.form_errors.append(error.message)
+        if hasattr(form, "version"):
+            form.version.data = error.record.version  # their next save is a deliberate one
+        return 409
+    if isinstance(error, Locked):
+        form.form_errors.append(error.message)
+        return 409
+    raise error

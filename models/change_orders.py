@@ -1,0 +1,124 @@
+"""Commitment change orders (CCOs) and their lines."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.commitments import Money
+from models.statuses import ChangeOrderStatus, ErpStatus
+from models.types import UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.commitments import Commitment, SovLine
+    from models.people import User
+    from models.reference import Category, CostCode
+
+cco_viewers = sa.Table(
+    "cco_viewers",
+    db.metadata,
+    sa.Column("change_order_id", sa.ForeignKey("change_orders.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ChangeOrder(db.Model):
+    """A commitment change order. ``number`` is 001, 002 … per commitment."""
+
+    __tablename__ = "change_orders"
+    __table_args__ = (sa.UniqueConstraint("commitment_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitments.id"), index=True)
+    number: Mapped[str] = mapped_column(sa.String(10))
+    title: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    change_reason: Mapped[str] = mapped_column(sa.String(100), default="")
+    status: Mapped[ChangeOrderStatus] = mapped_column(
+        str_enum(ChangeOrderStatus, "cco_status"), default=ChangeOrderStatus.DRAFT
+    )
+    designated_reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    due_date: Mapped[date | None]
+    executed: Mapped[bool] = mapped_column(default=False)
+    private: Mapped[bool] = mapped_column(default=False)
+    review_comment: Mapped[str | None] = mapped_column(sa.Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    erp_status: Mapped[ErpStatus] = mapped_column(
+        str_enum(ErpStatus, "erp_status"), default=ErpStatus.NOT_SENT
+    )
+    erp_rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    commitment: Mapped[Commitment] = relationship(back_populates="change_orders")
+    designated_reviewer: Mapped[User | None] = relationship(
+        foreign_keys=[designated_reviewer_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+    viewers: Mapped[list[User]] = relationship(secondary=cco_viewers)
+    lines: Mapped[list[ChangeOrderLine]] = relationship(
+        back_populates="change_order", order_by="ChangeOrderLine.id",
+        cascade="all, delete-orphan",
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def grand_total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+    @property
+    def label(self) -> str:
+        return f"CCO #{self.number} {self.title}"
+
+
+class ChangeOrderLine(db.Model):
+    """Either modifies an SOV line (``sov_line_id``) or adds a new line (cost code + category)."""
+
+    __tablename__ = "change_order_lines"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "sov_line_id IS NOT NULL OR (cost_code_id IS NOT NULL AND category_id IS NOT NULL)",
+            name="modifies_or_adds",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_order_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("change_orders.id", ondelete="CASCADE"), index=True
+    )
+    sov_line_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sov_lines.id"), index=True)
+    cost_code_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cost_codes.id"))
+    category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("categories.id"))
+    description: Mapped[str] = mapped_column(sa.String(255))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    change_order: Mapped[ChangeOrder] = relationship(back_populates="lines")
+    sov_line: Mapped[SovLine | None] = relationship()
+    cost_code_own: Mapped[CostCode | None] = relationship(foreign_keys=[cost_code_id])
+    category_own: Mapped[Category | None] = relationship(foreign_keys=[category_id])
+    updated_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def cost_code(self) -> CostCode | None:
+        return self.sov_line.cost_code if self.sov_line else self.cost_code_own
+
+    @property
+    def category(self) -> Category | None:
+        return self.sov_line.category if self.sov_line else self.category_own

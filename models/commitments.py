@@ -1,0 +1,100 @@
+"""Commitments (subcontracts and purchase orders) and their schedule of values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.statuses import CommitmentStatus, CommitmentType, ErpStatus
+from models.types import UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.change_orders import ChangeOrder
+    from models.people import User
+    from models.reference import Category, CostCode, Project, Vendor
+
+Money = sa.Numeric(14, 2)
+MAX_COMMITMENT_NUMBER = 21  # it becomes the QuickBooks PurchaseOrder DocNumber
+
+
+class Commitment(db.Model):
+    __tablename__ = "commitments"
+    __table_args__ = (sa.UniqueConstraint("project_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), index=True)
+    vendor_id: Mapped[int] = mapped_column(sa.ForeignKey("vendors.id"))
+    type: Mapped[CommitmentType] = mapped_column(str_enum(CommitmentType, "commitment_type"))
+    number: Mapped[str] = mapped_column(sa.String(MAX_COMMITMENT_NUMBER))
+    title: Mapped[str] = mapped_column(sa.String(255))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[CommitmentStatus] = mapped_column(
+        str_enum(CommitmentStatus, "commitment_status"), default=CommitmentStatus.DRAFT
+    )
+    erp_status: Mapped[ErpStatus] = mapped_column(
+        str_enum(ErpStatus, "erp_status"), default=ErpStatus.NOT_SENT
+    )
+    erp_rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    qbo_purchase_order_id: Mapped[str | None] = mapped_column(sa.String(40))
+    qbo_sync_token: Mapped[str | None] = mapped_column(sa.String(20))
+    # The last CCO number handed out; bumped with an atomic UPDATE so two creators never clash.
+    last_cco_number: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    project: Mapped[Project] = relationship()
+    vendor: Mapped[Vendor] = relationship()
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+    sov_lines: Mapped[list[SovLine]] = relationship(
+        back_populates="commitment", order_by="SovLine.line_number",
+        cascade="all, delete-orphan",
+    )
+    change_orders: Mapped[list[ChangeOrder]] = relationship(
+        back_populates="commitment", order_by="ChangeOrder.number"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def label(self) -> str:
+        return f"{self.number} {self.title}"
+
+
+class SovLine(db.Model):
+    """One schedule-of-values line; cost code and category are required."""
+
+    __tablename__ = "sov_lines"
+    __table_args__ = (sa.UniqueConstraint("commitment_id", "line_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("commitments.id", ondelete="CASCADE"), index=True
+    )
+    line_number: Mapped[int]
+    description: Mapped[str] = mapped_column(sa.String(255))
+    cost_code_id: Mapped[int] = mapped_column(sa.ForeignKey("cost_codes.id"))
+    category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    qbo_line_id: Mapped[str | None] = mapped_column(sa.String(40))
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    commitment: Mapped[Commitment] = relationship(back_populates="sov_lines")
+    cost_code: Mapped[CostCode] = relationship()
+    category: Mapped[Category] = relationship()
+    updated_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def label(self) -> str:
+        return f"{self.line_number}. {self.description}"

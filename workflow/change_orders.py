@@ -1,0 +1,312 @@
+"""Commitment change orders: numbering, edits, lines, review, visibility."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select, update
+
+from extensions import db
+from models import (
+    EDITOR_SETTABLE_CCO_STATUSES,
+    REVIEWABLE_CCO_STATUSES,
+    Category,
+    ChangeOrder,
+    ChangeOrderLine,
+    ChangeOrderStatus,
+    Commitment,
+    CommitmentStatus,
+    CostCode,
+    ProjectMembership,
+    ProjectRole,
+    SovLine,
+    User,
+)
+from models.types import utcnow
+from workflow import history
+from workflow.errors import InvalidInput, Locked, PermissionDenied
+from workflow.locking import check_version, committing
+from workflow.permissions import has_project_role, project_role, require_project_role
+
+CCO_LABELS = {"title": "Title", "description": "Description", "change_reason": "Change reason",
+              "status": "Status", "designated_reviewer": "Designated reviewer",
+              "due_date": "Due date", "executed": "Executed", "private": "Private",
+              "viewers": "Visible to"}
+LINE_LABELS = {"description": "Description", "amount": "Amount", "sov_line": "SOV line",
+               "cost_code_own": "Cost code", "category_own": "Category"}
+
+CHANGE_REASONS = ("Client Request", "Design Development", "Allowance", "Existing Condition",
+                  "Backcharge", "Owner Change", "Unforeseen Condition", "Value Engineering",
+                  "Other")
+
+
+@dataclass
+class ChangeOrderInput:
+    title: str
+    description: str = ""
+    change_reason: str = ""
+    status: ChangeOrderStatus = ChangeOrderStatus.DRAFT
+    designated_reviewer_id: int | None = None
+    due_date: date | None = None
+    executed: bool = False
+    private: bool = False
+    viewer_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class LineInput:
+    """``sov_line_id`` set: modify that SOV line; None: add a new line (cost code + category)."""
+
+    sov_line_id: int | None
+    description: str
+    amount: Decimal
+    cost_code_id: int | None = None
+    category_id: int | None = None
+
+
+# ---- visibility and who may do what ----------------------------------------------------------
+
+def can_view(user: User, cco: ChangeOrder) -> bool:
+    project = cco.commitment.project
+    if not has_project_role(user, project, ProjectRole.READ_ONLY):
+        return False
+    if not cco.private or has_project_role(user, project, ProjectRole.ADMIN):
+        return True
+    return user.id in {cco.created_by_id, cco.designated_reviewer_id} | {v.id for v in cco.viewers}
+
+
+def visible_change_orders(user: User, commitment: Commitment) -> list[ChangeOrder]:
+    return [cco for cco in commitment.change_orders if can_view(user, cco)]
+
+
+def can_edit(user: User, cco: ChangeOrder) -> bool:
+    return (has_project_role(user, cco.commitment.project, ProjectRole.STANDARD)
+            and can_view(user, cco) and cco.erp_status.editable)
+
+
+def reviewers_of(cco: ChangeOrder) -> str:
+    if cco.designated_reviewer:
+        return cco.designated_reviewer.name
+    return "a project admin"
+
+
+def can_review(user: User, cco: ChangeOrder) -> bool:
+    """The designated reviewer; when none is named, a project admin."""
+    if cco.status not in REVIEWABLE_CCO_STATUSES or not can_view(user, cco):
+        return False
+    if cco.designated_reviewer_id is not None:
+        return user.id == cco.designated_reviewer_id
+    return project_role(user, cco.commitment.project) == ProjectRole.ADMIN
+
+
+def eligible_reviewers(commitment: Commitment) -> list[User]:
+    """Project members with at least standard rights, who may be named reviewer."""
+    return list(db.session.scalars(
+        select(User).join(ProjectMembership)
+        .where(ProjectMembership.project_id == commitment.project_id,
+               ProjectMembership.role.in_([ProjectRole.STANDARD, ProjectRole.ADMIN]),
+               User.active.is_(True))
+        .order_by(User.name)
+    ))
+
+
+def project_people(commitment: Commitment) -> list[User]:
+    return list(db.session.scalars(
+        select(User).join(ProjectMembership)
+        .where(ProjectMembership.project_id == commitment.project_id, User.active.is_(True))
+        .order_by(User.name)
+    ))
+
+
+def _require_edit(actor: User, cco: ChangeOrder) -> None:
+    require_project_role(actor, cco.commitment.project, ProjectRole.STANDARD)
+    if not can_view(actor, cco):
+        raise PermissionDenied()
+    if not cco.erp_status.editable:
+        raise Locked(f"This change order is {cco.erp_status.label} in ERP Integrations and "
+                     "cannot be changed.")
+
+
+# ---- creating and editing ----------------------------------------------------------------------
+
+def _next_number(commitment: Commitment) -> str:
+    """001, 002 … per commitment. The atomic UPDATE serialises concurrent creators."""
+    number = db.session.execute(
+        update(Commitment).where(Commitment.id == commitment.id)
+        .values(last_cco_number=Commitment.last_cco_number + 1)
+        .returning(Commitment.last_cco_number)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return f"{number:03d}"
+
+
+def _validate(commitment: Commitment, data: ChangeOrderInput,
+              existing: ChangeOrder | None) -> tuple[dict[str, str], User | None, list[User]]:
+    errors: dict[str, str] = {}
+    if not data.title.strip():
+        errors["title"] = "Enter a title."
+    current = existing.status if existing else None
+    if data.status != current:
+        if current in (ChangeOrderStatus.APPROVED,):
+            errors["status"] = "An approved change order keeps its status."
+        elif data.status not in EDITOR_SETTABLE_CCO_STATUSES:
+            errors["status"] = (f"Only the designated reviewer can set {data.status.label}; "
+                                "choose Pending – In Review to ask for review.")
+    people = {u.id: u for u in project_people(commitment)}
+    reviewer = None
+    if data.designated_reviewer_id:
+        reviewer = {u.id: u for u in eligible_reviewers(commitment)}.get(
+            data.designated_reviewer_id)
+        if reviewer is None:
+            errors["designated_reviewer_id"] = "Choose a project member with standard or " \
+                                               "admin rights."
+    viewers = [people[i] for i in data.viewer_ids if i in people]
+    if len(viewers) != len(set(data.viewer_ids)):
+        errors["viewer_ids"] = "Choose project members only."
+    return errors, reviewer, viewers
+
+
+def create_change_order(actor: User, commitment: Commitment,
+                        data: ChangeOrderInput) -> ChangeOrder:
+    require_project_role(actor, commitment.project, ProjectRole.STANDARD)
+    if commitment.status != CommitmentStatus.APPROVED:
+        raise Locked(f"Change orders can be written only on an Approved commitment; "
+                     f"{commitment.number} is {commitment.status.label}.")
+    errors, reviewer, viewers = _validate(commitment, data, None)
+    if errors:
+        raise InvalidInput(errors)
+    cco = ChangeOrder(
+        commitment=commitment, number=_next_number(commitment), title=data.title.strip(),
+        description=data.description.strip(), change_reason=data.change_reason,
+        status=data.status, designated_reviewer=reviewer, due_date=data.due_date,
+        executed=data.executed, private=data.private, viewers=viewers,
+        created_by=actor, updated_by=actor,
+    )
+    db.session.add(cco)
+    db.session.flush()
+    history.record(actor, cco, "created", comment=f"CCO #{cco.number} {cco.title}")
+    db.session.commit()
+    return cco
+
+
+def update_change_order(actor: User, cco: ChangeOrder, data: ChangeOrderInput,
+                        version: int | None) -> ChangeOrder:
+    _require_edit(actor, cco)
+    check_version(cco, version)
+    errors, reviewer, viewers = _validate(cco.commitment, data, cco)
+    if errors:
+        raise InvalidInput(errors)
+    with committing(cco):
+        changed = history.record_changes(actor, cco, cco, {
+            "title": data.title.strip(), "description": data.description.strip(),
+            "change_reason": data.change_reason, "status": data.status,
+            "designated_reviewer": reviewer, "due_date": data.due_date,
+            "executed": data.executed, "private": data.private,
+        }, CCO_LABELS)
+        if {v.id for v in viewers} != {v.id for v in cco.viewers}:
+            history.record(actor, cco, "changed", field="Visible to",
+                           old=", ".join(v.name for v in cco.viewers),
+                           new=", ".join(v.name for v in viewers))
+            cco.viewers = viewers
+            changed.append("viewers")
+        if changed:
+            _touch(actor, cco)
+    return cco
+
+
+def _touch(actor: User, cco: ChangeOrder) -> None:
+    cco.updated_by = actor
+    cco.updated_at = utcnow()
+
+
+# ---- lines -------------------------------------------------------------------------------------
+
+def _validate_line(cco: ChangeOrder, data: LineInput):
+    errors: dict[str, str] = {}
+    sov_line = cost_code = category = None
+    if data.sov_line_id is not None:
+        sov_line = db.session.get(SovLine, data.sov_line_id)
+        if sov_line is None or sov_line.commitment_id != cco.commitment_id:
+            errors["sov_line_id"] = "Choose a line of this commitment's schedule of values."
+    else:
+        cost_code = db.session.get(CostCode, data.cost_code_id) if data.cost_code_id else None
+        category = db.session.get(Category, data.category_id) if data.category_id else None
+        if cost_code is None:
+            errors["cost_code_id"] = "A new line needs a cost code."
+        if category is None:
+            errors["category_id"] = "A new line needs a category."
+    description = data.description.strip() or (sov_line.description if sov_line else "")
+    if not description:
+        errors["description"] = "Enter a description."
+    return errors, sov_line, cost_code, category, description
+
+
+def add_line(actor: User, cco: ChangeOrder, data: LineInput) -> ChangeOrderLine:
+    _require_edit(actor, cco)
+    errors, sov_line, cost_code, category, description = _validate_line(cco, data)
+    if errors:
+        raise InvalidInput(errors)
+    line = ChangeOrderLine(change_order=cco, sov_line=sov_line, cost_code_own=cost_code,
+                           category_own=category, description=description, amount=data.amount,
+                           updated_by=actor)
+    db.session.add(line)
+    history.record(actor, cco, "changed", field="Line added",
+                   new=f"{description}: {data.amount:,.2f}")
+    _touch(actor, cco)
+    db.session.commit()
+    return line
+
+
+def update_line(actor: User, line: ChangeOrderLine, data: LineInput,
+                version: int | None) -> ChangeOrderLine:
+    cco = line.change_order
+    _require_edit(actor, cco)
+    check_version(line, version)
+    errors, sov_line, cost_code, category, description = _validate_line(cco, data)
+    if errors:
+        raise InvalidInput(errors)
+    with committing(line):
+        changed = history.record_changes(actor, cco, line, {
+            "sov_line": sov_line, "cost_code_own": cost_code, "category_own": category,
+            "description": description, "amount": data.amount,
+        }, LINE_LABELS, prefix="Line ")
+        if changed:
+            line.updated_by = actor
+            line.updated_at = utcnow()
+            _touch(actor, cco)
+    return line
+
+
+def delete_line(actor: User, line: ChangeOrderLine) -> None:
+    cco = line.change_order
+    _require_edit(actor, cco)
+    history.record(actor, cco, "changed", field="Line deleted",
+                   old=f"{line.description}: {line.amount:,.2f}")
+    db.session.delete(line)
+    _touch(actor, cco)
+    db.session.commit()
+
+
+# ---- review ------------------------------------------------------------------------------------
+
+def review(actor: User, cco: ChangeOrder, *, approve: bool, comment: str,
+           version: int | None = None) -> ChangeOrder:
+    """The designated reviewer approves or rejects a CCO that is pending review."""
+    if cco.status not in REVIEWABLE_CCO_STATUSES:
+        raise Locked(f"This change order is {cco.status.label}; only one that is Pending – In "
+                     "Review or Pending – Revised can be approved or rejected.")
+    if not can_review(actor, cco):
+        raise PermissionDenied(f"Only {reviewers_of(cco)} can review this change order.")
+    check_version(cco, version)
+    new_status = ChangeOrderStatus.APPROVED if approve else ChangeOrderStatus.REJECTED
+    with committing(cco):
+        history.record(actor, cco, "approved" if approve else "rejected", field="Status",
+                       old=cco.status, new=new_status, comment=comment.strip() or None)
+        cco.status = new_status
+        cco.review_comment = comment.strip() or None
+        cco.reviewed_by = actor
+        cco.reviewed_at = utcnow()
+        _touch(actor, cco)
+    return cco

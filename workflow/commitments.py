@@ -1,0 +1,244 @@
+"""Commitments and their schedule of values: creation, edits, totals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from extensions import db
+from models import (
+    STATUSES_BY_TYPE,
+    Category,
+    ChangeOrder,
+    ChangeOrderLine,
+    ChangeOrderStatus,
+    Commitment,
+    CommitmentStatus,
+    CommitmentType,
+    CostCode,
+    Project,
+    ProjectRole,
+    SovLine,
+    User,
+    Vendor,
+)
+from models.types import utcnow
+from workflow import history
+from workflow.errors import InvalidInput, Locked
+from workflow.locking import check_version, committing
+from workflow.permissions import require_project_role
+
+ZERO = Decimal("0.00")
+
+COMMITMENT_LABELS = {"type": "Type", "number": "Number", "title": "Title", "vendor": "Vendor",
+                     "status": "Status", "description": "Description"}
+SOV_LABELS = {"description": "Description", "cost_code": "Cost code", "category": "Category",
+              "amount": "Amount"}
+
+
+@dataclass
+class CommitmentInput:
+    type: CommitmentType
+    number: str
+    title: str
+    vendor_id: int | None
+    status: CommitmentStatus = CommitmentStatus.DRAFT
+    description: str = ""
+
+
+@dataclass
+class SovInput:
+    description: str
+    cost_code_id: int | None
+    category_id: int | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Totals:
+    original: Decimal
+    approved_changes: Decimal
+    pending_changes: Decimal
+
+    @property
+    def revised(self) -> Decimal:
+        return self.original + self.approved_changes
+
+
+# ---- totals ------------------------------------------------------------------------------------
+
+def totals_by_commitment(commitment_ids: list[int]) -> dict[int, Totals]:
+    """Original, approved-changes and pending-changes totals, two queries for any number."""
+    if not commitment_ids:
+        return {}
+    original = dict(db.session.execute(
+        select(SovLine.commitment_id, func.coalesce(func.sum(SovLine.amount), 0))
+        .where(SovLine.commitment_id.in_(commitment_ids)).group_by(SovLine.commitment_id)
+    ).all())
+    changes: dict[tuple[int, bool], Decimal] = {}
+    pending = [s for s in ChangeOrderStatus if s.is_pending]
+    rows = db.session.execute(
+        select(ChangeOrder.commitment_id, ChangeOrder.status,
+               func.coalesce(func.sum(ChangeOrderLine.amount), 0))
+        .join(ChangeOrderLine, ChangeOrderLine.change_order_id == ChangeOrder.id)
+        .where(ChangeOrder.commitment_id.in_(commitment_ids),
+               ChangeOrder.status.in_([ChangeOrderStatus.APPROVED, *pending]))
+        .group_by(ChangeOrder.commitment_id, ChangeOrder.status)
+    ).all()
+    for commitment_id, status, amount in rows:
+        key = (commitment_id, status == ChangeOrderStatus.APPROVED)
+        changes[key] = changes.get(key, ZERO) + Decimal(amount)
+    return {
+        cid: Totals(original=Decimal(original.get(cid, 0)).quantize(Decimal("0.01")),
+                    approved_changes=changes.get((cid, True), ZERO),
+                    pending_changes=changes.get((cid, False), ZERO))
+        for cid in commitment_ids
+    }
+
+
+def totals(commitment: Commitment) -> Totals:
+    return totals_by_commitment([commitment.id])[commitment.id]
+
+
+def sum_totals(all_totals) -> Totals:
+    items = list(all_totals)
+    return Totals(original=sum((t.original for t in items), ZERO),
+                  approved_changes=sum((t.approved_changes for t in items), ZERO),
+                  pending_changes=sum((t.pending_changes for t in items), ZERO))
+
+
+# ---- commitments -------------------------------------------------------------------------------
+
+def _require_editable(commitment: Commitment) -> None:
+    if not commitment.erp_status.editable:
+        raise Locked(f"This commitment is {commitment.erp_status.label} in ERP Integrations "
+                     "and cannot be changed here.")
+
+
+def _validate_commitment(project: Project, data: CommitmentInput,
+                         existing: Commitment | None) -> tuple[dict[str, str], Vendor | None]:
+    errors: dict[str, str] = {}
+    number = data.number.strip()
+    if not number:
+        errors["number"] = "Enter a number."
+    elif len(number) > 21:
+        errors["number"] = "Use at most 21 characters (it becomes the QuickBooks PO number)."
+    else:
+        clash = db.session.scalar(select(Commitment).where(
+            Commitment.project_id == project.id, func.lower(Commitment.number) == number.lower()))
+        if clash is not None and clash is not existing:
+            errors["number"] = f"{clash.number} is already used on this project."
+    if not data.title.strip():
+        errors["title"] = "Enter a title."
+    vendor = db.session.get(Vendor, data.vendor_id) if data.vendor_id else None
+    if vendor is None or (not vendor.active and (existing is None
+                                                 or existing.vendor_id != vendor.id)):
+        errors["vendor_id"] = "Choose a vendor."
+    if data.status not in STATUSES_BY_TYPE[data.type]:
+        errors["status"] = f"{data.status.label} is not a status of a {data.type.label}."
+    return errors, vendor
+
+
+def create_commitment(actor: User, project: Project, data: CommitmentInput) -> Commitment:
+    require_project_role(actor, project, ProjectRole.STANDARD)
+    errors, vendor = _validate_commitment(project, data, None)
+    if errors:
+        raise InvalidInput(errors)
+    commitment = Commitment(project=project, vendor=vendor, type=data.type,
+                            number=data.number.strip(), title=data.title.strip(),
+                            description=data.description.strip(), status=data.status,
+                            created_by_id=actor.id, updated_by=actor)
+    db.session.add(commitment)
+    db.session.flush()
+    history.record(actor, commitment, "created", comment=f"{data.type.label} {commitment.number}")
+    db.session.commit()
+    return commitment
+
+
+def update_commitment(actor: User, commitment: Commitment, data: CommitmentInput,
+                      version: int | None) -> Commitment:
+    require_project_role(actor, commitment.project, ProjectRole.STANDARD)
+    _require_editable(commitment)
+    check_version(commitment, version)
+    errors, vendor = _validate_commitment(commitment.project, data, commitment)
+    if errors:
+        raise InvalidInput(errors)
+    with committing(commitment):
+        changed = history.record_changes(actor, commitment, commitment, {
+            "type": data.type, "number": data.number.strip(), "title": data.title.strip(),
+            "vendor": vendor, "status": data.status, "description": data.description.strip(),
+        }, COMMITMENT_LABELS)
+        if changed:
+            commitment.updated_by = actor
+            commitment.updated_at = utcnow()
+    return commitment
+
+
+# ---- schedule of values ------------------------------------------------------------------------
+
+def _validate_sov(data: SovInput) -> tuple[dict[str, str], CostCode | None, Category | None]:
+    errors: dict[str, str] = {}
+    if not data.description.strip():
+        errors["description"] = "Enter a description."
+    cost_code = db.session.get(CostCode, data.cost_code_id) if data.cost_code_id else None
+    category = db.session.get(Category, data.category_id) if data.category_id else None
+    if cost_code is None:
+        errors["cost_code_id"] = "Choose a cost code."
+    if category is None:
+        errors["category_id"] = "Choose a category."
+    return errors, cost_code, category
+
+
+def add_sov_line(actor: User, commitment: Commitment, data: SovInput) -> SovLine:
+    require_project_role(actor, commitment.project, ProjectRole.STANDARD)
+    _require_editable(commitment)
+    errors, cost_code, category = _validate_sov(data)
+    if errors:
+        raise InvalidInput(errors)
+    next_number = (db.session.scalar(select(func.max(SovLine.line_number))
+                                     .where(SovLine.commitment_id == commitment.id)) or 0) + 1
+    line = SovLine(commitment=commitment, line_number=next_number,
+                   description=data.description.strip(), cost_code=cost_code, category=category,
+                   amount=data.amount, updated_by=actor)
+    db.session.add(line)
+    history.record(actor, commitment, "changed", field=f"SOV line {next_number}",
+                   new=f"{line.description}: {data.amount:,.2f}")
+    db.session.commit()
+    return line
+
+
+def update_sov_line(actor: User, line: SovLine, data: SovInput, version: int | None) -> SovLine:
+    commitment = line.commitment
+    require_project_role(actor, commitment.project, ProjectRole.STANDARD)
+    _require_editable(commitment)
+    check_version(line, version)
+    errors, cost_code, category = _validate_sov(data)
+    if errors:
+        raise InvalidInput(errors)
+    with committing(line):
+        changed = history.record_changes(actor, commitment, line, {
+            "description": data.description.strip(), "cost_code": cost_code,
+            "category": category, "amount": data.amount,
+        }, SOV_LABELS, prefix=f"SOV line {line.line_number} ")
+        if changed:
+            line.updated_by = actor
+            line.updated_at = utcnow()
+    return line
+
+
+def delete_sov_line(actor: User, line: SovLine) -> None:
+    commitment = line.commitment
+    require_project_role(actor, commitment.project, ProjectRole.STANDARD)
+    _require_editable(commitment)
+    used_by = db.session.scalar(
+        select(ChangeOrder).join(ChangeOrderLine).where(ChangeOrderLine.sov_line_id == line.id)
+    )
+    if used_by is not None:
+        raise InvalidInput({"sov_line": f"CCO #{used_by.number} changes this line, so it "
+                                        "cannot be deleted."})
+    history.record(actor, commitment, "changed", field=f"SOV line {line.line_number}",
+                   old=f"{line.description}: {line.amount:,.2f}", new="deleted")
+    db.session.delete(line)
+    db.session.commit()

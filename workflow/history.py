@@ -1,0 +1,68 @@
+"""Writing the Change History. Every workflow change records who, when, what, old → new."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+
+from extensions import db
+from models import ChangeOrder, Commitment, HistoryEvent, User
+
+
+def _subject(record) -> tuple[str, int, int]:
+    if isinstance(record, Commitment):
+        return "commitment", record.id, record.project_id
+    if isinstance(record, ChangeOrder):
+        return "change_order", record.id, record.commitment.project_id
+    raise TypeError(f"no history for {type(record).__name__}")
+
+
+def show(value) -> str | None:
+    """A value as the history shows it."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, Enum) and hasattr(value, "label"):
+        return value.label
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return getattr(value, "label", None) or str(value)
+
+
+def record(actor: User | None, subject, action: str, *, field: str | None = None,
+           old=None, new=None, comment: str | None = None) -> HistoryEvent:
+    subject_type, subject_id, project_id = _subject(subject)
+    event = HistoryEvent(user=actor, subject_type=subject_type, subject_id=subject_id,
+                         project_id=project_id, action=action, field=field,
+                         old_value=show(old), new_value=show(new), comment=comment)
+    db.session.add(event)
+    return event
+
+
+def record_changes(actor: User | None, subject, target, values: dict, labels: dict[str, str],
+                   prefix: str = "") -> list[str]:
+    """Set each value on ``target``; record a 'changed' event for each that differs."""
+    changed = []
+    for name, new in values.items():
+        old = getattr(target, name)
+        if old != new:
+            setattr(target, name, new)
+            record(actor, subject, "changed", field=prefix + labels.get(name, name),
+                   old=old, new=new)
+            changed.append(name)
+    return changed
+
+
+def history_for(subject) -> list[HistoryEvent]:
+    from sqlalchemy import select
+
+    subject_type, subject_id, _ = _subject(subject)
+    return list(db.session.scalars(
+        select(HistoryEvent).where(HistoryEvent.subject_type == subject_type,
+                                   HistoryEvent.subject_id == subject_id)
+        .order_by(HistoryEvent.id.desc())
+    ))
