@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from extensions import db
 from models import (
     Category,
+    ChangeOrder,
+    ChangeOrderLine,
+    ChangeOrderStatus,
+    Commitment,
+    CommitmentStatus,
+    CommitmentType,
     CostCode,
     ErpPermission,
     Project,
     ProjectMembership,
     ProjectRole,
+    SovLine,
     User,
     Vendor,
 )
@@ -80,6 +88,46 @@ class Factory:
     def category(self, name: str) -> Category:
         return db.session.scalar(select(Category).where(Category.name == name))
 
+    def commitment(self, project: Project, *, vendor: Vendor | None = None,
+                   number: str | None = None, title: str = "Concrete", status: str = "approved",
+                   type_: str = "subcontract", sov: tuple[str, ...] = ()) -> Commitment:
+        record = Commitment(project=project, vendor=vendor or self.vendor(),
+                            number=number or f"SC-{next(_counter)}", title=title,
+                            status=CommitmentStatus(status), type=CommitmentType(type_))
+        db.session.add(record)
+        db.session.flush()
+        for amount in sov:
+            self.sov_line(record, amount=amount)
+        db.session.commit()
+        return record
+
+    def sov_line(self, commitment: Commitment, *, amount: str = "1000.00",
+                 description: str | None = None, cost_code: CostCode | None = None,
+                 category: str = "Subcontract") -> SovLine:
+        number = len(commitment.sov_lines) + 1
+        line = SovLine(commitment=commitment, line_number=number,
+                       description=description or f"Line {number}",
+                       cost_code=cost_code or self.cost_code(), category=self.category(category),
+                       amount=Decimal(amount))
+        db.session.add(line)
+        db.session.commit()
+        return line
+
+    def change_order(self, commitment: Commitment, *, status: str = "draft",
+                     lines: tuple[tuple[SovLine, str], ...] = (), reviewer: User | None = None,
+                     private: bool = False, creator: User | None = None,
+                     title: str = "Extra work") -> ChangeOrder:
+        commitment.last_cco_number += 1
+        cco = ChangeOrder(commitment=commitment, number=f"{commitment.last_cco_number:03d}",
+                          title=title, status=ChangeOrderStatus(status),
+                          designated_reviewer=reviewer, private=private, created_by=creator)
+        db.session.add(cco)
+        for sov_line, amount in lines:
+            db.session.add(ChangeOrderLine(change_order=cco, sov_line=sov_line,
+                                           description="Change", amount=Decimal(amount)))
+        db.session.commit()
+        return cco
+
     def cast(self) -> Cast:
         project = self.project(name="Matrix project")
         people = {}
@@ -94,3 +142,4 @@ class Factory:
                     standard=people[ProjectRole.STANDARD],
                     project_admin=people[ProjectRole.ADMIN], company_admin=admin,
                     outsider=outsider)
+

@@ -24,6 +24,11 @@ class Route:
     data: dict = field(default_factory=dict)
 
 
+C = "/projects/<int:project_id>/commitments"
+CCO = f"{C}/<int:commitment_id>/change-orders/<int:cco_id>"
+EDITORS = ("standard", "project_admin", "company_admin")
+MEMBERS = ("read_only", "standard", "project_admin", "company_admin")
+
 STATE_CHANGING_ROUTES = [
     Route("/auth/logout", "/auth/logout", AUTHENTICATED),
     Route("/admin/users", "/admin/users", ("company_admin",),
@@ -43,15 +48,57 @@ STATE_CHANGING_ROUTES = [
           ("company_admin",), {"user_id": "{outsider}", "role": "standard"}),
     Route("/admin/projects/<int:project_id>/members/<int:user_id>/remove",
           "/admin/projects/{project}/members/{standard}/remove", ("company_admin",)),
+    # Commitments tool: standard members and up write; read-only members and outsiders do not.
+    Route(f"{C}/", "/projects/{project}/commitments/", EDITORS,
+          {"type": "subcontract", "number": "SC-NEW", "title": "New", "vendor_id": "{vendor}",
+           "status": "draft"}),
+    Route(f"{C}/<int:commitment_id>", "/projects/{project}/commitments/{commitment}", EDITORS,
+          {"type": "subcontract", "number": "SC-RENAMED", "title": "Renamed",
+           "vendor_id": "{vendor}", "status": "approved"}),
+    Route(f"{C}/<int:commitment_id>/sov", "/projects/{project}/commitments/{commitment}/sov",
+          EDITORS, {"description": "Added", "cost_code_id": "{cost_code}",
+                    "category_id": "{category}", "amount": "10.00"}),
+    Route(f"{C}/<int:commitment_id>/sov/<int:line_id>",
+          "/projects/{project}/commitments/{commitment}/sov/{sov}", EDITORS,
+          {"description": "Edited", "cost_code_id": "{cost_code}", "category_id": "{category}",
+           "amount": "12.00"}),
+    Route(f"{C}/<int:commitment_id>/sov/<int:line_id>/delete",
+          "/projects/{project}/commitments/{commitment}/sov/{spare_sov}/delete", EDITORS),
+    Route(f"{C}/<int:commitment_id>/change-orders",
+          "/projects/{project}/commitments/{commitment}/change-orders", EDITORS,
+          {"title": "New CCO", "status": "draft"}),
+    Route(f"{CCO}", "/projects/{project}/commitments/{commitment}/change-orders/{cco}", EDITORS,
+          {"title": "Renamed CCO", "status": "pending_in_review",
+           "designated_reviewer_id": "{project_admin}"}),
+    Route(f"{CCO}/lines", "/projects/{project}/commitments/{commitment}/change-orders/{cco}/lines",
+          EDITORS, {"sov_line_id": "{sov}", "description": "More", "amount": "5.00"}),
+    Route(f"{CCO}/lines/<int:line_id>",
+          "/projects/{project}/commitments/{commitment}/change-orders/{cco}/lines/{cco_line}",
+          EDITORS, {"sov_line_id": "{sov}", "description": "Changed", "amount": "7.00"}),
+    Route(f"{CCO}/lines/<int:line_id>/delete",
+          "/projects/{project}/commitments/{commitment}/change-orders/{cco}/lines/{cco_line}"
+          "/delete", EDITORS),
+    # Only the designated reviewer (here the project admin) approves or rejects.
+    Route(f"{CCO}/review",
+          "/projects/{project}/commitments/{commitment}/change-orders/{cco}/review",
+          ("project_admin",), {"decision": "approve", "comment": "OK"}),
 ]
 
 PAGES = [
     ("/", AUTHENTICATED),
     ("/projects/{project}/", ("read_only", "standard", "project_admin", "company_admin")),
-    ("/projects/{project}/commitments/", ("read_only", "standard", "project_admin",
-                                          "company_admin")),
-    ("/projects/{project}/change-events/", ("read_only", "standard", "project_admin",
-                                            "company_admin")),
+    ("/projects/{project}/commitments/", MEMBERS),
+    ("/projects/{project}/commitments/?type=subcontract&status=approved", MEMBERS),
+    ("/projects/{project}/commitments/new", EDITORS),
+    ("/projects/{project}/commitments/{commitment}", MEMBERS),
+    ("/projects/{project}/commitments/{commitment}/edit", EDITORS),
+    ("/projects/{project}/commitments/{commitment}/sov/{sov}?edit=1", EDITORS),
+    ("/projects/{project}/commitments/{commitment}/change-orders/new", EDITORS),
+    ("/projects/{project}/commitments/{commitment}/change-orders/{cco}", MEMBERS),
+    ("/projects/{project}/commitments/{commitment}/change-orders/{cco}/header?edit=1", EDITORS),
+    ("/projects/{project}/commitments/{commitment}/change-orders/{cco}/lines/{cco_line}?edit=1",
+     EDITORS),
+    ("/projects/{project}/change-events/", MEMBERS),
     ("/erp/", ("company_admin",)),
     ("/admin/", ("company_admin",)),
     ("/admin/users", ("company_admin",)),
@@ -67,12 +114,25 @@ PAGES = [
 
 def _ids(people, factory) -> dict[str, int]:
     inactive = factory.user(name="Inactive", active=False)
+    vendor = factory.vendor()
+    commitment = factory.commitment(people.project, vendor=vendor, sov=("1000.00", "500.00"))
+    sov, spare_sov = commitment.sov_lines
+    cco = factory.change_order(commitment, status="pending_in_review",
+                               reviewer=people.project_admin, lines=((sov, "100.00"),))
     return {
         "project": people.project.id,
         "standard": people.standard.id,
+        "project_admin": people.project_admin.id,
         "outsider": people.outsider.id,
         "inactive": inactive.id,
-        "vendor": factory.vendor().id,
+        "vendor": vendor.id,
+        "cost_code": sov.cost_code_id,
+        "category": sov.category_id,
+        "commitment": commitment.id,
+        "sov": sov.id,
+        "spare_sov": spare_sov.id,
+        "cco": cco.id,
+        "cco_line": cco.lines[0].id,
     }
 
 

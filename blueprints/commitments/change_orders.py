@@ -152,6 +152,7 @@ def show_cco(project_id: int, commitment_id: int, cco_id: int):
 def cco_header(project_id: int, commitment_id: int, cco_id: int):
     cco = load_cco(project_id, commitment_id, cco_id)
     if request.args.get("edit"):
+        load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
         return _header_form(cco, _cco_form(cco.commitment, cco))
     if not is_htmx():
         return redirect(url_for("commitments.show_cco", **_urls(cco)))
@@ -218,9 +219,10 @@ def add_cco_line(project_id: int, commitment_id: int, cco_id: int):
             db.session.rollback()
             status = show_workflow_error(form, error)
         else:
-            return _lines_response(cco, "change_orders/_line_added.html", line=line)
+            return _lines_response(cco, "change_orders/_line_added.html", line=line,
+                                   new_line_form=_line_form(cco, blank=True))
     return _lines_response(cco, "change_orders/_line_new.html", status=status,
-                           new_line_form=form)
+                           new_line_form=form, form=form)
 
 
 @bp.get("/<int:commitment_id>/change-orders/<int:cco_id>/lines/<int:line_id>")

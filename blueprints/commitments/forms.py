@@ -8,7 +8,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from blueprints.fields import MoneyField, VersionField, optional_int
 from models import (
@@ -63,10 +63,11 @@ class SovLineForm(FlaskForm):
 class ChangeOrderForm(FlaskForm):
     title = title_field()
     description = text_field()
-    change_reason = SelectField("Change reason", choices=[SelectChoice("", "—")] + [
+    change_reason = SelectField("Change reason", default="", choices=[SelectChoice("", "—")] + [
         SelectChoice(r, r) for r in CHANGE_REASONS])
-    status = SelectField("Status", default=ChangeOrderStatus.DRAFT.value, choices=[
-        SelectChoice(s.value, s.label) for s in ChangeOrderStatus])
+    # Any real status passes the form; the workflow says why one is not allowed (e.g. Approved).
+    status = SelectField("Status", default=ChangeOrderStatus.DRAFT.value, validate_choice=False,
+                         choices=[SelectChoice(s.value, s.label) for s in ChangeOrderStatus])
     designated_reviewer_id = SelectField("Designated reviewer", coerce=optional_int,
                                          validate_choice=False)
     due_date = DateField("Due date", validators=[Optional()],
@@ -76,6 +77,10 @@ class ChangeOrderForm(FlaskForm):
     viewer_ids = SelectMultipleField("Visible to (when private)", coerce=int,
                                      validate_choice=False)
     version = VersionField()
+
+    def validate_status(self, field):
+        if field.data not in {s.value for s in ChangeOrderStatus}:
+            raise ValidationError("Choose a status.")
 
     def editor_statuses(self, current):
         allowed = list(EDITOR_SETTABLE_CCO_STATUSES)

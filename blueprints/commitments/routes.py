@@ -256,7 +256,7 @@ def add_sov(project_id: int, commitment_id: int):
     else:
         status = 422
     return _sov_response(commitment, "commitments/_sov_new.html", status=status,
-                         new_line_form=form)
+                         new_line_form=form, form=form)
 
 
 @bp.get("/<int:commitment_id>/sov/<int:line_id>")

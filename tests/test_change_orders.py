@@ -1,0 +1,289 @@
+"""Commitment change orders: numbers, lines, review, privacy, locking, bad input."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from extensions import db
+from models import ChangeOrder, ChangeOrderLine, ChangeOrderStatus, ErpStatus
+from tests.conftest import fingerprint
+from workflow.change_orders import ChangeOrderInput, create_change_order
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def pm(client, auth, people):
+    auth.login(people.project_admin)
+    return people.project_admin
+
+
+@pytest.fixture
+def commitment(factory, people):
+    return factory.commitment(people.project, sov=("1000.00", "2000.00"))
+
+
+def _url(commitment, rest=""):
+    return f"/projects/{commitment.project_id}/commitments/{commitment.id}{rest}"
+
+
+def _cco_url(cco, rest=""):
+    return _url(cco.commitment, f"/change-orders/{cco.id}{rest}")
+
+
+def _create(client, commitment, **overrides):
+    data = {"title": "Added footing", "status": "draft"}
+    data.update(overrides)
+    return client.post(_url(commitment, "/change-orders"), data=data)
+
+
+# ---- numbers -------------------------------------------------------------------------------
+
+def test_numbers_run_per_commitment(client, pm, commitment, factory, people):
+    other = factory.commitment(people.project)
+    for _ in range(3):
+        assert _create(client, commitment).status_code == 303
+    assert _create(client, other).status_code == 303
+    numbers = db.session.scalars(select(ChangeOrder.number)
+                                 .where(ChangeOrder.commitment_id == commitment.id)
+                                 .order_by(ChangeOrder.number)).all()
+    assert numbers == ["001", "002", "003"]
+    assert db.session.scalar(select(ChangeOrder.number)
+                             .where(ChangeOrder.commitment_id == other.id)) == "001"
+
+
+def test_two_ccos_created_at_once_get_different_numbers(app, commitment, people):
+    """Two creators in two threads, each with its own connection and transaction."""
+    commitment_id, user_id = commitment.id, people.project_admin.id
+    db.session.remove()
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def create():
+        try:
+            with app.app_context():
+                from models import Commitment, User
+
+                actor = db.session.get(User, user_id)
+                target = db.session.get(Commitment, commitment_id)
+                barrier.wait(timeout=10)
+                create_change_order(actor, target, ChangeOrderInput(title="Race"))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    numbers = db.session.scalars(select(ChangeOrder.number)
+                                 .where(ChangeOrder.commitment_id == commitment_id)).all()
+    assert sorted(numbers) == ["001", "002", "003", "004"]
+
+
+def test_cco_only_on_an_approved_commitment(client, pm, factory, people):
+    draft = factory.commitment(people.project, status="draft")
+    before = fingerprint()
+    response = _create(client, draft)
+    assert response.status_code == 409
+    assert b"only on an Approved commitment" in response.data
+    assert fingerprint() == before
+
+
+@pytest.mark.parametrize("overrides,field,message", [
+    ({"title": ""}, "title", "Enter a title."),
+    ({"title": "x" * 10_240}, "title", "Use at most 255 characters."),
+    ({"status": "approved"}, "status", "Only the designated reviewer can set Approved"),
+    ({"due_date": "next tuesday"}, "due_date", "Not a valid date value."),
+    ({"designated_reviewer_id": "999999"}, "designated_reviewer_id",
+     "Choose a project member with standard or admin rights."),
+])
+def test_bad_cco_input(client, pm, commitment, overrides, field, message):
+    before = fingerprint()
+    response = _create(client, commitment, **overrides)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert message in html.split(f'id="{field}-error"')[1].split("</p>")[0]
+    assert fingerprint() == before
+
+
+# ---- lines --------------------------------------------------------------------------------
+
+def test_lines_modify_or_add_and_the_total_updates(client, pm, commitment, factory):
+    cco = factory.change_order(commitment)
+    sov = commitment.sov_lines[0]
+    first = client.post(_cco_url(cco, "/lines"), headers=HTMX, data={
+        "sov_line_id": sov.id, "description": "", "amount": "4,250.00"})
+    assert first.status_code == 200
+    html = first.get_data(as_text=True)
+    assert 'hx-swap-oob="beforeend:#cco-lines-table"' in html
+    assert "SOV line 1" in html and sov.description in html  # description defaults to the line's
+    code = factory.cost_code("01-500", "Temporary facilities")
+    second = client.post(_cco_url(cco, "/lines"), headers=HTMX, data={
+        "sov_line_id": "", "description": "Winter protection", "amount": "-250.55",
+        "cost_code_id": code.id, "category_id": factory.category("Equipment").id})
+    assert second.status_code == 200
+    assert 'id="cco-grand-total"' in second.get_data(as_text=True)
+    assert "$3,999.45" in second.get_data(as_text=True)
+    db.session.refresh(cco)
+    assert cco.grand_total == Decimal("3999.45")
+    new_line = cco.lines[1]
+    assert new_line.sov_line is None and new_line.cost_code.code == "01-500"
+
+
+@pytest.mark.parametrize("data,field,message", [
+    ({"sov_line_id": "", "description": "New", "amount": "5"}, "cost_code_id",
+     "A new line needs a cost code."),
+    ({"sov_line_id": "", "description": "New", "amount": "5"}, "category_id",
+     "A new line needs a category."),
+    ({"sov_line_id": "{sov}", "amount": "abc"}, "amount", "Enter an amount like 1250.00."),
+    ({"sov_line_id": "{sov}", "amount": "1.999"}, "amount", "Use at most 2 decimal places."),
+    ({"sov_line_id": "{sov}", "amount": "-123456789012"}, "amount", "Enter an amount between"),
+    ({"sov_line_id": "{foreign}", "amount": "1"}, "sov_line_id",
+     "Choose a line of this commitment's schedule of values."),
+])
+def test_bad_line_input(client, pm, commitment, factory, people, data, field, message):
+    cco = factory.change_order(commitment)
+    foreign = factory.commitment(people.project, sov=("1.00",)).sov_lines[0]
+    data = {k: v.format(sov=commitment.sov_lines[0].id, foreign=foreign.id)
+            for k, v in data.items()}
+    before = fingerprint()
+    response = client.post(_cco_url(cco, "/lines"), headers=HTMX, data=data)
+    assert response.status_code == 422
+    html = unescape(response.get_data(as_text=True))
+    assert message in html.split(f'id="{field}-error"')[1].split("</p>")[0]
+    assert fingerprint() == before
+
+
+def test_line_edit_and_delete(client, pm, commitment, factory):
+    sov = commitment.sov_lines[0]
+    cco = factory.change_order(commitment, lines=((sov, "100.00"), (sov, "50.00")))
+    line = cco.lines[0]
+    edit = client.get(_cco_url(cco, f"/lines/{line.id}?edit=1"), headers=HTMX)
+    assert edit.status_code == 200 and "<html" not in edit.get_data(as_text=True)
+    saved = client.post(_cco_url(cco, f"/lines/{line.id}"), headers=HTMX, data={
+        "sov_line_id": sov.id, "description": "Changed", "amount": "120.00",
+        "version": line.version})
+    assert saved.status_code == 200 and "$170.00" in saved.get_data(as_text=True)
+    deleted = client.post(_cco_url(cco, f"/lines/{cco.lines[1].id}/delete"), headers=HTMX)
+    assert deleted.status_code == 200 and "$120.00" in deleted.get_data(as_text=True)
+    assert db.session.scalar(select(ChangeOrderLine.amount)) == Decimal("120.00")
+
+
+def test_stale_header_save_is_refused(client, pm, commitment, factory, auth, people):
+    cco = factory.change_order(commitment, title="Original")
+    version = cco.version
+    assert client.post(_cco_url(cco), headers=HTMX, data={
+        "title": "First save", "status": "draft", "version": version}).status_code == 200
+    auth.logout()
+    auth.login(people.standard)
+    second = client.post(_cco_url(cco), headers=HTMX, data={
+        "title": "Second save", "status": "draft", "version": version})
+    assert second.status_code == 409
+    html = second.get_data(as_text=True)
+    assert f"{pm.name} changed this at" in html and 'value="Second save"' in html
+    db.session.expire_all()
+    assert db.session.get(ChangeOrder, cco.id).title == "First save"
+
+
+def test_locked_while_with_accounting(client, pm, commitment, factory):
+    cco = factory.change_order(commitment, status="approved",
+                               lines=((commitment.sov_lines[0], "10.00"),))
+    cco.erp_status = ErpStatus.SYNCED
+    db.session.commit()
+    before = fingerprint()
+    response = client.post(_cco_url(cco, "/lines"), headers=HTMX, data={
+        "sov_line_id": commitment.sov_lines[0].id, "amount": "1"})
+    assert response.status_code == 409
+    assert b"Synced in ERP Integrations" in response.data
+    assert fingerprint() == before
+
+
+# ---- review -------------------------------------------------------------------------------
+
+def test_designated_reviewer_approves_and_the_creator_sees_it(client, auth, people, commitment,
+                                                              factory):
+    sov = commitment.sov_lines[0]
+    cco = factory.change_order(commitment, status="pending_in_review", creator=people.standard,
+                               reviewer=people.project_admin, lines=((sov, "300.00"),))
+    auth.login(people.project_admin)
+    response = client.post(_cco_url(cco, "/review"),
+                           data={"decision": "approve", "comment": "Agreed on site"})
+    assert response.status_code == 303
+    auth.logout()
+    auth.login(people.standard)
+    page = client.get(_cco_url(cco)).get_data(as_text=True)
+    assert f"Approved</strong> by {people.project_admin.name}" in page
+    assert "Agreed on site" in page
+    commitment_page = client.get(_url(commitment)).get_data(as_text=True)
+    assert "$300.00" in commitment_page.split("Approved changes")[1]
+
+
+def test_reject_from_pending_revised_with_comment(client, auth, people, commitment, factory):
+    cco = factory.change_order(commitment, status="pending_revised",
+                               reviewer=people.project_admin)
+    auth.login(people.project_admin)
+    client.post(_cco_url(cco, "/review"), data={"decision": "reject", "comment": "Too high"})
+    db.session.refresh(cco)
+    assert cco.status == ChangeOrderStatus.REJECTED and cco.review_comment == "Too high"
+
+
+@pytest.mark.parametrize("status", ["draft", "approved", "pending_pricing", "void"])
+def test_review_only_from_pending_review(client, auth, people, commitment, factory, status):
+    cco = factory.change_order(commitment, status=status, reviewer=people.project_admin)
+    auth.login(people.project_admin)
+    before = fingerprint()
+    response = client.post(_cco_url(cco, "/review"), data={"decision": "approve"})
+    assert response.status_code == 409
+    assert fingerprint() == before
+
+
+def test_only_the_designated_reviewer_may_review(client, auth, people, commitment, factory):
+    cco = factory.change_order(commitment, status="pending_in_review", reviewer=people.standard)
+    auth.login(people.company_admin)
+    before = fingerprint()
+    response = client.post(_cco_url(cco, "/review"), data={"decision": "approve"})
+    assert response.status_code == 403
+    assert f"Only {people.standard.name} can review".encode() in response.data
+    assert fingerprint() == before
+
+
+def test_editor_cannot_set_approved_nor_unapprove(client, pm, commitment, factory):
+    cco = factory.change_order(commitment, status="approved")
+    before = fingerprint()
+    response = client.post(_cco_url(cco), data={"title": cco.title, "status": "draft",
+                                                 "version": cco.version})
+    assert response.status_code == 422
+    assert b"An approved change order keeps its status." in response.data
+    assert fingerprint() == before
+
+
+# ---- privacy ------------------------------------------------------------------------------
+
+def test_private_cco_is_seen_only_by_admins_and_listed_users(client, auth, people, commitment,
+                                                             factory):
+    cco = factory.change_order(commitment, title="Backcharge for damage", private=True)
+    cco.viewers = [people.read_only]
+    db.session.commit()
+    for user, sees in ((people.standard, False), (people.read_only, True),
+                       (people.project_admin, True), (people.company_admin, True)):
+        auth.login(user)
+        page = client.get(_url(commitment)).get_data(as_text=True)
+        assert ("Backcharge for damage" in page) is sees, user.name
+        assert (client.get(_cco_url(cco)).status_code == 200) is sees, user.name
+        auth.logout()
+
+
+def test_hidden_private_cco_cannot_be_edited(client, auth, people, commitment, factory):
+    cco = factory.change_order(commitment, private=True)
+    auth.login(people.standard)
+    before = fingerprint()
+    response = client.post(_cco_url(cco), data={"title": "Sneaky", "status": "draft"})
+    assert response.status_code == 404
+    assert fingerprint() == before
