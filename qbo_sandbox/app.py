@@ -1,0 +1,433 @@
+"""The sandbox's Flask app: Intuit OAuth 2.0, the Accounting API v3, test hooks, a status page.
+
+Routes (``{base}`` is wherever the app is served):
+
+* ``GET  /.well-known/openid_configuration`` -- discovery document (``AuthClient`` reads it)
+* ``GET|POST /connect/oauth2`` -- authorize page; the POST redirects with code/state/realmId
+* ``POST /oauth2/v1/tokens/bearer`` -- token endpoint; ``POST /oauth2/v1/tokens/revoke``
+* ``GET  /v1/openid_connect/userinfo``, ``GET /oauth2/v1/keys`` (empty key set)
+* ``GET|POST /v3/company/{realmId}/...`` -- the API
+* ``/_sandbox/...`` -- test hooks (see README.md); ``GET /`` -- what is "in QuickBooks"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import socket
+from urllib.parse import urlencode
+
+from flask import Flask, Response, redirect, render_template_string, request
+
+from . import demo_company, entities
+from .state import ApiResponse, OAuthError, Sandbox
+
+DISCOVERY_PATH = "/.well-known/openid_configuration"
+AUTHORIZE_PATH = "/connect/oauth2"
+TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+REVOKE_PATH = "/oauth2/v1/tokens/revoke"
+USERINFO_PATH = "/v1/openid_connect/userinfo"
+JWKS_PATH = "/oauth2/v1/keys"
+API_PREFIX = "/v3/company"
+
+DROP_KEY = "qbo_sandbox.drop_connection"
+
+
+class _DropConnectionMiddleware:
+    """Turns a response marked in the environ into a closed connection with no answer.
+
+    werkzeug's server treats a ``ConnectionError`` from the app as a dropped connection:
+    nothing is written and the socket is closed, so the client sees the connection end
+    without a response (requests raises ``ConnectionError``).
+    """
+
+    def __init__(self, app):  # type: ignore[no-untyped-def]
+        self.app = app
+
+    def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        result = self.app(environ, start_response)
+        if environ.get(DROP_KEY):
+            if hasattr(result, "close"):
+                result.close()
+            sock = environ.get("werkzeug.socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            raise ConnectionAbortedError("qbo_sandbox: connection dropped on purpose")
+        return result
+
+
+def _json(body: object, status: int = 200, headers: dict | None = None) -> Response:
+    response = Response(json.dumps(body), status=status, mimetype="application/json")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+AUTHORIZE_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Connect {{ company }}</title>
+<style>
+body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}
+main{max-width:28rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;
+box-shadow:0 1px 4px rgba(0,0,0,.15)}
+h1{font-size:1.3rem}button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.5rem}
+.note{color:#555;font-size:.9rem}
+</style></head><body><main>
+<p class="note">QuickBooks Online sandbox (local emulator)</p>
+<h1>Connect {{ company }}</h1>
+<p><strong>{{ client_id }}</strong> wants to access your QuickBooks company data
+({{ scope or "no scope" }}).</p>
+<form method="post" action="{{ action }}">
+  <label for="realmId">Company</label>
+  <select id="realmId" name="realmId">
+  {% for realm in realms %}
+    <option value="{{ realm.realm_id }}" {% if realm.realm_id == selected %}selected{% endif %}>
+      {{ realm.company_name }} ({{ realm.realm_id }})</option>
+  {% endfor %}
+  </select>
+  <p>
+  <button type="submit" name="decision" value="allow">Connect</button>
+  <button type="submit" name="decision" value="deny">Cancel</button>
+  </p>
+</form>
+</main></body></html>
+"""
+
+ERROR_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Authorization error</title></head>
+<body><h1>Authorization error</h1><p>{{ error }}: {{ description }}</p></body></html>
+"""
+
+INDEX_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>QuickBooks Online sandbox</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
+table{border-collapse:collapse;margin:.4rem 0 1.2rem}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top;
+font-size:.9rem}
+th{background:#eef1f4}td.num{text-align:right}
+.lines{margin:0}.lines td,.lines th{font-size:.8rem}
+.inactive{color:#999}h2{margin-top:2rem;border-bottom:2px solid #2ca01c}
+</style></head><body>
+<h1>QuickBooks Online sandbox</h1>
+<p>Read-only view of what the emulator holds. API base: <code>{{ api_base }}</code></p>
+{% for r in realms %}
+<h2>{{ r.company }} <small>(realm {{ r.realm_id }})</small></h2>
+<p>{{ r.counters.requests }} API requests, {{ r.counters.writes }} writes,
+{{ r.counters.purchase_orders }} purchase orders.</p>
+<h3>Purchase orders</h3>
+{% if r.purchase_orders %}
+<table class="pos"><tr><th>Id</th><th>SyncToken</th><th>DocNumber</th><th>Vendor</th>
+<th>TxnDate</th><th>Status</th><th>TotalAmt</th><th>PrivateNote</th><th>Lines</th></tr>
+{% for po in r.purchase_orders %}
+<tr id="po-{{ po.Id }}"><td>{{ po.Id }}</td><td>{{ po.SyncToken }}</td>
+<td>{{ po.DocNumber or "" }}</td><td>{{ ref(po.VendorRef) }}</td><td>{{ po.TxnDate }}</td>
+<td>{{ po.POStatus }}</td><td class="num">{{ "%.2f"|format(po.TotalAmt) }}</td>
+<td>{{ po.PrivateNote or "" }}</td>
+<td><table class="lines"><tr><th>Id</th><th>#</th><th>Description</th><th>Amount</th>
+<th>Item / Account</th><th>Customer / job</th><th>Qty</th><th>UnitPrice</th></tr>
+{% for line in po.Line %}{% set d = line[line.DetailType] or {} %}
+<tr><td>{{ line.Id }}</td><td>{{ line.LineNum }}</td><td>{{ line.Description or "" }}</td>
+<td class="num">{{ "%.2f"|format(line.Amount) }}</td>
+<td>{{ ref(d.ItemRef or d.AccountRef) }}</td><td>{{ ref(d.CustomerRef) }}</td>
+<td>{{ d.Qty if d.Qty is defined else "" }}</td>
+<td>{{ d.UnitPrice if d.UnitPrice is defined else "" }}</td></tr>
+{% endfor %}</table></td></tr>
+{% endfor %}</table>
+{% else %}<p>No purchase orders.</p>{% endif %}
+<h3>Vendors</h3>
+<table><tr><th>Id</th><th>DisplayName</th><th>Active</th></tr>
+{% for v in r.vendors %}<tr class="{{ '' if v.Active else 'inactive' }}"><td>{{ v.Id }}</td>
+<td>{{ v.DisplayName }}</td><td>{{ v.Active }}</td></tr>{% endfor %}</table>
+<h3>Customers and jobs</h3>
+<table><tr><th>Id</th><th>FullyQualifiedName</th><th>Job</th><th>Parent</th><th>Active</th></tr>
+{% for c in r.customers %}<tr class="{{ '' if c.Active else 'inactive' }}"><td>{{ c.Id }}</td>
+<td>{{ c.FullyQualifiedName }}</td><td>{{ c.Job }}</td>
+<td>{{ c.ParentRef.value if c.ParentRef else "" }}</td><td>{{ c.Active }}</td></tr>
+{% endfor %}</table>
+<h3>Items</h3>
+<table><tr><th>Id</th><th>Name</th><th>Type</th><th>ExpenseAccountRef</th><th>Active</th></tr>
+{% for i in r.item_list %}<tr class="{{ '' if i.Active else 'inactive' }}"><td>{{ i.Id }}</td>
+<td>{{ i.Name }}</td><td>{{ i.Type }}</td><td>{{ ref(i.ExpenseAccountRef) }}</td>
+<td>{{ i.Active }}</td></tr>{% endfor %}</table>
+<h3>Accounts</h3>
+<table><tr><th>Id</th><th>Name</th><th>AccountType</th><th>Active</th></tr>
+{% for a in r.accounts %}<tr class="{{ '' if a.Active else 'inactive' }}"><td>{{ a.Id }}</td>
+<td>{{ a.Name }}</td><td>{{ a.AccountType }}</td><td>{{ a.Active }}</td></tr>
+{% endfor %}</table>
+<h3>Classes</h3>
+<table><tr><th>Id</th><th>Name</th><th>Active</th></tr>
+{% for c in r.classes %}<tr><td>{{ c.Id }}</td><td>{{ c.Name }}</td><td>{{ c.Active }}</td></tr>
+{% endfor %}</table>
+{% endfor %}
+</body></html>
+"""
+
+
+def _ref_text(ref: object) -> str:
+    if not isinstance(ref, dict) or not ref.get("value"):
+        return ""
+    name = ref.get("name")
+    return f"{name} ({ref['value']})" if name else str(ref["value"])
+
+
+def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object) -> Flask:
+    """A Flask app serving ``sandbox`` (a new ``Sandbox(**sandbox_kwargs)`` if None)."""
+    sb = sandbox if sandbox is not None else Sandbox(**sandbox_kwargs)  # type: ignore[arg-type]
+    app = Flask("qbo_sandbox")
+    app.extensions["qbo_sandbox"] = sb
+    app.wsgi_app = _DropConnectionMiddleware(app.wsgi_app)  # type: ignore[method-assign]
+
+    def api_response(result: ApiResponse) -> Response:
+        if result.drop:
+            request.environ[DROP_KEY] = True
+            return Response(b"", status=500)
+        response = Response(result.text, status=result.status, mimetype="application/json")
+        for key, value in result.headers.items():
+            response.headers[key] = value
+        response.headers["intuit_tid"] = secrets.token_hex(12)
+        return response
+
+    # ---------------------------------------------------------------- OAuth / OpenID
+    @app.get(DISCOVERY_PATH)
+    @app.get(DISCOVERY_PATH + "/")
+    @app.get("/.well-known/openid_sandbox_configuration")
+    @app.get("/.well-known/openid_sandbox_configuration/")
+    def discovery() -> Response:
+        base = _base_url()
+        return _json({
+            "issuer": base + "/op/v1",
+            "authorization_endpoint": base + AUTHORIZE_PATH,
+            "token_endpoint": base + TOKEN_PATH,
+            "userinfo_endpoint": base + USERINFO_PATH,
+            "revocation_endpoint": base + REVOKE_PATH,
+            "jwks_uri": base + JWKS_PATH,
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "email", "profile", "address", "phone",
+                                 "com.intuit.quickbooks.accounting",
+                                 "com.intuit.quickbooks.payment"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "claims_supported": ["aud", "exp", "iat", "iss", "realmid", "sub"],
+        })
+
+    @app.route(AUTHORIZE_PATH, methods=["GET", "POST"])
+    def authorize() -> Response:
+        params = request.args.to_dict()
+        if request.method == "POST":
+            params.update(request.form.to_dict())
+        client_id = params.get("client_id")
+        redirect_uri = params.get("redirect_uri")
+        try:
+            sb.check_authorize(client_id, redirect_uri)
+        except OAuthError as exc:
+            html = render_template_string(ERROR_TEMPLATE, error=exc.error,
+                                          description=exc.description)
+            return Response(html, status=400, mimetype="text/html")
+        state = params.get("state")
+
+        def back(**query: str) -> Response:
+            if state is not None:
+                query["state"] = state
+            sep = "&" if "?" in redirect_uri else "?"  # type: ignore[operator]
+            return redirect(f"{redirect_uri}{sep}{urlencode(query)}", code=302)
+
+        if params.get("response_type") != "code":
+            return back(error="unsupported_response_type")
+        scope = params.get("scope", "")
+        if not scope.strip():
+            return back(error="invalid_scope")
+        with sb.lock:
+            realms = list(sb.realms.values())
+        selected = params.get("realmId") or (
+            demo_company.DEMO_REALM_ID if demo_company.DEMO_REALM_ID in sb.realms
+            else realms[0].realm_id
+        )
+        if request.method == "GET":
+            company = sb.realms[selected].company_name if selected in sb.realms else ""
+            html = render_template_string(
+                AUTHORIZE_TEMPLATE, company=company, client_id=client_id, scope=scope,
+                realms=realms, selected=selected, action=request.full_path,
+            )
+            return Response(html, mimetype="text/html")
+        if params.get("decision", "allow") != "allow":
+            return back(error="access_denied")
+        try:
+            code = sb.issue_code(client_id, redirect_uri, selected, scope)  # type: ignore[arg-type]
+        except OAuthError as exc:
+            return back(error=exc.error)
+        return back(code=code, realmId=selected)
+
+    oauth_headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+    @app.post(TOKEN_PATH)
+    def token() -> Response:
+        try:
+            body = sb.token(request.headers.get("Authorization"), request.form.to_dict())
+        except OAuthError as exc:
+            return _json(exc.body(), exc.status, {**oauth_headers,
+                                                  "intuit_tid": secrets.token_hex(12)})
+        return _json(body, 200, {**oauth_headers, "intuit_tid": secrets.token_hex(12)})
+
+    @app.post(REVOKE_PATH)
+    def revoke() -> Response:
+        data = request.get_json(silent=True) if request.is_json else None
+        token_value = (data or {}).get("token") if isinstance(data, dict) else None
+        token_value = token_value or request.form.get("token")
+        try:
+            sb.revoke(request.headers.get("Authorization"), token_value)
+        except OAuthError as exc:
+            return _json(exc.body(), exc.status)
+        return Response(b"", status=200)
+
+    @app.get(USERINFO_PATH)
+    def userinfo() -> Response:
+        info = sb.user_info(request.headers.get("Authorization"))
+        if info is None:
+            return _json({"error": "invalid_token"}, 401)
+        return _json(info)
+
+    @app.get(JWKS_PATH)
+    def jwks() -> Response:
+        return _json({"keys": []})
+
+    # ------------------------------------------------------------------------ the API
+    @app.route(API_PREFIX + "/<realm_id>/<path:path>", methods=["GET", "POST"])
+    def api(realm_id: str, path: str) -> Response:
+        body = request.get_data(as_text=True) if request.method == "POST" else ""
+        result = sb.handle_api(
+            request.method, realm_id, path, request.args.to_dict(), body,
+            request.headers.get("Authorization"),
+        )
+        return api_response(result)
+
+    # -------------------------------------------------------------------------- hooks
+    def hook_body() -> dict:
+        data = request.get_json(silent=True)
+        return data if isinstance(data, dict) else {}
+
+    @app.errorhandler(LookupError)
+    def lookup_error(exc: LookupError) -> Response:
+        return _json({"error": "not_found", "detail": str(exc)}, 404)
+
+    @app.errorhandler(ValueError)
+    def value_error(exc: ValueError) -> Response:
+        return _json({"error": "bad_request", "detail": str(exc)}, 400)
+
+    @app.post("/_sandbox/reset")
+    def hook_reset() -> Response:
+        sb.reset()
+        return _json({"ok": True})
+
+    @app.post("/_sandbox/time/advance")
+    def hook_advance() -> Response:
+        sb.advance_time(float(hook_body().get("seconds", 0)))
+        return _json({"ok": True, "now": sb.now()})
+
+    @app.post("/_sandbox/config")
+    def hook_config() -> Response:
+        data = hook_body()
+        sb.configure(**{k: data[k] for k in ("rate_limit_per_minute", "concurrency_limit",
+                                             "access_token_ttl", "refresh_token_ttl")
+                        if k in data})
+        return _json({"rate_limit_per_minute": sb.rate_limit_per_minute,
+                      "concurrency_limit": sb.concurrency_limit,
+                      "access_token_ttl": sb.access_token_ttl,
+                      "refresh_token_ttl": sb.refresh_token_ttl})
+
+    @app.post("/_sandbox/clients")
+    def hook_clients() -> Response:
+        data = hook_body()
+        if not data.get("client_id") or not data.get("client_secret"):
+            raise ValueError("client_id and client_secret are required")
+        sb.register_client(data["client_id"], data["client_secret"], data.get("redirect_uris"))
+        return _json({"ok": True})
+
+    @app.post("/_sandbox/realms")
+    def hook_add_realm() -> Response:
+        data = hook_body()
+        if not data.get("realm_id") or not data.get("company_name"):
+            raise ValueError("realm_id and company_name are required")
+        realm = sb.add_company(str(data["realm_id"]), str(data["company_name"]))
+        return _json({"realm_id": realm.realm_id, "company_name": realm.company_name})
+
+    @app.post("/_sandbox/realms/<realm_id>/faults")
+    def hook_fault(realm_id: str) -> Response:
+        data = hook_body()
+        sb.inject_fault(realm_id, str(data.get("kind", "")), int(data.get("count", 1)))
+        return _json({"pending": sb.pending_faults(realm_id)})
+
+    @app.delete("/_sandbox/realms/<realm_id>/faults")
+    def hook_clear_faults(realm_id: str) -> Response:
+        sb.clear_faults(realm_id)
+        return _json({"pending": []})
+
+    @app.post("/_sandbox/realms/<realm_id>/expire-tokens")
+    def hook_expire(realm_id: str) -> Response:
+        sb.realm(realm_id)
+        return _json({"expired": sb.expire_access_tokens(realm_id)})
+
+    @app.post("/_sandbox/realms/<realm_id>/purchaseorders/<po_id>/edit")
+    def hook_edit_po(realm_id: str, po_id: str) -> Response:
+        data = hook_body()
+        kwargs: dict = {k: data.pop(k) for k in ("lines", "add_lines", "remove_line_ids")
+                        if k in data}
+        if "PrivateNote" in data:
+            kwargs["private_note"] = data.pop("PrivateNote")
+        po = sb.edit_purchase_order(realm_id, po_id, **kwargs, **data)
+        return _json({"PurchaseOrder": po})
+
+    @app.post("/_sandbox/realms/<realm_id>/<entity>/<obj_id>/active")
+    def hook_active(realm_id: str, entity: str, obj_id: str) -> Response:
+        obj = sb.set_active(realm_id, entity, obj_id, bool(hook_body().get("active", True)))
+        return _json(obj)
+
+    @app.post("/_sandbox/realms/<realm_id>/settings")
+    def hook_settings(realm_id: str) -> Response:
+        data = hook_body()
+        if "duplicate_doc_number_check" in data:
+            sb.set_duplicate_doc_number_check(realm_id, bool(data["duplicate_doc_number_check"]))
+        return _json(dict(sb.realm(realm_id).settings))
+
+    @app.get("/_sandbox/realms/<realm_id>/counters")
+    def hook_counters(realm_id: str) -> Response:
+        return _json(sb.counters(realm_id))
+
+    @app.get("/_sandbox/realms/<realm_id>/entities/<entity>")
+    def hook_list(realm_id: str, entity: str) -> Response:
+        name = entities.URL_NAMES.get(entity.lower())
+        if name is None:
+            raise LookupError(f"unknown entity {entity}")
+        return _json({name: sb.list_objects(realm_id, name)})
+
+    # ----------------------------------------------------------------------- the page
+    @app.get("/")
+    def index() -> Response:
+        with sb.lock:
+            realms = []
+            for realm in sb.realms.values():
+                def objs(entity: str, realm=realm) -> list[dict]:
+                    return sb.list_objects(realm.realm_id, entity)
+                customers = sorted(objs("Customer"), key=lambda c: c["FullyQualifiedName"])
+                realms.append({
+                    "realm_id": realm.realm_id,
+                    "company": realm.company_info().get("CompanyName", realm.company_name),
+                    "counters": sb.counters(realm.realm_id),
+                    "purchase_orders": objs("PurchaseOrder"),
+                    "vendors": objs("Vendor"),
+                    "customers": customers,
+                    "item_list": objs("Item"),
+                    "accounts": objs("Account"),
+                    "classes": objs("Class"),
+                })
+        html = render_template_string(INDEX_TEMPLATE, realms=realms, ref=_ref_text,
+                                      api_base=_base_url() + API_PREFIX)
+        return Response(html, mimetype="text/html")
+
+    return app

@@ -1,0 +1,87 @@
+"""Seed data of the sandbox's demo company, in one place so the app team can align with it.
+
+Every realm the sandbox creates (``Sandbox.add_company``) starts from these lists; the
+default realm is ``DEMO_REALM_ID``. Ids are fixed, so fixtures and demo data may refer to them.
+No purchase orders exist at start; new purchase orders get Ids from ``FIRST_PURCHASE_ORDER_ID``.
+"""
+
+from __future__ import annotations
+
+DEMO_REALM_ID = "9341453050298165"
+DEMO_COMPANY_NAME = "Riverside Builders LLC (Sandbox)"
+
+# The OAuth client every sandbox knows. Any loopback redirect URI (127.0.0.1, localhost, ::1,
+# any port and path, http or https) is accepted for it.
+DEFAULT_CLIENT_ID = "sandbox-client-id"
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
+
+FIRST_PURCHASE_ORDER_ID = 101
+
+COMPANY_INFO = {
+    "CompanyName": DEMO_COMPANY_NAME,
+    "LegalName": "Riverside Builders LLC",
+    "CompanyAddr": {
+        "Id": "1",
+        "Line1": "410 Riverside Drive",
+        "City": "Portland",
+        "CountrySubDivisionCode": "OR",
+        "PostalCode": "97201",
+    },
+    "Country": "US",
+    "Email": {"Address": "accounting@riverside-builders.example"},
+    "FiscalYearStartMonth": "January",
+    "SupportedLanguages": "en",
+    "CompanyStartDate": "2015-01-01",
+}
+
+# AccountType / AccountSubType / Classification as QuickBooks Online names them.
+ACCOUNTS = [
+    {"Id": "33", "Name": "Accounts Payable (A/P)", "AccountType": "Accounts Payable",
+     "AccountSubType": "AccountsPayable", "Classification": "Liability"},
+    {"Id": "80", "Name": "Job Materials", "AccountType": "Cost of Goods Sold",
+     "AccountSubType": "SuppliesMaterialsCogs", "Classification": "Expense"},
+    {"Id": "81", "Name": "Subcontractors", "AccountType": "Cost of Goods Sold",
+     "AccountSubType": "OtherCostsOfServiceCos", "Classification": "Expense"},
+    {"Id": "82", "Name": "Equipment Rental", "AccountType": "Expense",
+     "AccountSubType": "EquipmentRental", "Classification": "Expense"},
+    {"Id": "83", "Name": "Job Labor", "AccountType": "Cost of Goods Sold",
+     "AccountSubType": "CostOfLaborCos", "Classification": "Expense"},
+]
+
+# The A/P account used when a PurchaseOrder is sent without APAccountRef.
+DEFAULT_AP_ACCOUNT_ID = "33"
+
+VENDORS = [
+    {"Id": "56", "DisplayName": "Summit Concrete Co."},
+    {"Id": "57", "DisplayName": "Apex Electrical Services"},
+    {"Id": "58", "DisplayName": "Ironline Steel Erectors"},
+    {"Id": "59", "DisplayName": "BuildRight Supply Co."},
+]
+
+# Jobs are sub-customers: Job true, ParentRef, FullyQualifiedName "Parent:Child".
+CUSTOMERS = [
+    {"Id": "1", "DisplayName": "Riverside Holdings"},
+    {"Id": "2", "DisplayName": "Riverside Medical Office Building", "ParentId": "1"},
+    {"Id": "3", "DisplayName": "Harbor Point Partners"},
+    {"Id": "4", "DisplayName": "Harbor Point Parking Structure", "ParentId": "3"},
+]
+
+# ExpenseAccountId refers to ACCOUNTS above.
+ITEMS = [
+    {"Id": "11", "Name": "Concrete - Subcontract", "Type": "Service", "ExpenseAccountId": "81"},
+    {"Id": "12", "Name": "Concrete - Material", "Type": "NonInventory", "ExpenseAccountId": "80"},
+    {"Id": "13", "Name": "Structural Steel - Subcontract", "Type": "Service",
+     "ExpenseAccountId": "81"},
+    {"Id": "14", "Name": "Electrical - Subcontract", "Type": "Service", "ExpenseAccountId": "81"},
+    {"Id": "15", "Name": "Electrical - Material", "Type": "NonInventory",
+     "ExpenseAccountId": "80"},
+    {"Id": "16", "Name": "Drywall - Subcontract", "Type": "Service", "ExpenseAccountId": "81"},
+    {"Id": "17", "Name": "General Conditions - Labor", "Type": "Service",
+     "ExpenseAccountId": "83"},
+    {"Id": "18", "Name": "Equipment Rental", "Type": "Service", "ExpenseAccountId": "82"},
+]
+
+CLASSES = [
+    {"Id": "5000000000000000001", "Name": "Field"},
+    {"Id": "5000000000000000002", "Name": "Office"},
+]

@@ -1,0 +1,855 @@
+"""State of a sandbox: companies (realms), OAuth clients and grants, limits, test hooks.
+
+Everything is guarded by one re-entrant lock (``Sandbox.lock``). Time comes from an
+injectable clock (``Sandbox(clock=...)``) plus an offset moved by ``advance_time()``, so
+token expiry and the per-minute throttle window can be tested without waiting.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from . import demo_company, entities, faults, query
+
+# QuickBooks Online reports times in the company's zone; the sandbox uses a fixed US offset.
+QBO_TZ = timezone(timedelta(hours=-7), "PDT")
+
+FAULT_KINDS = ("5010", "401", "429", "500", "drop", "500_after_apply", "drop_after_apply")
+FAULT_ALIASES = {
+    "stale": "5010",
+    "unauthorized": "401",
+    "3200": "401",
+    "throttle": "429",
+    "3001": "429",
+    "server_error": "500",
+    "dropped": "drop",
+    "drop_connection": "drop",
+}
+AFTER_APPLY = ("500_after_apply", "drop_after_apply")
+
+
+class OAuthError(Exception):
+    def __init__(self, status: int, error: str, description: str = "") -> None:
+        super().__init__(f"{status} {error} {description}")
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def body(self) -> dict:
+        body = {"error": self.error}
+        if self.description:
+            body["error_description"] = self.description
+        return body
+
+
+@dataclass
+class OAuthClient:
+    client_id: str
+    client_secret: str
+    # None: any loopback redirect URI is allowed
+    redirect_uris: list[str] | None = None
+
+    def allows(self, redirect_uri: str | None) -> bool:
+        if not redirect_uri:
+            return False
+        if self.redirect_uris is not None:
+            return redirect_uri in self.redirect_uris
+        parts = urlsplit(redirect_uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return False
+        if parts.hostname == "localhost":
+            return True
+        try:
+            return ip_address(parts.hostname).is_loopback
+        except ValueError:
+            return False
+
+
+@dataclass
+class Grant:
+    """One authorisation of a client for a realm: a refresh token and its access tokens."""
+
+    grant_id: str
+    client_id: str
+    realm_id: str
+    scope: str
+    refresh_token: str
+    refresh_expires_at: float
+    access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expires at
+    revoked: bool = False
+
+
+@dataclass
+class AuthCode:
+    client_id: str
+    redirect_uri: str
+    realm_id: str
+    scope: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    text: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering
+
+    def json(self) -> dict:
+        return json.loads(self.text)
+
+
+class Realm:
+    """One QuickBooks company."""
+
+    def __init__(self, realm_id: str, company_name: str) -> None:
+        self.realm_id = realm_id
+        self.company_name = company_name
+        self.entities: dict[str, dict[str, dict]] = {name: {} for name in entities.ENTITY_NAMES}
+        self.next_ids: dict[str, int] = {}
+        self.next_line_id: dict[str, int] = {}
+        self.deleted: dict[str, set[str]] = {}
+        self.settings: dict[str, object] = {"duplicate_doc_number_check": True}
+        self.request_count = 0
+        self.write_count = 0
+        self.throttled_count = 0
+        self.request_times: deque[float] = deque()
+        self.in_flight = 0
+        self.faults: deque[str] = deque()
+        self.request_ids: dict[str, tuple[int, str]] = {}
+        self.gate = threading.Event()
+        self.gate.set()
+
+    # ids -------------------------------------------------------------------------------
+    def peek_id(self, entity: str) -> str:
+        if entity not in self.next_ids:
+            numbers = [int(i) for i in self.entities[entity] if i.isdigit()]
+            start = demo_company.FIRST_PURCHASE_ORDER_ID if entity == "PurchaseOrder" else 1
+            self.next_ids[entity] = max([start - 1, *numbers]) + 1
+        return str(self.next_ids[entity])
+
+    def take_id(self, entity: str) -> str:
+        obj_id = self.peek_id(entity)
+        self.next_ids[entity] += 1
+        return obj_id
+
+    # lookups ---------------------------------------------------------------------------
+    def company_info(self) -> dict:
+        return next(iter(self.entities["CompanyInfo"].values()))
+
+    def default_ap_account(self) -> dict:
+        accounts = self.entities["Account"]
+        preferred = accounts.get(demo_company.DEFAULT_AP_ACCOUNT_ID)
+        if preferred and preferred.get("Active", True):
+            return preferred
+        for account in accounts.values():
+            if account.get("AccountType") == "Accounts Payable" and account.get("Active", True):
+                return account
+        raise faults.required_param("APAccountRef")
+
+    def refresh_customer_names(self) -> None:
+        customers = self.entities["Customer"]
+
+        def fqn(obj: dict, depth: int = 0) -> tuple[str, int]:
+            parent_id = (obj.get("ParentRef") or {}).get("value")
+            if not parent_id or parent_id not in customers or depth > 20:
+                return obj["DisplayName"], 0
+            parent_name, level = fqn(customers[parent_id], depth + 1)
+            return f"{parent_name}:{obj['DisplayName']}", level + 1
+
+        for obj in customers.values():
+            obj["FullyQualifiedName"], obj["Level"] = fqn(obj)
+
+    def purchase_order_count(self) -> int:
+        return len(self.entities["PurchaseOrder"])
+
+    # persistence -----------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {
+            "realm_id": self.realm_id,
+            "company_name": self.company_name,
+            "entities": self.entities,
+            "next_ids": self.next_ids,
+            "next_line_id": self.next_line_id,
+            "deleted": {k: sorted(v) for k, v in self.deleted.items()},
+            "settings": self.settings,
+            "request_ids": {k: list(v) for k, v in self.request_ids.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Realm:
+        realm = cls(data["realm_id"], data["company_name"])
+        realm.entities.update(data["entities"])
+        realm.next_ids = data.get("next_ids", {})
+        realm.next_line_id = data.get("next_line_id", {})
+        realm.deleted = {k: set(v) for k, v in data.get("deleted", {}).items()}
+        realm.settings.update(data.get("settings", {}))
+        realm.request_ids = {k: (v[0], v[1]) for k, v in data.get("request_ids", {}).items()}
+        return realm
+
+
+def _seed(realm: Realm, when: str) -> None:
+    meta = {"CreateTime": when, "LastUpdatedTime": when}
+
+    def put(entity: str, obj: dict) -> None:
+        obj.update({"domain": "QBO", "sparse": False, "SyncToken": "0",
+                    "MetaData": dict(meta)})
+        realm.entities[entity][obj["Id"]] = obj
+
+    info = copy.deepcopy(demo_company.COMPANY_INFO)
+    info["CompanyName"] = realm.company_name
+    put("CompanyInfo", {"Id": "1", **info})
+    for acct in demo_company.ACCOUNTS:
+        put("Account", {**acct, "FullyQualifiedName": acct["Name"], "Active": True,
+                        "SubAccount": False, "CurrentBalance": 0,
+                        "CurrentBalanceWithSubAccounts": 0,
+                        "CurrencyRef": {"value": "USD", "name": "United States Dollar"}})
+    for vendor in demo_company.VENDORS:
+        put("Vendor", {**vendor, "CompanyName": vendor["DisplayName"],
+                       "PrintOnCheckName": vendor["DisplayName"], "Active": True,
+                       "Balance": 0, "Vendor1099": False,
+                       "CurrencyRef": {"value": "USD", "name": "United States Dollar"}})
+    for customer in demo_company.CUSTOMERS:
+        obj = {"Id": customer["Id"], "DisplayName": customer["DisplayName"],
+               "CompanyName": customer["DisplayName"],
+               "PrintOnCheckName": customer["DisplayName"], "Active": True,
+               "Taxable": False, "Balance": 0, "BalanceWithJobs": 0, "BillWithParent": False,
+               "Job": False, "IsProject": False,
+               "CurrencyRef": {"value": "USD", "name": "United States Dollar"}}
+        if customer.get("ParentId"):
+            obj["Job"] = True
+            obj["ParentRef"] = {"value": customer["ParentId"]}
+        put("Customer", obj)
+    realm.refresh_customer_names()
+    accounts = realm.entities["Account"]
+    for item in demo_company.ITEMS:
+        account = accounts[item["ExpenseAccountId"]]
+        put("Item", {"Id": item["Id"], "Name": item["Name"], "FullyQualifiedName": item["Name"],
+                     "Type": item["Type"], "Active": True, "Taxable": False,
+                     "TrackQtyOnHand": False, "UnitPrice": 0, "PurchaseCost": 0,
+                     "ExpenseAccountRef": {"value": account["Id"], "name": account["Name"]}})
+    for cls in demo_company.CLASSES:
+        put("Class", {**cls, "FullyQualifiedName": cls["Name"], "Active": True,
+                      "SubClass": False})
+
+
+def _b64_basic(header: str | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if ":" not in decoded:
+        return None
+    client_id, _, secret = decoded.partition(":")
+    return client_id, secret
+
+
+_UNSET = object()
+
+
+class Sandbox:
+    """The emulated QuickBooks Online: state, behaviour and test hooks."""
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] | None = None,
+        rate_limit_per_minute: int = 500,
+        concurrency_limit: int = 10,
+        access_token_ttl: int = 3600,
+        refresh_token_ttl: int = 8_726_400,
+        auth_code_ttl: int = 300,
+        duplicate_doc_number_check: bool = True,
+        clients: list[OAuthClient] | None = None,
+        state_file: str | None = None,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.clock = clock or time.time
+        self._initial_config = {
+            "rate_limit_per_minute": rate_limit_per_minute,
+            "concurrency_limit": concurrency_limit,
+            "access_token_ttl": access_token_ttl,
+            "refresh_token_ttl": refresh_token_ttl,
+            "auth_code_ttl": auth_code_ttl,
+            "duplicate_doc_number_check": duplicate_doc_number_check,
+        }
+        self._initial_clients = clients
+        self.state_file = None
+        self.gate_timeout = 30.0
+        self.reset()
+        if state_file and os.path.exists(state_file):
+            self.load_state(state_file)
+        self.state_file = state_file
+        self._persist()
+
+    # ------------------------------------------------------------------------ time
+    def now(self) -> float:
+        return self.clock() + self._time_offset
+
+    def advance_time(self, seconds: float) -> None:
+        """Move the sandbox clock forward (tokens expire, the throttle window slides)."""
+        with self.lock:
+            self._time_offset += seconds
+
+    def timestamp(self, *, millis: bool = True) -> str:
+        moment = datetime.fromtimestamp(self.now(), QBO_TZ)
+        return moment.isoformat(timespec="milliseconds" if millis else "seconds")
+
+    def today(self) -> str:
+        return datetime.fromtimestamp(self.now(), QBO_TZ).date().isoformat()
+
+    # ----------------------------------------------------------------- configuration
+    def reset(self) -> None:
+        """Back to the initial state: demo company only, no POs, no tokens, no faults."""
+        with self.lock:
+            for realm in getattr(self, "realms", {}).values():
+                realm.gate.set()
+            self._time_offset = 0.0
+            cfg = self._initial_config
+            self.rate_limit_per_minute = cfg["rate_limit_per_minute"]
+            self.concurrency_limit = cfg["concurrency_limit"]
+            self.access_token_ttl = cfg["access_token_ttl"]
+            self.refresh_token_ttl = cfg["refresh_token_ttl"]
+            self.auth_code_ttl = cfg["auth_code_ttl"]
+            self.clients: dict[str, OAuthClient] = {}
+            self.register_client(demo_company.DEFAULT_CLIENT_ID,
+                                 demo_company.DEFAULT_CLIENT_SECRET)
+            for client in self._initial_clients or []:
+                self.clients[client.client_id] = copy.deepcopy(client)
+            self.realms: dict[str, Realm] = {}
+            self.codes: dict[str, AuthCode] = {}
+            self.grants: dict[str, Grant] = {}
+            self._refresh_index: dict[str, str] = {}
+            self._access_index: dict[str, str] = {}
+            self.add_company(demo_company.DEMO_REALM_ID, demo_company.DEMO_COMPANY_NAME)
+            self._persist()
+
+    def configure(
+        self,
+        *,
+        rate_limit_per_minute: int | None = None,
+        concurrency_limit: int | None = None,
+        access_token_ttl: int | None = None,
+        refresh_token_ttl: int | None = None,
+    ) -> None:
+        """Change limits of this sandbox (until ``reset()``)."""
+        with self.lock:
+            if rate_limit_per_minute is not None:
+                self.rate_limit_per_minute = int(rate_limit_per_minute)
+            if concurrency_limit is not None:
+                self.concurrency_limit = int(concurrency_limit)
+            if access_token_ttl is not None:
+                self.access_token_ttl = int(access_token_ttl)
+            if refresh_token_ttl is not None:
+                self.refresh_token_ttl = int(refresh_token_ttl)
+
+    def register_client(
+        self, client_id: str, client_secret: str, redirect_uris: list[str] | None = None
+    ) -> OAuthClient:
+        """Register an OAuth client; ``redirect_uris=None`` allows any loopback URI."""
+        with self.lock:
+            client = OAuthClient(client_id, client_secret,
+                                 list(redirect_uris) if redirect_uris is not None else None)
+            self.clients[client_id] = client
+            return client
+
+    def add_company(self, realm_id: str, company_name: str) -> Realm:
+        """Add a realm seeded with the demo lists (see ``demo_company``)."""
+        with self.lock:
+            realm = Realm(str(realm_id), company_name)
+            realm.settings["duplicate_doc_number_check"] = self._initial_config[
+                "duplicate_doc_number_check"]
+            _seed(realm, self.timestamp(millis=False))
+            self.realms[realm.realm_id] = realm
+            return realm
+
+    def realm(self, realm_id: str = demo_company.DEMO_REALM_ID) -> Realm:
+        try:
+            return self.realms[str(realm_id)]
+        except KeyError:
+            raise LookupError(f"unknown realm {realm_id}") from None
+
+    # ------------------------------------------------------------------------- OAuth
+    def check_authorize(self, client_id: str | None, redirect_uri: str | None) -> OAuthClient:
+        """Raise OAuthError unless the client may be sent back to ``redirect_uri``."""
+        client = self.clients.get(client_id or "")
+        if client is None:
+            raise OAuthError(400, "invalid_client", "Unknown client_id.")
+        if not client.allows(redirect_uri):
+            raise OAuthError(400, "invalid_request",
+                             "redirect_uri is not registered for this client.")
+        return client
+
+    def issue_code(self, client_id: str, redirect_uri: str, realm_id: str, scope: str) -> str:
+        with self.lock:
+            self.check_authorize(client_id, redirect_uri)
+            if realm_id not in self.realms:
+                raise OAuthError(400, "invalid_request", "Unknown company.")
+            code = "AB" + secrets.token_urlsafe(32)
+            self.codes[code] = AuthCode(client_id, redirect_uri, realm_id, scope,
+                                        self.now() + self.auth_code_ttl)
+            return code
+
+    def authenticate_client(self, authorization: str | None) -> OAuthClient:
+        creds = _b64_basic(authorization)
+        client = self.clients.get(creds[0]) if creds else None
+        if client is None or not secrets.compare_digest(
+            client.client_secret.encode(), creds[1].encode()  # type: ignore[index]
+        ):
+            raise OAuthError(401, "invalid_client")
+        return client
+
+    def _issue_tokens(self, grant: Grant) -> dict:
+        now = self.now()
+        access = "eyJ" + secrets.token_urlsafe(48)
+        grant.access_tokens[access] = now + self.access_token_ttl
+        self._access_index[access] = grant.grant_id
+        return {
+            "token_type": "bearer",
+            "access_token": access,
+            "expires_in": self.access_token_ttl,
+            "refresh_token": grant.refresh_token,
+            "x_refresh_token_expires_in": max(0, int(grant.refresh_expires_at - now)),
+        }
+
+    def token(self, authorization: str | None, form: dict[str, str]) -> dict:
+        """The token endpoint (authorization_code and refresh_token grants)."""
+        with self.lock:
+            client = self.authenticate_client(authorization)
+            grant_type = form.get("grant_type")
+            now = self.now()
+            if grant_type == "authorization_code":
+                code = self.codes.get(form.get("code") or "")
+                if (code is None or code.used or code.expires_at <= now
+                        or code.client_id != client.client_id
+                        or code.redirect_uri != form.get("redirect_uri")):
+                    raise OAuthError(400, "invalid_grant")
+                code.used = True
+                grant = Grant(
+                    grant_id=secrets.token_hex(8),
+                    client_id=client.client_id,
+                    realm_id=code.realm_id,
+                    scope=code.scope,
+                    refresh_token=self._new_refresh_token(),
+                    refresh_expires_at=now + self.refresh_token_ttl,
+                )
+                self.grants[grant.grant_id] = grant
+                self._refresh_index[grant.refresh_token] = grant.grant_id
+            elif grant_type == "refresh_token":
+                grant_id = self._refresh_index.get(form.get("refresh_token") or "")
+                grant = self.grants.get(grant_id or "")
+                if (grant is None or grant.revoked or grant.client_id != client.client_id
+                        or grant.refresh_expires_at <= now):
+                    raise OAuthError(400, "invalid_grant")
+                # rotate: the old refresh token stops working at once
+                del self._refresh_index[grant.refresh_token]
+                grant.refresh_token = self._new_refresh_token()
+                grant.refresh_expires_at = now + self.refresh_token_ttl
+                self._refresh_index[grant.refresh_token] = grant.grant_id
+            else:
+                raise OAuthError(400, "unsupported_grant_type")
+            body = self._issue_tokens(grant)
+            self._persist()
+            return body
+
+    @staticmethod
+    def _new_refresh_token() -> str:
+        return "AB11" + secrets.token_hex(23)
+
+    def revoke(self, authorization: str | None, token: str | None) -> None:
+        """Revoke the grant a refresh or access token belongs to (all of its tokens)."""
+        with self.lock:
+            client = self.authenticate_client(authorization)
+            if not token:
+                raise OAuthError(400, "invalid_request", "token is required.")
+            grant_id = self._refresh_index.get(token) or self._access_index.get(token)
+            grant = self.grants.get(grant_id or "")
+            if grant is not None and grant.client_id == client.client_id:
+                self._revoke_grant(grant)
+                self._persist()
+
+    def _revoke_grant(self, grant: Grant) -> None:
+        grant.revoked = True
+        self._refresh_index.pop(grant.refresh_token, None)
+        for access in grant.access_tokens:
+            self._access_index.pop(access, None)
+
+    def bearer_problem(self, realm_id: str | None, authorization: str | None) -> str | None:
+        """Why an Authorization header does not give access to ``realm_id`` (None: it does)."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            return "Authorization header missing or not a Bearer token"
+        token = authorization[7:].strip()
+        with self.lock:
+            grant = self.grants.get(self._access_index.get(token, ""))
+            if grant is None:
+                if any(token in g.access_tokens for g in self.grants.values()):
+                    return "Token revoked"
+                return "Malformed bearer token: unknown token"
+            if grant.revoked:
+                return "Token revoked"
+            if grant.access_tokens[token] <= self.now():
+                return f"Token expired: {token[:12]}..."
+            if realm_id is not None and grant.realm_id != realm_id:
+                return f"Token not valid for company {realm_id}"
+        return None
+
+    def user_info(self, authorization: str | None) -> dict | None:
+        if self.bearer_problem(None, authorization):
+            return None
+        return {"sub": "sandbox-user", "givenName": "Demo", "familyName": "User",
+                "email": "demo.user@riverside-builders.example", "emailVerified": True}
+
+    # ------------------------------------------------------------------------- hooks
+    def inject_fault(self, realm_id: str, kind: str, count: int = 1) -> None:
+        """Make the next ``count`` API calls of the realm fail with ``kind``.
+
+        Kinds: ``"5010"`` (stale object), ``"401"`` (3200), ``"429"`` (3001), ``"500"``,
+        ``"drop"`` (connection closed without a response), ``"500_after_apply"`` and
+        ``"drop_after_apply"`` (the request is processed -- a write happens -- then the
+        500 / dropped connection is what the client gets).
+        """
+        kind = FAULT_ALIASES.get(str(kind), str(kind))
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
+        with self.lock:
+            self.realm(realm_id).faults.extend([kind] * int(count))
+
+    def pending_faults(self, realm_id: str) -> list[str]:
+        with self.lock:
+            return list(self.realm(realm_id).faults)
+
+    def clear_faults(self, realm_id: str) -> None:
+        with self.lock:
+            self.realm(realm_id).faults.clear()
+
+    def expire_access_tokens(self, realm_id: str) -> int:
+        """Expire every access token issued for the realm now; returns how many."""
+        with self.lock:
+            now = self.now()
+            count = 0
+            for grant in self.grants.values():
+                if grant.realm_id == str(realm_id):
+                    for token, expires in grant.access_tokens.items():
+                        if expires > now:
+                            grant.access_tokens[token] = now
+                            count += 1
+            self._persist()
+            return count
+
+    def edit_purchase_order(
+        self,
+        realm_id: str,
+        po_id: str,
+        *,
+        private_note: object = _UNSET,
+        lines: dict[str, dict] | None = None,
+        add_lines: list[dict] | None = None,
+        remove_line_ids: list[str] | None = None,
+        **fields: object,
+    ) -> dict:
+        """Change a PurchaseOrder as a user would "inside QuickBooks".
+
+        ``lines`` maps a line Id to the fields to change (``Description``, ``Amount``, or a
+        detail dict merged into the line's detail). ``add_lines`` appends lines (new Ids),
+        ``remove_line_ids`` deletes lines; other keyword arguments set top-level fields.
+        The SyncToken goes up by one and TotalAmt is recomputed. Returns the new object.
+        """
+        with self.lock:
+            realm = self.realm(realm_id)
+            current = realm.entities["PurchaseOrder"].get(str(po_id))
+            if current is None:
+                raise LookupError(f"no PurchaseOrder {po_id} in realm {realm_id}")
+            po = copy.deepcopy(current)
+            if private_note is not _UNSET:
+                if private_note is None:
+                    po.pop("PrivateNote", None)
+                else:
+                    po["PrivateNote"] = str(private_note)
+            po.update(copy.deepcopy(fields))
+            by_id = {line["Id"]: line for line in po.get("Line", [])}
+            for line_id, changes in (lines or {}).items():
+                line = by_id.get(str(line_id))
+                if line is None:
+                    raise LookupError(f"no line {line_id} on PurchaseOrder {po_id}")
+                for key, value in changes.items():
+                    if isinstance(value, dict) and isinstance(line.get(key), dict):
+                        line[key].update(value)
+                    else:
+                        line[key] = value
+                    if key == "Amount":
+                        line[key] = float(entities.money(value, "Amount"))
+            removed = {str(i) for i in remove_line_ids or []}
+            po["Line"] = [line for line in po.get("Line", []) if line["Id"] not in removed]
+            next_line = realm.next_line_id.get(po["Id"], 1)
+            for extra in add_lines or []:
+                line = copy.deepcopy(extra)
+                line["Id"] = str(next_line)
+                next_line += 1
+                line["Amount"] = float(entities.money(line.get("Amount", 0), "Amount"))
+                po["Line"].append(line)
+            realm.next_line_id[po["Id"]] = next_line
+            for index, line in enumerate(po["Line"], start=1):
+                line["LineNum"] = index
+            po["TotalAmt"] = float(sum(entities.money(line["Amount"], "Amount")
+                                       for line in po["Line"]))
+            po["SyncToken"] = str(int(po["SyncToken"]) + 1)
+            po["MetaData"] = {**po["MetaData"], "LastUpdatedTime": self.timestamp(millis=False)}
+            realm.entities["PurchaseOrder"][po["Id"]] = po
+            self._persist()
+            return copy.deepcopy(po)
+
+    def set_active(self, realm_id: str, entity: str, obj_id: str, active: bool) -> dict:
+        """Make a name-list object (Vendor, Customer, Item, Account, Class) (in)active."""
+        entity = entities.URL_NAMES.get(entity.lower(), entity)
+        if entity not in entities.NAME_LISTS:
+            raise ValueError(f"{entity} is not a name list")
+        with self.lock:
+            obj = self.realm(realm_id).entities[entity].get(str(obj_id))
+            if obj is None:
+                raise LookupError(f"no {entity} {obj_id}")
+            obj["Active"] = bool(active)
+            obj["SyncToken"] = str(int(obj["SyncToken"]) + 1)
+            obj["MetaData"]["LastUpdatedTime"] = self.timestamp(millis=False)
+            self._persist()
+            return copy.deepcopy(obj)
+
+    def set_duplicate_doc_number_check(self, realm_id: str, enabled: bool) -> None:
+        """QuickBooks' "warn if duplicate PO number" company setting (on by default)."""
+        with self.lock:
+            self.realm(realm_id).settings["duplicate_doc_number_check"] = bool(enabled)
+
+    def pause_api(self, realm_id: str) -> None:
+        """Hold the realm's API calls after admission (they stay "in flight")."""
+        with self.lock:
+            self.realm(realm_id).gate.clear()
+
+    def resume_api(self, realm_id: str) -> None:
+        with self.lock:
+            self.realm(realm_id).gate.set()
+
+    def in_flight(self, realm_id: str) -> int:
+        with self.lock:
+            return self.realm(realm_id).in_flight
+
+    def counters(self, realm_id: str = demo_company.DEMO_REALM_ID) -> dict:
+        """``requests``: API calls received for the realm (failed ones too);
+        ``writes``: creates/updates/deletes applied; ``throttled``: 429s for the limits;
+        ``purchase_orders``: purchase orders that exist."""
+        with self.lock:
+            realm = self.realm(realm_id)
+            return {
+                "requests": realm.request_count,
+                "writes": realm.write_count,
+                "throttled": realm.throttled_count,
+                "purchase_orders": realm.purchase_order_count(),
+                "in_flight": realm.in_flight,
+                "pending_faults": len(realm.faults),
+            }
+
+    def get(self, realm_id: str, entity: str, obj_id: str) -> dict | None:
+        """A copy of a stored object, or None."""
+        entity = entities.URL_NAMES.get(entity.lower(), entity)
+        with self.lock:
+            obj = self.realm(realm_id).entities[entity].get(str(obj_id))
+            return copy.deepcopy(obj)
+
+    def list_objects(self, realm_id: str, entity: str) -> list[dict]:
+        """Copies of all stored objects of an entity, by Id."""
+        entity = entities.URL_NAMES.get(entity.lower(), entity)
+        with self.lock:
+            objs = self.realm(realm_id).entities[entity].values()
+            return sorted((copy.deepcopy(o) for o in objs), key=lambda o: int(o["Id"]))
+
+    def purchase_orders(self, realm_id: str = demo_company.DEMO_REALM_ID) -> list[dict]:
+        return self.list_objects(realm_id, "PurchaseOrder")
+
+    # ----------------------------------------------------------------------- the API
+    def _json(self, status: int, body: dict, headers: dict | None = None) -> ApiResponse:
+        return ApiResponse(status, json.dumps(body), dict(headers or {}))
+
+    def _fault(self, fault: faults.QBOFault) -> ApiResponse:
+        return self._json(fault.status, fault.body(self.timestamp()))
+
+    def _unauthorized(self, detail: str) -> ApiResponse:
+        body = faults.authentication_failed_body(detail, int(self.now() * 1000))
+        return self._json(401, body, {
+            "WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'})
+
+    def handle_api(
+        self,
+        method: str,
+        realm_id: str,
+        path: str,
+        args: dict[str, str],
+        body: str,
+        authorization: str | None,
+    ) -> ApiResponse:
+        """Answer one call to ``/v3/company/{realm_id}/{path}``."""
+        with self.lock:
+            realm = self.realms.get(realm_id)
+            if realm is None:
+                return self._unauthorized(f"Token not valid for company {realm_id}")
+            realm.request_count += 1
+            injected = realm.faults.popleft() if realm.faults else None
+            if injected is not None and injected not in AFTER_APPLY:
+                return self._injected(injected)
+        response = self._admitted(realm, method, path, args, body, authorization)
+        if injected == "500_after_apply":
+            return self._fault(faults.server_error())
+        if injected == "drop_after_apply":
+            return ApiResponse(0, drop=True)
+        return response
+
+    def _injected(self, kind: str) -> ApiResponse:
+        if kind == "5010":
+            return self._fault(faults.stale_object())
+        if kind == "401":
+            return self._unauthorized(f"Token expired: injected by the sandbox at {self.now()}")
+        if kind == "429":
+            return self._fault(faults.throttled())
+        if kind == "500":
+            return self._fault(faults.server_error())
+        return ApiResponse(0, drop=True)
+
+    def _admitted(
+        self, realm: Realm, method: str, path: str, args: dict[str, str], body: str,
+        authorization: str | None,
+    ) -> ApiResponse:
+        with self.lock:
+            problem = self.bearer_problem(realm.realm_id, authorization)
+            if problem:
+                return self._unauthorized(problem)
+            now = self.now()
+            while realm.request_times and realm.request_times[0] <= now - 60:
+                realm.request_times.popleft()
+            if (len(realm.request_times) >= self.rate_limit_per_minute
+                    or realm.in_flight >= self.concurrency_limit):
+                realm.throttled_count += 1
+                return self._fault(faults.throttled())
+            realm.request_times.append(now)
+            realm.in_flight += 1
+            gate = realm.gate
+        try:
+            gate.wait(self.gate_timeout)
+            with self.lock:
+                return self._dispatch(realm, method, path, args, body)
+        finally:
+            with self.lock:
+                realm.in_flight -= 1
+
+    def _dispatch(
+        self, realm: Realm, method: str, path: str, args: dict[str, str], body: str
+    ) -> ApiResponse:
+        minor = args.get("minorversion")
+        if minor is None or minor.strip() == "":
+            return self._fault(faults.required_param("minorversion"))
+        if not minor.strip().isdigit():
+            return self._fault(faults.invalid_property(
+                "minorversion", f"{minor!r} is not a supported minor version."))
+        request_id = args.get("requestid")
+        if request_id and request_id in realm.request_ids:
+            status, text = realm.request_ids[request_id]
+            return ApiResponse(status, text)
+        try:
+            result = self._route(realm, method, path, args, body)
+        except faults.QBOFault as fault:
+            return self._fault(fault)
+        response = self._json(200, result)
+        if request_id:
+            realm.request_ids[request_id] = (response.status, response.text)
+        if method == "POST" and "QueryResponse" not in result:
+            self._persist()
+        return response
+
+    def _route(
+        self, realm: Realm, method: str, path: str, args: dict[str, str], body: str
+    ) -> dict:
+        parts = [p for p in path.split("/") if p]
+        if parts and parts[0].lower() == "query" and len(parts) == 1:
+            text = args.get("query") if method == "GET" else (body or args.get("query"))
+            parsed = query.parse_query(text or "", entities.URL_NAMES)
+            objs = list(realm.entities[parsed.entity].values())
+            result = query.execute(parsed, objs, name_list=parsed.entity in entities.NAME_LISTS)
+            return {"QueryResponse": copy.deepcopy(result), "time": self.timestamp()}
+        entity = entities.URL_NAMES.get(parts[0].lower()) if parts else None
+        if entity is None:
+            raise faults.unsupported_operation(f"{method} /{path}")
+        if len(parts) == 2 and method == "GET":
+            obj = entities.read(realm, entity, parts[1])
+            return {entity: copy.deepcopy(obj), "time": self.timestamp()}
+        if len(parts) != 1 or method != "POST":
+            raise faults.unsupported_operation(f"{method} /{path}")
+        try:
+            data = json.loads(body or "")
+        except ValueError:
+            raise faults.invalid_property(
+                "body", "Request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise faults.invalid_property("body", f"Request body must be a {entity} object.")
+        operation = (args.get("operation") or "").lower()
+        stamp = self.timestamp(millis=False)
+        if operation == "delete":
+            obj = entities.delete(realm, entity, data)
+        elif operation == "update" or data.get("Id") not in (None, "", 0, "0"):
+            obj = entities.update(realm, entity, data, now=stamp, today=self.today())
+        elif operation in ("", "create"):
+            obj = entities.create(realm, entity, data, now=stamp, today=self.today())
+        else:
+            raise faults.unsupported_operation(operation)
+        realm.write_count += 1
+        return {entity: copy.deepcopy(obj), "time": self.timestamp()}
+
+    # ------------------------------------------------------------------ persistence
+    def to_json(self) -> dict:
+        with self.lock:
+            return {
+                "time_offset": self._time_offset,
+                "clients": [vars(c) for c in self.clients.values()],
+                "realms": [r.to_json() for r in self.realms.values()],
+                "grants": [vars(g) for g in self.grants.values()],
+            }
+
+    def save_state(self, path: str) -> None:
+        data = json.dumps(self.to_json(), indent=1)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".qbo_sandbox_state")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+
+    def load_state(self, path: str) -> None:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        with self.lock:
+            self._time_offset = data.get("time_offset", 0.0)
+            self.clients = {c["client_id"]: OAuthClient(**c) for c in data["clients"]}
+            self.realms = {r["realm_id"]: Realm.from_json(r) for r in data["realms"]}
+            self.grants = {g["grant_id"]: Grant(**g) for g in data["grants"]}
+            self._refresh_index = {}
+            self._access_index = {}
+            for grant in self.grants.values():
+                if not grant.revoked:
+                    self._refresh_index[grant.refresh_token] = grant.grant_id
+                    for token in grant.access_tokens:
+                        self._access_index[token] = grant.grant_id
+
+    def _persist(self) -> None:
+        if self.state_file:
+            with self.lock:
+                self.save_state(self.state_file)

@@ -1,0 +1,246 @@
+"""Test hooks: injected failures, token expiry, edits "inside QuickBooks", reset, counters,
+both through the Python API and the ``/_sandbox/...`` HTTP endpoints."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from quickbooks.exceptions import (
+    AuthorizationException,
+    QuickbooksException,
+    SevereException,
+    ValidationException,
+)
+from quickbooks.objects.purchaseorder import PurchaseOrder
+from quickbooks.objects.vendor import Vendor
+
+from qbo_sandbox import DEMO_REALM_ID
+
+R = DEMO_REALM_ID
+
+
+def test_injected_5010_fails_next_calls_only(qbo_sandbox, qbo_client):
+    qbo_sandbox.inject_fault(R, "5010", count=2)
+    for _ in range(2):
+        with pytest.raises(QuickbooksException) as info:
+            Vendor.get(56, qb=qbo_client)
+        assert info.value.error_code == 5010
+    assert Vendor.get(56, qb=qbo_client).Id == "56"
+
+
+def test_injected_401_is_3200(qbo_sandbox, qbo_client):
+    qbo_sandbox.inject_fault(R, "401")
+    with pytest.raises(AuthorizationException) as info:
+        Vendor.get(56, qb=qbo_client)
+    assert info.value.error_code == 401
+    assert json.loads(info.value.detail)["fault"]["error"][0]["code"] == "3200"
+    assert Vendor.get(56, qb=qbo_client).Id == "56"
+
+
+def test_injected_429_is_3001(qbo_sandbox, qbo_client, qbo_raw):
+    qbo_sandbox.inject_fault(R, "429")
+    with pytest.raises(ValidationException) as info:
+        Vendor.get(56, qb=qbo_client)
+    assert info.value.error_code == 3001
+    qbo_sandbox.inject_fault(R, "429")
+    assert qbo_raw("GET", "vendor/56").status_code == 429
+
+
+def test_injected_500_applies_nothing(qbo_sandbox, qbo_client, qbo_raw, qbo_po):
+    qbo_sandbox.inject_fault(R, "500")
+    with pytest.raises(SevereException) as info:
+        qbo_po.purchase_order().save(qb=qbo_client)
+    assert info.value.error_code == 10000
+    assert qbo_sandbox.counters()["purchase_orders"] == 0
+    qbo_sandbox.inject_fault(R, "500")
+    assert qbo_raw("GET", "vendor/56").status_code == 500
+
+
+def test_injected_drop_is_a_connection_error_and_applies_nothing(qbo_sandbox, qbo_client,
+                                                                 qbo_po):
+    qbo_sandbox.inject_fault(R, "drop")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        qbo_po.purchase_order().save(qb=qbo_client)
+    assert qbo_sandbox.counters()["purchase_orders"] == 0
+    assert qbo_po.purchase_order().save(qb=qbo_client).Id
+
+
+@pytest.mark.parametrize(("kind", "error"), [
+    ("500_after_apply", SevereException),
+    ("drop_after_apply", requests.exceptions.ConnectionError),
+])
+def test_failure_after_apply_leaves_the_write_done_and_requestid_replays(
+        qbo_sandbox, qbo_client, qbo_po, kind, error):
+    body = qbo_po.purchase_order(doc_number="SC-77").to_json()
+    qbo_sandbox.inject_fault(R, kind)
+    with pytest.raises(error):
+        qbo_client.create_object("PurchaseOrder", body, request_id="export-77")
+    found = PurchaseOrder.filter(DocNumber="SC-77", qb=qbo_client)
+    assert len(found) == 1
+    retried = qbo_client.create_object("PurchaseOrder", body, request_id="export-77")
+    assert retried["PurchaseOrder"]["Id"] == found[0].Id
+    assert qbo_sandbox.counters()["purchase_orders"] == 1
+    # without the requestid the retry would be a duplicate document number
+    with pytest.raises(QuickbooksException) as info:
+        qbo_client.create_object("PurchaseOrder", body)
+    assert info.value.error_code == 6140
+
+
+def test_unknown_fault_kind_is_refused(qbo_sandbox):
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        qbo_sandbox.inject_fault(R, "418")
+
+
+def test_expire_access_tokens_now_then_refresh(qbo_sandbox, qbo_auth, qbo_make_client):
+    qb = qbo_make_client(qbo_auth)
+    assert Vendor.get(56, qb=qb).Id == "56"
+    assert qbo_sandbox.expire_access_tokens(R) == 1
+    with pytest.raises(AuthorizationException) as info:
+        Vendor.get(56, qb=qb)
+    assert "Token expired" in json.loads(info.value.detail)["fault"]["error"][0]["detail"]
+    qbo_auth.refresh()
+    assert Vendor.get(56, qb=qbo_make_client(qbo_auth)).Id == "56"
+
+
+def test_edit_inside_quickbooks_bumps_sync_token_and_makes_client_stale(qbo_sandbox,
+                                                                        qbo_client, qbo_po):
+    created = qbo_po.purchase_order().save(qb=qbo_client)
+    mine = PurchaseOrder.get(created.Id, qb=qbo_client)
+    edited = qbo_sandbox.edit_purchase_order(
+        R, created.Id, private_note="edited by the bookkeeper",
+        lines={"1": {"Description": "Footings (revised)", "Amount": 1600}})
+    assert edited["SyncToken"] == "1"
+    assert edited["TotalAmt"] == 1850.5
+    read = PurchaseOrder.get(created.Id, qb=qbo_client)
+    assert read.PrivateNote == "edited by the bookkeeper"
+    assert (read.Line[0].Description, float(read.Line[0].Amount)) == ("Footings (revised)",
+                                                                      1600.0)
+    mine.PrivateNote = "mine"
+    with pytest.raises(QuickbooksException) as info:
+        mine.save(qb=qbo_client)
+    assert info.value.error_code == 5010
+
+
+def test_edit_can_add_and_remove_lines(qbo_sandbox, qbo_client, qbo_po):
+    created = qbo_po.purchase_order().save(qb=qbo_client)
+    edited = qbo_sandbox.edit_purchase_order(
+        R, created.Id, remove_line_ids=["2"],
+        add_lines=[{"Amount": 10, "Description": "added in QBO",
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "80"}}}])
+    assert [(line["Id"], line["LineNum"]) for line in edited["Line"]] == [("1", 1), ("3", 2)]
+    assert edited["TotalAmt"] == 1510.0
+
+
+def test_reset_forgets_pos_tokens_and_counters(qbo_sandbox, qbo_client, qbo_po):
+    qbo_po.purchase_order().save(qb=qbo_client)
+    assert qbo_sandbox.counters()["purchase_orders"] == 1
+    qbo_sandbox.reset()
+    assert qbo_sandbox.counters() == {"requests": 0, "writes": 0, "throttled": 0,
+                                      "purchase_orders": 0, "in_flight": 0,
+                                      "pending_faults": 0}
+    with pytest.raises(AuthorizationException):
+        Vendor.get(56, qb=qbo_client)
+
+
+def test_counters_count_requests_per_realm(qbo_sandbox, qbo_client, qbo_po):
+    before = qbo_sandbox.counters()["requests"]
+    Vendor.get(56, qb=qbo_client)
+    qbo_po.purchase_order().save(qb=qbo_client)
+    qbo_sandbox.inject_fault(R, "500")
+    with pytest.raises(SevereException):
+        Vendor.get(56, qb=qbo_client)
+    counters = qbo_sandbox.counters()
+    assert counters["requests"] == before + 3
+    assert counters["writes"] == 1
+    assert counters["purchase_orders"] == 1
+
+
+# ------------------------------------------------------------------- HTTP hook endpoints
+
+
+def test_http_hooks_drive_the_same_state(qbo_server, qbo_sandbox, qbo_client, qbo_po):
+    base = qbo_server.base_url + "/_sandbox"
+    created = qbo_po.purchase_order().save(qb=qbo_client)
+
+    counters = requests.get(f"{base}/realms/{R}/counters", timeout=5).json()
+    assert counters["purchase_orders"] == 1 and counters["requests"] >= 1
+
+    response = requests.post(f"{base}/realms/{R}/faults", json={"kind": "5010", "count": 1},
+                             timeout=5)
+    assert response.json() == {"pending": ["5010"]}
+    with pytest.raises(QuickbooksException) as info:
+        Vendor.get(56, qb=qbo_client)
+    assert info.value.error_code == 5010
+
+    requests.post(f"{base}/realms/{R}/faults", json={"kind": "drop"}, timeout=5)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        Vendor.get(56, qb=qbo_client)
+
+    requests.post(f"{base}/realms/{R}/faults", json={"kind": "429", "count": 3}, timeout=5)
+    assert requests.delete(f"{base}/realms/{R}/faults", timeout=5).json() == {"pending": []}
+
+    edited = requests.post(
+        f"{base}/realms/{R}/purchaseorders/{created.Id}/edit",
+        json={"PrivateNote": "via http", "lines": {"2": {"Amount": 100}}}, timeout=5).json()
+    assert edited["PurchaseOrder"]["SyncToken"] == "1"
+    assert PurchaseOrder.get(created.Id, qb=qbo_client).PrivateNote == "via http"
+
+    listed = requests.get(f"{base}/realms/{R}/entities/purchaseorder", timeout=5).json()
+    assert listed["PurchaseOrder"][0]["TotalAmt"] == 1600.0
+
+    assert requests.post(f"{base}/realms/{R}/expire-tokens", timeout=5).json()["expired"] == 1
+    with pytest.raises(AuthorizationException):
+        Vendor.get(56, qb=qbo_client)
+
+    assert requests.post(f"{base}/realms/{R}/purchaseorders/999/edit", json={},
+                         timeout=5).status_code == 404
+    assert requests.post(f"{base}/realms/{R}/faults", json={"kind": "nope"},
+                         timeout=5).status_code == 400
+
+    assert requests.post(f"{base}/reset", timeout=5).json() == {"ok": True}
+    assert requests.get(f"{base}/realms/{R}/counters", timeout=5).json()[
+        "purchase_orders"] == 0
+
+
+def test_http_hooks_config_time_settings_and_active(qbo_server, qbo_sandbox, qbo_connect,
+                                                    qbo_make_client, qbo_po):
+    base = qbo_server.base_url + "/_sandbox"
+    config = requests.post(f"{base}/config", json={"rate_limit_per_minute": 1,
+                                                   "access_token_ttl": 100}, timeout=5).json()
+    assert config["rate_limit_per_minute"] == 1 and config["concurrency_limit"] == 10
+    client = qbo_connect()
+    assert client.expires_in == 100
+    qb = qbo_make_client(client)
+    Vendor.get(56, qb=qb)
+    with pytest.raises(ValidationException):
+        Vendor.get(56, qb=qb)
+    requests.post(f"{base}/time/advance", json={"seconds": 61}, timeout=5)
+    Vendor.get(56, qb=qb)
+    requests.post(f"{base}/time/advance", json={"seconds": 61}, timeout=5)
+    with pytest.raises(AuthorizationException):  # 122 s > 100 s token lifetime
+        Vendor.get(56, qb=qb)
+
+    requests.post(f"{base}/config", json={"rate_limit_per_minute": 500}, timeout=5)
+    client.refresh()
+    qb = qbo_make_client(client)
+    requests.post(f"{base}/realms/{R}/settings", json={"duplicate_doc_number_check": False},
+                  timeout=5)
+    qbo_po.purchase_order(doc_number="D-1").save(qb=qb)
+    qbo_po.purchase_order(doc_number="D-1").save(qb=qb)
+    assert requests.post(f"{base}/realms/{R}/vendor/56/active", json={"active": False},
+                         timeout=5).json()["Active"] is False
+    assert "Summit Concrete Co." not in [v.DisplayName for v in Vendor.all(qb=qb)]
+
+
+def test_http_hook_registers_client_and_realm(qbo_server, qbo_sandbox, qbo_redirect_uri):
+    base = qbo_server.base_url + "/_sandbox"
+    assert requests.post(f"{base}/clients", json={"client_id": "c2", "client_secret": "s2"},
+                         timeout=5).status_code == 200
+    assert "c2" in qbo_sandbox.clients
+    response = requests.post(f"{base}/realms", json={"realm_id": "123145", "company_name":
+                                                     "Extra Co"}, timeout=5)
+    assert response.json()["realm_id"] == "123145"
+    assert qbo_sandbox.realm("123145").company_info()["CompanyName"] == "Extra Co"
