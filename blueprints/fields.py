@@ -71,3 +71,15 @@ def show_workflow_error(form, error) -> int:
         form.form_errors.append(error.message)
         return 409
     raise error
+
+
+def unique_ids(form, prefix: str):
+    """Give every field of ``form`` an id starting with ``prefix``, keeping the field names.
+
+    Several forms share a page (the new-line form and an open row), so WTForms' default ids
+    (``description``, ``amount``…) would repeat and a tapped label would focus another form.
+    """
+    for field in form:
+        field.id = f"{prefix}-{field.name}"
+        field.label.field_id = field.id
+    return form

@@ -139,3 +139,13 @@ def fingerprint() -> dict[str, list[tuple]]:
         rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
         result[table.name] = [tuple(r) for r in rows]
     return result
+
+
+def error_for(html: str, field: str) -> str:
+    """The message shown next to ``field`` (ids may carry a per-form prefix), unescaped."""
+    import re
+    from html import unescape
+
+    match = re.search(rf'id="(?:[\w-]+-)?{re.escape(field)}-error">([^<]*)</p>', html)
+    assert match, f"no message next to {field}"
+    return unescape(match.group(1))

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import ErpPermission, ProjectMembership, ProjectRole, User, Vendor
-from tests.conftest import fingerprint
+from tests.conftest import error_for, fingerprint
 
 HTMX = {"HX-Request": "true"}
 
@@ -51,8 +51,7 @@ def test_bad_user_input_is_explained_next_to_the_field(client, admin, overrides,
     response = client.post("/admin/users", data=_user_data(**overrides), headers=HTMX)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert f'id="{field}-error"' in html
-    assert message in html.split(f'id="{field}-error"')[1].split("</p>")[0]
+    assert message in error_for(html, field)
     assert fingerprint() == before
     assert "HX-Request" in response.headers["Vary"]
     assert "<html" not in html  # the form partial alone, for htmx
@@ -179,7 +178,7 @@ def test_bad_reference_input_is_explained(client, admin, slug, data, field, mess
     response = client.post(f"/admin/{slug}", data=data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert message in html.split(f'id="{field}-error"')[1].split("</p>")[0]
+    assert message in error_for(html, field)
     assert fingerprint() == before
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import ChangeOrder, ChangeOrderLine, ChangeOrderStatus, ErpStatus
-from tests.conftest import fingerprint
+from tests.conftest import error_for, fingerprint
 from workflow.change_orders import ChangeOrderInput, create_change_order
 
 HTMX = {"HX-Request": "true"}
@@ -109,7 +109,7 @@ def test_bad_cco_input(client, pm, commitment, overrides, field, message):
     response = _create(client, commitment, **overrides)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert message in html.split(f'id="{field}-error"')[1].split("</p>")[0]
+    assert message in error_for(html, field)
     assert fingerprint() == before
 
 
@@ -157,7 +157,7 @@ def test_bad_line_input(client, pm, commitment, factory, people, data, field, me
     response = client.post(_cco_url(cco, "/lines"), headers=HTMX, data=data)
     assert response.status_code == 422
     html = unescape(response.get_data(as_text=True))
-    assert message in html.split(f'id="{field}-error"')[1].split("</p>")[0]
+    assert message in error_for(html, field)
     assert fingerprint() == before
 
 

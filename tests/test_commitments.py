@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Commitment, ErpStatus, HistoryEvent, SovLine
-from tests.conftest import fingerprint
+from tests.conftest import error_for, fingerprint
 from workflow.commitments import totals
 
 HTMX = {"HX-Request": "true"}
@@ -107,7 +107,7 @@ def test_bad_commitment_input(client, pm, factory, people, overrides, field, mes
     response = _new(client, people.project, **overrides)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert message in html.split(f'id="{field}-error"')[1].split("</p>")[0]
+    assert message in error_for(html, field)
     assert fingerprint() == before
 
 
@@ -188,7 +188,7 @@ def test_bad_sov_input_is_explained_in_the_row(client, pm, commitment, overrides
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith("<tr")
-    assert message in html.split(f'id="{field}-error"')[1].split("</p>")[0]
+    assert message in error_for(html, field)
     assert fingerprint() == before
 
 

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
 from blueprints.commitments.routes import _choices, load_commitment
-from blueprints.fields import show_workflow_error
+from blueprints.fields import show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
 from models import (
@@ -53,7 +53,7 @@ def load_cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
 
 
 def _cco_form(commitment: Commitment, cco: ChangeOrder | None = None) -> ChangeOrderForm:
-    form = ChangeOrderForm(obj=cco) if cco else ChangeOrderForm()
+    form = unique_ids(ChangeOrderForm(obj=cco) if cco else ChangeOrderForm(), "cco")
     form.editor_statuses(cco.status if cco else None)
     form.designated_reviewer_id.choices = [SelectChoice("", "None")] + [
         SelectChoice(u.id, u.name) for u in eligible_reviewers(commitment)]
@@ -78,6 +78,7 @@ def _cco_input(form: ChangeOrderForm) -> ChangeOrderInput:
 def _line_form(cco: ChangeOrder, line: ChangeOrderLine | None = None,
                blank: bool = False) -> ChangeOrderLineForm:
     form = ChangeOrderLineForm(formdata=None) if blank else ChangeOrderLineForm(obj=line)
+    unique_ids(form, f"cco-line-{line.id}" if line else "cco-line-new")
     form.sov_line_id.choices = [SelectChoice("", "New line (choose cost code + category)")] + [
         SelectChoice(s.id, f"{s.line_number}. {s.description} ({s.cost_code.code} "
                            f"{s.category.name})")
@@ -104,7 +105,8 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
         "project": commitment.project, "commitment": commitment, "cco": cco,
         "can_edit": can_edit(current_user, cco), "can_review": can_review(current_user, cco),
         "reviewer_name": reviewers_of(cco), "history": history.history_for(cco),
-        "new_line_form": _line_form(cco, blank=True), "review_form": ReviewForm(obj=cco),
+        "new_line_form": _line_form(cco, blank=True),
+        "review_form": unique_ids(ReviewForm(obj=cco), "review"),
         "tool": "commitments", **extra,
     }
 
@@ -288,7 +290,7 @@ def delete_cco_line(project_id: int, commitment_id: int, cco_id: int, line_id: i
 @login_required
 def review_cco(project_id: int, commitment_id: int, cco_id: int):
     cco = load_cco(project_id, commitment_id, cco_id)
-    form = ReviewForm()
+    form = unique_ids(ReviewForm(), "review")
     decision = request.form.get("decision")
     status = 422
     if decision not in ("approve", "reject"):

@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import show_workflow_error
+from blueprints.fields import show_workflow_error, unique_ids
 from blueprints.guards import load_project
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
@@ -60,6 +60,7 @@ def _choices(model, order, label=lambda r: r.label, blank="Choose…", keep_id=N
 
 def _commitment_form(commitment: Commitment | None = None) -> CommitmentForm:
     form = CommitmentForm(obj=commitment) if commitment else CommitmentForm()
+    unique_ids(form, "commitment")
     form.vendor_id.choices = _choices(Vendor, Vendor.name,
                                       keep_id=commitment.vendor_id if commitment else None)
     if commitment and not form.is_submitted():
@@ -71,6 +72,7 @@ def _commitment_form(commitment: Commitment | None = None) -> CommitmentForm:
 def _sov_form(line: SovLine | None = None, blank: bool = False) -> SovLineForm:
     """The form for a line (edit), the posted new line, or a blank new line (``blank``)."""
     form = SovLineForm(formdata=None) if blank else SovLineForm(obj=line)
+    unique_ids(form, f"sov-{line.id}" if line else "sov-new")
     form.cost_code_id.choices = _choices(CostCode, CostCode.code,
                                          keep_id=line.cost_code_id if line else None)
     form.category_id.choices = _choices(Category, Category.name,
@@ -198,8 +200,7 @@ def update(project_id: int, commitment_id: int):
             if not is_htmx():
                 return redirect(url_for("commitments.show", project_id=project_id,
                                         commitment_id=commitment.id), 303)
-            return render_partial("commitments/_header.html", **_page_context(commitment),
-                                  oob_totals=True)
+            return render_partial("commitments/_header.html", **_page_context(commitment))
     return render("commitments/edit.html", "commitments/_header_form.html", status=status,
                   commitment=commitment, project=commitment.project, form=form,
                   tool="commitments")
