@@ -2,6 +2,7 @@
 
 from models.change_orders import ChangeOrder, ChangeOrderLine, cco_viewers
 from models.commitments import MAX_COMMITMENT_NUMBER, Commitment, SovLine
+from models.erp import CostMapping, Export, ExportStatus, QboConnection, QboRecord
 from models.history import HistoryEvent
 from models.people import ErpPermission, ProjectMembership, ProjectRole, User
 from models.reference import DEFAULT_CATEGORIES, Category, CostCode, Project, Vendor
@@ -29,12 +30,17 @@ __all__ = [
     "CommitmentStatus",
     "CommitmentType",
     "CostCode",
+    "CostMapping",
     "ErpPermission",
     "ErpStatus",
+    "Export",
+    "ExportStatus",
     "HistoryEvent",
     "Project",
     "ProjectMembership",
     "ProjectRole",
+    "QboConnection",
+    "QboRecord",
     "SovLine",
     "User",
     "Vendor",

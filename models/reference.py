@@ -25,6 +25,8 @@ class Project(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The QuickBooks Customer (job or sub-customer) every exported line is billed to.
+    qbo_customer_id: Mapped[str | None] = mapped_column(sa.String(40))
 
     memberships: Mapped[list[ProjectMembership]] = relationship(
         back_populates="project", cascade="all, delete-orphan"
@@ -41,6 +43,7 @@ class Vendor(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
+    qbo_vendor_id: Mapped[str | None] = mapped_column(sa.String(40))
 
     @property
     def label(self) -> str:

@@ -1,0 +1,116 @@
+"""QuickBooks Online: the connection, imported lists, mappings and exports."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.types import UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from models.people import User
+    from models.reference import Category, CostCode
+
+
+class QboConnection(db.Model):
+    """The company's one QuickBooks Online connection. Tokens are encrypted at rest (Fernet).
+
+    Disconnecting clears the tokens but keeps the row, so mappings and the AP account survive a
+    reconnect to the same company.
+    """
+
+    __tablename__ = "qbo_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str | None] = mapped_column(sa.String(40))
+    company_name: Mapped[str | None] = mapped_column(sa.String(200))
+    access_token_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refresh_token_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped by every refresh; taking the row for update serialises refreshes across workers.
+    token_generation: Mapped[int] = mapped_column(default=0)
+    ap_account_id: Mapped[str | None] = mapped_column(sa.String(40))
+    connected_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    connected_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self.realm_id and self.refresh_token_encrypted)
+
+
+class QboRecord(db.Model):
+    """A Vendor, Customer, Item or Account imported from QuickBooks, to pick in mappings."""
+
+    __tablename__ = "qbo_records"
+    __table_args__ = (sa.UniqueConstraint("realm_id", "entity", "qbo_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    realm_id: Mapped[str] = mapped_column(sa.String(40))
+    entity: Mapped[str] = mapped_column(sa.String(20))  # Vendor, Customer, Item, Account
+    qbo_id: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(300))
+    detail: Mapped[str] = mapped_column(sa.String(100), default="")  # AccountType, Item Type, Job
+    active: Mapped[bool] = mapped_column(default=True)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CostMapping(db.Model):
+    """Where a cost code + category goes in QuickBooks: an Item or an expense Account."""
+
+    __tablename__ = "cost_mappings"
+    __table_args__ = (
+        sa.UniqueConstraint("cost_code_id", "category_id"),
+        sa.CheckConstraint("(qbo_item_id IS NULL) <> (qbo_account_id IS NULL)",
+                           name="item_or_account"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cost_code_id: Mapped[int] = mapped_column(sa.ForeignKey("cost_codes.id"))
+    category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id"))
+    qbo_item_id: Mapped[str | None] = mapped_column(sa.String(40))
+    qbo_account_id: Mapped[str | None] = mapped_column(sa.String(40))
+    qbo_name: Mapped[str] = mapped_column(sa.String(300), default="")
+
+    cost_code: Mapped[CostCode] = relationship()
+    category: Mapped[Category] = relationship()
+
+
+class ExportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SYNCED = "synced"
+    FAILED = "failed"
+
+
+class Export(db.Model):
+    """One accepted send to QuickBooks. Its key makes every retry the same request."""
+
+    __tablename__ = "exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_type: Mapped[str] = mapped_column(sa.String(30))  # commitment, change_order
+    commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitments.id"), index=True)
+    change_order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("change_orders.id"),
+                                                        index=True)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(50), unique=True)
+    status: Mapped[ExportStatus] = mapped_column(str_enum(ExportStatus, "export_status"),
+                                                 default=ExportStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    job_id: Mapped[str | None] = mapped_column(sa.String(60))
+    qbo_ids: Mapped[str | None] = mapped_column(sa.Text)  # JSON: what QuickBooks ids were touched
+    last_error_code: Mapped[str | None] = mapped_column(sa.String(20))
+    last_error_message: Mapped[str | None] = mapped_column(sa.Text)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    accepted_by: Mapped[User | None] = relationship()
