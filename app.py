@@ -32,6 +32,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     register_error_handlers(app)
     register_commands(app)
     init_queue(app)
+    if app.config["QBO_BUILTIN_SANDBOX"] and not app.testing:
+        from quickbooks_online.builtin import mount_sandbox
+
+        mount_sandbox(app)
     _configure_logging(app)
     return app
 

@@ -50,6 +50,68 @@ def secret_key(instance_path: str) -> str:
     return key
 
 
+def token_key(instance_path: str) -> str:
+    """QBO_TOKEN_KEY (a Fernet key), or one generated once into instance/ like the secret key."""
+    configured = os.environ.get("QBO_TOKEN_KEY", "").strip()
+    if configured:
+        return configured
+    path = Path(instance_path) / "qbo_token_key"
+    if path.exists():
+        return path.read_text().strip()
+    from cryptography.fernet import Fernet
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    key = Fernet.generate_key().decode()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+INTUIT_API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com/v3",
+              "production": "https://quickbooks.api.intuit.com/v3"}
+
+
+def quickbooks(instance_path: str) -> dict:
+    """Where QuickBooks is. Unset: the built-in sandbox, served by this app under /qbo-sandbox.
+
+    QBO_ENVIRONMENT is what intuit-oauth takes: ``sandbox``, ``production`` or a discovery URL
+    (any compatible server); QBO_API_URL is python-quickbooks' base (``…/v3``).
+    """
+    client_id = os.environ.get("QBO_CLIENT_ID", "").strip()
+    builtin = not client_id
+    sandbox_url = os.environ.get("QBO_SANDBOX_URL", "http://127.0.0.1:5000/qbo-sandbox").rstrip("/")
+    environment = os.environ.get("QBO_ENVIRONMENT", "").strip() or (
+        sandbox_url + "/.well-known/openid_configuration" if builtin else "sandbox")
+    api_url = os.environ.get("QBO_API_URL", "").strip() or (
+        sandbox_url + "/v3" if builtin else INTUIT_API.get(environment, ""))
+    return {
+        "QBO_BUILTIN_SANDBOX": builtin and _flag("QBO_BUILTIN_SANDBOX", True),
+        "QBO_SANDBOX_STATE": str(Path(instance_path) / "qbo-sandbox.json"),
+        "QBO_CLIENT_ID": client_id or "sandbox-client-id",
+        "QBO_CLIENT_SECRET": os.environ.get("QBO_CLIENT_SECRET", "").strip()
+        or ("sandbox-client-secret" if builtin else ""),
+        "QBO_REDIRECT_URI": os.environ.get("QBO_REDIRECT_URI", "").strip()
+        or "http://127.0.0.1:5000/erp/settings/callback",
+        "QBO_ENVIRONMENT": environment,
+        "QBO_API_URL": api_url,
+        "QBO_MINOR_VERSION": int(os.environ.get("QBO_MINOR_VERSION", "75")),
+        "QBO_TIMEOUT": float(os.environ.get("QBO_TIMEOUT", "30")),
+        "QBO_TOKEN_KEY": token_key(instance_path),
+        # Below Intuit's 10 at once and 500 a minute per company, leaving room for other apps.
+        "QBO_MAX_CONCURRENT": int(os.environ.get("QBO_MAX_CONCURRENT", "8")),
+        "QBO_MAX_PER_MINUTE": int(os.environ.get("QBO_MAX_PER_MINUTE", "450")),
+        # Seconds between tries of an export that QuickBooks throttled or could not answer.
+        "EXPORT_RETRY_INTERVALS": [int(s) for s in os.environ.get(
+            "EXPORT_RETRY_INTERVALS", "5,15,60,180,600").split(",") if s.strip()],
+        "EXPORT_INLINE_PAUSES": [float(s) for s in os.environ.get(
+            "EXPORT_INLINE_PAUSES", "0.2,1").split(",") if s.strip()],
+    }
+
+
 def load(instance_path: str) -> dict:
     """Every setting the app reads, as a dict for ``app.config.update``."""
     return {
@@ -67,4 +129,5 @@ def load(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: a long site visit is fine
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        **quickbooks(instance_path),
     }

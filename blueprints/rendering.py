@@ -49,9 +49,12 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_helpers():
+        from workflow.erp import waiting_on
+
         return {
             "perm": permissions,
             "htmx_script": htmx_script,
+            "erp_waiting": waiting_on,
         }
 
 

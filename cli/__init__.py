@@ -35,9 +35,16 @@ def create_admin(email: str, name: str, password: str) -> None:
 @click.command("seed-demo")
 def seed_demo_command() -> None:
     """Create the demo company (safe to run again: existing records are kept)."""
-    from demo import seed_demo
+    from demo import seed_demo, seed_quickbooks
 
     logins = seed_demo()
+    company = seed_quickbooks()
+    if company:
+        click.echo(f"QuickBooks: connected to the built-in sandbox ({company}); what arrives "
+                   "there is shown at http://127.0.0.1:5000/qbo-sandbox/")
+    else:
+        click.echo("QuickBooks: not connected; an ERP admin connects it in ERP Integrations → "
+                   "Settings.")
     click.echo("Demo data ready. Log in at http://127.0.0.1:5000 with:")
     for login in logins:
         click.echo(f"  {login.role:<34} {login.email:<24} password: {login.password}")

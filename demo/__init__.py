@@ -110,4 +110,15 @@ def seed_demo() -> list[DemoLogin]:
 
     manager = db.session.scalar(select(User).filter_by(email="pm@example.com"))
     seed_commitments(projects[0], manager)
+
+    from demo.change_events import seed_change_events
+
+    seed_change_events(projects[0], manager)
     return list(DEMO_USERS)
+
+
+def seed_quickbooks() -> str | None:
+    """Connect the demo to the built-in QuickBooks sandbox (see demo/quickbooks.py)."""
+    from demo.quickbooks import seed_quickbooks as seed
+
+    return seed()

@@ -1,5 +1,12 @@
 """Typed SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
+from models.change_events import (
+    ChangeEvent,
+    ChangeEventLine,
+    ChangeEventScope,
+    ChangeEventStatus,
+    ChangeEventType,
+)
 from models.change_orders import ChangeOrder, ChangeOrderLine, cco_viewers
 from models.commitments import MAX_COMMITMENT_NUMBER, Commitment, SovLine
 from models.erp import CostMapping, Export, ExportStatus, QboConnection, QboRecord
@@ -23,6 +30,11 @@ __all__ = [
     "REVIEWABLE_CCO_STATUSES",
     "STATUSES_BY_TYPE",
     "Category",
+    "ChangeEvent",
+    "ChangeEventLine",
+    "ChangeEventScope",
+    "ChangeEventStatus",
+    "ChangeEventType",
     "ChangeOrder",
     "ChangeOrderLine",
     "ChangeOrderStatus",

@@ -15,6 +15,7 @@ from models.statuses import ChangeOrderStatus, ErpStatus
 from models.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
+    from models.change_events import ChangeEventLine
     from models.commitments import Commitment, SovLine
     from models.people import User
     from models.reference import Category, CostCode
@@ -103,11 +104,15 @@ class ChangeOrderLine(db.Model):
     category_id: Mapped[int | None] = mapped_column(sa.ForeignKey("categories.id"))
     description: Mapped[str] = mapped_column(sa.String(255))
     amount: Mapped[Decimal] = mapped_column(Money)
+    # The change event line item this line was made from, if any (it feeds one live CCO).
+    change_event_line_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("change_event_lines.id", ondelete="SET NULL"), index=True)
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
     change_order: Mapped[ChangeOrder] = relationship(back_populates="lines")
+    change_event_line: Mapped[ChangeEventLine | None] = relationship()
     sov_line: Mapped[SovLine | None] = relationship()
     cost_code_own: Mapped[CostCode | None] = relationship(foreign_keys=[cost_code_id])
     category_own: Mapped[Category | None] = relationship(foreign_keys=[category_id])

@@ -27,6 +27,10 @@ class Project(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The QuickBooks Customer (job or sub-customer) every exported line is billed to.
     qbo_customer_id: Mapped[str | None] = mapped_column(sa.String(40))
+    # The Change Events tool, switched on or off by a project admin.
+    change_events_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # The last change event number handed out; bumped with an atomic UPDATE.
+    last_change_event_number: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list[ProjectMembership]] = relationship(
         back_populates="project", cascade="all, delete-orphan"

@@ -66,7 +66,7 @@ def _json(body: object, status: int = 200, headers: dict | None = None) -> Respo
 
 
 def _base_url() -> str:
-    return request.host_url.rstrip("/")
+    return request.url_root.rstrip("/")  # includes a mount prefix (SCRIPT_NAME)
 
 
 AUTHORIZE_TEMPLATE = """<!doctype html>

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 
 import pytest
 from flask_migrate import upgrade
@@ -32,8 +33,11 @@ def require(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
-def _test_config(uri: str) -> dict:
-    return {
+TOKEN_KEY = "bXq2o3CqvI2cYk8nWm1Jx9a0lC3d6tQ9pW2sE5rT7uY="  # a fixed Fernet key for tests
+
+
+def _test_config(uri: str, sandbox_server=None) -> dict:
+    config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": uri,
@@ -41,7 +45,39 @@ def _test_config(uri: str) -> dict:
         "HTMX_CDN": False,
         # Fast hashing keeps hundreds of logins quick; production uses scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Each test its own queue, so no job outlives the test that queued it.
+        "RQ_QUEUE": f"test-{uuid.uuid4().hex[:12]}",
+        "QBO_BUILTIN_SANDBOX": False,
+        "QBO_TOKEN_KEY": TOKEN_KEY,
+        "QBO_CLIENT_ID": "sandbox-client-id",
+        "QBO_CLIENT_SECRET": "sandbox-client-secret",
+        "QBO_REDIRECT_URI": "http://127.0.0.1/erp/settings/callback",
+        "EXPORT_RETRY_INTERVALS": [1, 1, 1],
+        "EXPORT_INLINE_PAUSES": [0.01, 0.01],
+        "QBO_MAX_PER_MINUTE": 100_000,  # the suite makes many calls; limits have their own tests
     }
+    if sandbox_server is not None:
+        config["QBO_ENVIRONMENT"] = sandbox_server.discovery_url
+        config["QBO_API_URL"] = sandbox_server.api_url_v3
+    return config
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    """The QuickBooks sandbox on a loopback port, for the whole run."""
+    from qbo_sandbox import SandboxServer
+
+    server = SandboxServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server):
+    """The sandbox's state and hooks, fresh for this test."""
+    sandbox_server.sandbox.reset()
+    yield sandbox_server.sandbox
+    sandbox_server.sandbox.reset()
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +112,7 @@ def _empty_postgres() -> None:
 
 
 @pytest.fixture
-def app(database_template, tmp_path):
+def app(database_template, tmp_path, sandbox_server):
     kind, template = database_template
     if kind == "sqlite":
         path = tmp_path / "test.db"
@@ -84,7 +120,7 @@ def app(database_template, tmp_path):
         uri = f"sqlite:///{path}"
     else:
         uri = template
-    app = create_app(_test_config(uri), instance_path=str(tmp_path / "instance"))
+    app = create_app(_test_config(uri, sandbox_server), instance_path=str(tmp_path / "instance"))
     with app.app_context():
         if kind == "postgresql":
             _empty_postgres()

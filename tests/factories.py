@@ -11,6 +11,9 @@ from sqlalchemy import select
 from extensions import db
 from models import (
     Category,
+    ChangeEvent,
+    ChangeEventLine,
+    ChangeEventStatus,
     ChangeOrder,
     ChangeOrderLine,
     ChangeOrderStatus,
@@ -143,3 +146,30 @@ class Factory:
                     project_admin=people[ProjectRole.ADMIN], company_admin=admin,
                     outsider=outsider)
 
+    def change_event(self, project: Project, *, title: str = "Unforeseen rock",
+                     status: str = "open", change_reason: str = "Existing Condition"
+                     ) -> ChangeEvent:
+        project.last_change_event_number += 1
+        ce = ChangeEvent(project=project, number=f"{project.last_change_event_number:03d}",
+                         title=title, status=ChangeEventStatus(status),
+                         change_reason=change_reason)
+        db.session.add(ce)
+        db.session.commit()
+        return ce
+
+    def change_event_line(self, ce: ChangeEvent, *, cost_code: CostCode | None = None,
+                          category: str = "Subcontract", vendor: Vendor | None = None,
+                          commitment: Commitment | None = None, cost_rom: str = "100.00",
+                          latest_cost: str | None = None,
+                          description: str | None = None) -> ChangeEventLine:
+        number = len(ce.lines) + 1
+        line = ChangeEventLine(change_event=ce, line_number=number,
+                               description=description or f"Item {number}",
+                               cost_code=cost_code or self.cost_code(),
+                               category=self.category(category),
+                               vendor=vendor or (commitment.vendor if commitment else None),
+                               commitment=commitment, cost_rom=Decimal(cost_rom),
+                               latest_cost=Decimal(latest_cost) if latest_cost else None)
+        db.session.add(line)
+        db.session.commit()
+        return line

@@ -154,6 +154,13 @@ def _validate(commitment: Commitment, data: ChangeOrderInput,
         elif data.status not in EDITOR_SETTABLE_CCO_STATUSES:
             errors["status"] = (f"Only the designated reviewer can set {data.status.label}; "
                                 "choose Pending – In Review to ask for review.")
+        elif current == ChangeOrderStatus.VOID:
+            # Voiding freed its change event items; one may be on another live CCO by now.
+            from workflow.change_events import unvoid_conflict
+
+            conflict = unvoid_conflict(existing)
+            if conflict:
+                errors["status"] = conflict
     people = {u.id: u for u in project_people(commitment)}
     reviewer = None
     if data.designated_reviewer_id:
@@ -169,7 +176,8 @@ def _validate(commitment: Commitment, data: ChangeOrderInput,
 
 
 def create_change_order(actor: User, commitment: Commitment,
-                        data: ChangeOrderInput) -> ChangeOrder:
+                        data: ChangeOrderInput, *, commit: bool = True) -> ChangeOrder:
+    """``commit=False`` leaves the transaction open for a caller that adds lines in it."""
     require_project_role(actor, commitment.project, ProjectRole.STANDARD)
     if commitment.status != CommitmentStatus.APPROVED:
         raise Locked(f"Change orders can be written only on an Approved commitment; "
@@ -187,7 +195,8 @@ def create_change_order(actor: User, commitment: Commitment,
     db.session.add(cco)
     db.session.flush()
     history.record(actor, cco, "created", comment=f"CCO #{cco.number} {cco.title}")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return cco
 
 

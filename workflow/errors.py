@@ -42,3 +42,11 @@ class Locked(WorkflowError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class AlreadyHandled(WorkflowError):
+    """Someone else moved the record first (two approvers pressing at once)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,14 +1,451 @@
-"""Change Events tool: things that may change cost, and the CCOs made from them."""
+"""Change Events tool: the list, a change event's page, its header and line items edited in
+place, "Create Commitment CO" from selected items, and the tool switch."""
 
-from flask import render_template
-from flask_login import login_required
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
 from blueprints.change_events import bp
+from blueprints.change_events.forms import (
+    ChangeEventForm,
+    CommitmentCoForm,
+    LineItemForm,
+    ToolSettingsForm,
+)
+from blueprints.commitments.routes import _choices
+from blueprints.fields import show_workflow_error, unique_ids
 from blueprints.guards import load_project
+from blueprints.rendering import is_htmx, render, render_partial
+from extensions import db
+from models import (
+    Category,
+    ChangeEvent,
+    ChangeEventLine,
+    ChangeEventScope,
+    ChangeEventStatus,
+    ChangeEventType,
+    Commitment,
+    CostCode,
+    Project,
+    ProjectRole,
+    Vendor,
+)
+from workflow.change_events import (
+    ChangeEventInput,
+    LineItemInput,
+    add_line_item,
+    approved_commitments,
+    ccos_from,
+    create_change_event,
+    create_commitment_co,
+    delete_line_item,
+    history_for,
+    live_cco_lines,
+    set_tool_enabled,
+    sum_totals,
+    totals,
+    totals_by_change_event,
+    update_change_event,
+    update_line_item,
+)
+from workflow.errors import WorkflowError
+from workflow.permissions import has_project_role
 
+TOOL = "change_events"
+
+
+# ---- loading -----------------------------------------------------------------------------------
+
+def load_tool_project(project_id: int, needed: ProjectRole = ProjectRole.READ_ONLY) -> Project:
+    """The project, if the user holds ``needed`` on it and the tool is on (404 when off)."""
+    project = load_project(project_id, needed)
+    if not project.change_events_enabled:
+        abort(404)
+    return project
+
+
+def load_change_event(project_id: int, ce_id: int,
+                      needed: ProjectRole = ProjectRole.READ_ONLY) -> ChangeEvent:
+    project = load_tool_project(project_id, needed)
+    ce = db.get_or_404(ChangeEvent, ce_id)
+    if ce.project_id != project.id:
+        abort(404)
+    return ce
+
+
+def _line(ce: ChangeEvent, line_id: int) -> ChangeEventLine:
+    line = db.get_or_404(ChangeEventLine, line_id)
+    if line.change_event_id != ce.id:
+        abort(404)
+    return line
+
+
+def _can_edit(project: Project) -> bool:
+    return has_project_role(current_user, project, ProjectRole.STANDARD)
+
+
+def _can_admin(project: Project) -> bool:
+    return has_project_role(current_user, project, ProjectRole.ADMIN)
+
+
+# ---- forms -------------------------------------------------------------------------------------
+
+def _ce_form(ce: ChangeEvent | None = None) -> ChangeEventForm:
+    form = unique_ids(ChangeEventForm(obj=ce) if ce else ChangeEventForm(), "ce")
+    if ce and not form.is_submitted():
+        form.status.data = ce.status.value
+        form.scope.data = ce.scope.value
+        form.type.data = ce.type.value
+    return form
+
+
+def _ce_input(form: ChangeEventForm) -> ChangeEventInput:
+    return ChangeEventInput(title=form.title.data or "",
+                            status=ChangeEventStatus(form.status.data),
+                            scope=ChangeEventScope(form.scope.data),
+                            type=ChangeEventType(form.type.data),
+                            change_reason=form.change_reason.data or "",
+                            description=form.description.data or "")
+
+
+def _commitment_choices(project: Project, blank: str) -> list[SelectChoice]:
+    commitments = db.session.scalars(
+        select(Commitment).where(Commitment.project_id == project.id)
+        .options(selectinload(Commitment.vendor)).order_by(Commitment.number))
+    return [SelectChoice("", blank)] + [
+        SelectChoice(c.id, f"{c.number} {c.title} ({c.vendor.name})") for c in commitments]
+
+
+def _line_form(ce: ChangeEvent, line: ChangeEventLine | None = None,
+               blank: bool = False) -> LineItemForm:
+    form = LineItemForm(formdata=None) if blank else LineItemForm(obj=line)
+    unique_ids(form, f"ce-line-{line.id}" if line else "ce-line-new")
+    form.cost_code_id.choices = _choices(CostCode, CostCode.code,
+                                         keep_id=line.cost_code_id if line else None)
+    form.category_id.choices = _choices(Category, Category.name,
+                                        keep_id=line.category_id if line else None)
+    form.vendor_id.choices = _choices(Vendor, Vendor.name, blank="—",
+                                      keep_id=line.vendor_id if line else None)
+    form.commitment_id.choices = _commitment_choices(ce.project, "—")
+    return form
+
+
+def _line_input(form: LineItemForm) -> LineItemInput:
+    return LineItemInput(cost_code_id=form.cost_code_id.data, category_id=form.category_id.data,
+                         description=form.description.data or "", cost_rom=form.cost_rom.data,
+                         latest_cost=form.latest_cost.data, vendor_id=form.vendor_id.data,
+                         commitment_id=form.commitment_id.data)
+
+
+def _cco_form(project: Project, default_commitment: int | None = None) -> CommitmentCoForm:
+    form = unique_ids(CommitmentCoForm(), "ce-cco")
+    form.commitment_id.choices = [SelectChoice("", "Choose an Approved commitment…")] + [
+        SelectChoice(c.id, f"{c.number} {c.title} ({c.vendor.name})")
+        for c in approved_commitments(project)]
+    if not form.is_submitted() and default_commitment:
+        form.commitment_id.data = default_commitment
+    return form
+
+
+def _settings_form(project: Project) -> ToolSettingsForm:
+    form = unique_ids(ToolSettingsForm(), "ce-settings")
+    if not form.is_submitted():
+        form.change_events_enabled.data = project.change_events_enabled
+    return form
+
+
+def _tool_off(project: Project):
+    """The tool is off: a page that says so (404), with the switch for a project admin."""
+    return render_template("change_events/off.html", project=project,
+                           can_admin=_can_admin(project), settings_form=_settings_form(project),
+                           tool=TOOL), 404
+
+
+# ---- list --------------------------------------------------------------------------------------
 
 @bp.get("/")
 @login_required
 def index(project_id: int):
     project = load_project(project_id)
-    return render_template("change_events/index.html", project=project, tool="change_events")
+    if not project.change_events_enabled:
+        return _tool_off(project)
+    query = (select(ChangeEvent).where(ChangeEvent.project_id == project.id)
+             .order_by(ChangeEvent.number))
+    filters = {k: request.args.get(k, "") for k in ("status", "scope", "vendor")}
+    if filters["status"] in {s.value for s in ChangeEventStatus}:
+        query = query.where(ChangeEvent.status == ChangeEventStatus(filters["status"]))
+    if filters["scope"] in {s.value for s in ChangeEventScope}:
+        query = query.where(ChangeEvent.scope == ChangeEventScope(filters["scope"]))
+    if filters["vendor"].isdigit():
+        query = query.where(ChangeEvent.id.in_(
+            select(ChangeEventLine.change_event_id)
+            .where(ChangeEventLine.vendor_id == int(filters["vendor"]))))
+    events = db.session.scalars(query).all()
+    by_id = totals_by_change_event([ce.id for ce in events])
+    vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
+    return render("change_events/index.html", "change_events/_list.html", project=project,
+                  events=events, totals=by_id, grand=sum_totals(by_id.values()),
+                  filters=filters, vendors=vendors, statuses=list(ChangeEventStatus),
+                  scopes=list(ChangeEventScope), can_edit=_can_edit(project),
+                  can_admin=_can_admin(project), settings_form=_settings_form(project),
+                  tool=TOOL)
+
+
+# ---- the tool switch ---------------------------------------------------------------------------
+
+@bp.post("/settings")
+@login_required
+def settings(project_id: int):
+    project = load_project(project_id, ProjectRole.ADMIN)
+    form = _settings_form(project)
+    if form.validate_on_submit():
+        set_tool_enabled(current_user, project, bool(form.change_events_enabled.data))
+    if project.change_events_enabled:
+        return redirect(url_for("change_events.index", project_id=project.id), 303)
+    return redirect(url_for("commitments.index", project_id=project.id), 303)
+
+
+# ---- create ------------------------------------------------------------------------------------
+
+@bp.get("/new")
+@login_required
+def new(project_id: int):
+    project = load_tool_project(project_id, ProjectRole.STANDARD)
+    return render_template("change_events/new.html", project=project, form=_ce_form(),
+                           tool=TOOL)
+
+
+@bp.post("/")
+@login_required
+def create(project_id: int):
+    project = load_tool_project(project_id, ProjectRole.STANDARD)
+    form = _ce_form()
+    status = 422
+    if form.validate_on_submit():
+        try:
+            ce = create_change_event(current_user, project, _ce_input(form))
+        except WorkflowError as error:
+            db.session.rollback()
+            status = show_workflow_error(form, error)
+        else:
+            return redirect(url_for("change_events.show", project_id=project.id, ce_id=ce.id),
+                            303)
+    return render_template("change_events/new.html", project=project, form=form,
+                           tool=TOOL), status
+
+
+# ---- one change event --------------------------------------------------------------------------
+
+def _page_context(ce: ChangeEvent, **extra) -> dict:
+    project = ce.project
+    default_commitment = next((i.commitment_id for i in ce.lines if i.commitment_id), None)
+    context = {
+        "project": project, "ce": ce, "totals": totals(ce),
+        "live": live_cco_lines([i.id for i in ce.lines]), "can_edit": _can_edit(project),
+        "new_line_form": _line_form(ce, blank=True),
+        "cco_form": _cco_form(project, default_commitment),
+        "ccos": ccos_from(current_user, ce), "history": history_for(ce), "tool": TOOL,
+    }
+    context.update(extra)
+    return context
+
+
+@bp.get("/<int:ce_id>")
+@login_required
+def show(project_id: int, ce_id: int):
+    ce = load_change_event(project_id, ce_id)
+    return render_template("change_events/show.html", **_page_context(ce))
+
+
+@bp.get("/<int:ce_id>/header")
+@login_required
+def header(project_id: int, ce_id: int):
+    ce = load_change_event(project_id, ce_id)
+    if request.args.get("edit"):
+        load_tool_project(project_id, ProjectRole.STANDARD)
+        return _header_form(ce, _ce_form(ce))
+    if not is_htmx():
+        return redirect(url_for("change_events.show", project_id=project_id, ce_id=ce_id))
+    return render_partial("change_events/_header.html", **_page_context(ce))
+
+
+def _header_form(ce, form, status=200):
+    return render("change_events/edit.html", "change_events/_header_form.html", status=status,
+                  project=ce.project, ce=ce, form=form, tool=TOOL)
+
+
+@bp.post("/<int:ce_id>")
+@login_required
+def update(project_id: int, ce_id: int):
+    ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
+    form = _ce_form(ce)
+    status = 422
+    if form.validate_on_submit():
+        try:
+            update_change_event(current_user, ce, _ce_input(form), form.version.data)
+        except WorkflowError as error:
+            db.session.rollback()
+            db.session.refresh(ce)
+            status = show_workflow_error(form, error)
+        else:
+            if not is_htmx():
+                return redirect(url_for("change_events.show", project_id=project_id,
+                                        ce_id=ce.id), 303)
+            return render_partial("change_events/_header.html", **_page_context(ce))
+    return _header_form(ce, form, status)
+
+
+# ---- line items --------------------------------------------------------------------------------
+
+def _lines_response(ce, partial, status=200, **context):
+    """A row (or the new-line form) plus the totals, swapped out of band, for htmx."""
+    db.session.refresh(ce)
+    context = {**_page_context(ce), **context}
+    if not is_htmx():
+        if status >= 400:
+            return render("change_events/line_edit.html", status=status, body_partial=partial,
+                          **context)
+        return redirect(url_for("change_events.show", project_id=ce.project_id,
+                                ce_id=ce.id) + "#lines", 303)
+    return render_partial(partial, status=status, oob_totals=True, **context)
+
+
+@bp.post("/<int:ce_id>/lines")
+@login_required
+def add_line(project_id: int, ce_id: int):
+    ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
+    form = _line_form(ce)
+    status = 422
+    if form.validate_on_submit():
+        try:
+            line = add_line_item(current_user, ce, _line_input(form))
+        except WorkflowError as error:
+            db.session.rollback()
+            status = show_workflow_error(form, error)
+        else:
+            return _lines_response(ce, "change_events/_line_added.html", line=line,
+                                   new_line_form=_line_form(ce, blank=True))
+    return _lines_response(ce, "change_events/_line_new.html", status=status,
+                           new_line_form=form, form=form)
+
+
+@bp.get("/<int:ce_id>/lines/<int:line_id>")
+@login_required
+def line_row(project_id: int, ce_id: int, line_id: int):
+    ce = load_change_event(project_id, ce_id)
+    line = _line(ce, line_id)
+    if request.args.get("edit"):
+        load_tool_project(project_id, ProjectRole.STANDARD)
+        return _line_form_response(ce, line, _line_form(ce, line))
+    if not is_htmx():
+        return redirect(url_for("change_events.show", project_id=project_id, ce_id=ce_id)
+                        + "#lines")
+    return render_partial("change_events/_line_row.html", **_page_context(ce), line=line)
+
+
+def _line_form_response(ce, line, form, status=200):
+    return render("change_events/line_edit.html", "change_events/_line_row_form.html",
+                  status=status, body_partial="change_events/_line_row_form.html",
+                  **_page_context(ce), line=line, form=form)
+
+
+@bp.post("/<int:ce_id>/lines/<int:line_id>")
+@login_required
+def update_line(project_id: int, ce_id: int, line_id: int):
+    ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
+    line = _line(ce, line_id)
+    form = _line_form(ce, line)
+    status = 422
+    if form.validate_on_submit():
+        try:
+            update_line_item(current_user, line, _line_input(form), form.version.data)
+        except WorkflowError as error:
+            db.session.rollback()
+            db.session.refresh(line)
+            status = show_workflow_error(form, error)
+        else:
+            return _lines_response(ce, "change_events/_line_row.html", line=line)
+    return _line_form_response(ce, line, form, status)
+
+
+@bp.post("/<int:ce_id>/lines/<int:line_id>/delete")
+@login_required
+def delete_line(project_id: int, ce_id: int, line_id: int):
+    ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
+    line = _line(ce, line_id)
+    try:
+        delete_line_item(current_user, line)
+    except WorkflowError as error:
+        db.session.rollback()
+        form = _line_form(ce, line)
+        return _line_form_response(ce, line, form, show_workflow_error(form, error))
+    return _lines_response(ce, "change_events/_line_deleted.html")
+
+
+# ---- "Create Commitment CO" --------------------------------------------------------------------
+
+def _selection_context(project: Project, form: CommitmentCoForm) -> dict:
+    """Line items of the project's change events (not Void), filtered by vendor or commitment."""
+    filters = {k: request.args.get(k, "") for k in ("vendor", "commitment")}
+    query = (select(ChangeEventLine).join(ChangeEvent)
+             .where(ChangeEvent.project_id == project.id,
+                    ChangeEvent.status != ChangeEventStatus.VOID)
+             .order_by(ChangeEvent.number, ChangeEventLine.line_number))
+    if filters["vendor"].isdigit():
+        query = query.where(ChangeEventLine.vendor_id == int(filters["vendor"]))
+    if filters["commitment"].isdigit():
+        query = query.where(ChangeEventLine.commitment_id == int(filters["commitment"]))
+    items = db.session.scalars(query).all()
+    selected = set(form.line_ids.data or [])
+    return {
+        "project": project, "items": items, "live": live_cco_lines([i.id for i in items]),
+        "filters": filters, "cco_form": form, "selected": selected,
+        "vendors": db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
+        "commitments": db.session.scalars(
+            select(Commitment).where(Commitment.project_id == project.id)
+            .order_by(Commitment.number)).all(),
+        "tool": TOOL,
+    }
+
+
+@bp.get("/commitment-co")
+@login_required
+def commitment_co(project_id: int):
+    project = load_tool_project(project_id, ProjectRole.STANDARD)
+    commitment = request.args.get("commitment", "")
+    form = _cco_form(project, int(commitment) if commitment.isdigit() else None)
+    return render_template("change_events/commitment_co.html",
+                           **_selection_context(project, form))
+
+
+@bp.post("/commitment-co")
+@login_required
+def create_cco(project_id: int):
+    project = load_tool_project(project_id, ProjectRole.STANDARD)
+    form = _cco_form(project)
+    status = 422
+    if form.validate_on_submit():
+        commitment = db.session.get(Commitment, form.commitment_id.data)
+        if commitment is None or commitment.project_id != project.id:
+            form.commitment_id.errors = ["Choose a commitment of this project."]
+        else:
+            try:
+                cco = create_commitment_co(current_user, commitment, form.line_ids.data or [])
+            except WorkflowError as error:
+                db.session.rollback()
+                status = show_workflow_error(form, error)
+            else:
+                return redirect(url_for("commitments.show_cco", project_id=project.id,
+                                        commitment_id=commitment.id, cco_id=cco.id), 303)
+    from_ce = request.form.get("change_event_id", "")
+    if from_ce.isdigit():  # asked from a change event's page: answer there
+        ce = load_change_event(project_id, int(from_ce))
+        return render_template("change_events/show.html",
+                               **_page_context(ce, cco_form=form,
+                                               selected=set(form.line_ids.data or []))), status
+    return render_template("change_events/commitment_co.html",
+                           **_selection_context(project, form)), status

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("commitments", __name__)
 
-from blueprints.commitments import change_orders, routes  # noqa: E402,F401
+from blueprints.commitments import change_orders, erp_panel, routes  # noqa: E402,F401

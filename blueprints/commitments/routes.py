@@ -25,7 +25,7 @@ from models import (
     SovLine,
     Vendor,
 )
-from workflow import history
+from workflow import erp, history
 from workflow.change_orders import visible_change_orders
 from workflow.commitments import (
     CommitmentInput,
@@ -163,6 +163,7 @@ def _page_context(commitment: Commitment) -> dict:
         "history": history.history_for(commitment), "can_edit": _can_edit(project),
         "new_line_form": _sov_form(blank=True), "tool": "commitments",
         "statuses_by_type": STATUSES_BY_TYPE,
+        "erp_actions": erp.commitment_actions(current_user, commitment),
     }
 
 

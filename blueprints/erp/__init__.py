@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("erp", __name__)
 
-from blueprints.erp import routes  # noqa: E402,F401
+from blueprints.erp import routes, settings  # noqa: E402,F401

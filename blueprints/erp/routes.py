@@ -1,15 +1,131 @@
-"""ERP Integrations tool: what waits to be exported to QuickBooks, for approvers."""
+"""ERP Integrations: what waits for accounting (Accept / Reject), and QuickBooks settings."""
 
-from flask import abort, render_template
+from __future__ import annotations
+
+from flask import abort, render_template, request
 from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from blueprints.erp import bp
+from blueprints.erp.forms import RejectForm
+from blueprints.fields import show_workflow_error, unique_ids
+from blueprints.rendering import is_htmx, render, render_partial
+from extensions import db
+from models import Commitment, ErpStatus
+from workflow import erp
+from workflow.commitments import totals_by_commitment
+from workflow.errors import AlreadyHandled, WorkflowError
 from workflow.permissions import can_view_erp
+
+TABS = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPORT,
+        ErpStatus.REJECTED, ErpStatus.SYNCED)
+
+
+def require_erp_view() -> None:
+    if not can_view_erp(current_user):
+        abort(403)
+
+
+def _counts() -> dict[ErpStatus, int]:
+    return dict(db.session.execute(
+        select(Commitment.erp_status, func.count()).group_by(Commitment.erp_status)).all())
+
+
+def _card_context(commitment: Commitment, **extra) -> dict:
+    from quickbooks_online.lists import name_of
+
+    return {"commitment": commitment, "total": totals_by_commitment([commitment.id])[
+        commitment.id].original, "actions": erp.approver_actions(current_user, commitment),
+        "export": erp.latest_export(commitment), "name_of": name_of,
+        "reject_form": unique_ids(RejectForm(formdata=None), f"reject-{commitment.id}"),
+        **extra}
 
 
 @bp.get("/")
 @login_required
 def index():
-    if not can_view_erp(current_user):
-        abort(403)
-    return render_template("erp/index.html", tool="erp")
+    require_erp_view()
+    tab = request.args.get("tab", ErpStatus.READY_TO_EXPORT.value)
+    status = ErpStatus(tab) if tab in {t.value for t in TABS} else ErpStatus.READY_TO_EXPORT
+    commitments = db.session.scalars(
+        select(Commitment).where(Commitment.erp_status == status)
+        .options(selectinload(Commitment.vendor), selectinload(Commitment.project),
+                 selectinload(Commitment.sov_lines))
+        .order_by(Commitment.updated_at.desc())
+    ).all()
+    totals = totals_by_commitment([c.id for c in commitments])
+    return render("erp/index.html", "erp/_cards.html", tool="erp", tabs=TABS, tab=status,
+                  counts=_counts(), commitments=commitments, totals=totals,
+                  card=_card_context)
+
+
+def _commitment(commitment_id: int) -> Commitment:
+    require_erp_view()
+    return db.get_or_404(Commitment, commitment_id)
+
+
+def _card(commitment: Commitment, status: int = 200, **extra):
+    db.session.refresh(commitment)
+    return render_partial("erp/_card.html", status=status, **_card_context(commitment, **extra))
+
+
+@bp.get("/commitments/<int:commitment_id>/card")
+@login_required
+def card(commitment_id: int):
+    return _card(_commitment(commitment_id))
+
+
+@bp.post("/commitments/<int:commitment_id>/accept")
+@login_required
+def accept(commitment_id: int):
+    commitment = _commitment(commitment_id)
+    try:
+        erp.accept(current_user, commitment)
+    except AlreadyHandled as error:
+        return _answer(commitment, error.message, 409)
+    return _answer(commitment, None)
+
+
+@bp.post("/commitments/<int:commitment_id>/retry")
+@login_required
+def retry(commitment_id: int):
+    commitment = _commitment(commitment_id)
+    try:
+        erp.retry_export(current_user, commitment)
+    except AlreadyHandled as error:
+        return _answer(commitment, error.message, 409)
+    return _answer(commitment, None)
+
+
+@bp.post("/commitments/<int:commitment_id>/reject")
+@login_required
+def reject(commitment_id: int):
+    commitment = _commitment(commitment_id)
+    form = unique_ids(RejectForm(), f"reject-{commitment.id}")
+    if not form.validate_on_submit():
+        return _answer(commitment, None, 422, reject_form=form)
+    try:
+        erp.reject(current_user, commitment, form.comment.data)
+    except WorkflowError as error:
+        db.session.rollback()
+        status = show_workflow_error(form, error)
+        return _answer(commitment, None, status, reject_form=form)
+    return _answer(commitment, None)
+
+
+def _answer(commitment: Commitment, message: str | None, status: int = 200, **extra):
+    """The card again for htmx (with any message on it); the inbox page otherwise."""
+    if is_htmx():
+        return _card(commitment, status, message=message, **extra)
+    from flask import flash, redirect, url_for
+
+    if message:
+        flash(message, "error")
+    if status == 422:
+        return render_template("erp/index.html", tool="erp", tabs=TABS,
+                               tab=commitment.erp_status, counts=_counts(),
+                               commitments=[commitment],
+                               totals=totals_by_commitment([commitment.id]),
+                               card=lambda c: _card_context(c, **extra)), status
+    return redirect(url_for("erp.index", tab=commitment.erp_status.value), 303)

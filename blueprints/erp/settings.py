@@ -1,0 +1,175 @@
+"""ERP Integrations → Settings: connect QuickBooks, import its lists, map ours to them."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from blueprints.erp import bp
+from extensions import db
+from models import Category, CostCode, CostMapping, Project, SovLine, Vendor
+from quickbooks_online import connection as qbo
+from quickbooks_online.errors import QboError
+from workflow import erp_settings
+from workflow.errors import InvalidInput
+from workflow.permissions import is_erp_admin
+
+STATE_KEY = "qbo_oauth_state"
+
+
+def _require_admin() -> None:
+    if not is_erp_admin(current_user):
+        abort(403)
+
+
+def _back():
+    return redirect(url_for("erp.settings"), 303)
+
+
+@bp.get("/settings")
+@login_required
+def settings():
+    _require_admin()
+    from quickbooks_online.lists import records
+
+    connection = qbo.get_connection()
+    connected = connection is not None and connection.is_connected
+    lists = {}
+    if connected:
+        lists = {"Customer": records("Customer"), "Vendor": records("Vendor"),
+                 "Item": records("Item"), "Account": records("Account"),
+                 "AP": records("Account", detail="Accounts Payable")}
+    # The cost code and category pairs in use on schedules of values, plus those already mapped.
+    used = set(db.session.execute(select(SovLine.cost_code_id, SovLine.category_id)).all())
+    mappings = {(m.cost_code_id, m.category_id): m for m in db.session.scalars(select(CostMapping))}
+    pairs = sorted(used | set(mappings))
+    cost_codes = {c.id: c for c in db.session.scalars(select(CostCode))}
+    categories = {c.id: c for c in db.session.scalars(select(Category))}
+    return render_template(
+        "erp/settings.html", tool="erp", connection=connection, connected=connected,
+        lists=lists, projects=db.session.scalars(select(Project).order_by(Project.number)).all(),
+        vendors=db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
+        pairs=[(cost_codes[a], categories[b], mappings.get((a, b))) for a, b in pairs],
+        all_cost_codes=cost_codes.values(), all_categories=categories.values())
+
+
+@bp.post("/settings/connect")
+@login_required
+def connect():
+    _require_admin()
+    state = secrets.token_urlsafe(24)
+    session[STATE_KEY] = state
+    try:
+        return redirect(qbo.authorization_url(state), 303)
+    except Exception as error:  # the discovery document could not be fetched
+        flash(f"QuickBooks could not be reached: {error}", "error")
+        return _back()
+
+
+@bp.get("/settings/callback")
+@login_required
+def callback():
+    _require_admin()
+    expected = session.pop(STATE_KEY, None)
+    if not expected or request.args.get("state") != expected:
+        flash("That QuickBooks answer did not match a connection started here; nothing was "
+              "changed. Press Connect to QuickBooks again.", "error")
+        return settings(), 400
+    if request.args.get("error"):
+        flash("QuickBooks did not grant access; nothing was changed.", "error")
+        return _back()
+    code, realm_id = request.args.get("code"), request.args.get("realmId")
+    if not code or not realm_id:
+        flash("QuickBooks' answer was incomplete; nothing was changed.", "error")
+        return settings(), 400
+    try:
+        connection = qbo.complete_connection(current_user, code, realm_id)
+    except QboError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _back()
+    flash(f"Connected to {connection.company_name} (company {connection.realm_id}).", "success")
+    return _back()
+
+
+@bp.post("/settings/disconnect")
+@login_required
+def disconnect():
+    _require_admin()
+    connection = qbo.get_connection()
+    if connection is not None and connection.is_connected:
+        qbo.disconnect(connection)
+        flash("Disconnected from QuickBooks; the access was revoked.", "success")
+    return _back()
+
+
+@bp.post("/settings/import")
+@login_required
+def import_lists():
+    _require_admin()
+    from quickbooks_online.lists import import_lists as run_import
+
+    try:
+        counts = run_import()
+    except QboError as error:
+        db.session.rollback()
+        flash(f"Import failed: {error.message}", "error")
+        return _back()
+    flash("Imported from QuickBooks: " + ", ".join(f"{n} {k.lower()}s" for k, n in
+                                                    counts.items()) + ".", "success")
+    return _back()
+
+
+def _apply(change, *args) -> None:
+    try:
+        change(current_user, *args)
+    except InvalidInput as error:
+        db.session.rollback()
+        flash(" ".join(error.errors.values()), "error")
+    except QboError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash("Saved.", "success")
+
+
+@bp.post("/settings/ap-account")
+@login_required
+def ap_account():
+    _require_admin()
+    _apply(erp_settings.set_ap_account, request.form.get("ap_account_id") or None)
+    return _back()
+
+
+@bp.post("/settings/projects/<int:project_id>")
+@login_required
+def link_project(project_id: int):
+    _require_admin()
+    _apply(erp_settings.link_project, db.get_or_404(Project, project_id),
+           request.form.get("qbo_id") or None)
+    return _back()
+
+
+@bp.post("/settings/vendors/<int:vendor_id>")
+@login_required
+def link_vendor(vendor_id: int):
+    _require_admin()
+    _apply(erp_settings.link_vendor, db.get_or_404(Vendor, vendor_id),
+           request.form.get("qbo_id") or None)
+    return _back()
+
+
+@bp.post("/settings/cost-mappings")
+@login_required
+def map_cost():
+    _require_admin()
+    cost_code = db.session.get(CostCode, request.form.get("cost_code_id", type=int) or 0)
+    category = db.session.get(Category, request.form.get("category_id", type=int) or 0)
+    if cost_code is None or category is None:
+        flash("Choose a cost code and a category.", "error")
+        return _back()
+    _apply(erp_settings.map_cost, cost_code, category, request.form.get("target") or None)
+    return _back()

@@ -1,0 +1,262 @@
+"""The QuickBooks connection: OAuth, encrypted tokens, refresh under a lock, API clients.
+
+Tokens live encrypted (Fernet, key QBO_TOKEN_KEY) on the single ``QboConnection`` row. The
+access token is reused until it expires. A refresh takes the row's write lock first (an UPDATE
+of ``token_generation``), then looks again: if another worker refreshed meanwhile, its tokens
+are used; otherwise this worker refreshes and saves the rotated refresh token in the same
+transaction. So two workers never spend the same refresh token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from types import SimpleNamespace
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import current_app
+from intuitlib.client import AuthClient
+from intuitlib.enums import Scopes
+from intuitlib.exceptions import AuthClientError
+from quickbooks import QuickBooks
+from requests_oauthlib import OAuth2Session
+from sqlalchemy import select, update
+
+from extensions import db
+from models import QboConnection, User
+from models.types import utcnow
+from quickbooks_online.errors import QboAuthError, QboConnectionMissing, QboError, classify
+from quickbooks_online.limits import realm_slot
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+EXPIRY_MARGIN = timedelta(seconds=60)  # refresh a little before QuickBooks would refuse
+
+
+# ---- configuration ----------------------------------------------------------------------------
+
+def _loopback_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
+
+
+def allow_plain_http_on_loopback() -> None:
+    """oauthlib refuses http://; allow it only when every configured endpoint is loopback."""
+    config = current_app.config
+    urls = [config["QBO_API_URL"]]
+    if "://" in config["QBO_ENVIRONMENT"]:
+        urls.append(config["QBO_ENVIRONMENT"])
+    if all(_loopback_http(url) for url in urls):
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+
+
+def auth_client(connection: QboConnection | None = None, *,
+                access_token: str | None = None) -> AuthClient:
+    config = current_app.config
+    allow_plain_http_on_loopback()
+    client = AuthClient(config["QBO_CLIENT_ID"], config["QBO_CLIENT_SECRET"],
+                        config["QBO_REDIRECT_URI"], config["QBO_ENVIRONMENT"])
+    if connection is not None:
+        client.realm_id = connection.realm_id
+        client.access_token = access_token
+        client.refresh_token = decrypt(connection.refresh_token_encrypted)
+    return client
+
+
+def _fernet() -> Fernet:
+    return Fernet(current_app.config["QBO_TOKEN_KEY"].encode())
+
+
+def encrypt(token: str) -> str:
+    return _fernet().encrypt(token.encode()).decode()
+
+
+def decrypt(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise QboConnectionMissing("The stored QuickBooks tokens cannot be read (the token key "
+                                   "changed). Connect to QuickBooks again.") from None
+
+
+# ---- the connection row ----------------------------------------------------------------------
+
+def get_connection() -> QboConnection | None:
+    return db.session.scalar(select(QboConnection).order_by(QboConnection.id))
+
+
+def connection_or_new() -> QboConnection:
+    connection = get_connection()
+    if connection is None:
+        connection = QboConnection()
+        db.session.add(connection)
+        db.session.flush()
+    return connection
+
+
+def require_connection() -> QboConnection:
+    connection = get_connection()
+    if connection is None or not connection.is_connected:
+        raise QboConnectionMissing("QuickBooks is not connected. An ERP admin can connect it in "
+                                   "ERP Integrations → Settings.")
+    return connection
+
+
+def store_tokens(connection: QboConnection, client: AuthClient) -> None:
+    now = utcnow()
+    connection.access_token_encrypted = encrypt(client.access_token)
+    connection.access_token_expires_at = now + timedelta(seconds=int(client.expires_in or 3600))
+    connection.refresh_token_encrypted = encrypt(client.refresh_token)
+    if client.x_refresh_token_expires_in:
+        connection.refresh_token_expires_at = now + timedelta(
+            seconds=int(client.x_refresh_token_expires_in))
+    connection.last_refreshed_at = now
+
+
+# ---- OAuth: connect and disconnect -------------------------------------------------------------
+
+def authorization_url(state: str) -> str:
+    return auth_client().get_authorization_url([Scopes.ACCOUNTING], state_token=state)
+
+
+def complete_connection(actor: User, code: str, realm_id: str) -> QboConnection:
+    """Exchange the authorization code for tokens and remember the company."""
+    client = auth_client()
+    try:
+        client.get_bearer_token(code, realm_id=realm_id)
+    except AuthClientError as error:
+        raise QboError(f"QuickBooks refused the connection ({error.status_code}). "
+                       "Try Connect to QuickBooks again.") from None
+    connection = connection_or_new()
+    if connection.realm_id and connection.realm_id != realm_id:
+        connection.ap_account_id = None  # another company: its accounts differ
+    connection.realm_id = realm_id
+    store_tokens(connection, client)
+    connection.token_generation += 1
+    connection.connected_by = actor
+    connection.connected_at = utcnow()
+    db.session.flush()
+    connection.company_name = _company_name(connection, client.access_token)
+    db.session.commit()
+    return connection
+
+
+def _company_name(connection: QboConnection, access_token: str) -> str:
+    from quickbooks.objects.company_info import CompanyInfo
+
+    qb = _quickbooks(connection, access_token)
+    try:
+        info = CompanyInfo.get(connection.realm_id, qb=qb)
+    except Exception as error:
+        log.warning("could not read CompanyInfo: %s", error)
+        return f"Company {connection.realm_id}"
+    return info.CompanyName
+
+
+def disconnect(connection: QboConnection) -> None:
+    """Revoke the refresh token at Intuit and forget both tokens (mappings are kept)."""
+    token = decrypt(connection.refresh_token_encrypted)
+    if token:
+        try:
+            auth_client().revoke(token=token)
+        except AuthClientError as error:  # already invalid: forgetting it is what matters
+            log.warning("revoke answered %s", error.status_code)
+    connection.access_token_encrypted = None
+    connection.refresh_token_encrypted = None
+    connection.access_token_expires_at = None
+    connection.token_generation += 1
+    db.session.commit()
+
+
+# ---- tokens in use -------------------------------------------------------------------------
+
+@dataclass
+class _Token:
+    value: str
+    generation: int
+
+
+def _current_token() -> _Token:
+    connection = require_connection()
+    db.session.refresh(connection)
+    expires = connection.access_token_expires_at
+    if connection.access_token_encrypted and expires and expires - EXPIRY_MARGIN > utcnow():
+        return _Token(decrypt(connection.access_token_encrypted), connection.token_generation)
+    return refresh_access_token(connection.token_generation)
+
+
+def refresh_access_token(seen_generation: int) -> _Token:
+    """Refresh once, serialised: whoever comes second uses the first one's new tokens."""
+    db.session.commit()  # start a fresh transaction; the UPDATE below takes the row lock
+    connection = require_connection()
+    db.session.execute(update(QboConnection).where(QboConnection.id == connection.id)
+                       .values(token_generation=QboConnection.token_generation + 1)
+                       .execution_options(synchronize_session=False))
+    db.session.refresh(connection)
+    if connection.token_generation - 1 != seen_generation:
+        # Another worker refreshed after we read the token: use theirs.
+        db.session.rollback()
+        db.session.refresh(connection)
+        return _Token(decrypt(connection.access_token_encrypted), connection.token_generation)
+    client = auth_client(connection)
+    try:
+        client.refresh()
+    except AuthClientError as error:
+        db.session.rollback()
+        raise QboConnectionMissing(
+            "QuickBooks no longer accepts this connection (its refresh token was refused). "
+            f"An ERP admin must connect to QuickBooks again. ({error.status_code})") from None
+    store_tokens(connection, client)
+    db.session.commit()
+    log.info("QuickBooks tokens refreshed for realm %s", connection.realm_id)
+    return _Token(client.access_token, connection.token_generation)
+
+
+# ---- API calls -------------------------------------------------------------------------------
+
+def _quickbooks(connection: QboConnection, access_token: str) -> QuickBooks:
+    """A python-quickbooks client on the configured base URL, with a request timeout."""
+    config = current_app.config
+    allow_plain_http_on_loopback()
+    # python-quickbooks reads only these four attributes of its auth client; a full AuthClient
+    # would download the discovery document on every call.
+    credentials = SimpleNamespace(client_id=config["QBO_CLIENT_ID"], access_token=access_token,
+                                  refresh_token=None, environment=config["QBO_ENVIRONMENT"])
+    qb = QuickBooks(auth_client=credentials, company_id=connection.realm_id,
+                    minorversion=config["QBO_MINOR_VERSION"])
+    qb.api_url_v3 = qb.sandbox_api_url_v3 = config["QBO_API_URL"]  # per instance, not global
+    session = OAuth2Session(config["QBO_CLIENT_ID"], token={"access_token": access_token})
+    session.request = partial(session.request, timeout=config["QBO_TIMEOUT"])
+    qb.session = session
+    return qb
+
+
+def call(operation: Callable[[QuickBooks], T]) -> T:
+    """Run ``operation(qb)``; on 401/3200 refresh the token once (under the lock) and retry."""
+    token = _current_token()
+    connection = require_connection()
+    try:
+        with realm_slot(connection.realm_id):
+            return operation(_quickbooks(connection, token.value))
+    except Exception as error:
+        problem = classify(error)
+        if not isinstance(problem, QboAuthError):
+            raise problem from error
+    token = refresh_access_token(token.generation)
+    try:
+        with realm_slot(connection.realm_id):
+            return operation(_quickbooks(connection, token.value))
+    except Exception as error:
+        problem = classify(error)
+        if isinstance(problem, QboAuthError):
+            raise QboConnectionMissing("QuickBooks refused a freshly refreshed token. "
+                                       "Connect to QuickBooks again.") from error
+        raise problem from error

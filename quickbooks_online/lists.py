@@ -1,0 +1,87 @@
+"""Importing QuickBooks' Vendors, Customers (jobs), Items and Accounts, to pick in mappings."""
+
+from __future__ import annotations
+
+from quickbooks.objects.account import Account
+from quickbooks.objects.customer import Customer
+from quickbooks.objects.item import Item
+from quickbooks.objects.vendor import Vendor as QboVendor
+from sqlalchemy import select
+
+from extensions import db
+from models import QboRecord
+from models.types import utcnow
+from quickbooks_online.connection import call, require_connection
+
+PAGE = 1000  # QuickBooks' MAXRESULTS ceiling
+
+
+def _all(entity_class, qb) -> list:
+    """Every record of one entity, page by page."""
+    found, start = [], 1
+    while True:
+        statement = f"select * from {entity_class.qbo_object_name} "  # noqa: S608 (constants)
+        page = entity_class.query(f"{statement}STARTPOSITION {start} MAXRESULTS {PAGE}", qb=qb)
+        found.extend(page)
+        if len(page) < PAGE:
+            return found
+        start += PAGE
+
+
+def _detail(entity: str, record) -> tuple[str, str]:
+    if entity == "Customer":
+        name = getattr(record, "FullyQualifiedName", None) or record.DisplayName
+        return name, "Job" if getattr(record, "Job", False) else "Customer"
+    if entity == "Vendor":
+        return record.DisplayName, ""
+    if entity == "Item":
+        return getattr(record, "FullyQualifiedName", None) or record.Name, record.Type or ""
+    return getattr(record, "FullyQualifiedName", None) or record.Name, record.AccountType or ""
+
+
+ENTITIES = (("Vendor", QboVendor), ("Customer", Customer), ("Item", Item),
+            ("Account", Account))
+
+
+def import_lists() -> dict[str, int]:
+    """Replace the imported lists with what QuickBooks holds now; returns counts per entity."""
+    connection = require_connection()
+    counts = {}
+    for entity, entity_class in ENTITIES:
+        records = call(lambda qb, cls=entity_class: _all(cls, qb))
+        store_records(connection.realm_id, entity, records)
+        counts[entity] = len(records)
+    db.session.commit()
+    return counts
+
+
+def store_records(realm_id: str, entity: str, records: list) -> None:
+    """Upsert python-quickbooks objects as QboRecords; those no longer listed turn inactive."""
+    existing = {r.qbo_id: r for r in db.session.scalars(select(QboRecord).where(
+        QboRecord.realm_id == realm_id, QboRecord.entity == entity))}
+    for record in records:
+        name, detail = _detail(entity, record)
+        row = existing.pop(str(record.Id), None) or QboRecord(
+            realm_id=realm_id, entity=entity, qbo_id=str(record.Id))
+        row.name, row.detail = name, detail
+        row.active = bool(getattr(record, "Active", True))
+        row.imported_at = utcnow()
+        db.session.add(row)
+    for gone in existing.values():  # deleted in QuickBooks: keep the row, but inactive
+        gone.active = False
+
+
+def records(entity: str, *, detail: str | None = None) -> list[QboRecord]:
+    connection = require_connection()
+    query = select(QboRecord).where(QboRecord.realm_id == connection.realm_id,
+                                    QboRecord.entity == entity, QboRecord.active.is_(True))
+    if detail is not None:
+        query = query.where(QboRecord.detail == detail)
+    return list(db.session.scalars(query.order_by(QboRecord.name)))
+
+
+def name_of(entity: str, qbo_id: str | None) -> str | None:
+    if not qbo_id:
+        return None
+    return db.session.scalar(select(QboRecord.name).where(QboRecord.entity == entity,
+                                                          QboRecord.qbo_id == qbo_id))

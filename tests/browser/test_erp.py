@@ -1,0 +1,64 @@
+"""The approver on a phone: accept a commitment, see it Synced, see the PO in QuickBooks."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from models import ErpPermission
+from tests import qbo_helpers
+from tests.browser.conftest import no_horizontal_scroll
+from tests.conftest import PASSWORD
+from workflow import erp
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def ready(app, sandbox, people, factory):
+    qbo_helpers.connect(people.company_admin)
+    commitment = factory.commitment(people.project, vendor=factory.vendor("Summit Concrete Co."),
+                                    number="SC-3001", title="Foundations",
+                                    sov=("185000.00", "96500.00"))
+    qbo_helpers.map_for(commitment)
+    erp.send_to_erp(people.project_admin, commitment)
+    approver = factory.user(name="Alex Approver", erp=ErpPermission.STANDARD, can_push=True)
+    return commitment, approver
+
+
+def _login(page, base, user):
+    page.goto(f"{base}/auth/login")
+    page.fill("#email", user.email)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{base}/")
+
+
+def test_approver_accepts_on_a_phone_and_sees_it_synced(live_server, phone, ready,
+                                                        sandbox_server):
+    commitment, approver = ready
+    _login(phone, live_server, approver)
+    phone.click("nav.tools >> text=ERP Integrations")
+    card = phone.locator(f"#erp-commitment-{commitment.id}")
+    expect(card).to_contain_text("Ready to Export")
+    expect(card).to_contain_text("$281,500.00")
+    assert no_horizontal_scroll(phone)
+    card.locator("button:has-text('Accept')").click()
+    expect(card.locator(".ribbon")).to_have_text("Synced", timeout=15_000)
+    expect(card).to_contain_text("In QuickBooks as PurchaseOrder")
+    phone.goto(sandbox_server.base_url + "/")
+    expect(phone.locator("body")).to_contain_text("SC-3001")
+    expect(phone.locator("body")).to_contain_text("1. Line 1")
+
+
+def test_reject_needs_a_reason_on_the_phone(live_server, phone, ready):
+    commitment, approver = ready
+    _login(phone, live_server, approver)
+    phone.goto(f"{live_server}/erp/")
+    card = phone.locator(f"#erp-commitment-{commitment.id}")
+    card.locator("button:has-text('Reject')").click()
+    expect(card).to_contain_text("Say why, so the project manager can correct it.")
+    card.locator("textarea").fill("Wrong cost code on line 2")
+    card.locator("button:has-text('Reject')").click()
+    expect(card.locator(".ribbon")).to_have_text("Rejected")
+    expect(card).to_contain_text("Rejected: Wrong cost code on line 2")

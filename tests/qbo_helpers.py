@@ -1,0 +1,81 @@
+"""Connecting the app to the test sandbox the way a user does, and mapping what a test needs."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from sqlalchemy import select
+
+from extensions import db
+from models import Category, CostMapping, QboRecord
+from quickbooks_online.connection import authorization_url, complete_connection, get_connection
+from quickbooks_online.lists import import_lists
+
+DEMO_REALM = "9341453050298165"
+
+
+def approve_in_sandbox(authorize_url: str, realm_id: str = DEMO_REALM) -> dict[str, str]:
+    """Press "Connect" on the sandbox's authorize page; return the callback's query."""
+    response = requests.post(authorize_url, data={"realmId": realm_id, "decision": "allow"},
+                             allow_redirects=False, timeout=5)
+    assert response.status_code == 302, response.text
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+
+
+def connect(admin) -> None:
+    """The OAuth flow through intuit-oauth, then the company's lists imported."""
+    answer = approve_in_sandbox(authorization_url("test-state"))
+    complete_connection(admin, answer["code"], answer["realmId"])
+    import_lists()
+
+
+def _qbo_id(entity: str, name: str) -> str:
+    qbo_id = db.session.scalar(select(QboRecord.qbo_id).where(QboRecord.entity == entity,
+                                                              QboRecord.name == name))
+    assert qbo_id, f"{entity} {name} not imported"
+    return qbo_id
+
+
+def map_for(commitment, *, item: str = "Concrete - Subcontract",
+            vendor: str = "Summit Concrete Co.",
+            job: str = "Riverside Holdings:Riverside Medical Office Building") -> None:
+    """Link the project, vendor and every SOV cost code + category; choose the AP account."""
+    get_connection().ap_account_id = _qbo_id("Account", "Accounts Payable (A/P)")
+    commitment.project.qbo_customer_id = _qbo_id("Customer", job)
+    commitment.vendor.qbo_vendor_id = _qbo_id("Vendor", vendor)
+    for line in commitment.sov_lines:
+        exists = db.session.scalar(select(CostMapping).filter_by(
+            cost_code_id=line.cost_code_id, category_id=line.category_id))
+        if exists is None:
+            db.session.add(CostMapping(cost_code_id=line.cost_code_id,
+                                       category_id=line.category_id,
+                                       qbo_item_id=_qbo_id("Item", item), qbo_name=item))
+    db.session.commit()
+
+
+def category(name: str) -> Category:
+    return db.session.scalar(select(Category).filter_by(name=name))
+
+
+def run_jobs(timeout: float = 20.0) -> None:
+    """Inline: the jobs already ran. With Redis: a real RQ worker (in this process, burst mode,
+    with its scheduler) works the queue until nothing is queued or scheduled for a retry."""
+    import time
+
+    from rq import SimpleWorker
+    from rq.registry import ScheduledJobRegistry
+
+    from jobs.queue import get_queue, is_inline
+
+    if is_inline():
+        return
+    queue = get_queue()
+    scheduled = ScheduledJobRegistry(queue=queue)
+    deadline = time.monotonic() + timeout
+    while True:
+        SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=True)
+        if not len(scheduled) and not len(queue):
+            return
+        assert time.monotonic() < deadline, "jobs still waiting after the timeout"
+        time.sleep(0.3)

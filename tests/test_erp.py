@@ -1,0 +1,450 @@
+"""ERP Integrations for commitments: connection, mappings, send, accept, export, reject.
+
+Everything reaches QuickBooks through the real python-quickbooks and intuit-oauth clients,
+against the sandbox on a loopback port. With REDIS_URL the export runs in a real RQ worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from extensions import db
+from models import Commitment, ErpStatus, Export, ExportStatus, HistoryEvent
+from quickbooks_online.connection import decrypt, get_connection
+from tests import qbo_helpers
+from tests.conftest import fingerprint
+from tests.qbo_helpers import DEMO_REALM, run_jobs
+from workflow import erp
+from workflow.errors import AlreadyHandled
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def approver(factory):
+    from models import ErpPermission
+
+    return factory.user(name="Alex Approver", erp=ErpPermission.STANDARD, can_push=True)
+
+
+@pytest.fixture
+def connected(app, sandbox, people):
+    qbo_helpers.connect(people.company_admin)
+    return get_connection()
+
+
+@pytest.fixture
+def commitment(factory, people, connected):
+    summit = factory.vendor("Summit Concrete Co.")
+    record = factory.commitment(people.project, vendor=summit, number="SC-1042",
+                                title="Cast-in-place concrete",
+                                sov=("185000.00", "96500.50"))
+    qbo_helpers.map_for(record)
+    return record
+
+
+def _send_and_accept(commitment, people, approver):
+    erp.send_to_erp(people.project_admin, commitment)
+    erp.accept(approver, commitment)
+    run_jobs()
+    db.session.expire_all()
+    return db.session.get(Commitment, commitment.id)
+
+
+# ---- the connection --------------------------------------------------------------------------
+
+def test_connect_through_the_oauth_flow(client, auth, people, sandbox):
+    auth.login(people.company_admin)
+    start = client.post("/erp/settings/connect")
+    assert start.status_code == 303
+    answer = qbo_helpers.approve_in_sandbox(start.headers["Location"])
+    done = client.get("/erp/settings/callback", query_string=answer, follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert "Connected to Riverside Builders LLC (Sandbox)" in page
+    connection = get_connection()
+    assert connection.realm_id == DEMO_REALM
+    access = decrypt(connection.access_token_encrypted)
+    assert access and access not in connection.access_token_encrypted  # encrypted at rest
+    assert decrypt(connection.refresh_token_encrypted) not in connection.refresh_token_encrypted
+
+
+def test_a_wrong_state_is_refused(client, auth, people, sandbox):
+    auth.login(people.company_admin)
+    start = client.post("/erp/settings/connect")
+    answer = qbo_helpers.approve_in_sandbox(start.headers["Location"])
+    answer["state"] = "forged"
+    response = client.get("/erp/settings/callback", query_string=answer)
+    assert response.status_code == 400
+    assert b"did not match a connection started here" in response.data
+    assert get_connection() is None or not get_connection().is_connected
+
+
+def test_disconnect_revokes_the_refresh_token(client, auth, people, connected, sandbox_server):
+    refresh_token = decrypt(connected.refresh_token_encrypted)
+    auth.login(people.company_admin)
+    page = client.post("/erp/settings/disconnect", follow_redirects=True)
+    assert b"Disconnected from QuickBooks" in page.data and b"Not connected." in page.data
+    answer = requests.post(
+        sandbox_server.base_url + "/oauth2/v1/tokens/bearer", timeout=5,
+        auth=("sandbox-client-id", "sandbox-client-secret"),
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+
+
+def test_import_lists_and_settings_page(client, auth, people, connected):
+    auth.login(people.company_admin)
+    response = client.post("/erp/settings/import", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Imported from QuickBooks: 4 vendors, 4 customers, 8 items, 5 accounts." in page
+    assert "Riverside Holdings:Riverside Medical Office Building" in page
+
+
+# ---- send: what blocks it ------------------------------------------------------------------
+
+def test_send_is_blocked_with_reasons_until_everything_is_mapped(client, auth, people, factory,
+                                                                 connected):
+    record = factory.commitment(people.project, vendor=factory.vendor("Unknown Vendor"),
+                                sov=("10.00",))
+    auth.login(people.project_admin)
+    page = client.get(f"/projects/{people.project.id}/commitments/{record.id}")
+    html = page.get_data(as_text=True)
+    assert "is not linked to a QuickBooks customer or job." in html
+    assert "Vendor Unknown Vendor is not linked to a QuickBooks vendor." in html
+    assert "is not mapped to a QuickBooks item or account." in html
+    before = fingerprint()
+    refused = client.post(f"/projects/{people.project.id}/commitments/{record.id}/erp/send",
+                          headers=HTMX)
+    assert refused.status_code == 409
+    assert b"Cannot send to ERP" in refused.data
+    assert fingerprint() == before
+
+
+def test_send_needs_an_approved_commitment_and_a_project_admin(client, auth, people, factory,
+                                                               commitment):
+    commitment.status = commitment.status.DRAFT
+    db.session.commit()
+    assert any("must be Approved" in b for b in erp.send_blockers(commitment))
+    auth.login(people.standard)
+    page = client.get(f"/projects/{people.project.id}/commitments/{commitment.id}")
+    assert b"Only a project admin can send to ERP." in page.data
+
+
+# ---- accept → exported -------------------------------------------------------------------
+
+def test_accept_exports_a_purchase_order(people, approver, commitment, sandbox):
+    synced = _send_and_accept(commitment, people, approver)
+    assert synced.erp_status == ErpStatus.SYNCED
+    [po] = sandbox.purchase_orders(DEMO_REALM)
+    assert synced.qbo_purchase_order_id == po["Id"] and synced.qbo_sync_token == po["SyncToken"]
+    assert po["DocNumber"] == "SC-1042" and po["VendorRef"]["value"] == "56"
+    assert Decimal(str(po["TotalAmt"])) == Decimal("281500.50")
+    lines = po["Line"]
+    assert [line["Description"] for line in lines] == ["1. Line 1", "2. Line 2"]
+    assert all(line["ItemBasedExpenseLineDetail"]["CustomerRef"]["value"] == "2"
+               for line in lines)
+    assert [s.qbo_line_id for s in synced.sov_lines] == [line["Id"] for line in lines]
+    export = db.session.scalar(select(Export))
+    assert export.status == ExportStatus.SYNCED and export.attempts == 1
+    actions = [e.action for e in db.session.scalars(select(HistoryEvent).where(
+        HistoryEvent.subject_id == commitment.id, HistoryEvent.subject_type == "commitment"))]
+    assert actions[-3:] == ["sent", "accepted", "exported"]
+
+
+def test_synced_commitment_shows_its_po_and_is_locked(client, auth, people, approver,
+                                                      commitment):
+    synced = _send_and_accept(commitment, people, approver)
+    auth.login(people.project_admin)
+    page = client.get(f"/projects/{people.project.id}/commitments/{commitment.id}")
+    html = page.get_data(as_text=True)
+    assert f"QuickBooks PurchaseOrder <strong>{synced.qbo_purchase_order_id}</strong>" in html
+    assert "Locked while the commitment is Synced" in html
+
+
+def test_access_token_expiring_mid_export_is_refreshed_and_rotated(people, approver,
+                                                                   commitment, sandbox,
+                                                                   sandbox_server):
+    old_refresh = decrypt(get_connection().refresh_token_encrypted)
+    sandbox.expire_access_tokens(DEMO_REALM)  # QuickBooks now answers 401 / 3200
+    synced = _send_and_accept(commitment, people, approver)
+    assert synced.erp_status == ErpStatus.SYNCED
+    stored = decrypt(get_connection().refresh_token_encrypted)
+    assert stored != old_refresh
+    endpoint = sandbox_server.base_url + "/oauth2/v1/tokens/bearer"
+    basic = ("sandbox-client-id", "sandbox-client-secret")
+    old = requests.post(endpoint, auth=basic, timeout=5,
+                        data={"grant_type": "refresh_token", "refresh_token": old_refresh})
+    assert old.status_code == 400  # the old one was rotated away; the stored one is current
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+
+
+def test_two_concurrent_refreshes_leave_a_working_connection(app, connected, sandbox):
+    from quickbooks_online.connection import refresh_access_token
+    from quickbooks_online.lists import import_lists
+
+    generation = connected.token_generation
+    db.session.remove()
+    barrier = threading.Barrier(2)
+    tokens, errors = [], []
+
+    def refresh():
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                tokens.append(refresh_access_token(generation).value)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert len(set(tokens)) == 1  # the second used the first one's fresh token
+    assert get_connection().token_generation == generation + 1
+    assert import_lists()["Vendor"] == 4  # and the connection still works
+
+
+def test_stale_object_5010_is_read_again(people, approver, commitment, sandbox):
+    sandbox.inject_fault(DEMO_REALM, "5010", count=1)
+    synced = _send_and_accept(commitment, people, approver)
+    assert synced.erp_status == ErpStatus.SYNCED
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+
+
+@pytest.mark.parametrize("fault", ["429", "500", "drop"])
+def test_throttling_and_server_errors_are_retried(people, approver, commitment, sandbox, fault):
+    sandbox.inject_fault(DEMO_REALM, fault, count=1)
+    synced = _send_and_accept(commitment, people, approver)
+    assert synced.erp_status == ErpStatus.SYNCED
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+
+
+@pytest.mark.parametrize("fault", ["500_after_apply", "drop_after_apply"])
+def test_failure_after_quickbooks_applied_the_create_makes_one_po(people, approver, commitment,
+                                                                  sandbox, fault):
+    # The lookup by DocNumber answers; then the create is applied but its answer is lost.
+    erp.send_to_erp(people.project_admin, commitment)
+    original = sandbox.handle_api
+
+    def lose_the_create_answer(method, realm_id, path, args, body, authorization):
+        if method == "POST" and path.lower() == "purchaseorder" \
+                and not sandbox.purchase_orders(DEMO_REALM):
+            sandbox.inject_fault(DEMO_REALM, fault, count=1)
+        return original(method, realm_id, path, args, body, authorization)
+
+    sandbox.handle_api = lose_the_create_answer
+    try:
+        erp.accept(approver, commitment)
+        run_jobs()
+    finally:
+        sandbox.handle_api = original
+    db.session.expire_all()
+    synced = db.session.get(Commitment, commitment.id)
+    assert synced.erp_status == ErpStatus.SYNCED
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+    assert synced.qbo_purchase_order_id == sandbox.purchase_orders(DEMO_REALM)[0]["Id"]
+    assert sandbox.pending_faults(DEMO_REALM) == []  # the lost answer did happen
+
+
+def test_inactive_vendor_fails_to_export_with_quickbooks_message_then_retry(
+        client, auth, people, approver, commitment, sandbox, factory):
+    sandbox.set_active(DEMO_REALM, "Vendor", "56", False)
+    failed = _send_and_accept(commitment, people, approver)
+    assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
+    export = db.session.scalar(select(Export))
+    assert export.last_error_code == "610"
+    assert sandbox.purchase_orders(DEMO_REALM) == []
+    auth.login(people.company_admin)
+    inbox = client.get("/erp/?tab=failed_to_export").get_data(as_text=True)
+    assert "Failed to Export:" in inbox and "(QuickBooks code 610)" in inbox
+    assert "Retry Export" in inbox
+    sandbox.set_active(DEMO_REALM, "Vendor", "56", True)  # fixed inside QuickBooks
+    response = client.post(f"/erp/commitments/{commitment.id}/retry", headers=HTMX)
+    assert response.status_code == 200
+    run_jobs()
+    db.session.expire_all()
+    assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.SYNCED
+    assert db.session.scalar(select(Export)).attempts == 2
+
+
+def test_invalid_reference_2500_fails_without_retry(people, approver, commitment, sandbox):
+    from models import CostMapping
+
+    for mapping in db.session.scalars(select(CostMapping)):
+        mapping.qbo_item_id = "not-a-number"
+    db.session.commit()
+    failed = _send_and_accept(commitment, people, approver)
+    assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
+    export = db.session.scalar(select(Export))
+    assert export.last_error_code in {"2500", "610"} and export.attempts == 1
+
+
+def test_a_purchase_order_someone_else_made_is_not_adopted(people, approver, commitment,
+                                                          sandbox, connected):
+    from quickbooks.objects.purchaseorder import PurchaseOrder
+
+    from quickbooks_online.connection import call
+    from quickbooks_online.mapping import build_purchase_order
+
+    foreign = build_purchase_order(commitment, connected)
+    foreign.PrivateNote = "typed in by hand"
+    call(lambda qb: foreign.save(qb=qb))
+    failed = _send_and_accept(commitment, people, approver)
+    assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
+    assert "that ChangeOrder Desk did not create" in db.session.scalar(
+        select(Export)).last_error_message
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+    assert PurchaseOrder  # the class used by the lookup
+
+
+# ---- exactly once, reject, retrieve -----------------------------------------------------------
+
+def test_two_approvers_accept_at_once_one_export(app, people, approver, factory, commitment,
+                                                 sandbox):
+    from models import ErpPermission
+
+    second = factory.user(name="Second Approver", erp=ErpPermission.ADMIN, can_push=True)
+    erp.send_to_erp(people.project_admin, commitment)
+    ids = (commitment.id, approver.id, second.id)
+    db.session.remove()
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def press(user_id):
+        with app.app_context():
+            from models import User
+
+            user, target = db.session.get(User, user_id), db.session.get(Commitment, ids[0])
+            barrier.wait(timeout=10)
+            try:
+                erp.accept(user, target)
+                outcomes.append("accepted")
+            except AlreadyHandled as error:
+                outcomes.append(error.message)
+
+    threads = [threading.Thread(target=press, args=(uid,)) for uid in ids[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    run_jobs()
+    assert outcomes.count("accepted") == 1
+    assert any(o.startswith("Already handled: SC-1042 is now") for o in outcomes)
+    assert len(db.session.scalars(select(Export)).all()) == 1
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+
+
+def test_second_accept_from_the_inbox_says_already_handled(client, auth, people, approver,
+                                                           commitment, sandbox):
+    erp.send_to_erp(people.project_admin, commitment)
+    auth.login(approver)
+    first = client.post(f"/erp/commitments/{commitment.id}/accept", headers=HTMX)
+    run_jobs()
+    second = client.post(f"/erp/commitments/{commitment.id}/accept", headers=HTMX)
+    assert first.status_code == 200
+    assert second.status_code == 409 and b"Already handled: SC-1042 is now" in second.data
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+
+
+def test_reject_needs_a_reason_returns_it_editable_and_resend(client, auth, people, approver,
+                                                              commitment):
+    erp.send_to_erp(people.project_admin, commitment)
+    auth.login(approver)
+    before = fingerprint()
+    empty = client.post(f"/erp/commitments/{commitment.id}/reject", headers=HTMX,
+                        data={"comment": "  "})
+    assert empty.status_code == 422
+    assert b"Say why, so the project manager can correct it." in empty.data
+    assert fingerprint() == before
+    client.post(f"/erp/commitments/{commitment.id}/reject", headers=HTMX,
+                data={"comment": "Line 2 should be Material"})
+    auth.logout()
+    auth.login(people.project_admin)
+    page = client.get(f"/projects/{people.project.id}/commitments/{commitment.id}")
+    html = page.get_data(as_text=True)
+    assert "Rejected by accounting: Line 2 should be Material" in html
+    assert "Resend to ERP" in html and "Add line" in html  # editable again
+    client.post(f"/projects/{people.project.id}/commitments/{commitment.id}/erp/send",
+                headers=HTMX)
+    db.session.expire_all()
+    assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.READY_TO_EXPORT
+
+
+def test_retrieve_before_acceptance(client, auth, people, commitment):
+    erp.send_to_erp(people.project_admin, commitment)
+    auth.login(people.project_admin)
+    response = client.post(
+        f"/projects/{people.project.id}/commitments/{commitment.id}/erp/retrieve", headers=HTMX)
+    assert response.status_code == 200 and b"Not Sent" in response.data
+    events = db.session.scalars(select(HistoryEvent.action).where(
+        HistoryEvent.subject_id == commitment.id)).all()
+    assert "retrieved" in events
+
+
+def test_read_only_erp_user_sees_the_inbox_without_buttons(client, auth, people, factory,
+                                                            commitment):
+    from models import ErpPermission
+
+    viewer = factory.user(erp=ErpPermission.READ_ONLY)
+    erp.send_to_erp(people.project_admin, commitment)
+    auth.login(viewer)
+    page = client.get("/erp/").get_data(as_text=True)
+    assert "SC-1042" in page
+    assert ">Accept</button>" not in page and "Only an approver" in page
+    refused = client.post(f"/erp/commitments/{commitment.id}/accept")
+    assert refused.status_code == 403
+
+
+# ---- QuickBooks' limits ------------------------------------------------------------------
+
+@pytest.mark.parametrize("ours,throttled", [(2, False), (5, True)])
+def test_calls_at_once_stay_under_the_company_limit(app, connected, sandbox, ours, throttled):
+    """The sandbox allows 2 calls at once; we hold ours to QBO_MAX_CONCURRENT."""
+    from quickbooks.objects.vendor import Vendor
+
+    from quickbooks_online.connection import call
+
+    app.config["QBO_MAX_CONCURRENT"] = ours
+    sandbox.configure(concurrency_limit=2)
+    sandbox.pause_api(DEMO_REALM)  # calls admitted by the sandbox wait there, in flight
+    results, errors = [], []
+
+    def query():
+        try:
+            with app.app_context():
+                results.append(len(call(lambda qb: Vendor.all(qb=qb))))
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=query) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    import time
+
+    deadline = time.monotonic() + 5
+    while sandbox.in_flight(DEMO_REALM) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert sandbox.in_flight(DEMO_REALM) == 2
+    sandbox.resume_api(DEMO_REALM)
+    for thread in threads:
+        thread.join(20)
+    was_throttled = sandbox.counters(DEMO_REALM)["throttled"] > 0
+    assert was_throttled is throttled
+    if not throttled:
+        assert errors == [] and results == [4] * 5
+
+
+def test_navigation_counts_what_waits_for_the_approver(client, auth, people, approver,
+                                                       commitment):
+    auth.login(approver)
+    assert 'class="badge"' not in client.get("/").get_data(as_text=True)
+    erp.send_to_erp(people.project_admin, commitment)
+    page = client.get("/").get_data(as_text=True)
+    assert 'title="1 waiting for you">1</span>' in page

@@ -1,0 +1,121 @@
+"""The export job in a real `rq worker` process against real Redis (as in production)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from extensions import db
+from models import Commitment, ErpPermission, ErpStatus, Export
+from quickbooks_online.connection import get_connection
+from tests import qbo_helpers
+from tests.conftest import require
+from tests.qbo_helpers import DEMO_REALM
+from workflow import erp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    try:
+        Redis.from_url(url, socket_connect_timeout=1).ping()
+    except RedisError:
+        require(False, f"no Redis at {url}")
+    return url
+
+
+@pytest.fixture
+def on_redis(app, redis_url):
+    app.config["REDIS_URL"] = redis_url
+    app.extensions["changeorder.queue"] = None
+    return redis_url
+
+
+def _worker(app, redis_url, log_path):
+    """`rq worker --with-scheduler` with the test app's settings, as its own process."""
+    config = app.config
+    env = {**os.environ,
+           "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
+           "RQ_QUEUE": config["RQ_QUEUE"], "SECRET_KEY": config["SECRET_KEY"],
+           "QBO_CLIENT_ID": config["QBO_CLIENT_ID"],
+           "QBO_CLIENT_SECRET": config["QBO_CLIENT_SECRET"],
+           "QBO_REDIRECT_URI": config["QBO_REDIRECT_URI"],
+           "QBO_ENVIRONMENT": config["QBO_ENVIRONMENT"], "QBO_API_URL": config["QBO_API_URL"],
+           "QBO_TOKEN_KEY": config["QBO_TOKEN_KEY"], "EXPORT_RETRY_INTERVALS": "1,1,1"}
+    rq = Path(sys.executable).parent / "rq"
+    return subprocess.Popen(
+        [str(rq), "worker", "--with-scheduler", "--url", redis_url, config["RQ_QUEUE"]],
+        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+
+
+def _wait_for(commitment_id: int, statuses: set[ErpStatus], seconds: float = 45) -> Commitment:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        record = db.session.get(Commitment, commitment_id)
+        if record.erp_status in statuses:
+            return record
+        time.sleep(0.2)
+    raise AssertionError(f"still {record.erp_status.label} after {seconds} s")
+
+
+@pytest.fixture
+def exporting(app, on_redis, sandbox, people, factory):
+    qbo_helpers.connect(people.company_admin)
+    summit = factory.vendor("Summit Concrete Co.")
+    commitment = factory.commitment(people.project, vendor=summit, number="SC-2040",
+                                    sov=("1200.00", "300.00"))
+    qbo_helpers.map_for(commitment)
+    erp.send_to_erp(people.project_admin, commitment)
+    approver = factory.user(erp=ErpPermission.STANDARD, can_push=True)
+    return commitment, approver
+
+
+def test_a_worker_process_exports_and_retries_a_throttled_call(app, on_redis, exporting,
+                                                               sandbox, tmp_path):
+    commitment, approver = exporting
+    sandbox.inject_fault(DEMO_REALM, "429", count=1)  # the first call is throttled
+    export = erp.accept(approver, commitment)
+    assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.EXPORTING
+    log = tmp_path / "worker.log"
+    worker = _worker(app, on_redis, log)
+    try:
+        synced = _wait_for(commitment.id, {ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT})
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    assert synced.erp_status == ErpStatus.SYNCED, log.read_text()[-2000:]
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+    db.session.expire_all()
+    export = db.session.get(Export, export.id)
+    assert export.attempts == 2 and export.job_id  # one throttled try, one that worked
+    assert f"[job {export.job_id}] export {export.id} synced" in log.read_text()
+
+
+def test_a_worker_refreshes_an_expired_token_and_saves_the_rotation(app, on_redis, exporting,
+                                                                    sandbox, tmp_path):
+    commitment, approver = exporting
+    before = get_connection().refresh_token_encrypted
+    sandbox.expire_access_tokens(DEMO_REALM)
+    erp.accept(approver, commitment)
+    log = tmp_path / "worker.log"
+    worker = _worker(app, on_redis, log)
+    try:
+        synced = _wait_for(commitment.id, {ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT})
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    assert synced.erp_status == ErpStatus.SYNCED, log.read_text()[-2000:]
+    db.session.expire_all()
+    assert get_connection().refresh_token_encrypted != before
+    assert db.session.scalar(select(Export)).status.value == "synced"

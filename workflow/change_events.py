@@ -1,0 +1,443 @@
+"""Change events: numbering, edits, line items, the tool switch, and "Create Commitment CO".
+
+A line item feeds at most one *live* CCO (one whose status is not Void). That rule is a query
+here (``live_cco_lines``): voiding the CCO or deleting its CCO line frees the item with no hook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+
+from extensions import db
+from models import (
+    Category,
+    ChangeEvent,
+    ChangeEventLine,
+    ChangeEventScope,
+    ChangeEventStatus,
+    ChangeEventType,
+    ChangeOrder,
+    ChangeOrderLine,
+    ChangeOrderStatus,
+    Commitment,
+    CommitmentStatus,
+    CostCode,
+    HistoryEvent,
+    Project,
+    ProjectRole,
+    User,
+    Vendor,
+)
+from models.types import utcnow
+from workflow import history
+from workflow.change_orders import CHANGE_REASONS, ChangeOrderInput, can_view, create_change_order
+from workflow.errors import InvalidInput, Locked
+from workflow.locking import check_version, committing
+from workflow.permissions import require_project_role
+
+ZERO = Decimal("0.00")
+TITLE_MAX = 255
+TOOL_OFF = "The Change Events tool is turned off for this project."
+
+CE_LABELS = {"title": "Title", "status": "Status", "scope": "Scope", "type": "Type",
+             "change_reason": "Change reason", "description": "Description"}
+LINE_LABELS = {"cost_code": "Cost code", "category": "Category", "vendor": "Vendor",
+               "commitment": "Commitment", "description": "Description",
+               "cost_rom": "Cost ROM", "latest_cost": "Latest cost"}
+
+
+@dataclass
+class ChangeEventInput:
+    title: str
+    status: ChangeEventStatus = ChangeEventStatus.OPEN
+    scope: ChangeEventScope = ChangeEventScope.TBD
+    type: ChangeEventType = ChangeEventType.TBD
+    change_reason: str = ""
+    description: str = ""
+
+
+@dataclass
+class LineItemInput:
+    cost_code_id: int | None
+    category_id: int | None
+    description: str
+    cost_rom: Decimal
+    latest_cost: Decimal | None = None
+    vendor_id: int | None = None
+    commitment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    cost_rom: Decimal
+    latest_cost: Decimal
+
+
+# ---- the tool switch ---------------------------------------------------------------------------
+
+def require_tool(project: Project) -> None:
+    if not project.change_events_enabled:
+        raise Locked(TOOL_OFF)
+
+
+def set_tool_enabled(actor: User, project: Project, enabled: bool) -> Project:
+    """A project admin turns the Change Events tool on or off for the project."""
+    require_project_role(actor, project, ProjectRole.ADMIN)
+    if project.change_events_enabled != enabled:
+        project.change_events_enabled = enabled
+        db.session.add(HistoryEvent(user=actor, subject_type="project", subject_id=project.id,
+                                    project_id=project.id, action="changed",
+                                    field="Change Events tool",
+                                    old_value=history.show(not enabled),
+                                    new_value=history.show(enabled)))
+    db.session.commit()
+    return project
+
+
+# ---- history (the shared helper knows commitments and CCOs only) -------------------------------
+
+def _record(actor: User | None, ce: ChangeEvent, action: str, *, field: str | None = None,
+            old=None, new=None, comment: str | None = None) -> None:
+    db.session.add(HistoryEvent(user=actor, subject_type="change_event", subject_id=ce.id,
+                                project_id=ce.project_id, action=action, field=field,
+                                old_value=history.show(old), new_value=history.show(new),
+                                comment=comment))
+
+
+def _record_changes(actor: User, ce: ChangeEvent, target, values: dict, labels: dict[str, str],
+                    prefix: str = "") -> list[str]:
+    changed = []
+    for name, new in values.items():
+        old = getattr(target, name)
+        if old != new:
+            setattr(target, name, new)
+            _record(actor, ce, "changed", field=prefix + labels.get(name, name), old=old, new=new)
+            changed.append(name)
+    return changed
+
+
+def history_for(ce: ChangeEvent) -> list[HistoryEvent]:
+    return list(db.session.scalars(
+        select(HistoryEvent).where(HistoryEvent.subject_type == "change_event",
+                                   HistoryEvent.subject_id == ce.id)
+        .order_by(HistoryEvent.id.desc())))
+
+
+# ---- queries -----------------------------------------------------------------------------------
+
+def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
+    """For each line item on a live CCO (status not Void), the CCO line made from it."""
+    ids = list(item_ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(ChangeOrderLine).join(ChangeOrder)
+        .where(ChangeOrderLine.change_event_line_id.in_(ids),
+               ChangeOrder.status != ChangeOrderStatus.VOID)
+        .order_by(ChangeOrderLine.id))
+    found: dict[int, ChangeOrderLine] = {}
+    for line in rows:
+        found.setdefault(line.change_event_line_id, line)
+    return found
+
+
+def used_on_message(item: ChangeEventLine, cco_line: ChangeOrderLine) -> str:
+    cco = cco_line.change_order
+    return f"{item.label} is already on CCO #{cco.number} of {cco.commitment.number}."
+
+
+def totals_by_change_event(ids: list[int]) -> dict[int, Totals]:
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(ChangeEventLine.change_event_id,
+               func.coalesce(func.sum(ChangeEventLine.cost_rom), 0),
+               func.coalesce(func.sum(ChangeEventLine.latest_cost), 0))
+        .where(ChangeEventLine.change_event_id.in_(ids))
+        .group_by(ChangeEventLine.change_event_id)).all()
+    found = {ce_id: Totals(Decimal(rom).quantize(Decimal("0.01")),
+                           Decimal(latest).quantize(Decimal("0.01")))
+             for ce_id, rom, latest in rows}
+    return {i: found.get(i, Totals(ZERO, ZERO)) for i in ids}
+
+
+def totals(ce: ChangeEvent) -> Totals:
+    return totals_by_change_event([ce.id])[ce.id]
+
+
+def sum_totals(all_totals) -> Totals:
+    items = list(all_totals)
+    return Totals(sum((t.cost_rom for t in items), ZERO), sum((t.latest_cost for t in items), ZERO))
+
+
+def ccos_from(user: User, ce: ChangeEvent) -> list[tuple[ChangeOrder, Decimal]]:
+    """The CCOs made from this change event's items that ``user`` may see, with the amount."""
+    amounts: dict[int, Decimal] = {}
+    ccos: dict[int, ChangeOrder] = {}
+    for line in db.session.scalars(
+            select(ChangeOrderLine).join(ChangeEventLine,
+                                         ChangeOrderLine.change_event_line_id == ChangeEventLine.id)
+            .where(ChangeEventLine.change_event_id == ce.id).order_by(ChangeOrderLine.id)):
+        cco = line.change_order
+        if can_view(user, cco):
+            ccos[cco.id] = cco
+            amounts[cco.id] = amounts.get(cco.id, ZERO) + line.amount
+    return [(cco, amounts[cco.id]) for cco in ccos.values()]
+
+
+def approved_commitments(project: Project) -> list[Commitment]:
+    """The commitments a CCO can be written on now."""
+    return list(db.session.scalars(
+        select(Commitment).where(Commitment.project_id == project.id,
+                                 Commitment.status == CommitmentStatus.APPROVED)
+        .order_by(Commitment.number)))
+
+
+# ---- change events -----------------------------------------------------------------------------
+
+def _next_number(project: Project) -> str:
+    """001, 002 … per project. The atomic UPDATE serialises concurrent creators."""
+    number = db.session.execute(
+        update(Project).where(Project.id == project.id)
+        .values(last_change_event_number=Project.last_change_event_number + 1)
+        .returning(Project.last_change_event_number)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    return f"{number:03d}"
+
+
+def _validate_ce(data: ChangeEventInput) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    title = data.title.strip()
+    if not title:
+        errors["title"] = "Enter a title."
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"Use at most {TITLE_MAX} characters."
+    if data.change_reason and data.change_reason not in CHANGE_REASONS:
+        errors["change_reason"] = "Choose a change reason from the list."
+    return errors
+
+
+def create_change_event(actor: User, project: Project, data: ChangeEventInput) -> ChangeEvent:
+    require_project_role(actor, project, ProjectRole.STANDARD)
+    require_tool(project)
+    errors = _validate_ce(data)
+    if errors:
+        raise InvalidInput(errors)
+    ce = ChangeEvent(project=project, number=_next_number(project), title=data.title.strip(),
+                     status=data.status, scope=data.scope, type=data.type,
+                     change_reason=data.change_reason, description=data.description.strip(),
+                     created_by=actor, updated_by=actor)
+    db.session.add(ce)
+    db.session.flush()
+    _record(actor, ce, "created", comment=f"CE #{ce.number} {ce.title}")
+    db.session.commit()
+    return ce
+
+
+def update_change_event(actor: User, ce: ChangeEvent, data: ChangeEventInput,
+                        version: int | None) -> ChangeEvent:
+    require_project_role(actor, ce.project, ProjectRole.STANDARD)
+    require_tool(ce.project)
+    check_version(ce, version)
+    errors = _validate_ce(data)
+    if errors:
+        raise InvalidInput(errors)
+    with committing(ce):
+        changed = _record_changes(actor, ce, ce, {
+            "title": data.title.strip(), "status": data.status, "scope": data.scope,
+            "type": data.type, "change_reason": data.change_reason,
+            "description": data.description.strip(),
+        }, CE_LABELS)
+        if changed:
+            _touch(actor, ce)
+    return ce
+
+
+def _sentence(text: str) -> str:
+    """End with one full stop, even after a name such as "Summit Concrete Co."."""
+    return text if text.endswith(".") else text + "."
+
+
+def _touch(actor: User, record) -> None:
+    record.updated_by = actor
+    record.updated_at = utcnow()
+
+
+# ---- line items --------------------------------------------------------------------------------
+
+def _validate_line(ce: ChangeEvent, data: LineItemInput):
+    errors: dict[str, str] = {}
+    cost_code = db.session.get(CostCode, data.cost_code_id) if data.cost_code_id else None
+    category = db.session.get(Category, data.category_id) if data.category_id else None
+    if cost_code is None:
+        errors["cost_code_id"] = "Choose a cost code."
+    if category is None:
+        errors["category_id"] = "Choose a category."
+    if not data.description.strip():
+        errors["description"] = "Enter a description."
+    vendor = db.session.get(Vendor, data.vendor_id) if data.vendor_id else None
+    if data.vendor_id and vendor is None:
+        errors["vendor_id"] = "Choose a vendor."
+    commitment = db.session.get(Commitment, data.commitment_id) if data.commitment_id else None
+    if data.commitment_id and (commitment is None or commitment.project_id != ce.project_id):
+        errors["commitment_id"] = "Choose a commitment of this project."
+    elif commitment is not None:
+        if vendor is None and not data.vendor_id:
+            vendor = commitment.vendor
+        elif vendor is not None and vendor.id != commitment.vendor_id:
+            errors["commitment_id"] = _sentence(f"{commitment.number} is with "
+                                                f"{commitment.vendor.name}, not {vendor.name}")
+    return errors, cost_code, category, vendor, commitment
+
+
+def add_line_item(actor: User, ce: ChangeEvent, data: LineItemInput) -> ChangeEventLine:
+    require_project_role(actor, ce.project, ProjectRole.STANDARD)
+    require_tool(ce.project)
+    errors, cost_code, category, vendor, commitment = _validate_line(ce, data)
+    if errors:
+        raise InvalidInput(errors)
+    number = (db.session.scalar(select(func.max(ChangeEventLine.line_number))
+                                .where(ChangeEventLine.change_event_id == ce.id)) or 0) + 1
+    line = ChangeEventLine(change_event=ce, line_number=number, cost_code=cost_code,
+                           category=category, vendor=vendor, commitment=commitment,
+                           description=data.description.strip(), cost_rom=data.cost_rom,
+                           latest_cost=data.latest_cost, updated_by=actor)
+    db.session.add(line)
+    _record(actor, ce, "changed", field=f"Line {number}",
+            new=f"{line.description}: ROM {data.cost_rom:,.2f}")
+    _touch(actor, ce)
+    db.session.commit()
+    return line
+
+
+def update_line_item(actor: User, line: ChangeEventLine, data: LineItemInput,
+                     version: int | None) -> ChangeEventLine:
+    ce = line.change_event
+    require_project_role(actor, ce.project, ProjectRole.STANDARD)
+    require_tool(ce.project)
+    check_version(line, version)
+    errors, cost_code, category, vendor, commitment = _validate_line(ce, data)
+    if errors:
+        raise InvalidInput(errors)
+    with committing(line):
+        changed = _record_changes(actor, ce, line, {
+            "cost_code": cost_code, "category": category, "vendor": vendor,
+            "commitment": commitment, "description": data.description.strip(),
+            "cost_rom": data.cost_rom, "latest_cost": data.latest_cost,
+        }, LINE_LABELS, prefix=f"Line {line.line_number} ")
+        if changed:
+            _touch(actor, line)
+    return line
+
+
+def delete_line_item(actor: User, line: ChangeEventLine) -> None:
+    ce = line.change_event
+    require_project_role(actor, ce.project, ProjectRole.STANDARD)
+    require_tool(ce.project)
+    used = live_cco_lines([line.id]).get(line.id)
+    if used is not None:
+        raise InvalidInput({"line": used_on_message(line, used).replace(
+            " is already on ", " is on ") + " Delete that CCO line or void the CCO first."})
+    _record(actor, ce, "changed", field=f"Line {line.line_number}",
+            old=f"{line.description}: ROM {line.cost_rom:,.2f}", new="deleted")
+    db.session.delete(line)  # the database unlinks CCO lines of void CCOs (ON DELETE SET NULL)
+    _touch(actor, ce)
+    db.session.commit()
+
+
+# ---- "Create Commitment CO" --------------------------------------------------------------------
+
+def _item_problem(item: ChangeEventLine, commitment: Commitment,
+                  live: dict[int, ChangeOrderLine]) -> str | None:
+    ce = item.change_event
+    if ce.project_id != commitment.project_id:
+        return "Choose line items of this project's change events."
+    if ce.status == ChangeEventStatus.VOID:
+        return f"{item.label} belongs to a Void change event."
+    if item.id in live:
+        return used_on_message(item, live[item.id])
+    if item.vendor_id is not None and item.vendor_id != commitment.vendor_id:
+        return _sentence(f"{item.label} is for {item.vendor.name}, but {commitment.number} is "
+                         f"with {commitment.vendor.name}")
+    if item.commitment_id is not None and item.commitment_id != commitment.id:
+        return f"{item.label} is for {item.commitment.number}, not {commitment.number}."
+    return None
+
+
+def _cco_header(items: list[ChangeEventLine]) -> ChangeOrderInput:
+    events: list[ChangeEvent] = []
+    for item in items:
+        if item.change_event not in events:
+            events.append(item.change_event)
+    title = "; ".join(ce.title for ce in events)
+    if len(title) > TITLE_MAX:
+        title = title[:TITLE_MAX - 1] + "…"
+    reason = events[0].change_reason if events[0].change_reason in CHANGE_REASONS else ""
+    numbers = ", ".join(f"CE #{ce.number}" for ce in events)
+    return ChangeOrderInput(title=title, change_reason=reason,
+                            description=f"From {numbers}.")
+
+
+def create_commitment_co(actor: User, commitment: Commitment,
+                         line_ids: list[int]) -> ChangeOrder:
+    """A Draft CCO on ``commitment`` with one line per selected change event line item.
+
+    One transaction: every rule is checked before anything is written, and a refusal leaves
+    the database as it was. The items are locked first (PostgreSQL), so two people making a CCO
+    from the same item at once get one CCO and one clear refusal.
+    """
+    project = commitment.project
+    require_project_role(actor, project, ProjectRole.STANDARD)
+    require_tool(project)
+    ids = sorted(set(line_ids))
+    if not ids:
+        raise InvalidInput({"line_ids": "Choose at least one line item."})
+    items = list(db.session.scalars(
+        select(ChangeEventLine).where(ChangeEventLine.id.in_(ids))
+        .order_by(ChangeEventLine.id).with_for_update()))
+    if len(items) != len(ids):
+        raise InvalidInput({"line_ids": "Choose line items of this project's change events."})
+    items.sort(key=lambda i: (i.change_event.number, i.line_number))
+    live = live_cco_lines(ids)
+    problems = [p for p in (_item_problem(i, commitment, live) for i in items) if p]
+    if problems:
+        raise InvalidInput({"line_ids": " ".join(dict.fromkeys(problems))})
+
+    cco = create_change_order(actor, commitment, _cco_header(items), commit=False)
+    sov_by_key = {}
+    for sov in commitment.sov_lines:
+        sov_by_key.setdefault((sov.cost_code_id, sov.category_id), sov)
+    touched: dict[int, list[str]] = {}
+    for item in items:
+        sov = sov_by_key.get((item.cost_code_id, item.category_id))
+        line = ChangeOrderLine(
+            change_order=cco, sov_line=sov, cost_code_own=None if sov else item.cost_code,
+            category_own=None if sov else item.category, description=item.description,
+            amount=item.cco_amount, change_event_line=item, updated_by=actor)
+        db.session.add(line)
+        history.record(actor, cco, "changed", field="Line added",
+                       new=f"{item.description}: {item.cco_amount:,.2f}",
+                       comment=f"from {item.label}")
+        touched.setdefault(item.change_event_id, []).append(str(item.line_number))
+    for item in items:
+        numbers = touched.pop(item.change_event_id, None)
+        if numbers:
+            _record(actor, item.change_event, "changed", field="Commitment CO",
+                    new=f"CCO #{cco.number} of {commitment.number}",
+                    comment=f"line{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}")
+    db.session.commit()
+    return cco
+
+
+def unvoid_conflict(cco: ChangeOrder) -> str | None:
+    """Why a Void CCO cannot come back to life: one of its items is on another live CCO."""
+    item_ids = [line.change_event_line_id for line in cco.lines if line.change_event_line_id]
+    for item_id, other in live_cco_lines(item_ids).items():
+        if other.change_order_id != cco.id:
+            item = db.session.get(ChangeEventLine, item_id)
+            return used_on_message(item, other) + " Keep this change order Void."
+    return None

@@ -1,0 +1,78 @@
+"""ERP Integrations → Settings: the QuickBooks connection and mappings (ERP admins only)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from extensions import db
+from models import Category, CostCode, CostMapping, Project, QboRecord, User, Vendor
+from workflow.errors import InvalidInput, PermissionDenied
+from workflow.permissions import is_erp_admin
+
+
+def require_erp_admin(actor: User) -> None:
+    if not is_erp_admin(actor):
+        raise PermissionDenied("Only an ERP admin can change QuickBooks settings.")
+
+
+def _record(entity: str, qbo_id: str, field: str, *, detail: str | None = None) -> QboRecord:
+    from quickbooks_online.connection import require_connection
+
+    realm = require_connection().realm_id
+    record = db.session.scalar(select(QboRecord).where(
+        QboRecord.realm_id == realm, QboRecord.entity == entity, QboRecord.qbo_id == qbo_id,
+        QboRecord.active.is_(True)))
+    if record is None or (detail is not None and record.detail != detail):
+        raise InvalidInput({field: f"Choose a QuickBooks {entity.lower()} from the list "
+                                   "(import the lists again if it is missing)."})
+    return record
+
+
+def link_project(actor: User, project: Project, qbo_id: str | None) -> None:
+    require_erp_admin(actor)
+    if qbo_id:
+        _record("Customer", qbo_id, "qbo_id")
+    project.qbo_customer_id = qbo_id or None
+    db.session.commit()
+
+
+def link_vendor(actor: User, vendor: Vendor, qbo_id: str | None) -> None:
+    require_erp_admin(actor)
+    if qbo_id:
+        _record("Vendor", qbo_id, "qbo_id")
+    vendor.qbo_vendor_id = qbo_id or None
+    db.session.commit()
+
+
+def map_cost(actor: User, cost_code: CostCode, category: Category, target: str | None) -> None:
+    """``target`` is ``Item:<id>`` or ``Account:<id>``; empty removes the mapping."""
+    require_erp_admin(actor)
+    mapping = db.session.scalar(select(CostMapping).where(
+        CostMapping.cost_code_id == cost_code.id, CostMapping.category_id == category.id))
+    if not target:
+        if mapping is not None:
+            db.session.delete(mapping)
+        db.session.commit()
+        return
+    entity, _, qbo_id = target.partition(":")
+    if entity not in ("Item", "Account") or not qbo_id:
+        raise InvalidInput({"target": "Choose a QuickBooks item or account."})
+    record = _record(entity, qbo_id, "target")
+    if mapping is None:
+        mapping = CostMapping(cost_code=cost_code, category=category)
+        db.session.add(mapping)
+    mapping.qbo_item_id = qbo_id if entity == "Item" else None
+    mapping.qbo_account_id = qbo_id if entity == "Account" else None
+    mapping.qbo_name = record.name
+    db.session.commit()
+
+
+def set_ap_account(actor: User, qbo_id: str | None) -> None:
+    from quickbooks_online.connection import require_connection
+
+    require_erp_admin(actor)
+    connection = require_connection()
+    if qbo_id:
+        _record("Account", qbo_id, "ap_account_id", detail="Accounts Payable")
+    connection.ap_account_id = qbo_id or None
+    db.session.commit()
