@@ -83,3 +83,28 @@ def unique_ids(form, prefix: str):
         field.id = f"{prefix}-{field.name}"
         field.label.field_id = field.id
     return form
+
+
+class Outcome:
+    """What ``submit`` made of a form post: ``ok`` with the workflow's ``value``, or the
+    ``status`` to answer with (422 bad input, 409 stale or locked), errors already on the form."""
+
+    def __init__(self, ok: bool, value=None, status: int = 200) -> None:
+        self.ok, self.value, self.status = ok, value, status
+
+
+def submit(form, action, *, refresh=None) -> Outcome:
+    """Validate ``form``; if valid, run ``action()`` (one workflow call). A refused action is
+    rolled back, ``refresh`` is reloaded, and the reason is put next to the field."""
+    from extensions import db
+    from workflow.errors import WorkflowError
+
+    if not form.validate_on_submit():
+        return Outcome(False, status=422)
+    try:
+        return Outcome(True, action())
+    except WorkflowError as error:
+        db.session.rollback()
+        if refresh is not None:
+            db.session.refresh(refresh)
+        return Outcome(False, status=show_workflow_error(form, error))

@@ -17,7 +17,7 @@ from blueprints.change_events.forms import (
     ToolSettingsForm,
 )
 from blueprints.commitments.routes import _choices
-from blueprints.fields import show_workflow_error, unique_ids
+from blueprints.fields import show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
@@ -224,18 +224,12 @@ def new(project_id: int):
 def create(project_id: int):
     project = load_tool_project(project_id, ProjectRole.STANDARD)
     form = _ce_form()
-    status = 422
-    if form.validate_on_submit():
-        try:
-            ce = create_change_event(current_user, project, _ce_input(form))
-        except WorkflowError as error:
-            db.session.rollback()
-            status = show_workflow_error(form, error)
-        else:
-            return redirect(url_for("change_events.show", project_id=project.id, ce_id=ce.id),
-                            303)
+    outcome = submit(form, lambda: create_change_event(current_user, project, _ce_input(form)))
+    if outcome.ok:
+        return redirect(url_for("change_events.show", project_id=project.id,
+                                ce_id=outcome.value.id), 303)
     return render_template("change_events/new.html", project=project, form=form,
-                           tool=TOOL), status
+                           tool=TOOL), outcome.status
 
 
 # ---- one change event --------------------------------------------------------------------------
@@ -283,20 +277,14 @@ def _header_form(ce, form, status=200):
 def update(project_id: int, ce_id: int):
     ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
     form = _ce_form(ce)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            update_change_event(current_user, ce, _ce_input(form), form.version.data)
-        except WorkflowError as error:
-            db.session.rollback()
-            db.session.refresh(ce)
-            status = show_workflow_error(form, error)
-        else:
-            if not is_htmx():
-                return redirect(url_for("change_events.show", project_id=project_id,
-                                        ce_id=ce.id), 303)
-            return render_partial("change_events/_header.html", **_page_context(ce))
-    return _header_form(ce, form, status)
+    outcome = submit(form, lambda: update_change_event(current_user, ce, _ce_input(form),
+                                                       form.version.data), refresh=ce)
+    if outcome.ok:
+        if not is_htmx():
+            return redirect(url_for("change_events.show", project_id=project_id, ce_id=ce.id),
+                            303)
+        return render_partial("change_events/_header.html", **_page_context(ce))
+    return _header_form(ce, form, outcome.status)
 
 
 # ---- line items --------------------------------------------------------------------------------
@@ -319,17 +307,11 @@ def _lines_response(ce, partial, status=200, **context):
 def add_line(project_id: int, ce_id: int):
     ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
     form = _line_form(ce)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            line = add_line_item(current_user, ce, _line_input(form))
-        except WorkflowError as error:
-            db.session.rollback()
-            status = show_workflow_error(form, error)
-        else:
-            return _lines_response(ce, "change_events/_line_added.html", line=line,
-                                   new_line_form=_line_form(ce, blank=True))
-    return _lines_response(ce, "change_events/_line_new.html", status=status,
+    outcome = submit(form, lambda: add_line_item(current_user, ce, _line_input(form)))
+    if outcome.ok:
+        return _lines_response(ce, "change_events/_line_added.html", line=outcome.value,
+                               new_line_form=_line_form(ce, blank=True))
+    return _lines_response(ce, "change_events/_line_new.html", status=outcome.status,
                            new_line_form=form, form=form)
 
 
@@ -359,17 +341,11 @@ def update_line(project_id: int, ce_id: int, line_id: int):
     ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
     line = _line(ce, line_id)
     form = _line_form(ce, line)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            update_line_item(current_user, line, _line_input(form), form.version.data)
-        except WorkflowError as error:
-            db.session.rollback()
-            db.session.refresh(line)
-            status = show_workflow_error(form, error)
-        else:
-            return _lines_response(ce, "change_events/_line_row.html", line=line)
-    return _line_form_response(ce, line, form, status)
+    outcome = submit(form, lambda: update_line_item(current_user, line, _line_input(form),
+                                                    form.version.data), refresh=line)
+    if outcome.ok:
+        return _lines_response(ce, "change_events/_line_row.html", line=line)
+    return _line_form_response(ce, line, form, outcome.status)
 
 
 @bp.post("/<int:ce_id>/lines/<int:line_id>/delete")

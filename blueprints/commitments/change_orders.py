@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
 from blueprints.commitments.routes import _choices, load_commitment
-from blueprints.fields import show_workflow_error, unique_ids
+from blueprints.fields import Outcome, show_workflow_error, submit, unique_ids
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
 from models import (
@@ -127,17 +127,13 @@ def new_cco(project_id: int, commitment_id: int):
 def create_cco(project_id: int, commitment_id: int):
     commitment = load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     form = _cco_form(commitment)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            cco = create_change_order(current_user, commitment, _cco_input(form))
-        except WorkflowError as error:
-            db.session.rollback()
-            status = show_workflow_error(form, error)
-        else:
-            return redirect(url_for("commitments.show_cco", **_urls(cco)), 303)
+    outcome = submit(form, lambda: create_change_order(current_user, commitment,
+                                                       _cco_input(form)))
+    if outcome.ok:
+        return redirect(url_for("commitments.show_cco", **_urls(outcome.value)), 303)
     return render_template("change_orders/new.html", project=commitment.project,
-                           commitment=commitment, form=form, tool="commitments"), status
+                           commitment=commitment, form=form,
+                           tool="commitments"), outcome.status
 
 
 # ---- the CCO page and its header ---------------------------------------------------------------
@@ -172,19 +168,13 @@ def update_cco(project_id: int, commitment_id: int, cco_id: int):
     cco = load_cco(project_id, commitment_id, cco_id)
     load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     form = _cco_form(cco.commitment, cco)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            update_change_order(current_user, cco, _cco_input(form), form.version.data)
-        except WorkflowError as error:
-            db.session.rollback()
-            db.session.refresh(cco)
-            status = show_workflow_error(form, error)
-        else:
-            if not is_htmx():
-                return redirect(url_for("commitments.show_cco", **_urls(cco)), 303)
-            return render_partial("change_orders/_header.html", **_page_context(cco))
-    return _header_form(cco, form, status)
+    outcome = submit(form, lambda: update_change_order(current_user, cco, _cco_input(form),
+                                                       form.version.data), refresh=cco)
+    if outcome.ok:
+        if not is_htmx():
+            return redirect(url_for("commitments.show_cco", **_urls(cco)), 303)
+        return render_partial("change_orders/_header.html", **_page_context(cco))
+    return _header_form(cco, form, outcome.status)
 
 
 # ---- lines -------------------------------------------------------------------------------------
@@ -213,17 +203,11 @@ def add_cco_line(project_id: int, commitment_id: int, cco_id: int):
     cco = load_cco(project_id, commitment_id, cco_id)
     load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     form = _line_form(cco)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            line = add_line(current_user, cco, _line_input(form))
-        except WorkflowError as error:
-            db.session.rollback()
-            status = show_workflow_error(form, error)
-        else:
-            return _lines_response(cco, "change_orders/_line_added.html", line=line,
-                                   new_line_form=_line_form(cco, blank=True))
-    return _lines_response(cco, "change_orders/_line_new.html", status=status,
+    outcome = submit(form, lambda: add_line(current_user, cco, _line_input(form)))
+    if outcome.ok:
+        return _lines_response(cco, "change_orders/_line_added.html", line=outcome.value,
+                               new_line_form=_line_form(cco, blank=True))
+    return _lines_response(cco, "change_orders/_line_new.html", status=outcome.status,
                            new_line_form=form, form=form)
 
 
@@ -256,17 +240,11 @@ def update_cco_line(project_id: int, commitment_id: int, cco_id: int, line_id: i
     load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     line = _line(cco, line_id)
     form = _line_form(cco, line)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            update_line(current_user, line, _line_input(form), form.version.data)
-        except WorkflowError as error:
-            db.session.rollback()
-            db.session.refresh(line)
-            status = show_workflow_error(form, error)
-        else:
-            return _lines_response(cco, "change_orders/_line_row.html", line=line)
-    return _line_form_response(cco, line, form, status)
+    outcome = submit(form, lambda: update_line(current_user, line, _line_input(form),
+                                               form.version.data), refresh=line)
+    if outcome.ok:
+        return _lines_response(cco, "change_orders/_line_row.html", line=line)
+    return _line_form_response(cco, line, form, outcome.status)
 
 
 @bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/lines/<int:line_id>/delete")
@@ -292,18 +270,14 @@ def review_cco(project_id: int, commitment_id: int, cco_id: int):
     cco = load_cco(project_id, commitment_id, cco_id)
     form = unique_ids(ReviewForm(), "review")
     decision = request.form.get("decision")
-    status = 422
     if decision not in ("approve", "reject"):
         form.form_errors.append("Choose Approve or Reject.")
-    elif form.validate_on_submit():
-        try:
-            review(current_user, cco, approve=decision == "approve",
-                   comment=form.comment.data or "", version=form.version.data)
-        except WorkflowError as error:
-            db.session.rollback()
-            db.session.refresh(cco)
-            status = show_workflow_error(form, error)
-        else:
-            return redirect(url_for("commitments.show_cco", **_urls(cco)), 303)
-    return render("change_orders/show.html", "change_orders/_review.html", status=status,
-                  **_page_context(cco, review_form=form))
+        outcome = Outcome(False, status=422)
+    else:
+        outcome = submit(form, lambda: review(
+            current_user, cco, approve=decision == "approve", comment=form.comment.data or "",
+            version=form.version.data), refresh=cco)
+    if outcome.ok:
+        return redirect(url_for("commitments.show_cco", **_urls(cco)), 303)
+    return render("change_orders/show.html", "change_orders/_review.html",
+                  status=outcome.status, **_page_context(cco, review_form=form))

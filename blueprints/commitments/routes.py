@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import show_workflow_error, unique_ids
+from blueprints.fields import show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
@@ -139,18 +139,13 @@ def new(project_id: int):
 def create(project_id: int):
     project = load_project(project_id, ProjectRole.STANDARD)
     form = _commitment_form()
-    status = 422
-    if form.validate_on_submit():
-        try:
-            commitment = create_commitment(current_user, project, _commitment_input(form))
-        except WorkflowError as error:
-            db.session.rollback()
-            status = show_workflow_error(form, error)
-        else:
-            return redirect(url_for("commitments.show", project_id=project.id,
-                                    commitment_id=commitment.id), 303)
+    outcome = submit(form, lambda: create_commitment(current_user, project,
+                                                     _commitment_input(form)))
+    if outcome.ok:
+        return redirect(url_for("commitments.show", project_id=project.id,
+                                commitment_id=outcome.value.id), 303)
     return render_template("commitments/new.html", project=project, form=form,
-                           tool="commitments"), status
+                           tool="commitments"), outcome.status
 
 
 # ---- one commitment ----------------------------------------------------------------------------
@@ -188,21 +183,16 @@ def edit(project_id: int, commitment_id: int):
 def update(project_id: int, commitment_id: int):
     commitment = load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     form = _commitment_form(commitment)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            update_commitment(current_user, commitment, _commitment_input(form),
-                              form.version.data)
-        except WorkflowError as error:
-            db.session.rollback()
-            db.session.refresh(commitment)
-            status = show_workflow_error(form, error)
-        else:
-            if not is_htmx():
-                return redirect(url_for("commitments.show", project_id=project_id,
-                                        commitment_id=commitment.id), 303)
-            return render_partial("commitments/_header.html", **_page_context(commitment))
-    return render("commitments/edit.html", "commitments/_header_form.html", status=status,
+    outcome = submit(form, lambda: update_commitment(
+        current_user, commitment, _commitment_input(form), form.version.data),
+        refresh=commitment)
+    if outcome.ok:
+        if not is_htmx():
+            return redirect(url_for("commitments.show", project_id=project_id,
+                                    commitment_id=commitment.id), 303)
+        return render_partial("commitments/_header.html", **_page_context(commitment))
+    return render("commitments/edit.html", "commitments/_header_form.html",
+                  status=outcome.status,
                   commitment=commitment, project=commitment.project, form=form,
                   tool="commitments")
 
@@ -246,18 +236,11 @@ def _sov_response(commitment, partial, status=200, **context):
 def add_sov(project_id: int, commitment_id: int):
     commitment = load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     form = _sov_form()
-    if form.validate_on_submit():
-        try:
-            line = add_sov_line(current_user, commitment, _sov_input(form))
-        except WorkflowError as error:
-            db.session.rollback()
-            status = show_workflow_error(form, error)
-        else:
-            return _sov_response(commitment, "commitments/_sov_added.html", line=line,
-                                 new_line_form=_sov_form(blank=True))
-    else:
-        status = 422
-    return _sov_response(commitment, "commitments/_sov_new.html", status=status,
+    outcome = submit(form, lambda: add_sov_line(current_user, commitment, _sov_input(form)))
+    if outcome.ok:
+        return _sov_response(commitment, "commitments/_sov_added.html", line=outcome.value,
+                             new_line_form=_sov_form(blank=True))
+    return _sov_response(commitment, "commitments/_sov_new.html", status=outcome.status,
                          new_line_form=form, form=form)
 
 
@@ -289,17 +272,11 @@ def update_sov(project_id: int, commitment_id: int, line_id: int):
     commitment = load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     line = _sov_line(commitment, line_id)
     form = _sov_form(line)
-    status = 422
-    if form.validate_on_submit():
-        try:
-            update_sov_line(current_user, line, _sov_input(form), form.version.data)
-        except WorkflowError as error:
-            db.session.rollback()
-            db.session.refresh(line)
-            status = show_workflow_error(form, error)
-        else:
-            return _sov_response(commitment, "commitments/_sov_row.html", line=line)
-    return _edit_row(commitment, line, form, status)
+    outcome = submit(form, lambda: update_sov_line(current_user, line, _sov_input(form),
+                                                   form.version.data), refresh=line)
+    if outcome.ok:
+        return _sov_response(commitment, "commitments/_sov_row.html", line=line)
+    return _edit_row(commitment, line, form, outcome.status)
 
 
 @bp.post("/<int:commitment_id>/sov/<int:line_id>/delete")
