@@ -32,6 +32,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     register_error_handlers(app)
     register_commands(app)
     init_queue(app)
+    _security_headers(app)
     if app.config["QBO_BUILTIN_SANDBOX"] and not app.testing:
         from quickbooks_online.builtin import mount_sandbox
 
@@ -70,6 +71,15 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(erp_bp, url_prefix="/erp")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     register_template_helpers(app)
+
+
+def _security_headers(app: Flask) -> None:
+    @app.after_request
+    def add_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
 
 
 def _configure_logging(app: Flask) -> None:

@@ -95,3 +95,10 @@ def test_htmx_is_served_locally_with_a_cdn_integrity_hash(tmp_path, monkeypatch)
     app = create_app({"TESTING": True}, instance_path=str(tmp_path))
     html = app.test_client().get("/auth/login").get_data(as_text=True)
     assert HTMX_INTEGRITY in html and "/static/vendor/htmx-4.0.1.min.js" in html
+
+
+def test_pages_refuse_framing_and_sniffing(client):
+    response = client.get("/auth/login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
