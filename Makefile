@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test lint worker sandbox bench
+.PHONY: run test lint worker sandbox
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,6 @@ lint: $(VENV)/.installed
 
 worker: $(VENV)/.installed
 	$(BIN)/rq worker --with-scheduler --url "$$REDIS_URL" changeorder
+
+sandbox: $(VENV)/.installed
+	$(BIN)/python -m qbo_sandbox --host 127.0.0.1 --port 5055
