@@ -24,15 +24,31 @@ def job_app_context():
         yield
 
 
-class JobLogger(logging.LoggerAdapter):
-    """Prefixes every line with the RQ job id."""
-
-    def process(self, msg, kwargs):
-        return f"[job {self.extra['job_id']}] {msg}", kwargs
-
-
-def job_logger(name: str) -> JobLogger:
+def _job_id() -> str | None:
     from rq import get_current_job
 
-    job = get_current_job()
-    return JobLogger(logging.getLogger(name), {"job_id": job.id if job else "inline"})
+    try:
+        job = get_current_job()
+    except Exception:  # no Redis connection in this context
+        return None
+    return job.id if job else None
+
+
+def _record_factory(default):
+    """Every log line written while a job runs starts with ``[job <id>]`` (QuickBooks glue,
+    workflow and SQLAlchemy alike), so one job's story can be read from the worker log."""
+
+    def factory(*args, **kwargs):
+        record = default(*args, **kwargs)
+        job_id = _job_id()
+        if job_id and not str(record.msg).startswith("[job "):
+            record.msg = f"[job {job_id}] {record.msg}"
+        return record
+
+    factory.adds_job_id = True
+    return factory
+
+
+if not getattr(logging.getLogRecordFactory(), "adds_job_id", False):
+    logging.setLogRecordFactory(_record_factory(logging.getLogRecordFactory()))
+

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import current_app
 from rq import Retry, get_current_job
 
 from extensions import db
-from jobs.context import job_app_context, job_logger
+from jobs.context import job_app_context
 from jobs.queue import get_queue, is_inline
 from models import Export
 from quickbooks_online.errors import QboError, QboTransientError
 from workflow import erp
+
+log = logging.getLogger(__name__)
 
 # Throttling, 5xx and timeouts are retried with backoff: under a worker by RQ (rq worker
 # --with-scheduler, EXPORT_RETRY_INTERVALS); inline there is no scheduler, so a few quick
@@ -34,7 +37,6 @@ def enqueue_export(export: Export) -> None:
 def export_commitment(export_id: int) -> str:
     """Create the commitment's PurchaseOrder in QuickBooks; safe to run any number of times."""
     with job_app_context():
-        log = job_logger(__name__)
         export = db.session.get(Export, export_id)
         if export is None:
             log.warning("export %s no longer exists", export_id)

@@ -118,4 +118,7 @@ def test_a_worker_refreshes_an_expired_token_and_saves_the_rotation(app, on_redi
     assert synced.erp_status == ErpStatus.SYNCED, log.read_text()[-2000:]
     db.session.expire_all()
     assert get_connection().refresh_token_encrypted != before
-    assert db.session.scalar(select(Export)).status.value == "synced"
+    export = db.session.scalar(select(Export))
+    assert export.status.value == "synced"
+    # Every line the job logged carries its id, the QuickBooks glue's included.
+    assert f"[job {export.job_id}] QuickBooks tokens refreshed" in log.read_text()
