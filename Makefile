@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
 
-.PHONY: run test lint worker sandbox
+.PHONY: run test lint worker sandbox bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,6 @@ worker: $(VENV)/.installed
 
 sandbox: $(VENV)/.installed
 	$(BIN)/python -m qbo_sandbox --host 127.0.0.1 --port 5055
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.run

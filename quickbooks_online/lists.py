@@ -80,8 +80,13 @@ def records(entity: str, *, detail: str | None = None) -> list[QboRecord]:
     return list(db.session.scalars(query.order_by(QboRecord.name)))
 
 
-def name_of(entity: str, qbo_id: str | None) -> str | None:
-    if not qbo_id:
-        return None
-    return db.session.scalar(select(QboRecord.name).where(QboRecord.entity == entity,
-                                                          QboRecord.qbo_id == qbo_id))
+def names() -> dict[tuple[str, str], str]:
+    """(entity, QuickBooks id) → name, for every imported record of the connected company."""
+    from quickbooks_online.connection import get_connection
+
+    connection = get_connection()
+    if connection is None or not connection.realm_id:
+        return {}
+    rows = db.session.execute(select(QboRecord.entity, QboRecord.qbo_id, QboRecord.name)
+                              .where(QboRecord.realm_id == connection.realm_id))
+    return {(entity, qbo_id): name for entity, qbo_id, name in rows}

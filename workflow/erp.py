@@ -203,6 +203,19 @@ def latest_export(commitment: Commitment) -> Export | None:
                              .order_by(Export.id.desc()))
 
 
+def latest_exports(commitment_ids: list[int]) -> dict[int, Export]:
+    """The newest commitment Export of each commitment, in one query."""
+    from sqlalchemy import func, select
+
+    if not commitment_ids:
+        return {}
+    newest = (select(func.max(Export.id)).where(Export.commitment_id.in_(commitment_ids),
+                                                Export.change_order_id.is_(None))
+              .group_by(Export.commitment_id))
+    return {e.commitment_id: e for e in db.session.scalars(select(Export).where(
+        Export.id.in_(newest)))}
+
+
 def _enqueue(export: Export) -> None:
     from jobs.exports import enqueue_export
 

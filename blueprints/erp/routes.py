@@ -12,7 +12,7 @@ from blueprints.erp.forms import RejectForm
 from blueprints.fields import show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
-from models import Commitment, ErpStatus
+from models import Commitment, ErpStatus, SovLine
 from workflow import erp
 from workflow.commitments import totals_by_commitment
 from workflow.errors import AlreadyHandled, WorkflowError
@@ -32,14 +32,30 @@ def _counts() -> dict[ErpStatus, int]:
         select(Commitment.erp_status, func.count()).group_by(Commitment.erp_status)).all())
 
 
-def _card_context(commitment: Commitment, **extra) -> dict:
-    from quickbooks_online.lists import name_of
+class _CardData:
+    """What the cards need, loaded in a few queries for any number of commitments."""
 
-    return {"commitment": commitment, "total": totals_by_commitment([commitment.id])[
-        commitment.id].original, "actions": erp.approver_actions(current_user, commitment),
-        "export": erp.latest_export(commitment), "name_of": name_of,
-        "reject_form": unique_ids(RejectForm(formdata=None), f"reject-{commitment.id}"),
-        **extra}
+    def __init__(self, commitments: list[Commitment]) -> None:
+        from quickbooks_online.lists import names
+
+        ids = [c.id for c in commitments]
+        self.totals = totals_by_commitment(ids)
+        self.exports = erp.latest_exports(ids)
+        self.names = names()
+
+    def name_of(self, entity: str, qbo_id: str | None) -> str | None:
+        return self.names.get((entity, qbo_id))
+
+    def card(self, commitment: Commitment, **extra) -> dict:
+        return {"commitment": commitment, "total": self.totals[commitment.id].original,
+                "actions": erp.approver_actions(current_user, commitment),
+                "export": self.exports.get(commitment.id), "name_of": self.name_of,
+                "reject_form": unique_ids(RejectForm(formdata=None), f"reject-{commitment.id}"),
+                **extra}
+
+
+def _card_context(commitment: Commitment, **extra) -> dict:
+    return _CardData([commitment]).card(commitment, **extra)
 
 
 @bp.get("/")
@@ -51,13 +67,13 @@ def index():
     commitments = db.session.scalars(
         select(Commitment).where(Commitment.erp_status == status)
         .options(selectinload(Commitment.vendor), selectinload(Commitment.project),
-                 selectinload(Commitment.sov_lines))
+                 selectinload(Commitment.sov_lines).selectinload(SovLine.cost_code),
+                 selectinload(Commitment.sov_lines).selectinload(SovLine.category))
         .order_by(Commitment.updated_at.desc())
     ).all()
-    totals = totals_by_commitment([c.id for c in commitments])
+    data = _CardData(commitments)
     return render("erp/index.html", "erp/_cards.html", tool="erp", tabs=TABS, tab=status,
-                  counts=_counts(), commitments=commitments, totals=totals,
-                  card=_card_context)
+                  counts=_counts(), commitments=commitments, card=data.card)
 
 
 def _commitment(commitment_id: int) -> Commitment:
@@ -126,6 +142,5 @@ def _answer(commitment: Commitment, message: str | None, status: int = 200, **ex
         return render_template("erp/index.html", tool="erp", tabs=TABS,
                                tab=commitment.erp_status, counts=_counts(),
                                commitments=[commitment],
-                               totals=totals_by_commitment([commitment.id]),
                                card=lambda c: _card_context(c, **extra)), status
     return redirect(url_for("erp.index", tab=commitment.erp_status.value), 303)
