@@ -79,3 +79,26 @@ def run_jobs(timeout: float = 20.0) -> None:
             return
         assert time.monotonic() < deadline, "jobs still waiting after the timeout"
         time.sleep(0.3)
+
+
+def start_worker(app, redis_url: str, log_path):
+    """`rq worker --with-scheduler` with the test app's settings, as its own process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = app.config
+    env = {**os.environ,
+           "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
+           "RQ_QUEUE": config["RQ_QUEUE"], "SECRET_KEY": config["SECRET_KEY"],
+           "QBO_CLIENT_ID": config["QBO_CLIENT_ID"],
+           "QBO_CLIENT_SECRET": config["QBO_CLIENT_SECRET"],
+           "QBO_REDIRECT_URI": config["QBO_REDIRECT_URI"],
+           "QBO_ENVIRONMENT": config["QBO_ENVIRONMENT"], "QBO_API_URL": config["QBO_API_URL"],
+           "QBO_TOKEN_KEY": config["QBO_TOKEN_KEY"], "EXPORT_RETRY_INTERVALS": "1,1,1"}
+    rq = Path(sys.executable).parent / "rq"
+    return subprocess.Popen(
+        [str(rq), "worker", "--with-scheduler", "--url", redis_url, config["RQ_QUEUE"]],
+        cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log_path.open("w"),
+        stderr=subprocess.STDOUT)

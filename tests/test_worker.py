@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -18,10 +15,8 @@ from models import Commitment, ErpPermission, ErpStatus, Export
 from quickbooks_online.connection import get_connection
 from tests import qbo_helpers
 from tests.conftest import require
-from tests.qbo_helpers import DEMO_REALM
+from tests.qbo_helpers import DEMO_REALM, start_worker
 from workflow import erp
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -39,23 +34,6 @@ def on_redis(app, redis_url):
     app.config["REDIS_URL"] = redis_url
     app.extensions["changeorder.queue"] = None
     return redis_url
-
-
-def _worker(app, redis_url, log_path):
-    """`rq worker --with-scheduler` with the test app's settings, as its own process."""
-    config = app.config
-    env = {**os.environ,
-           "DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": redis_url,
-           "RQ_QUEUE": config["RQ_QUEUE"], "SECRET_KEY": config["SECRET_KEY"],
-           "QBO_CLIENT_ID": config["QBO_CLIENT_ID"],
-           "QBO_CLIENT_SECRET": config["QBO_CLIENT_SECRET"],
-           "QBO_REDIRECT_URI": config["QBO_REDIRECT_URI"],
-           "QBO_ENVIRONMENT": config["QBO_ENVIRONMENT"], "QBO_API_URL": config["QBO_API_URL"],
-           "QBO_TOKEN_KEY": config["QBO_TOKEN_KEY"], "EXPORT_RETRY_INTERVALS": "1,1,1"}
-    rq = Path(sys.executable).parent / "rq"
-    return subprocess.Popen(
-        [str(rq), "worker", "--with-scheduler", "--url", redis_url, config["RQ_QUEUE"]],
-        cwd=ROOT, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
 
 
 def _wait_for(commitment_id: int, statuses: set[ErpStatus], seconds: float = 45) -> Commitment:
@@ -88,7 +66,7 @@ def test_a_worker_process_exports_and_retries_a_throttled_call(app, on_redis, ex
     export = erp.accept(approver, commitment)
     assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.EXPORTING
     log = tmp_path / "worker.log"
-    worker = _worker(app, on_redis, log)
+    worker = start_worker(app, on_redis, log)
     try:
         synced = _wait_for(commitment.id, {ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT})
     finally:
@@ -109,7 +87,7 @@ def test_a_worker_refreshes_an_expired_token_and_saves_the_rotation(app, on_redi
     sandbox.expire_access_tokens(DEMO_REALM)
     erp.accept(approver, commitment)
     log = tmp_path / "worker.log"
-    worker = _worker(app, on_redis, log)
+    worker = start_worker(app, on_redis, log)
     try:
         synced = _wait_for(commitment.id, {ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT})
     finally:

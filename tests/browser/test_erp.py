@@ -26,6 +26,20 @@ def ready(app, sandbox, people, factory):
     return commitment, approver
 
 
+@pytest.fixture
+def worker(app, tmp_path):
+    """With REDIS_URL the export waits for a worker: run a real one for the test."""
+    from jobs.queue import is_inline
+
+    if is_inline():
+        yield None
+        return
+    process = qbo_helpers.start_worker(app, app.config["REDIS_URL"], tmp_path / "worker.log")
+    yield process
+    process.terminate()
+    process.wait(10)
+
+
 def _login(page, base, user):
     page.goto(f"{base}/auth/login")
     page.fill("#email", user.email)
@@ -35,7 +49,7 @@ def _login(page, base, user):
 
 
 def test_approver_accepts_on_a_phone_and_sees_it_synced(live_server, phone, ready,
-                                                        sandbox_server):
+                                                        sandbox_server, worker):
     commitment, approver = ready
     _login(phone, live_server, approver)
     phone.click("nav.tools >> text=ERP Integrations")
