@@ -287,3 +287,27 @@ def test_hidden_private_cco_cannot_be_edited(client, auth, people, commitment, f
     response = client.post(_cco_url(cco), data={"title": "Sneaky", "status": "draft"})
     assert response.status_code == 404
     assert fingerprint() == before
+
+
+def test_reviewer_who_edits_lines_in_place_can_still_approve(client, auth, people, commitment,
+                                                             factory):
+    """Each line change refreshes the review box (its version), so the reviewer's own edit
+    does not make their Approve look stale."""
+    import re
+
+    cco = factory.change_order(commitment, status="pending_in_review",
+                               reviewer=people.project_admin)
+    auth.login(people.project_admin)
+    response = client.post(_cco_url(cco, "/lines"), headers=HTMX, data={
+        "sov_line_id": commitment.sov_lines[0].id, "amount": "75.00"})
+    html = response.get_data(as_text=True)
+    assert 'id="review" hx-swap-oob="true"' in html
+    version = re.search(r'id="review-version" name="version" type="hidden" value="(\d+)"',
+                        html).group(1)
+    db.session.refresh(cco)
+    assert int(version) == cco.version
+    approved = client.post(_cco_url(cco, "/review"), data={"decision": "approve",
+                                                           "version": version})
+    assert approved.status_code == 303
+    db.session.refresh(cco)
+    assert cco.status == ChangeOrderStatus.APPROVED

@@ -106,7 +106,7 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
         "can_edit": can_edit(current_user, cco), "can_review": can_review(current_user, cco),
         "reviewer_name": reviewers_of(cco), "history": history.history_for(cco),
         "new_line_form": _line_form(cco, blank=True),
-        "review_form": unique_ids(ReviewForm(obj=cco), "review"),
+        "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review"),
         "tool": "commitments", **extra,
     }
 
@@ -173,7 +173,9 @@ def update_cco(project_id: int, commitment_id: int, cco_id: int):
     if outcome.ok:
         if not is_htmx():
             return redirect(url_for("commitments.show_cco", **_urls(cco)), 303)
-        return render_partial("change_orders/_header.html", **_page_context(cco))
+        db.session.refresh(cco)
+        return render_partial("change_orders/_header.html", **_page_context(cco),
+                              oob_review=True)
     return _header_form(cco, form, outcome.status)
 
 
