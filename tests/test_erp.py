@@ -444,7 +444,13 @@ def test_calls_at_once_stay_under_the_company_limit(app, connected, sandbox, our
 def test_navigation_counts_what_waits_for_the_approver(client, auth, people, approver,
                                                        commitment):
     auth.login(approver)
-    assert 'class="badge"' not in client.get("/").get_data(as_text=True)
+    assert 'title="0 waiting for you" hidden>' in client.get("/").get_data(as_text=True)
     erp.send_to_erp(people.project_admin, commitment)
     page = client.get("/").get_data(as_text=True)
     assert 'title="1 waiting for you">1</span>' in page
+    # Accepting updates the count and the tabs in place.
+    accepted = client.post(f"/erp/commitments/{commitment.id}/accept", headers=HTMX)
+    run_jobs()
+    html = accepted.get_data(as_text=True)
+    assert 'id="erp-waiting" class="badge" title="0 waiting for you" hidden' in html
+    assert '<span class="count" id="count-ready_to_export" hx-swap-oob="true">0</span>' in html

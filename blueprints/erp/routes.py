@@ -82,8 +82,10 @@ def _commitment(commitment_id: int) -> Commitment:
 
 
 def _card(commitment: Commitment, status: int = 200, **extra):
+    """One card, with the tab counts and the navigation's count updated out of band."""
     db.session.refresh(commitment)
-    return render_partial("erp/_card.html", status=status, **_card_context(commitment, **extra))
+    return render_partial("erp/_card.html", status=status, oob_counts=True, tabs=TABS,
+                          counts=_counts(), **_card_context(commitment, **extra))
 
 
 @bp.get("/commitments/<int:commitment_id>/card")
