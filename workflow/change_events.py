@@ -88,42 +88,14 @@ def set_tool_enabled(actor: User, project: Project, enabled: bool) -> Project:
     require_project_role(actor, project, ProjectRole.ADMIN)
     if project.change_events_enabled != enabled:
         project.change_events_enabled = enabled
-        db.session.add(HistoryEvent(user=actor, subject_type="project", subject_id=project.id,
-                                    project_id=project.id, action="changed",
-                                    field="Change Events tool",
-                                    old_value=history.show(not enabled),
-                                    new_value=history.show(enabled)))
+        history.record(actor, project, "changed", field="Change Events tool",
+                       old=not enabled, new=enabled)
     db.session.commit()
     return project
 
 
-# ---- history (the shared helper knows commitments and CCOs only) -------------------------------
-
-def _record(actor: User | None, ce: ChangeEvent, action: str, *, field: str | None = None,
-            old=None, new=None, comment: str | None = None) -> None:
-    db.session.add(HistoryEvent(user=actor, subject_type="change_event", subject_id=ce.id,
-                                project_id=ce.project_id, action=action, field=field,
-                                old_value=history.show(old), new_value=history.show(new),
-                                comment=comment))
-
-
-def _record_changes(actor: User, ce: ChangeEvent, target, values: dict, labels: dict[str, str],
-                    prefix: str = "") -> list[str]:
-    changed = []
-    for name, new in values.items():
-        old = getattr(target, name)
-        if old != new:
-            setattr(target, name, new)
-            _record(actor, ce, "changed", field=prefix + labels.get(name, name), old=old, new=new)
-            changed.append(name)
-    return changed
-
-
 def history_for(ce: ChangeEvent) -> list[HistoryEvent]:
-    return list(db.session.scalars(
-        select(HistoryEvent).where(HistoryEvent.subject_type == "change_event",
-                                   HistoryEvent.subject_id == ce.id)
-        .order_by(HistoryEvent.id.desc())))
+    return history.history_for(ce)
 
 
 # ---- queries -----------------------------------------------------------------------------------
@@ -233,7 +205,7 @@ def create_change_event(actor: User, project: Project, data: ChangeEventInput) -
                      created_by=actor, updated_by=actor)
     db.session.add(ce)
     db.session.flush()
-    _record(actor, ce, "created", comment=f"CE #{ce.number} {ce.title}")
+    history.record(actor, ce, "created", comment=f"CE #{ce.number} {ce.title}")
     db.session.commit()
     return ce
 
@@ -247,7 +219,7 @@ def update_change_event(actor: User, ce: ChangeEvent, data: ChangeEventInput,
     if errors:
         raise InvalidInput(errors)
     with committing(ce):
-        changed = _record_changes(actor, ce, ce, {
+        changed = history.record_changes(actor, ce, ce, {
             "title": data.title.strip(), "status": data.status, "scope": data.scope,
             "type": data.type, "change_reason": data.change_reason,
             "description": data.description.strip(),
@@ -307,7 +279,7 @@ def add_line_item(actor: User, ce: ChangeEvent, data: LineItemInput) -> ChangeEv
                            description=data.description.strip(), cost_rom=data.cost_rom,
                            latest_cost=data.latest_cost, updated_by=actor)
     db.session.add(line)
-    _record(actor, ce, "changed", field=f"Line {number}",
+    history.record(actor, ce, "changed", field=f"Line {number}",
             new=f"{line.description}: ROM {data.cost_rom:,.2f}")
     _touch(actor, ce)
     db.session.commit()
@@ -324,7 +296,7 @@ def update_line_item(actor: User, line: ChangeEventLine, data: LineItemInput,
     if errors:
         raise InvalidInput(errors)
     with committing(line):
-        changed = _record_changes(actor, ce, line, {
+        changed = history.record_changes(actor, ce, line, {
             "cost_code": cost_code, "category": category, "vendor": vendor,
             "commitment": commitment, "description": data.description.strip(),
             "cost_rom": data.cost_rom, "latest_cost": data.latest_cost,
@@ -342,7 +314,7 @@ def delete_line_item(actor: User, line: ChangeEventLine) -> None:
     if used is not None:
         raise InvalidInput({"line": used_on_message(line, used).replace(
             " is already on ", " is on ") + " Delete that CCO line or void the CCO first."})
-    _record(actor, ce, "changed", field=f"Line {line.line_number}",
+    history.record(actor, ce, "changed", field=f"Line {line.line_number}",
             old=f"{line.description}: ROM {line.cost_rom:,.2f}", new="deleted")
     db.session.delete(line)  # the database unlinks CCO lines of void CCOs (ON DELETE SET NULL)
     _touch(actor, ce)
@@ -426,7 +398,7 @@ def create_commitment_co(actor: User, commitment: Commitment,
     for item in items:
         numbers = touched.pop(item.change_event_id, None)
         if numbers:
-            _record(actor, item.change_event, "changed", field="Commitment CO",
+            history.record(actor, item.change_event, "changed", field="Commitment CO",
                     new=f"CCO #{cco.number} of {commitment.number}",
                     comment=f"line{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}")
     db.session.commit()

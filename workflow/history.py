@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import Enum
 
 from extensions import db
-from models import ChangeOrder, Commitment, HistoryEvent, User
+from models import ChangeEvent, ChangeOrder, Commitment, HistoryEvent, Project, User
 
 
 def _subject(record) -> tuple[str, int, int]:
@@ -15,6 +15,10 @@ def _subject(record) -> tuple[str, int, int]:
         return "commitment", record.id, record.project_id
     if isinstance(record, ChangeOrder):
         return "change_order", record.id, record.commitment.project_id
+    if isinstance(record, ChangeEvent):
+        return "change_event", record.id, record.project_id
+    if isinstance(record, Project):
+        return "project", record.id, record.id
     raise TypeError(f"no history for {type(record).__name__}")
 
 
