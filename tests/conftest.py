@@ -185,3 +185,29 @@ def error_for(html: str, field: str) -> str:
     match = re.search(rf'id="(?:[\w-]+-)?{re.escape(field)}-error">([^<]*)</p>', html)
     assert match, f"no message next to {field}"
     return unescape(match.group(1))
+
+
+def at_once(app, count: int, action) -> list:
+    """Run ``action(index)`` in ``count`` threads released together, each in its own app
+    context (its own connection and transaction). Returns what each returned or raised."""
+    import threading
+
+    db.session.remove()
+    barrier = threading.Barrier(count)
+    outcomes: list = [None] * count
+
+    def run(index: int) -> None:
+        with app.app_context():
+            try:
+                prepared = action(index)  # loads its records, returns the call to race
+                barrier.wait(timeout=10)
+                outcomes[index] = prepared()
+            except BaseException as error:  # returned to the test
+                outcomes[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes

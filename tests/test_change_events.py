@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from decimal import Decimal
 
 import pytest
@@ -18,7 +17,7 @@ from models import (
     ChangeOrderStatus,
     Project,
 )
-from tests.conftest import error_for, fingerprint
+from tests.conftest import at_once, error_for, fingerprint
 from workflow.change_events import ChangeEventInput, create_change_event
 
 HTMX = {"HX-Request": "true"}
@@ -102,28 +101,15 @@ def test_create_a_change_event_and_numbers_run_per_project(client, pm, people, f
 def test_two_change_events_created_at_once_get_different_numbers(app, people):
     """Four creators in four threads, each with its own connection and transaction."""
     project_id, user_id = people.project.id, people.standard.id
-    db.session.remove()
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
 
-    def create():
-        try:
-            with app.app_context():
-                from models import User
+    def create(_):
+        from models import User
 
-                actor = db.session.get(User, user_id)
-                project = db.session.get(Project, project_id)
-                barrier.wait(timeout=10)
-                create_change_event(actor, project, ChangeEventInput(title="Race"))
-        except BaseException as error:  # reported below
-            errors.append(error)
+        actor, project = db.session.get(User, user_id), db.session.get(Project, project_id)
+        return lambda: create_change_event(actor, project, ChangeEventInput(title="Race"))
 
-    threads = [threading.Thread(target=create) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    outcomes = at_once(app, 4, create)
+    assert not [o for o in outcomes if isinstance(o, BaseException)]
     numbers = db.session.scalars(select(ChangeEvent.number)
                                  .where(ChangeEvent.project_id == project_id)).all()
     assert sorted(numbers) == ["001", "002", "003", "004"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 from html import unescape
 
@@ -11,7 +10,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import ChangeOrder, ChangeOrderLine, ChangeOrderStatus, ErpStatus
-from tests.conftest import error_for, fingerprint
+from tests.conftest import at_once, error_for, fingerprint
 from workflow.change_orders import ChangeOrderInput, create_change_order
 
 HTMX = {"HX-Request": "true"}
@@ -58,30 +57,18 @@ def test_numbers_run_per_commitment(client, pm, commitment, factory, people):
 
 
 def test_two_ccos_created_at_once_get_different_numbers(app, commitment, people):
-    """Two creators in two threads, each with its own connection and transaction."""
+    """Four creators in four threads, each with its own connection and transaction."""
     commitment_id, user_id = commitment.id, people.project_admin.id
-    db.session.remove()
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
 
-    def create():
-        try:
-            with app.app_context():
-                from models import Commitment, User
+    def create(_):
+        from models import Commitment, User
 
-                actor = db.session.get(User, user_id)
-                target = db.session.get(Commitment, commitment_id)
-                barrier.wait(timeout=10)
-                create_change_order(actor, target, ChangeOrderInput(title="Race"))
-        except BaseException as error:  # reported below
-            errors.append(error)
+        actor = db.session.get(User, user_id)
+        target = db.session.get(Commitment, commitment_id)
+        return lambda: create_change_order(actor, target, ChangeOrderInput(title="Race"))
 
-    threads = [threading.Thread(target=create) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    outcomes = at_once(app, 4, create)
+    assert not [o for o in outcomes if isinstance(o, BaseException)]
     numbers = db.session.scalars(select(ChangeOrder.number)
                                  .where(ChangeOrder.commitment_id == commitment_id)).all()
     assert sorted(numbers) == ["001", "002", "003", "004"]

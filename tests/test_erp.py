@@ -17,7 +17,7 @@ from extensions import db
 from models import Commitment, ErpStatus, Export, ExportStatus, HistoryEvent
 from quickbooks_online.connection import decrypt, get_connection
 from tests import qbo_helpers
-from tests.conftest import fingerprint
+from tests.conftest import at_once, fingerprint
 from tests.qbo_helpers import DEMO_REALM, run_jobs
 from workflow import erp
 from workflow.errors import AlreadyHandled
@@ -187,25 +187,9 @@ def test_two_concurrent_refreshes_leave_a_working_connection(app, connected, san
     from quickbooks_online.lists import import_lists
 
     generation = connected.token_generation
-    db.session.remove()
-    barrier = threading.Barrier(2)
-    tokens, errors = [], []
-
-    def refresh():
-        try:
-            with app.app_context():
-                barrier.wait(timeout=10)
-                tokens.append(refresh_access_token(generation).value)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=refresh) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
-    assert len(set(tokens)) == 1  # the second used the first one's fresh token
+    outcomes = at_once(app, 2, lambda _: lambda: refresh_access_token(generation).value)
+    assert not [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(set(outcomes)) == 1  # the second used the first one's fresh token
     assert get_connection().token_generation == generation + 1
     assert import_lists()["Vendor"] == 4  # and the connection still works
 
@@ -307,35 +291,23 @@ def test_a_purchase_order_someone_else_made_is_not_adopted(people, approver, com
 
 def test_two_approvers_accept_at_once_one_export(app, people, approver, factory, commitment,
                                                  sandbox):
-    from models import ErpPermission
+    from models import ErpPermission, User
 
     second = factory.user(name="Second Approver", erp=ErpPermission.ADMIN, can_push=True)
     erp.send_to_erp(people.project_admin, commitment)
-    ids = (commitment.id, approver.id, second.id)
-    db.session.remove()
-    barrier = threading.Barrier(2)
-    outcomes = []
+    commitment_id, user_ids = commitment.id, (approver.id, second.id)
 
-    def press(user_id):
-        with app.app_context():
-            from models import User
+    def press(index):
+        user = db.session.get(User, user_ids[index])
+        target = db.session.get(Commitment, commitment_id)
+        return lambda: erp.accept(user, target)
 
-            user, target = db.session.get(User, user_id), db.session.get(Commitment, ids[0])
-            barrier.wait(timeout=10)
-            try:
-                erp.accept(user, target)
-                outcomes.append("accepted")
-            except AlreadyHandled as error:
-                outcomes.append(error.message)
-
-    threads = [threading.Thread(target=press, args=(uid,)) for uid in ids[1:]]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    outcomes = at_once(app, 2, press)
     run_jobs()
-    assert outcomes.count("accepted") == 1
-    assert any(o.startswith("Already handled: SC-1042 is now") for o in outcomes)
+    accepted = [o for o in outcomes if isinstance(o, Export)]
+    refused = [o for o in outcomes if isinstance(o, AlreadyHandled)]
+    assert len(accepted) == 1 and len(refused) == 1
+    assert refused[0].message.startswith("Already handled: SC-1042 is now")
     assert len(db.session.scalars(select(Export)).all()) == 1
     assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
 
