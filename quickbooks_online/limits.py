@@ -61,31 +61,46 @@ def _local(realm_id: str, concurrent: int, per_minute: int):
         yield
 
 
+# Both checks run inside Redis, so two workers can never both take the last slot. Times are
+# Redis' own clock, so workers on machines whose clocks differ still share one minute.
+_TAKE_SLOT = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1e6
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  return 1
+end
+return 0
+"""
+_TAKE_CALL = """
+local now = redis.call('TIME')
+now = tonumber(now[1]) + tonumber(now[2]) / 1e6
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('EXPIRE', KEYS[1], 120)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tostring(oldest[2] + 60 - now)
+"""
+
+
 @contextmanager
 def _shared(redis, realm_id: str, concurrent: int, per_minute: int):
     key = f"changeorder:qbo:{realm_id}"
     token = uuid.uuid4().hex
-    while True:  # a slot: a sorted set of holders, scored by when their slot expires
-        now = time.time()
-        pipe = redis.pipeline()
-        pipe.zremrangebyscore(f"{key}:slots", "-inf", now)
-        pipe.zadd(f"{key}:slots", {token: now + SLOT_TTL})
-        pipe.zrank(f"{key}:slots", token)
-        _, _, rank = pipe.execute()
-        if rank is not None and rank < concurrent:
-            break
-        redis.zrem(f"{key}:slots", token)
+    # A slot: a sorted set of holders, scored by when a crashed holder's slot frees itself.
+    while not redis.eval(_TAKE_SLOT, 1, f"{key}:slots", token, concurrent, SLOT_TTL):
         time.sleep(0.05)
     try:
-        while True:  # this minute's budget: a counter per minute window
-            window = f"{key}:minute:{int(time.time() // 60)}"
-            pipe = redis.pipeline()
-            pipe.incr(window)
-            pipe.expire(window, 120)
-            used, _ = pipe.execute()
-            if used <= per_minute:
+        # This minute's budget: the calls of the last 60 seconds, a sliding window as Intuit's.
+        while True:
+            wait = float(redis.eval(_TAKE_CALL, 1, f"{key}:calls", token, per_minute))
+            if wait <= 0:
                 break
-            time.sleep(max(0.05, 60 - time.time() % 60))
+            time.sleep(min(max(wait, 0.05), 1.0))
         yield
     finally:
         redis.zrem(f"{key}:slots", token)

@@ -7,6 +7,7 @@ against the sandbox on a loopback port. With REDIS_URL the export runs in a real
 from __future__ import annotations
 
 import threading
+from collections import deque
 from decimal import Decimal
 
 import pytest
@@ -411,6 +412,47 @@ def test_calls_at_once_stay_under_the_company_limit(app, connected, sandbox, our
     assert was_throttled is throttled
     if not throttled:
         assert errors == [] and results == [4] * 5
+
+
+def _forget_the_last_minute(realm: str) -> None:
+    from quickbooks_online import limits
+
+    redis = limits._redis()
+    if redis is None:
+        with limits._local_lock:
+            limits._local_calls.get(realm, deque()).clear()
+    else:
+        redis.delete(f"changeorder:qbo:{realm}:calls")
+
+
+def test_calls_past_the_minute_budget_wait_for_room(app, connected, sandbox):
+    """With QBO_MAX_PER_MINUTE calls made in the last minute, the next one waits, unsent."""
+    from quickbooks.objects.vendor import Vendor
+
+    from quickbooks_online.connection import call
+
+    app.config["QBO_MAX_PER_MINUTE"] = 3
+    realm = connected.realm_id
+    _forget_the_last_minute(realm)  # earlier tests' calls
+    for _ in range(3):
+        call(lambda qb: Vendor.all(qb=qb))
+    sent = sandbox.counters(realm)["requests"]
+    done = threading.Event()
+
+    def fourth():
+        with app.app_context():
+            call(lambda qb: Vendor.all(qb=qb))
+        done.set()
+
+    waiting = threading.Thread(target=fourth, daemon=True)
+    waiting.start()
+    assert not done.wait(1.5), "a fourth call within the minute was not held back"
+    assert sandbox.counters(realm)["requests"] == sent
+    # The minute passes (the window is emptied): the held call goes out.
+    _forget_the_last_minute(realm)
+    assert done.wait(10)
+    assert sandbox.counters(realm)["requests"] == sent + 1
+    assert sandbox.counters(realm)["throttled"] == 0
 
 
 def test_navigation_counts_what_waits_for_the_approver(client, auth, people, approver,
