@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from extensions import db
 from models import (
@@ -36,6 +36,7 @@ from workflow import history
 from workflow.change_orders import CHANGE_REASONS, ChangeOrderInput, can_view, create_change_order
 from workflow.errors import InvalidInput, Locked
 from workflow.locking import check_version, committing
+from workflow.numbering import next_number
 from workflow.permissions import require_project_role
 
 ZERO = Decimal("0.00")
@@ -170,17 +171,6 @@ def approved_commitments(project: Project) -> list[Commitment]:
 
 # ---- change events -----------------------------------------------------------------------------
 
-def _next_number(project: Project) -> str:
-    """001, 002 … per project. The atomic UPDATE serialises concurrent creators."""
-    number = db.session.execute(
-        update(Project).where(Project.id == project.id)
-        .values(last_change_event_number=Project.last_change_event_number + 1)
-        .returning(Project.last_change_event_number)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    return f"{number:03d}"
-
-
 def _validate_ce(data: ChangeEventInput) -> dict[str, str]:
     errors: dict[str, str] = {}
     title = data.title.strip()
@@ -199,7 +189,8 @@ def create_change_event(actor: User, project: Project, data: ChangeEventInput) -
     errors = _validate_ce(data)
     if errors:
         raise InvalidInput(errors)
-    ce = ChangeEvent(project=project, number=_next_number(project), title=data.title.strip(),
+    number = next_number(project, "last_change_event_number")
+    ce = ChangeEvent(project=project, number=number, title=data.title.strip(),
                      status=data.status, scope=data.scope, type=data.type,
                      change_reason=data.change_reason, description=data.description.strip(),
                      created_by=actor, updated_by=actor)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from extensions import db
 from models import (
@@ -28,6 +28,7 @@ from models.types import utcnow
 from workflow import history
 from workflow.errors import InvalidInput, Locked, PermissionDenied
 from workflow.locking import check_version, committing
+from workflow.numbering import next_number
 from workflow.permissions import has_project_role, project_role, require_project_role
 
 CCO_LABELS = {"title": "Title", "description": "Description", "change_reason": "Change reason",
@@ -131,17 +132,6 @@ def _require_edit(actor: User, cco: ChangeOrder) -> None:
 
 # ---- creating and editing ----------------------------------------------------------------------
 
-def _next_number(commitment: Commitment) -> str:
-    """001, 002 … per commitment. The atomic UPDATE serialises concurrent creators."""
-    number = db.session.execute(
-        update(Commitment).where(Commitment.id == commitment.id)
-        .values(last_cco_number=Commitment.last_cco_number + 1)
-        .returning(Commitment.last_cco_number)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    return f"{number:03d}"
-
-
 def _validate(commitment: Commitment, data: ChangeOrderInput,
               existing: ChangeOrder | None) -> tuple[dict[str, str], User | None, list[User]]:
     errors: dict[str, str] = {}
@@ -186,7 +176,8 @@ def create_change_order(actor: User, commitment: Commitment,
     if errors:
         raise InvalidInput(errors)
     cco = ChangeOrder(
-        commitment=commitment, number=_next_number(commitment), title=data.title.strip(),
+        commitment=commitment, number=next_number(commitment, "last_cco_number"),
+        title=data.title.strip(),
         description=data.description.strip(), change_reason=data.change_reason,
         status=data.status, designated_reviewer=reviewer, due_date=data.due_date,
         executed=data.executed, private=data.private, viewers=viewers,
