@@ -107,6 +107,8 @@ def quickbooks(instance_path: str) -> dict:
         # Seconds between tries of an export that QuickBooks throttled or could not answer.
         "EXPORT_RETRY_INTERVALS": [int(s) for s in os.environ.get(
             "EXPORT_RETRY_INTERVALS", "5,15,60,180,600").split(",") if s.strip()],
+        # An export job that runs longer than this is stopped and ends "Failed to Export".
+        "EXPORT_JOB_TIMEOUT": int(os.environ.get("EXPORT_JOB_TIMEOUT", "300")),
         "EXPORT_INLINE_PAUSES": [float(s) for s in os.environ.get(
             "EXPORT_INLINE_PAUSES", "0.2,1").split(",") if s.strip()],
     }

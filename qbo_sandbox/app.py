@@ -268,6 +268,14 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
 
     @app.post(TOKEN_PATH)
     def token() -> Response:
+        injected = sb.take_oauth_fault()
+        if injected == "drop":
+            request.environ[DROP_KEY] = True
+            return Response(b"", status=500)
+        if injected is not None:  # Intuit's side is down: nothing processed, nothing rotated
+            return _json({"error": "server_error",
+                          "error_description": "The service is temporarily unavailable."},
+                         int(injected), {**oauth_headers, "intuit_tid": secrets.token_hex(12)})
         try:
             body = sb.token(request.headers.get("Authorization"), request.form.to_dict())
         except OAuthError as exc:
@@ -362,6 +370,12 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
         data = hook_body()
         sb.inject_fault(realm_id, str(data.get("kind", "")), int(data.get("count", 1)))
         return _json({"pending": sb.pending_faults(realm_id)})
+
+    @app.post("/_sandbox/oauth/faults")
+    def hook_oauth_fault() -> Response:
+        data = hook_body()
+        sb.inject_oauth_fault(str(data.get("kind", "")), int(data.get("count", 1)))
+        return _json({"pending": sb.pending_oauth_faults()})
 
     @app.delete("/_sandbox/realms/<realm_id>/faults")
     def hook_clear_faults(realm_id: str) -> Response:

@@ -28,6 +28,9 @@ from . import demo_company, entities, faults, query
 QBO_TZ = timezone(timedelta(hours=-7), "PDT")
 
 FAULT_KINDS = ("5010", "401", "429", "500", "drop", "500_after_apply", "drop_after_apply")
+# Faults of the OAuth token endpoint (``inject_oauth_fault``): an outage at Intuit's side.
+OAUTH_FAULT_KINDS = ("500", "503", "drop")
+MAX_REQUEST_ID = 50  # Intuit: "The RequestID can have a maximum of 50 characters"
 FAULT_ALIASES = {
     "stale": "5010",
     "unauthorized": "401",
@@ -337,6 +340,7 @@ class Sandbox:
             self.grants: dict[str, Grant] = {}
             self._refresh_index: dict[str, str] = {}
             self._access_index: dict[str, str] = {}
+            self.oauth_faults: deque[str] = deque()
             self.add_company(demo_company.DEMO_REALM_ID, demo_company.DEMO_COMPANY_NAME)
             self._persist()
 
@@ -529,6 +533,30 @@ class Sandbox:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
         with self.lock:
             self.realm(realm_id).faults.extend([kind] * int(count))
+
+    def inject_oauth_fault(self, kind: str, count: int = 1) -> None:
+        """Make the next ``count`` calls of the token endpoint fail with ``kind``: ``"500"``,
+        ``"503"`` (Intuit's side is down; nothing is processed, no token rotates) or
+        ``"drop"`` (the connection closes with no answer)."""
+        kind = str(kind)
+        if kind not in OAUTH_FAULT_KINDS:
+            raise ValueError(f"unknown OAuth fault kind {kind!r}; use one of "
+                             f"{OAUTH_FAULT_KINDS}")
+        with self.lock:
+            self.oauth_faults.extend([kind] * int(count))
+
+    def take_oauth_fault(self) -> str | None:
+        """The token endpoint's next injected fault, if any (used by the app)."""
+        with self.lock:
+            return self.oauth_faults.popleft() if self.oauth_faults else None
+
+    def pending_oauth_faults(self) -> list[str]:
+        with self.lock:
+            return list(self.oauth_faults)
+
+    def clear_oauth_faults(self) -> None:
+        with self.lock:
+            self.oauth_faults.clear()
 
     def pending_faults(self, realm_id: str) -> list[str]:
         with self.lock:
@@ -763,6 +791,9 @@ class Sandbox:
             return self._fault(faults.invalid_property(
                 "minorversion", f"{minor!r} is not a supported minor version."))
         request_id = args.get("requestid")
+        if request_id and len(request_id) > MAX_REQUEST_ID:
+            return self._fault(faults.string_length("requestid", MAX_REQUEST_ID,
+                                                    len(request_id)))
         if request_id and request_id in realm.request_ids:
             status, text = realm.request_ids[request_id]
             return ApiResponse(status, text)

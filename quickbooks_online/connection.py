@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+import requests
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 from intuitlib.client import AuthClient
@@ -31,12 +32,23 @@ from sqlalchemy import select, update
 from extensions import db
 from models import QboConnection, User
 from models.types import utcnow
-from quickbooks_online.errors import QboAuthError, QboConnectionMissing, QboError, classify
+from quickbooks_online.errors import (
+    QboAuthError,
+    QboConnectionMissing,
+    QboError,
+    QboPermanentError,
+    QboTransientError,
+    classify,
+)
 from quickbooks_online.limits import realm_slot
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 EXPIRY_MARGIN = timedelta(seconds=60)  # refresh a little before QuickBooks would refuse
+# The token endpoint's answers that no retry will change (RFC 6749 §5.2). Anything else from
+# it (a 5xx, an odd 4xx, no answer at all) is Intuit having a bad moment: retry with backoff.
+REFUSED_GRANT = "invalid_grant"
+REFUSED_CLIENT = "invalid_client"
 
 
 # ---- configuration ----------------------------------------------------------------------------
@@ -58,10 +70,21 @@ def allow_plain_http_on_loopback() -> None:
 
 def auth_client(connection: QboConnection | None = None, *,
                 access_token: str | None = None) -> AuthClient:
+    """An intuit-oauth client; it downloads Intuit's discovery document as it is made, so a
+    failure to reach Intuit here is a QboTransientError (try again later)."""
     config = current_app.config
     allow_plain_http_on_loopback()
-    client = AuthClient(config["QBO_CLIENT_ID"], config["QBO_CLIENT_SECRET"],
-                        config["QBO_REDIRECT_URI"], config["QBO_ENVIRONMENT"])
+    try:
+        client = AuthClient(config["QBO_CLIENT_ID"], config["QBO_CLIENT_SECRET"],
+                            config["QBO_REDIRECT_URI"], config["QBO_ENVIRONMENT"])
+    except AuthClientError as error:
+        raise QboTransientError(
+            "QuickBooks' sign-in service could not be reached (its discovery document "
+            f"answered HTTP {error.status_code}). Try again later.", "oauth") from None
+    except requests.RequestException as error:
+        raise QboTransientError(
+            "QuickBooks' sign-in service could not be reached "
+            f"({type(error).__name__}). Try again later.", "network") from None
     if connection is not None:
         client.realm_id = connection.realm_id
         client.access_token = access_token
@@ -102,6 +125,28 @@ def connection_or_new() -> QboConnection:
     return connection
 
 
+def needs_reconnect(connection: QboConnection | None) -> bool:
+    """QuickBooks refused the connection's refresh token (revoked, expired): it was connected,
+    was not disconnected here, and now has no tokens. Connecting again is the only cure."""
+    return bool(connection is not None and connection.realm_id and connection.connected_at
+                and not connection.refresh_token_encrypted)
+
+
+def _forget_tokens(connection: QboConnection) -> None:
+    connection.access_token_encrypted = None
+    connection.refresh_token_encrypted = None
+    connection.access_token_expires_at = None
+
+
+def oauth_error(error: AuthClientError) -> str:
+    """The ``error`` of a token endpoint's JSON answer (``invalid_grant`` ...), or ''."""
+    try:
+        body = error.response.json()
+    except (ValueError, AttributeError):
+        return ""
+    return str(body.get("error") or "") if isinstance(body, dict) else ""
+
+
 def require_connection() -> QboConnection:
     connection = get_connection()
     if connection is None or not connection.is_connected:
@@ -134,6 +179,9 @@ def complete_connection(actor: User, code: str, realm_id: str) -> QboConnection:
         client.get_bearer_token(code, realm_id=realm_id)
     except AuthClientError as error:
         raise QboError(f"QuickBooks refused the connection ({error.status_code}). "
+                       "Try Connect to QuickBooks again.") from None
+    except requests.RequestException as error:
+        raise QboError(f"QuickBooks did not answer ({type(error).__name__}). "
                        "Try Connect to QuickBooks again.") from None
     connection = connection_or_new()
     if connection.realm_id and connection.realm_id != realm_id:
@@ -169,9 +217,10 @@ def disconnect(connection: QboConnection) -> None:
             auth_client().revoke(token=token)
         except AuthClientError as error:  # already invalid: forgetting it is what matters
             log.warning("revoke answered %s", error.status_code)
-    connection.access_token_encrypted = None
-    connection.refresh_token_encrypted = None
-    connection.access_token_expires_at = None
+        except (QboError, requests.RequestException) as error:
+            log.warning("could not reach QuickBooks to revoke the token: %s", error)
+    _forget_tokens(connection)
+    connection.connected_at = None  # disconnected on purpose, not refused (needs_reconnect)
     connection.token_generation += 1
     db.session.commit()
 
@@ -206,14 +255,38 @@ def refresh_access_token(seen_generation: int) -> _Token:
         db.session.rollback()
         db.session.refresh(connection)
         return _Token(decrypt(connection.access_token_encrypted), connection.token_generation)
-    client = auth_client(connection)
     try:
+        client = auth_client(connection)
         client.refresh()
     except AuthClientError as error:
+        kind = oauth_error(error)
+        if kind == REFUSED_GRANT:
+            # Revoked or expired for good: forget the tokens (still under the row lock), so
+            # the settings page says to connect again and nothing tries them again.
+            _forget_tokens(connection)
+            db.session.commit()
+            log.warning("QuickBooks refused the refresh token of realm %s (invalid_grant)",
+                        connection.realm_id)
+            raise QboConnectionMissing(
+                "QuickBooks no longer accepts this connection (its refresh token was "
+                "refused). An ERP admin must connect to QuickBooks again in ERP Integrations "
+                "→ Settings.", REFUSED_GRANT) from None
         db.session.rollback()
-        raise QboConnectionMissing(
-            "QuickBooks no longer accepts this connection (its refresh token was refused). "
-            f"An ERP admin must connect to QuickBooks again. ({error.status_code})") from None
+        if kind == REFUSED_CLIENT:
+            raise QboPermanentError(
+                "QuickBooks refused this app's client id or secret (invalid_client). Check "
+                "QBO_CLIENT_ID and QBO_CLIENT_SECRET.", REFUSED_CLIENT) from None
+        raise QboTransientError(
+            "QuickBooks' sign-in service could not renew the access token (HTTP "
+            f"{error.status_code}). Try again later.", str(error.status_code)) from None
+    except requests.RequestException as error:
+        db.session.rollback()
+        raise QboTransientError(
+            "QuickBooks' sign-in service did not answer while renewing the access token "
+            f"({type(error).__name__}). Try again later.", "network") from None
+    except QboError:
+        db.session.rollback()
+        raise
     store_tokens(connection, client)
     db.session.commit()
     log.info("QuickBooks tokens refreshed for realm %s", connection.realm_id)

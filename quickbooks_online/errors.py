@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import requests
 from quickbooks import exceptions as qbx
@@ -44,19 +45,28 @@ class QboConnectionMissing(QboPermanentError):
 
 
 def _plain(message: str, detail: str) -> str:
-    """QuickBooks' message and detail as one sentence a person can read."""
+    """QuickBooks' message and detail as one sentence a person can read.
+
+    QuickBooks' Detail often starts with its Message ("Object Not Found : Something you're
+    trying to use ..."): then the detail alone says it all, without saying it twice.
+    """
     message = (message or "").strip()
     detail = (detail or "").strip()
-    if detail and detail not in message:
-        return f"{message}: {detail}" if message else detail
-    return message or detail or "QuickBooks refused the request."
+    if not detail or detail in message:
+        text = message
+    elif not message or message in detail:
+        text = detail
+    else:
+        text = f"{message}: {detail}"
+    text = re.sub(r"\s+:\s*", ": ", text)
+    return text or "QuickBooks refused the request."
 
 
 def classify(error: Exception) -> QboError:
     """Turn a python-quickbooks / requests exception into one of the errors above."""
     if isinstance(error, QboError):
         return error
-    if isinstance(error, requests.exceptions.Timeout | requests.exceptions.ConnectionError):
+    if isinstance(error, requests.RequestException):  # timeouts, dropped connections ...
         return QboTransientError(f"QuickBooks did not answer ({type(error).__name__}).",
                                  "network")
     if isinstance(error, qbx.QuickbooksException):

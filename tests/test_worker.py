@@ -100,3 +100,71 @@ def test_a_worker_refreshes_an_expired_token_and_saves_the_rotation(app, on_redi
     assert export.status.value == "synced"
     # Every line the job logged carries its id, the QuickBooks glue's included.
     assert f"[job {export.job_id}] QuickBooks tokens refreshed" in log.read_text()
+
+
+def test_an_export_over_its_time_limit_ends_failed_to_export(app, on_redis, exporting,
+                                                             sandbox, client, auth, people):
+    """RQ's job timeout strikes while QuickBooks holds the call: Failed to Export, a plain
+    message, and Retry Export (not "Exporting" for ever)."""
+    commitment, approver = exporting
+    app.config["EXPORT_JOB_TIMEOUT"] = 2
+    app.config["EXPORT_RETRY_INTERVALS"] = []
+    sandbox.pause_api(DEMO_REALM)  # QuickBooks takes the call and does not answer
+    try:
+        erp.accept(approver, commitment)
+        qbo_helpers.run_jobs(timeout=30)
+    finally:
+        sandbox.resume_api(DEMO_REALM)
+    failed = _wait_for(commitment.id, {ErpStatus.FAILED_TO_EXPORT, ErpStatus.SYNCED}, 10)
+    assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
+    export = db.session.scalar(select(Export))
+    assert export.last_error_message == ("The export stopped before it finished (it took "
+                                         "longer than the job's time limit). Press Retry "
+                                         "Export to try again.")
+    auth.login(people.company_admin)
+    inbox = client.get("/erp/?tab=failed_to_export").get_data(as_text=True)
+    assert "Retry Export" in inbox and "time limit" in inbox
+
+
+def test_a_killed_work_horse_ends_failed_to_export(app, on_redis, exporting, sandbox, client,
+                                                  auth, people, tmp_path):
+    """The process running the export dies (out of memory, SIGKILL): RQ calls no callback,
+    so the inbox notices the job is over and says so."""
+    import signal
+    import subprocess
+
+    commitment, approver = exporting
+    app.config["EXPORT_RETRY_INTERVALS"] = []
+    sandbox.pause_api(DEMO_REALM)
+    log = tmp_path / "worker.log"
+    worker = start_worker(app, on_redis, log)
+    def children() -> set[str]:
+        return set(subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True,
+                                  text=True, check=False).stdout.split())
+
+    try:
+        time.sleep(1.5)  # the worker and its scheduler are up
+        before = children()
+        erp.accept(approver, commitment)
+        deadline = time.monotonic() + 30
+        while sandbox.in_flight(DEMO_REALM) < 1:  # the horse is inside its QuickBooks call
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        horses = sorted(children() - before)  # the work horse forked for this job
+        assert len(horses) == 1, (horses, before)
+        os.kill(int(horses[0]), signal.SIGKILL)
+        auth.login(people.company_admin)
+        deadline = time.monotonic() + 20
+        while True:  # the worker records the job as failed; the inbox then notices
+            page = client.get("/erp/?tab=failed_to_export").get_data(as_text=True)
+            if "SC-2040" in page:
+                break
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.3)
+    finally:
+        sandbox.resume_api(DEMO_REALM)
+        worker.terminate()
+        worker.wait(10)
+    assert "The export job stopped without finishing" in page and "Retry Export" in page
+    db.session.expire_all()
+    assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.FAILED_TO_EXPORT

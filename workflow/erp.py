@@ -188,6 +188,7 @@ def retry_export(actor: User, commitment: Commitment) -> Export:
     _move(commitment, (E.FAILED_TO_EXPORT,), E.EXPORTING)
     export = latest_export(commitment)
     export.status = ExportStatus.QUEUED
+    export.job_id = None  # the failed job is over; the new one's id comes with the enqueue
     history.record(actor, commitment, "retried", field="ERP status", old=E.FAILED_TO_EXPORT,
                    new=E.EXPORTING)
     db.session.commit()
@@ -268,5 +269,5 @@ def export_failed(export: Export, code: str, message: str) -> None:
     _move(commitment, (E.EXPORTING,), E.FAILED_TO_EXPORT)
     history.record(None, commitment, "export failed", field="ERP status", old=E.EXPORTING,
                    new=E.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
-                   if code else message)
+                   if code and code.isdigit() else message)
     db.session.commit()

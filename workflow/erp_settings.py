@@ -9,6 +9,10 @@ from models import Category, CostCode, CostMapping, Project, QboRecord, User, Ve
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.permissions import is_erp_admin
 
+# QuickBooks account types a cost can be booked to (DESIGN §3: "expense Account"); a PO line
+# on any other account (A/P, bank, income ...) is refused by QuickBooks or books it wrongly.
+EXPENSE_ACCOUNT_TYPES = ("Expense", "Cost of Goods Sold", "Other Expense")
+
 
 def require_erp_admin(actor: User) -> None:
     if not is_erp_admin(actor):
@@ -58,6 +62,12 @@ def map_cost(actor: User, cost_code: CostCode, category: Category, target: str |
     if entity not in ("Item", "Account") or not qbo_id:
         raise InvalidInput({"target": "Choose a QuickBooks item or account."})
     record = _record(entity, qbo_id, "target")
+    if entity == "Account" and record.detail not in EXPENSE_ACCOUNT_TYPES:
+        detail = record.detail or "non-expense"
+        kind = f"an {detail}" if detail[0] in "AEIOU" else f"a {detail}"
+        raise InvalidInput({"target": f"{record.name} is {kind} account. Choose an item or an "
+                                      "expense account (Expense, Cost of Goods Sold or Other "
+                                      "Expense)."})
     if mapping is None:
         mapping = CostMapping(cost_code=cost_code, category=category)
         db.session.add(mapping)

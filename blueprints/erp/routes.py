@@ -22,6 +22,19 @@ TABS = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPO
         ErpStatus.REJECTED, ErpStatus.SYNCED)
 
 
+@bp.app_template_global("latest_erp_export")
+def latest_erp_export(commitment: Commitment):
+    """The commitment's newest Export, for its ERP panel's "Failed to Export" message."""
+    return erp.latest_export(commitment)
+
+
+def _fail_lost_exports() -> None:
+    """A worker that died mid-export tells nobody: look before showing what is Exporting."""
+    from jobs.exports import fail_lost_exports
+
+    fail_lost_exports()
+
+
 def require_erp_view() -> None:
     if not can_view_erp(current_user):
         abort(403)
@@ -64,6 +77,7 @@ def index():
     require_erp_view()
     tab = request.args.get("tab", ErpStatus.READY_TO_EXPORT.value)
     status = ErpStatus(tab) if tab in {t.value for t in TABS} else ErpStatus.READY_TO_EXPORT
+    _fail_lost_exports()
     commitments = db.session.scalars(
         select(Commitment).where(Commitment.erp_status == status)
         .options(selectinload(Commitment.vendor), selectinload(Commitment.project),
@@ -91,7 +105,10 @@ def _card(commitment: Commitment, status: int = 200, **extra):
 @bp.get("/commitments/<int:commitment_id>/card")
 @login_required
 def card(commitment_id: int):
-    return _card(_commitment(commitment_id))
+    commitment = _commitment(commitment_id)
+    if commitment.erp_status == ErpStatus.EXPORTING:
+        _fail_lost_exports()
+    return _card(commitment)
 
 
 @bp.post("/commitments/<int:commitment_id>/accept")

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from blueprints.erp import bp
+from blueprints.rendering import is_htmx, render_partial
 from extensions import db
 from models import Category, CostCode, CostMapping, Project, SovLine, Vendor
 from quickbooks_online import connection as qbo
@@ -29,19 +30,27 @@ def _back():
     return redirect(url_for("erp.settings"), 303)
 
 
+def _lists() -> dict:
+    from quickbooks_online.lists import records
+
+    return {"Customer": records("Customer"), "Vendor": records("Vendor"),
+            "Item": records("Item"), "Account": records("Account"),
+            "AP": records("Account", detail="Accounts Payable")}
+
+
 @bp.get("/settings")
 @login_required
 def settings():
     _require_admin()
-    from quickbooks_online.lists import records
+    return _settings_page()
 
+
+def _settings_page(status: int = 200, mapping_errors: dict | None = None):
+    """The settings page; ``mapping_errors`` puts a message next to a mapping's field, keyed
+    by (cost code id, category id), or "new" for the "map another" form."""
     connection = qbo.get_connection()
     connected = connection is not None and connection.is_connected
-    lists = {}
-    if connected:
-        lists = {"Customer": records("Customer"), "Vendor": records("Vendor"),
-                 "Item": records("Item"), "Account": records("Account"),
-                 "AP": records("Account", detail="Accounts Payable")}
+    lists = _lists() if connected else {}
     # The cost code and category pairs in use on schedules of values, plus those already mapped.
     used = set(db.session.execute(select(SovLine.cost_code_id, SovLine.category_id)).all())
     mappings = {(m.cost_code_id, m.category_id): m for m in db.session.scalars(select(CostMapping))}
@@ -50,10 +59,13 @@ def settings():
     categories = {c.id: c for c in db.session.scalars(select(Category))}
     return render_template(
         "erp/settings.html", tool="erp", connection=connection, connected=connected,
+        needs_reconnect=qbo.needs_reconnect(connection),
         lists=lists, projects=db.session.scalars(select(Project).order_by(Project.number)).all(),
         vendors=db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
         pairs=[(cost_codes[a], categories[b], mappings.get((a, b))) for a, b in pairs],
-        all_cost_codes=cost_codes.values(), all_categories=categories.values())
+        all_cost_codes=cost_codes.values(), all_categories=categories.values(),
+        expense_types=erp_settings.EXPENSE_ACCOUNT_TYPES,
+        mapping_errors=mapping_errors or {}), status
 
 
 @bp.post("/settings/connect")
@@ -77,14 +89,14 @@ def callback():
     if not expected or request.args.get("state") != expected:
         flash("That QuickBooks answer did not match a connection started here; nothing was "
               "changed. Press Connect to QuickBooks again.", "error")
-        return settings(), 400
+        return _settings_page(400)
     if request.args.get("error"):
         flash("QuickBooks did not grant access; nothing was changed.", "error")
         return _back()
     code, realm_id = request.args.get("code"), request.args.get("realmId")
     if not code or not realm_id:
         flash("QuickBooks' answer was incomplete; nothing was changed.", "error")
-        return settings(), 400
+        return _settings_page(400)
     try:
         connection = qbo.complete_connection(current_user, code, realm_id)
     except QboError as error:
@@ -171,5 +183,27 @@ def map_cost():
     if cost_code is None or category is None:
         flash("Choose a cost code and a category.", "error")
         return _back()
-    _apply(erp_settings.map_cost, cost_code, category, request.form.get("target") or None)
+    key = "new" if request.form.get("form") == "new" else (cost_code.id, category.id)
+    try:
+        erp_settings.map_cost(current_user, cost_code, category,
+                              request.form.get("target") or None)
+    except (InvalidInput, QboError) as error:
+        db.session.rollback()
+        message = (" ".join(error.errors.values()) if isinstance(error, InvalidInput)
+                   else error.message)
+        if is_htmx() and key != "new":
+            return _mapping_row(cost_code, category, 422, error=message)
+        return _settings_page(422, {key: message})
+    if is_htmx() and key != "new":
+        return _mapping_row(cost_code, category, saved=True)
+    flash("Saved.", "success")
     return _back()
+
+
+def _mapping_row(cost_code: CostCode, category: Category, status: int = 200, **extra):
+    """One mapping's form again (htmx): with the message next to its field, or "Saved"."""
+    mapping = db.session.scalar(select(CostMapping).where(
+        CostMapping.cost_code_id == cost_code.id, CostMapping.category_id == category.id))
+    return render_partial("erp/_mapping_form.html", status=status, cost_code=cost_code,
+                          category=category, mapping=mapping, lists=_lists(),
+                          expense_types=erp_settings.EXPENSE_ACCOUNT_TYPES, **extra)

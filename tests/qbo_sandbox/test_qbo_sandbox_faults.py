@@ -231,3 +231,27 @@ def test_other_codes_and_their_exception_classes(qbo_client, qbo_po):
     with pytest.raises(ValidationException) as info:
         po.save(qb=qbo_client)
     assert info.value.error_code == 2170
+
+
+def test_a_requestid_longer_than_50_characters_is_refused(qbo_client, qbo_raw, qbo_sandbox,
+                                                          qbo_po):
+    """Intuit: "The RequestID can have a maximum of 50 characters" -- a longer one is a
+    ValidationFault (2050, element requestid), and nothing is written."""
+    body = json.loads(qbo_po.purchase_order().to_json())
+    too_long = "r" * 51
+    response = qbo_raw("POST", "purchaseorder", params={"requestid": too_long},
+                       data=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    fault = response.json()["Fault"]
+    assert fault["type"] == "ValidationFault"
+    error = fault["Error"][0]
+    assert error["code"] == "2050" and error["element"] == "requestid"
+    assert "Max:50" in error["Detail"] and "Supplied length:51" in error["Detail"]
+    assert qbo_sandbox.purchase_orders(DEMO_REALM_ID) == []
+    with pytest.raises(ValidationException) as info:  # as python-quickbooks reports it
+        qbo_po.purchase_order().save(qb=qbo_client, request_id=too_long)
+    assert info.value.error_code == 2050
+    ok = qbo_raw("POST", "purchaseorder", params={"requestid": "r" * 50},
+                 data=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert ok.status_code == 200
+    assert len(qbo_sandbox.purchase_orders(DEMO_REALM_ID)) == 1

@@ -244,3 +244,30 @@ def test_http_hook_registers_client_and_realm(qbo_server, qbo_sandbox, qbo_redir
                                                      "Extra Co"}, timeout=5)
     assert response.json()["realm_id"] == "123145"
     assert qbo_sandbox.realm("123145").company_info()["CompanyName"] == "Extra Co"
+
+
+@pytest.mark.parametrize("kind,status", [("500", 500), ("503", 503)])
+def test_injected_token_endpoint_outage_rotates_nothing(qbo_sandbox, qbo_server, qbo_auth,
+                                                        kind, status):
+    from intuitlib.exceptions import AuthClientError
+
+    refresh_token = qbo_auth.refresh_token
+    qbo_sandbox.inject_oauth_fault(kind, count=1)
+    with pytest.raises(AuthClientError) as info:
+        qbo_auth.refresh()
+    assert info.value.status_code == status
+    assert info.value.response.json()["error"] == "server_error"
+    assert qbo_sandbox.pending_oauth_faults() == []
+    qbo_auth.refresh()  # the outage is over and the refresh token still works
+    assert qbo_auth.refresh_token != refresh_token
+
+
+def test_injected_token_endpoint_drop_is_a_connection_error(qbo_sandbox, qbo_server, qbo_auth):
+    answer = requests.post(qbo_server.base_url + "/_sandbox/oauth/faults", timeout=5,
+                           json={"kind": "drop", "count": 1})
+    assert answer.json() == {"pending": ["drop"]}
+    with pytest.raises(requests.exceptions.ConnectionError):
+        qbo_auth.refresh()
+    qbo_auth.refresh()
+    with pytest.raises(ValueError):
+        qbo_sandbox.inject_oauth_fault("418")
