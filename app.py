@@ -79,6 +79,10 @@ def _security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Most URLs answer an htmx request differently (a partial, a 401 with HX-Redirect
+        # instead of a redirect to the login page), so every response varies on it; a cache
+        # must never hand a partial to a browser or a page to htmx.
+        response.vary.add("HX-Request")
         return response
 
 

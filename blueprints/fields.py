@@ -46,6 +46,17 @@ class VersionField(HiddenField):
             self.data = None
 
 
+def posted_version() -> int | None:
+    """The version a posted form was rendered from; None when it sent none (refused as stale).
+
+    Read from the request itself: a form built with ``obj=`` would fall back to the record's
+    current version when nothing was posted."""
+    from flask import request
+
+    value = request.form.get("version", "")
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def optional_int(value):
     if value in (None, "", "None"):
         return None

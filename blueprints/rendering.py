@@ -26,6 +26,28 @@ def render(page: str, partial: str | None = None, status: int = 200, **context):
     return response
 
 
+def redirect_after_post(url: str):
+    """After a successful post: a 303 for a browser; for htmx a 200 with ``HX-Redirect`` (htmx
+    ignores headers on a 3xx and would swap the page it followed into the form)."""
+    from flask import redirect
+
+    if is_htmx():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = url
+    else:
+        response = redirect(url, 303)
+    response.vary.add("HX-Request")
+    return response
+
+
+def row_deleted(response):
+    """The row is gone: htmx 4 does not swap an empty answer (only out-of-band totals) into its
+    target, so tell it to remove the row."""
+    if is_htmx() and response.status_code == 200:
+        response.headers["HX-Reswap"] = "delete"
+    return response
+
+
 def render_partial(partial: str, status: int = 200, **context):
     response = make_response(render_template(partial, **context), status)
     response.vary.add("HX-Request")
@@ -49,10 +71,12 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_helpers():
+        from workflow.change_orders import can_view
         from workflow.erp import waiting_on
 
         return {
             "perm": permissions,
+            "can_view_cco": lambda cco: can_view(current_user, cco),
             "htmx_script": htmx_script,
             "erp_waiting": waiting_on,
         }

@@ -98,4 +98,5 @@ def seed_commitments(project: Project, manager: User) -> None:
                                      category_id=_by(Category, name=category).id)
                 add_line(manager, cco, data)
             if approve:
-                review(manager, cco, approve=True, comment="Priced and agreed on site.")
+                review(manager, cco, approve=True, comment="Priced and agreed on site.",
+                       version=cco.version)

@@ -69,6 +69,11 @@ class User(UserMixin, db.Model):
     )
 
     @property
+    def label(self) -> str:
+        """How the user is named in the Change History and in messages."""
+        return self.name
+
+    @property
     def is_active(self) -> bool:  # flask-login: a deactivated user cannot log in
         return self.active
 

@@ -38,6 +38,22 @@ def test_admin_creates_a_user_who_can_then_log_in(client, admin, auth):
     assert auth.login("casey@example.com", "a-good-password").status_code == 302
 
 
+def test_user_form_sent_by_htmx_goes_to_the_users_page(client, admin, factory):
+    """htmx does not act on a 303 it followed (it would swap the users page's form partial
+    into the form): it is told to load the users page instead."""
+    created = client.post("/admin/users", headers=HTMX, data=_user_data())
+    assert created.status_code == 200
+    assert created.headers["HX-Redirect"] == "/admin/users"
+    assert "HX-Request" in created.headers["Vary"]
+    other = factory.user(name="Old Name")
+    saved = client.post(f"/admin/users/{other.id}", headers=HTMX, data=_user_data(
+        email=other.email, name="New Name", password=None))
+    assert saved.status_code == 200 and saved.headers["HX-Redirect"] == "/admin/users"
+    page = client.get(saved.headers["HX-Redirect"]).get_data(as_text=True)
+    assert "Saved New Name." in page and "Created Casey Field." in page
+    assert client.post("/admin/users", data=_user_data(email="b@example.com")).status_code == 303
+
+
 @pytest.mark.parametrize("overrides,field,message", [
     ({"email": "not-an-email"}, "email", "Enter a valid email address."),
     ({"email": ""}, "email", "Enter an email."),

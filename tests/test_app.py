@@ -102,3 +102,17 @@ def test_pages_refuse_framing_and_sniffing(client):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_every_answer_varies_on_hx_request(client, auth, factory):
+    """Redirects, 401s and pages alike: a cache must not give htmx's answer to a browser."""
+    anonymous_page = client.get("/projects/1/commitments/")
+    assert anonymous_page.status_code == 302
+    anonymous_htmx = client.get("/projects/1/commitments/", headers={"HX-Request": "true"})
+    assert anonymous_htmx.status_code == 401
+    auth.login(factory.user(is_company_admin=True))
+    project = factory.project()
+    home = client.get(f"/projects/{project.id}/")
+    assert home.status_code == 302
+    for response in (anonymous_page, anonymous_htmx, home, client.get("/auth/login")):
+        assert "HX-Request" in response.headers.get("Vary", ""), response.status_code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -98,6 +99,16 @@ def test_create_a_change_event_and_numbers_run_per_project(client, pm, people, f
     assert "CE #002" in page and "Out of Scope" in page and "Owner Change" in page
 
 
+def test_change_event_numbers_skip_rows_put_in_directly(client, pm, people):
+    db.session.add(ChangeEvent(project=people.project, number="007", title="Imported"))
+    db.session.commit()
+    response = client.post(f"/projects/{people.project.id}/change-events/", data={
+        "title": "Next", "status": "open", "scope": "tbd", "type": "tbd"})
+    assert response.status_code == 303
+    assert db.session.scalar(select(ChangeEvent.number)
+                             .where(ChangeEvent.title == "Next")) == "008"
+
+
 def test_two_change_events_created_at_once_get_different_numbers(app, people):
     """Four creators in four threads, each with its own connection and transaction."""
     project_id, user_id = people.project.id, people.standard.id
@@ -177,11 +188,39 @@ def test_add_edit_and_delete_line_items_in_place(client, pm, job, factory):
     html = saved.get_data(as_text=True)
     assert "Dewatering pump" in html and "$1,100.25" in html and 'id="ce-totals"' in html
 
-    deleted = client.post(_ce_url(ce, f"/lines/{line.id}/delete"), headers=HTMX)
+    db.session.refresh(line)
+    deleted = client.post(_ce_url(ce, f"/lines/{line.id}/delete"), headers=HTMX,
+                          data={"version": line.version})
     assert deleted.status_code == 200 and "$1,400.00" in deleted.get_data(as_text=True)
+    assert deleted.headers["HX-Reswap"] == "delete"  # htmx 4 removes the row
     assert db.session.get(ChangeEventLine, line.id) is None
     history = client.get(_ce_url(ce)).get_data(as_text=True)
     assert "Line 3 Latest cost" in history
+
+
+def test_stale_or_versionless_line_item_delete_is_refused(client, pm, job, auth, people,
+                                                         factory):
+    ce, item = job["events"][0], job["items"][1]
+    opened_version = item.version
+    data = {"description": "Rock hammer, 2 days", "cost_code_id": item.cost_code_id,
+            "category_id": item.category_id, "cost_rom": "800.00",
+            "vendor_id": item.vendor_id, "version": opened_version}
+    assert client.post(_ce_url(ce, f"/lines/{item.id}"), headers=HTMX,
+                       data=data).status_code == 200
+    auth.logout()
+    auth.login(people.standard)
+    before = fingerprint()
+    refused = client.post(_ce_url(ce, f"/lines/{item.id}/delete"), headers=HTMX,
+                          data={**data, "version": opened_version})
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert f"{pm.name} changed this at" in html and "so it was not deleted" in html
+    missing = client.post(_ce_url(ce, f"/lines/{item.id}/delete"), headers=HTMX)
+    assert missing.status_code == 409 and b"did not say which version" in missing.data
+    header = client.post(_ce_url(ce), headers=HTMX, data={
+        "title": "No version", "status": "open", "scope": "tbd", "type": "tbd"})
+    assert header.status_code == 409 and b"did not say which version" in header.data
+    assert fingerprint() == before
 
 
 @pytest.mark.parametrize("overrides,field,message", [
@@ -306,6 +345,43 @@ def test_an_item_feeds_one_live_cco(client, pm, job, people):
     assert fingerprint() == before
 
 
+def test_two_people_making_a_cco_from_one_item_at_once_get_one_cco(app, job, people,
+                                                                    monkeypatch):
+    """Three "Create Commitment CO" presses in three threads (own connection, own transaction)
+    on SQLite and PostgreSQL alike: one CCO, two clear refusals. A pause between the check and
+    the write gives every thread the chance to pass the check before the first one commits."""
+    import time
+
+    from models import Commitment, User
+    from workflow import change_events
+    from workflow.errors import InvalidInput
+
+    original = change_events.create_change_order
+
+    def slow_create(*args, **kwargs):
+        time.sleep(0.3)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(change_events, "create_change_order", slow_create)
+    commitment_id, item_id = job["commitment"].id, job["items"][0].id
+    user_ids = [people.standard.id, people.project_admin.id, people.company_admin.id]
+
+    def press(index):
+        actor = db.session.get(User, user_ids[index])
+        target = db.session.get(Commitment, commitment_id)
+        return lambda: change_events.create_commitment_co(actor, target, [item_id]).id
+
+    outcomes = at_once(app, 3, press)
+    made = [o for o in outcomes if isinstance(o, int)]
+    refused = [o for o in outcomes if isinstance(o, InvalidInput)]
+    assert len(made) == 1 and len(refused) == 2, outcomes
+    for error in refused:
+        assert error.errors["line_ids"] == "Line 1 of CE #001 is already on CCO #001 of SC-1042."
+    lines = db.session.scalars(select(ChangeOrderLine)
+                               .where(ChangeOrderLine.change_event_line_id == item_id)).all()
+    assert len(lines) == 1 and len(_ccos()) == 1
+
+
 def test_voiding_the_cco_frees_its_items_and_it_cannot_come_back(client, pm, job, people):
     commitment, items = job["commitment"], job["items"][:2]
     _cco_from(client, people.project.id, commitment, items)
@@ -333,7 +409,8 @@ def test_deleting_the_cco_line_frees_the_item(client, pm, job, people):
     line = next(li for li in cco.lines if li.change_event_line_id == item.id)
     assert _cco_from(client, people.project.id, commitment, [item]).status_code == 422
     client.post(f"/projects/{people.project.id}/commitments/{commitment.id}/change-orders/"
-                f"{cco.id}/lines/{line.id}/delete", headers=HTMX)
+                f"{cco.id}/lines/{line.id}/delete", headers=HTMX,
+                data={"version": line.version})
     assert _cco_from(client, people.project.id, commitment, [item]).status_code == 303
     assert [c.number for c in _ccos()] == ["001", "002"]
 
@@ -343,9 +420,47 @@ def test_an_item_on_a_live_cco_cannot_be_deleted(client, pm, job, people):
     _cco_from(client, people.project.id, job["commitment"], [item])
     before = fingerprint()
     response = client.post(_ce_url(item.change_event, f"/lines/{item.id}/delete"),
-                           headers=HTMX)
+                           headers=HTMX, data={"version": item.version})
     assert response.status_code == 422
     assert "Line 1 of CE #001 is on CCO #001 of SC-1042." in response.get_data(as_text=True)
+    assert fingerprint() == before
+
+
+def test_a_private_cco_is_not_named_on_change_event_pages(client, auth, pm, job, people):
+    """Someone who may not see a private CCO learns only that the item is used elsewhere."""
+    first = job["events"][0]
+    item = job["items"][0]
+    _cco_from(client, people.project.id, job["commitment"], [item])
+    (cco,) = _ccos()
+    cco.private = True
+    db.session.commit()
+    admin_page = client.get(_ce_url(first)).get_data(as_text=True)
+    assert "On CCO #001 of SC-1042" in admin_page  # the project admin may see it
+    assert "CCO #001 of SC-1042" in admin_page.split('id="history"')[1]
+    auth.logout()
+    auth.login(people.standard)
+
+    page = unescape(client.get(_ce_url(first)).get_data(as_text=True))
+    assert "CCO #001" not in page and "#001 · SC-1042" not in page
+    assert "On another CCO you can't view" in page
+    history = page.split('id="history"')[1]
+    assert "Commitment CO" in history
+    assert "Another commitment change order you can't view" in history
+    selection = client.get(f"/projects/{people.project.id}/change-events/commitment-co")
+    assert "CCO #001" not in selection.get_data(as_text=True)
+
+    before = fingerprint()
+    refused = _cco_from(client, people.project.id, job["commitment"], [item],
+                        change_event_id=first.id)
+    assert refused.status_code == 422
+    assert error_for(refused.get_data(as_text=True), "line_ids") == (
+        "Line 1 of CE #001 is already on another commitment change order you can't view.")
+    deleting = client.post(_ce_url(first, f"/lines/{item.id}/delete"), headers=HTMX,
+                           data={"version": item.version})
+    assert deleting.status_code == 422
+    message = unescape(deleting.get_data(as_text=True))
+    assert "CCO #001" not in message
+    assert "Line 1 of CE #001 is on another commitment change order you can't view." in message
     assert fingerprint() == before
 
 
@@ -357,7 +472,7 @@ def test_a_line_item_deleted_after_its_cco_was_voided_leaves_the_cco_line(client
     cco.status = ChangeOrderStatus.VOID
     db.session.commit()
     response = client.post(_ce_url(item.change_event, f"/lines/{item.id}/delete"),
-                           headers=HTMX)
+                           headers=HTMX, data={"version": item.version})
     assert response.status_code == 200
     (cco,) = _ccos()
     assert len(cco.lines) == 1 and cco.lines[0].change_event_line_id is None

@@ -74,6 +74,19 @@ def test_two_ccos_created_at_once_get_different_numbers(app, commitment, people)
     assert sorted(numbers) == ["001", "002", "003", "004"]
 
 
+def test_numbers_skip_rows_put_in_directly(client, pm, commitment):
+    """A CCO inserted without the counter (an import, a hand-made fix) is not numbered over."""
+    db.session.add(ChangeOrder(commitment=commitment, number="002", title="Imported"))
+    db.session.commit()
+    assert commitment.last_cco_number == 0
+    assert _create(client, commitment).status_code == 303
+    assert _create(client, commitment).status_code == 303
+    numbers = db.session.scalars(select(ChangeOrder.number)
+                                 .where(ChangeOrder.commitment_id == commitment.id)
+                                 .order_by(ChangeOrder.number)).all()
+    assert numbers == ["002", "003", "004"]
+
+
 def test_cco_only_on_an_approved_commitment(client, pm, factory, people):
     draft = factory.commitment(people.project, status="draft")
     before = fingerprint()
@@ -158,8 +171,10 @@ def test_line_edit_and_delete(client, pm, commitment, factory):
         "sov_line_id": sov.id, "description": "Changed", "amount": "120.00",
         "version": line.version})
     assert saved.status_code == 200 and "$170.00" in saved.get_data(as_text=True)
-    deleted = client.post(_cco_url(cco, f"/lines/{cco.lines[1].id}/delete"), headers=HTMX)
+    deleted = client.post(_cco_url(cco, f"/lines/{cco.lines[1].id}/delete"), headers=HTMX,
+                          data={"version": cco.lines[1].version})
     assert deleted.status_code == 200 and "$120.00" in deleted.get_data(as_text=True)
+    assert deleted.headers["HX-Reswap"] == "delete"  # htmx 4 removes the row
     assert db.session.scalar(select(ChangeOrderLine.amount)) == Decimal("120.00")
 
 
@@ -177,6 +192,75 @@ def test_stale_header_save_is_refused(client, pm, commitment, factory, auth, peo
     assert f"{pm.name} changed this at" in html and 'value="Second save"' in html
     db.session.expire_all()
     assert db.session.get(ChangeOrder, cco.id).title == "First save"
+
+
+def test_header_line_and_review_without_a_version_are_refused(client, pm, commitment,
+                                                              factory, people):
+    sov = commitment.sov_lines[0]
+    cco = factory.change_order(commitment, status="pending_in_review", reviewer=pm,
+                               lines=((sov, "100.00"),))
+    line = cco.lines[0]
+    before = fingerprint()
+    for url, data in (
+        (_cco_url(cco), {"title": "No version", "status": "draft"}),
+        (_cco_url(cco, f"/lines/{line.id}"), {"sov_line_id": sov.id, "amount": "9.00"}),
+        (_cco_url(cco, f"/lines/{line.id}/delete"), {}),
+        (_cco_url(cco, "/review"), {"decision": "approve"}),
+    ):
+        response = client.post(url, headers=HTMX, data=data)
+        assert response.status_code == 409, url
+        assert "did not say which version" in response.get_data(as_text=True), url
+    assert fingerprint() == before
+
+
+def test_stale_cco_line_delete_is_refused_with_who_and_when(client, pm, commitment, factory,
+                                                           auth, people):
+    sov = commitment.sov_lines[0]
+    cco = factory.change_order(commitment, lines=((sov, "100.00"),))
+    line = cco.lines[0]
+    opened_version = line.version
+    assert client.post(_cco_url(cco, f"/lines/{line.id}"), headers=HTMX, data={
+        "sov_line_id": sov.id, "description": "Changed", "amount": "150.00",
+        "version": opened_version}).status_code == 200
+    auth.logout()
+    auth.login(people.standard)
+    before = fingerprint()
+    refused = client.post(_cco_url(cco, f"/lines/{line.id}/delete"), headers=HTMX, data={
+        "sov_line_id": sov.id, "description": "Change", "amount": "100.00",
+        "version": opened_version})
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert f"{pm.name} changed this at" in html and "so it was not deleted" in html
+    assert fingerprint() == before
+
+
+def test_an_approved_cco_not_yet_sent_can_be_corrected(client, pm, commitment, factory):
+    """DESIGN §2: editability follows the ERP axis, so an Approved CCO that accounting has not
+    taken (Not Sent, or Rejected back) can be corrected; its new amount is the approved change."""
+    sov = commitment.sov_lines[0]
+    cco = factory.change_order(commitment, status="approved", lines=((sov, "100.00"),))
+    line = cco.lines[0]
+    page = client.get(_cco_url(cco)).get_data(as_text=True)
+    assert 'id="cco-line-new"' in page
+    response = client.post(_cco_url(cco, f"/lines/{line.id}"), headers=HTMX, data={
+        "sov_line_id": sov.id, "description": "Corrected", "amount": "250.00",
+        "version": line.version})
+    assert response.status_code == 200
+    assert "$250.00" in response.get_data(as_text=True)
+    commitment_page = client.get(_url(commitment)).get_data(as_text=True)
+    assert "$250.00" in commitment_page.split("Approved changes")[1]
+
+
+def test_history_names_the_designated_reviewer(client, pm, commitment, factory, people):
+    cco = factory.change_order(commitment)
+    response = client.post(_cco_url(cco), data={
+        "title": cco.title, "status": "pending_in_review",
+        "designated_reviewer_id": people.standard.id, "version": cco.version})
+    assert response.status_code == 303
+    history = unescape(client.get(_cco_url(cco)).get_data(as_text=True)).split('id="history"')[1]
+    assert "Designated reviewer" in history
+    assert f"<td data-label=\"To\">{people.standard.name}</td>" in history
+    assert "<User" not in history and people.standard.email not in history
 
 
 def test_locked_while_with_accounting(client, pm, commitment, factory):
@@ -200,8 +284,8 @@ def test_designated_reviewer_approves_and_the_creator_sees_it(client, auth, peop
     cco = factory.change_order(commitment, status="pending_in_review", creator=people.standard,
                                reviewer=people.project_admin, lines=((sov, "300.00"),))
     auth.login(people.project_admin)
-    response = client.post(_cco_url(cco, "/review"),
-                           data={"decision": "approve", "comment": "Agreed on site"})
+    response = client.post(_cco_url(cco, "/review"), data={
+        "decision": "approve", "comment": "Agreed on site", "version": cco.version})
     assert response.status_code == 303
     auth.logout()
     auth.login(people.standard)
@@ -216,7 +300,8 @@ def test_reject_from_pending_revised_with_comment(client, auth, people, commitme
     cco = factory.change_order(commitment, status="pending_revised",
                                reviewer=people.project_admin)
     auth.login(people.project_admin)
-    client.post(_cco_url(cco, "/review"), data={"decision": "reject", "comment": "Too high"})
+    client.post(_cco_url(cco, "/review"), data={"decision": "reject", "comment": "Too high",
+                                                "version": cco.version})
     db.session.refresh(cco)
     assert cco.status == ChangeOrderStatus.REJECTED and cco.review_comment == "Too high"
 
@@ -226,8 +311,12 @@ def test_review_only_from_pending_review(client, auth, people, commitment, facto
     cco = factory.change_order(commitment, status=status, reviewer=people.project_admin)
     auth.login(people.project_admin)
     before = fingerprint()
-    response = client.post(_cco_url(cco, "/review"), data={"decision": "approve"})
+    response = client.post(_cco_url(cco, "/review"), data={"decision": "approve",
+                                                           "version": cco.version})
     assert response.status_code == 409
+    message = unescape(response.get_data(as_text=True))
+    assert (f"This change order is {cco.status.label}; only one that is Pending – In Review "
+            "or Pending – Revised can be approved or rejected.") in message
     assert fingerprint() == before
 
 

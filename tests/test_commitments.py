@@ -175,6 +175,12 @@ def test_edit_sov_line_partial_and_full_page(client, pm, commitment):
     ({"amount": "10.005"}, "amount", "Use at most 2 decimal places."),
     ({"amount": "100000000000"}, "amount", "Enter an amount between"),
     ({"amount": "1e12"}, "amount", "Enter an amount like 1250.00."),
+    ({"amount": "12,34,5"}, "amount", "Put commas only between groups of three digits"),
+    ({"amount": "1,00"}, "amount", "Put commas only between groups of three digits"),
+    ({"amount": "1 000"}, "amount", "Type the amount without spaces"),
+    ({"amount": "\u0661\u0662\u0663"}, "amount", "Type the amount with the digits 0–9"),
+    ({"amount": "\uff11\uff12\uff13"}, "amount", "Type the amount with the digits 0–9"),
+    ({"amount": "+5"}, "amount", "Enter an amount like 1250.00."),
     ({"cost_code_id": ""}, "cost_code_id", "Choose a cost code."),
     ({"category_id": ""}, "category_id", "Choose a category."),
     ({"description": ""}, "description", "Enter a description."),
@@ -190,6 +196,19 @@ def test_bad_sov_input_is_explained_in_the_row(client, pm, commitment, overrides
     assert html.lstrip().startswith("<tr")
     assert message in error_for(html, field)
     assert fingerprint() == before
+
+
+@pytest.mark.parametrize("typed,saved", [
+    ("1,250.50", "1250.50"), ("$12,500,000", "12500000.00"), ("-$1,234.5", "-1234.50"),
+    ("$-75", "-75.00"), ("(125.00)", "-125.00"), (" 300 ", "300.00"), (".5", "0.50"),
+])
+def test_amounts_typed_the_usual_ways_are_saved(client, pm, commitment, typed, saved):
+    line = commitment.sov_lines[0]
+    response = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+                           data=_sov_data(line, amount=typed))
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(SovLine, line.id).amount == Decimal(saved)
 
 
 def test_script_in_a_description_is_escaped(client, pm, commitment):
@@ -220,18 +239,73 @@ def test_stale_sov_save_is_refused_and_input_kept(client, pm, commitment, factor
     assert db.session.get(SovLine, line.id).amount == Decimal("111.11")
 
 
+def test_a_save_without_a_version_is_refused(client, pm, commitment):
+    """A form that does not say which version it was opened from cannot overwrite anything."""
+    line = commitment.sov_lines[0]
+    before = fingerprint()
+    data = _sov_data(line, amount="1.00")
+    del data["version"]
+    response = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX, data=data)
+    assert response.status_code == 409
+    assert "did not say which version" in response.get_data(as_text=True)
+    header = client.post(_url(commitment), data={
+        "type": "subcontract", "number": commitment.number, "title": "Renamed",
+        "vendor_id": commitment.vendor_id, "status": "approved"})
+    assert header.status_code == 409
+    assert b"did not say which version" in header.data
+    assert fingerprint() == before
+
+
+def test_stale_sov_delete_is_refused_with_who_and_when(client, pm, commitment, auth, people):
+    line = commitment.sov_lines[1]
+    opened_version = line.version
+    assert client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+                       data=_sov_data(line, amount="5.00")).status_code == 200
+    auth.logout()
+    auth.login(people.standard)
+    before = fingerprint()
+    refused = client.post(_url(commitment, f"/sov/{line.id}/delete"), headers=HTMX,
+                          data=_sov_data(line, version=opened_version))
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert f"{pm.name} changed this at" in html and "so it was not deleted" in html
+    missing = client.post(_url(commitment, f"/sov/{line.id}/delete"), headers=HTMX)
+    assert missing.status_code == 409 and b"did not say which version" in missing.data
+    assert fingerprint() == before
+    db.session.expire_all()
+    assert db.session.get(SovLine, line.id).amount == Decimal("5.00")
+
+
 def test_delete_sov_line_used_by_a_cco_is_refused(client, pm, commitment, factory):
     used, free = commitment.sov_lines
     cco = factory.change_order(commitment, lines=((used, "10.00"),))
     before = fingerprint()
-    refused = client.post(_url(commitment, f"/sov/{used.id}/delete"), headers=HTMX)
+    refused = client.post(_url(commitment, f"/sov/{used.id}/delete"), headers=HTMX,
+                          data={"version": used.version})
     assert refused.status_code == 422
     assert f"CCO #{cco.number} changes this line".encode() in refused.data
     assert fingerprint() == before
-    deleted = client.post(_url(commitment, f"/sov/{free.id}/delete"), headers=HTMX)
+    deleted = client.post(_url(commitment, f"/sov/{free.id}/delete"), headers=HTMX,
+                          data={"version": free.version})
     assert deleted.status_code == 200
     assert db.session.get(SovLine, free.id) is None
     assert "$185,000.00" in deleted.get_data(as_text=True)  # totals without the deleted line
+
+
+def test_refused_sov_delete_does_not_name_a_private_cco(client, auth, people, commitment,
+                                                        factory):
+    used = commitment.sov_lines[0]
+    factory.change_order(commitment, lines=((used, "10.00"),), private=True,
+                         title="Backcharge for damage")
+    auth.login(people.standard)
+    before = fingerprint()
+    refused = client.post(_url(commitment, f"/sov/{used.id}/delete"), headers=HTMX,
+                          data={"version": used.version})
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "CCO #001" not in html
+    assert "A commitment change order you can&#39;t view changes this line" in html
+    assert fingerprint() == before
 
 
 def test_sov_is_locked_while_with_accounting(client, pm, commitment):

@@ -62,30 +62,32 @@ STATE_CHANGING_ROUTES = [
            "status": "draft"}),
     Route(f"{C}/<int:commitment_id>", "/projects/{project}/commitments/{commitment}", EDITORS,
           {"type": "subcontract", "number": "SC-RENAMED", "title": "Renamed",
-           "vendor_id": "{vendor}", "status": "approved"}),
+           "vendor_id": "{vendor}", "status": "approved", "version": "{commitment_version}"}),
     Route(f"{C}/<int:commitment_id>/sov", "/projects/{project}/commitments/{commitment}/sov",
           EDITORS, {"description": "Added", "cost_code_id": "{cost_code}",
                     "category_id": "{category}", "amount": "10.00"}),
     Route(f"{C}/<int:commitment_id>/sov/<int:line_id>",
           "/projects/{project}/commitments/{commitment}/sov/{sov}", EDITORS,
           {"description": "Edited", "cost_code_id": "{cost_code}", "category_id": "{category}",
-           "amount": "12.00"}),
+           "amount": "12.00", "version": "{sov_version}"}),
     Route(f"{C}/<int:commitment_id>/sov/<int:line_id>/delete",
-          "/projects/{project}/commitments/{commitment}/sov/{spare_sov}/delete", EDITORS),
+          "/projects/{project}/commitments/{commitment}/sov/{spare_sov}/delete", EDITORS,
+          {"version": "{spare_sov_version}"}),
     Route(f"{C}/<int:commitment_id>/change-orders",
           "/projects/{project}/commitments/{commitment}/change-orders", EDITORS,
           {"title": "New CCO", "status": "draft"}),
     Route(f"{CCO}", "/projects/{project}/commitments/{commitment}/change-orders/{cco}", EDITORS,
           {"title": "Renamed CCO", "status": "pending_in_review",
-           "designated_reviewer_id": "{project_admin}"}),
+           "designated_reviewer_id": "{project_admin}", "version": "{cco_version}"}),
     Route(f"{CCO}/lines", "/projects/{project}/commitments/{commitment}/change-orders/{cco}/lines",
           EDITORS, {"sov_line_id": "{sov}", "description": "More", "amount": "5.00"}),
     Route(f"{CCO}/lines/<int:line_id>",
           "/projects/{project}/commitments/{commitment}/change-orders/{cco}/lines/{cco_line}",
-          EDITORS, {"sov_line_id": "{sov}", "description": "Changed", "amount": "7.00"}),
+          EDITORS, {"sov_line_id": "{sov}", "description": "Changed", "amount": "7.00",
+                    "version": "{cco_line_version}"}),
     Route(f"{CCO}/lines/<int:line_id>/delete",
           "/projects/{project}/commitments/{commitment}/change-orders/{cco}/lines/{cco_line}"
-          "/delete", EDITORS),
+          "/delete", EDITORS, {"version": "{cco_line_version}"}),
     # ERP: project admins send and retrieve; approvers accept and reject; ERP admins retry
     # and keep the settings (in the cast only the company admin holds ERP rights).
     Route(f"{C}/<int:commitment_id>/erp/send",
@@ -115,23 +117,25 @@ STATE_CHANGING_ROUTES = [
     # Only the designated reviewer (here the project admin) approves or rejects.
     Route(f"{CCO}/review",
           "/projects/{project}/commitments/{commitment}/change-orders/{cco}/review",
-          ("project_admin",), {"decision": "approve", "comment": "OK"}),
+          ("project_admin",), {"decision": "approve", "comment": "OK",
+                               "version": "{cco_version}"}),
     # Change Events tool: standard members and up write; project admins switch it on or off.
     Route(f"{CE}/", "/projects/{project}/change-events/", EDITORS,
           {"title": "New CE", "status": "open", "scope": "tbd", "type": "tbd"}),
     Route(f"{CE}/<int:ce_id>", "/projects/{project}/change-events/{change_event}", EDITORS,
           {"title": "Renamed CE", "status": "pending", "scope": "out_of_scope",
-           "type": "owner_change", "change_reason": "Owner Change"}),
+           "type": "owner_change", "change_reason": "Owner Change",
+           "version": "{change_event_version}"}),
     Route(f"{CE}/<int:ce_id>/lines", "/projects/{project}/change-events/{change_event}/lines",
           EDITORS, {"description": "Added", "cost_code_id": "{cost_code}",
                     "category_id": "{category}", "cost_rom": "10.00"}),
     Route(f"{CE}/<int:ce_id>/lines/<int:line_id>",
           "/projects/{project}/change-events/{change_event}/lines/{ce_line}", EDITORS,
           {"description": "Edited", "cost_code_id": "{cost_code}", "category_id": "{category}",
-           "cost_rom": "12.00", "latest_cost": "15.00"}),
+           "cost_rom": "12.00", "latest_cost": "15.00", "version": "{ce_line_version}"}),
     Route(f"{CE}/<int:ce_id>/lines/<int:line_id>/delete",
           "/projects/{project}/change-events/{change_event}/lines/{spare_ce_line}/delete",
-          EDITORS),
+          EDITORS, {"version": "{spare_ce_line_version}"}),
     Route(f"{CE}/commitment-co", "/projects/{project}/change-events/commitment-co", EDITORS,
           {"commitment_id": "{commitment}", "line_ids": "{ce_line}"}),
     Route(f"{CE}/settings", "/projects/{project}/change-events/settings",
@@ -210,6 +214,11 @@ def _ids(people, factory, qbo: bool = False) -> dict[str, int]:
         "spare_sov": spare_sov.id,
         "cco": cco.id,
         "cco_line": cco.lines[0].id,
+        "commitment_version": commitment.version,
+        "sov_version": sov.version,
+        "spare_sov_version": spare_sov.version,
+        "cco_version": cco.version,
+        "cco_line_version": cco.lines[0].version,
         **_change_event_ids(people, factory, commitment),
     }
 
@@ -219,7 +228,9 @@ def _change_event_ids(people, factory, commitment) -> dict[str, int]:
     ce = factory.change_event(people.project)
     item = factory.change_event_line(ce, commitment=commitment, cost_rom="250.00")
     spare = factory.change_event_line(ce, cost_rom="50.00")
-    return {"change_event": ce.id, "ce_line": item.id, "spare_ce_line": spare.id}
+    return {"change_event": ce.id, "ce_line": item.id, "spare_ce_line": spare.id,
+            "change_event_version": ce.version, "ce_line_version": item.version,
+            "spare_ce_line_version": spare.version}
 
 
 def _login(client, auth, people, role):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from extensions import db
 from models import (
@@ -37,7 +37,7 @@ from workflow.change_orders import CHANGE_REASONS, ChangeOrderInput, can_view, c
 from workflow.errors import InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.numbering import next_number
-from workflow.permissions import require_project_role
+from workflow.permissions import has_project_role, require_project_role
 
 ZERO = Decimal("0.00")
 TITLE_MAX = 255
@@ -95,8 +95,35 @@ def set_tool_enabled(actor: User, project: Project, enabled: bool) -> Project:
     return project
 
 
-def history_for(ce: ChangeEvent) -> list[HistoryEvent]:
-    return history.history_for(ce)
+COMMITMENT_CO_FIELD = "Commitment CO"
+
+
+def history_for(ce: ChangeEvent, viewer: User) -> list:
+    """The change event's history as ``viewer`` may see it: a private CCO it records is not
+    named to someone who cannot view that CCO."""
+    sees_all = has_project_role(viewer, ce.project, ProjectRole.ADMIN)
+    shown = []
+    for event in history.history_for(ce):
+        if event.field == COMMITMENT_CO_FIELD and not sees_all:
+            cco = _cco_named_in(ce, event)
+            # Not found (the commitment was renumbered since): fail closed.
+            if cco is None or not can_view(viewer, cco):
+                event = history.masked(event, new_value=HIDDEN_CCO[0].upper() + HIDDEN_CCO[1:])
+        shown.append(event)
+    return shown
+
+
+def _cco_named_in(ce: ChangeEvent, event: HistoryEvent) -> ChangeOrder | None:
+    """The CCO a "Commitment CO" history event names ("CCO #001 of SC-1042")."""
+    import re
+
+    match = re.fullmatch(r"CCO #(\d+) of (.+)", event.new_value or "")
+    if match is None:
+        return None
+    return db.session.scalar(
+        select(ChangeOrder).join(Commitment)
+        .where(Commitment.project_id == ce.project_id, Commitment.number == match.group(2),
+               ChangeOrder.number == match.group(1)))
 
 
 # ---- queries -----------------------------------------------------------------------------------
@@ -117,9 +144,30 @@ def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
     return found
 
 
-def used_on_message(item: ChangeEventLine, cco_line: ChangeOrderLine) -> str:
+HIDDEN_CCO = "another commitment change order you can't view"
+
+
+def used_on_message(item: ChangeEventLine, cco_line: ChangeOrderLine, viewer: User) -> str:
+    """Where the item is used, naming the CCO only to someone who may see it (it may be
+    private)."""
     cco = cco_line.change_order
-    return f"{item.label} is already on CCO #{cco.number} of {cco.commitment.number}."
+    if can_view(viewer, cco):
+        return f"{item.label} is already on CCO #{cco.number} of {cco.commitment.number}."
+    return f"{item.label} is already on {HIDDEN_CCO}."
+
+
+def _lock_items(ids: list[int]) -> None:
+    """Take the write lock on these line items before checking where they are used.
+
+    An UPDATE locks the rows on PostgreSQL and the whole database on SQLite, where
+    SELECT … FOR UPDATE does nothing: a second transaction waits here until the first commits,
+    then sees its CCO lines. It writes the same version back, so a form open on the item is
+    not made stale by it. Sorted ids keep the lock order the same for everyone."""
+    for item_id in sorted(set(ids)):
+        db.session.execute(
+            update(ChangeEventLine).where(ChangeEventLine.id == item_id)
+            .values(version=ChangeEventLine.version)
+            .execution_options(synchronize_session=False))
 
 
 def totals_by_change_event(ids: list[int]) -> dict[int, Totals]:
@@ -189,7 +237,8 @@ def create_change_event(actor: User, project: Project, data: ChangeEventInput) -
     errors = _validate_ce(data)
     if errors:
         raise InvalidInput(errors)
-    number = next_number(project, "last_change_event_number")
+    number = next_number(project, "last_change_event_number", ChangeEvent.number,
+                         ChangeEvent.project_id)
     ce = ChangeEvent(project=project, number=number, title=data.title.strip(),
                      status=data.status, scope=data.scope, type=data.type,
                      change_reason=data.change_reason, description=data.description.strip(),
@@ -297,24 +346,25 @@ def update_line_item(actor: User, line: ChangeEventLine, data: LineItemInput,
     return line
 
 
-def delete_line_item(actor: User, line: ChangeEventLine) -> None:
+def delete_line_item(actor: User, line: ChangeEventLine, version: int | None) -> None:
     ce = line.change_event
     require_project_role(actor, ce.project, ProjectRole.STANDARD)
     require_tool(ce.project)
+    check_version(line, version, deleting=True)
     used = live_cco_lines([line.id]).get(line.id)
     if used is not None:
-        raise InvalidInput({"line": used_on_message(line, used).replace(
+        raise InvalidInput({"line": used_on_message(line, used, actor).replace(
             " is already on ", " is on ") + " Delete that CCO line or void the CCO first."})
-    history.record(actor, ce, "changed", field=f"Line {line.line_number}",
-            old=f"{line.description}: ROM {line.cost_rom:,.2f}", new="deleted")
-    db.session.delete(line)  # the database unlinks CCO lines of void CCOs (ON DELETE SET NULL)
-    _touch(actor, ce)
-    db.session.commit()
+    with committing(line, deleting=True):
+        history.record(actor, ce, "changed", field=f"Line {line.line_number}",
+                       old=f"{line.description}: ROM {line.cost_rom:,.2f}", new="deleted")
+        db.session.delete(line)  # the database unlinks CCO lines of void CCOs (SET NULL)
+        _touch(actor, ce)
 
 
 # ---- "Create Commitment CO" --------------------------------------------------------------------
 
-def _item_problem(item: ChangeEventLine, commitment: Commitment,
+def _item_problem(actor: User, item: ChangeEventLine, commitment: Commitment,
                   live: dict[int, ChangeOrderLine]) -> str | None:
     ce = item.change_event
     if ce.project_id != commitment.project_id:
@@ -322,7 +372,7 @@ def _item_problem(item: ChangeEventLine, commitment: Commitment,
     if ce.status == ChangeEventStatus.VOID:
         return f"{item.label} belongs to a Void change event."
     if item.id in live:
-        return used_on_message(item, live[item.id])
+        return used_on_message(item, live[item.id], actor)
     if item.vendor_id is not None and item.vendor_id != commitment.vendor_id:
         return _sentence(f"{item.label} is for {item.vendor.name}, but {commitment.number} is "
                          f"with {commitment.vendor.name}")
@@ -350,8 +400,8 @@ def create_commitment_co(actor: User, commitment: Commitment,
     """A Draft CCO on ``commitment`` with one line per selected change event line item.
 
     One transaction: every rule is checked before anything is written, and a refusal leaves
-    the database as it was. The items are locked first (PostgreSQL), so two people making a CCO
-    from the same item at once get one CCO and one clear refusal.
+    the database as it was. The items are write-locked first (PostgreSQL and SQLite), so two
+    people making a CCO from the same item at once get one CCO and one clear refusal.
     """
     project = commitment.project
     require_project_role(actor, project, ProjectRole.STANDARD)
@@ -359,14 +409,15 @@ def create_commitment_co(actor: User, commitment: Commitment,
     ids = sorted(set(line_ids))
     if not ids:
         raise InvalidInput({"line_ids": "Choose at least one line item."})
+    _lock_items(ids)
     items = list(db.session.scalars(
         select(ChangeEventLine).where(ChangeEventLine.id.in_(ids))
-        .order_by(ChangeEventLine.id).with_for_update()))
+        .order_by(ChangeEventLine.id).execution_options(populate_existing=True)))
     if len(items) != len(ids):
         raise InvalidInput({"line_ids": "Choose line items of this project's change events."})
     items.sort(key=lambda i: (i.change_event.number, i.line_number))
     live = live_cco_lines(ids)
-    problems = [p for p in (_item_problem(i, commitment, live) for i in items) if p]
+    problems = [p for p in (_item_problem(actor, i, commitment, live) for i in items) if p]
     if problems:
         raise InvalidInput({"line_ids": " ".join(dict.fromkeys(problems))})
 
@@ -389,18 +440,20 @@ def create_commitment_co(actor: User, commitment: Commitment,
     for item in items:
         numbers = touched.pop(item.change_event_id, None)
         if numbers:
-            history.record(actor, item.change_event, "changed", field="Commitment CO",
+            history.record(actor, item.change_event, "changed", field=COMMITMENT_CO_FIELD,
                     new=f"CCO #{cco.number} of {commitment.number}",
                     comment=f"line{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}")
     db.session.commit()
     return cco
 
 
-def unvoid_conflict(cco: ChangeOrder) -> str | None:
-    """Why a Void CCO cannot come back to life: one of its items is on another live CCO."""
+def unvoid_conflict(actor: User, cco: ChangeOrder) -> str | None:
+    """Why a Void CCO cannot come back to life: one of its items is on another live CCO.
+    The items are write-locked first, as for "Create Commitment CO"."""
     item_ids = [line.change_event_line_id for line in cco.lines if line.change_event_line_id]
+    _lock_items(item_ids)
     for item_id, other in live_cco_lines(item_ids).items():
         if other.change_order_id != cco.id:
             item = db.session.get(ChangeEventLine, item_id)
-            return used_on_message(item, other) + " Keep this change order Void."
+            return used_on_message(item, other, actor) + " Keep this change order Void."
     return None

@@ -87,6 +87,22 @@ def can_edit(user: User, cco: ChangeOrder) -> bool:
             and can_view(user, cco) and cco.erp_status.editable)
 
 
+def lines_locked_reason(cco: ChangeOrder) -> str | None:
+    """Why the lines of this CCO cannot change now, or None.
+
+    DESIGN §2: the ERP axis decides. An Approved CCO that is "Not Sent", or that accounting
+    rejected, stays editable so it can be corrected and (re)sent.
+    """
+    if not cco.erp_status.editable:
+        return (f"This change order is {cco.erp_status.label} in ERP Integrations and "
+                "cannot be changed.")
+    return None
+
+
+def can_edit_lines(user: User, cco: ChangeOrder) -> bool:
+    return can_edit(user, cco) and lines_locked_reason(cco) is None
+
+
 def reviewers_of(cco: ChangeOrder) -> str:
     if cco.designated_reviewer:
         return cco.designated_reviewer.name
@@ -132,7 +148,7 @@ def _require_edit(actor: User, cco: ChangeOrder) -> None:
 
 # ---- creating and editing ----------------------------------------------------------------------
 
-def _validate(commitment: Commitment, data: ChangeOrderInput,
+def _validate(actor: User, commitment: Commitment, data: ChangeOrderInput,
               existing: ChangeOrder | None) -> tuple[dict[str, str], User | None, list[User]]:
     errors: dict[str, str] = {}
     if not data.title.strip():
@@ -148,7 +164,7 @@ def _validate(commitment: Commitment, data: ChangeOrderInput,
             # Voiding freed its change event items; one may be on another live CCO by now.
             from workflow.change_events import unvoid_conflict
 
-            conflict = unvoid_conflict(existing)
+            conflict = unvoid_conflict(actor, existing)
             if conflict:
                 errors["status"] = conflict
     people = {u.id: u for u in project_people(commitment)}
@@ -172,11 +188,13 @@ def create_change_order(actor: User, commitment: Commitment,
     if commitment.status != CommitmentStatus.APPROVED:
         raise Locked(f"Change orders can be written only on an Approved commitment; "
                      f"{commitment.number} is {commitment.status.label}.")
-    errors, reviewer, viewers = _validate(commitment, data, None)
+    errors, reviewer, viewers = _validate(actor, commitment, data, None)
     if errors:
         raise InvalidInput(errors)
     cco = ChangeOrder(
-        commitment=commitment, number=next_number(commitment, "last_cco_number"),
+        commitment=commitment,
+        number=next_number(commitment, "last_cco_number", ChangeOrder.number,
+                           ChangeOrder.commitment_id),
         title=data.title.strip(),
         description=data.description.strip(), change_reason=data.change_reason,
         status=data.status, designated_reviewer=reviewer, due_date=data.due_date,
@@ -195,7 +213,7 @@ def update_change_order(actor: User, cco: ChangeOrder, data: ChangeOrderInput,
                         version: int | None) -> ChangeOrder:
     _require_edit(actor, cco)
     check_version(cco, version)
-    errors, reviewer, viewers = _validate(cco.commitment, data, cco)
+    errors, reviewer, viewers = _validate(actor, cco.commitment, data, cco)
     if errors:
         raise InvalidInput(errors)
     with committing(cco):
@@ -223,6 +241,13 @@ def _touch(actor: User, cco: ChangeOrder) -> None:
 
 # ---- lines -------------------------------------------------------------------------------------
 
+def _require_line_edit(actor: User, cco: ChangeOrder) -> None:
+    _require_edit(actor, cco)
+    reason = lines_locked_reason(cco)
+    if reason:
+        raise Locked(reason)
+
+
 def _validate_line(cco: ChangeOrder, data: LineInput):
     errors: dict[str, str] = {}
     sov_line = cost_code = category = None
@@ -244,7 +269,7 @@ def _validate_line(cco: ChangeOrder, data: LineInput):
 
 
 def add_line(actor: User, cco: ChangeOrder, data: LineInput) -> ChangeOrderLine:
-    _require_edit(actor, cco)
+    _require_line_edit(actor, cco)
     errors, sov_line, cost_code, category, description = _validate_line(cco, data)
     if errors:
         raise InvalidInput(errors)
@@ -262,7 +287,7 @@ def add_line(actor: User, cco: ChangeOrder, data: LineInput) -> ChangeOrderLine:
 def update_line(actor: User, line: ChangeOrderLine, data: LineInput,
                 version: int | None) -> ChangeOrderLine:
     cco = line.change_order
-    _require_edit(actor, cco)
+    _require_line_edit(actor, cco)
     check_version(line, version)
     errors, sov_line, cost_code, category, description = _validate_line(cco, data)
     if errors:
@@ -279,20 +304,21 @@ def update_line(actor: User, line: ChangeOrderLine, data: LineInput,
     return line
 
 
-def delete_line(actor: User, line: ChangeOrderLine) -> None:
+def delete_line(actor: User, line: ChangeOrderLine, version: int | None) -> None:
     cco = line.change_order
-    _require_edit(actor, cco)
-    history.record(actor, cco, "changed", field="Line deleted",
-                   old=f"{line.description}: {line.amount:,.2f}")
-    db.session.delete(line)
-    _touch(actor, cco)
-    db.session.commit()
+    _require_line_edit(actor, cco)
+    check_version(line, version, deleting=True)
+    with committing(line, deleting=True):
+        history.record(actor, cco, "changed", field="Line deleted",
+                       old=f"{line.description}: {line.amount:,.2f}")
+        db.session.delete(line)
+        _touch(actor, cco)
 
 
 # ---- review ------------------------------------------------------------------------------------
 
 def review(actor: User, cco: ChangeOrder, *, approve: bool, comment: str,
-           version: int | None = None) -> ChangeOrder:
+           version: int | None) -> ChangeOrder:
     """The designated reviewer approves or rejects a CCO that is pending review."""
     if cco.status not in REVIEWABLE_CCO_STATUSES:
         raise Locked(f"This change order is {cco.status.label}; only one that is Pending – In "

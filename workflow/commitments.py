@@ -26,6 +26,7 @@ from models import (
 )
 from models.types import utcnow
 from workflow import history
+from workflow.change_orders import can_view
 from workflow.errors import InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.permissions import require_project_role
@@ -228,17 +229,19 @@ def update_sov_line(actor: User, line: SovLine, data: SovInput, version: int | N
     return line
 
 
-def delete_sov_line(actor: User, line: SovLine) -> None:
+def delete_sov_line(actor: User, line: SovLine, version: int | None) -> None:
     commitment = line.commitment
     require_project_role(actor, commitment.project, ProjectRole.STANDARD)
     _require_editable(commitment)
+    check_version(line, version, deleting=True)
     used_by = db.session.scalar(
         select(ChangeOrder).join(ChangeOrderLine).where(ChangeOrderLine.sov_line_id == line.id)
     )
     if used_by is not None:
-        raise InvalidInput({"sov_line": f"CCO #{used_by.number} changes this line, so it "
-                                        "cannot be deleted."})
-    history.record(actor, commitment, "changed", field=f"SOV line {line.line_number}",
-                   old=f"{line.description}: {line.amount:,.2f}", new="deleted")
-    db.session.delete(line)
-    db.session.commit()
+        which = (f"CCO #{used_by.number}" if can_view(actor, used_by)
+                 else "A commitment change order you can't view")
+        raise InvalidInput({"sov_line": f"{which} changes this line, so it cannot be deleted."})
+    with committing(line, deleting=True):
+        history.record(actor, commitment, "changed", field=f"SOV line {line.line_number}",
+                       old=f"{line.description}: {line.amount:,.2f}", new="deleted")
+        db.session.delete(line)

@@ -26,11 +26,17 @@ class InvalidInput(WorkflowError):
 class StaleEdit(WorkflowError):
     """Someone saved this record after the user opened it; their save was refused."""
 
-    def __init__(self, record, changed: dict[str, tuple[str, str]] | None = None) -> None:
+    def __init__(self, record, changed: dict[str, tuple[str, str]] | None = None,
+                 message: str | None = None, deleting: bool = False) -> None:
         who = record.updated_by.name if getattr(record, "updated_by", None) else "Someone"
         when = record.updated_at.strftime("%Y-%m-%d %H:%M UTC") if record.updated_at else ""
-        self.message = (f"{who} changed this at {when}, after you opened it. Your changes were "
-                        "not saved; they are still in the form. Check them and save again.")
+        if deleting:
+            default = (f"{who} changed this at {when}, after you opened it, so it was not "
+                       "deleted. Check it and delete it again if you still mean to.")
+        else:
+            default = (f"{who} changed this at {when}, after you opened it. Your changes were "
+                       "not saved; they are still in the form. Check them and save again.")
+        self.message = message or default
         super().__init__(self.message)
         self.record = record
         self.changed = changed or {}

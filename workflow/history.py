@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
@@ -59,6 +60,25 @@ def record_changes(actor: User | None, subject, target, values: dict, labels: di
                    old=old, new=new)
             changed.append(name)
     return changed
+
+
+@dataclass(frozen=True)
+class MaskedEvent:
+    """A history event as shown to someone who may not see all of it (the stored event is
+    append-only and stays as it was)."""
+
+    at: datetime
+    user: User | None
+    action: str
+    field: str | None
+    old_value: str | None
+    new_value: str | None
+    comment: str | None
+
+
+def masked(event: HistoryEvent, **shown) -> MaskedEvent:
+    values = {name: getattr(event, name) for name in MaskedEvent.__dataclass_fields__}
+    return MaskedEvent(**{**values, **shown})
 
 
 def history_for(subject) -> list[HistoryEvent]:

@@ -9,15 +9,23 @@ from sqlalchemy.orm.exc import StaleDataError
 from extensions import db
 from workflow.errors import StaleEdit
 
+NO_VERSION = ("This form did not say which version of the record it was opened from, so "
+              "nothing was saved. Reload the page, check the values and try again.")
 
-def check_version(record, version: int | None) -> None:
-    """Refuse the save if the record changed since the form was rendered."""
-    if version is not None and int(version) != record.version:
-        raise StaleEdit(record)
+
+def check_version(record, version: int | None, *, deleting: bool = False) -> None:
+    """Refuse the save if the record changed since the form was rendered.
+
+    A form without a version cannot prove it saw the current record, so it is refused too
+    (an old cached page, a hand-made request): saving it could silently overwrite a change."""
+    if version is None:
+        raise StaleEdit(record, message=NO_VERSION)
+    if int(version) != record.version:
+        raise StaleEdit(record, deleting=deleting)
 
 
 @contextmanager
-def committing(record):
+def committing(record, *, deleting: bool = False):
     """Commit; if another transaction won the race between our check and our write, say so."""
     try:
         yield
@@ -25,4 +33,4 @@ def committing(record):
     except StaleDataError:
         db.session.rollback()
         db.session.refresh(record)
-        raise StaleEdit(record) from None
+        raise StaleEdit(record, deleting=deleting) from None

@@ -19,7 +19,13 @@ from blueprints.admin.forms import (
     VendorForm,
 )
 from blueprints.guards import company_admin_required
-from blueprints.rendering import field_errors, is_htmx, render, render_partial
+from blueprints.rendering import (
+    field_errors,
+    is_htmx,
+    redirect_after_post,
+    render,
+    render_partial,
+)
 from extensions import db
 from models import (
     Category,
@@ -106,7 +112,7 @@ def create_user_route():
             field_errors(form, error.errors)
         else:
             flash(f"Created {user.name}.", "success")
-            return redirect(url_for("admin.users"), 303)
+            return redirect_after_post(url_for("admin.users"))
     return _users_page(form, status=422)
 
 
@@ -124,7 +130,7 @@ def edit_user(user_id: int):
                 field_errors(form, error.errors)
             else:
                 flash(f"Saved {user.name}.", "success")
-                return redirect(url_for("admin.users"), 303)
+                return redirect_after_post(url_for("admin.users"))
         return render("admin/user.html", "admin/_user_form.html", status=422,
                       form=form, user=user, tool="admin")
     form.erp_permission.data = user.erp_permission.value

@@ -17,9 +17,9 @@ from blueprints.change_events.forms import (
     ToolSettingsForm,
 )
 from blueprints.commitments.routes import _choices
-from blueprints.fields import show_workflow_error, submit, unique_ids
+from blueprints.fields import posted_version, show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
-from blueprints.rendering import is_htmx, render, render_partial
+from blueprints.rendering import is_htmx, render, render_partial, row_deleted
 from extensions import db
 from models import (
     Category,
@@ -242,7 +242,7 @@ def _page_context(ce: ChangeEvent, **extra) -> dict:
         "live": live_cco_lines([i.id for i in ce.lines]), "can_edit": _can_edit(project),
         "new_line_form": _line_form(ce, blank=True),
         "cco_form": _cco_form(project, default_commitment),
-        "ccos": ccos_from(current_user, ce), "history": history_for(ce), "tool": TOOL,
+        "ccos": ccos_from(current_user, ce), "history": history_for(ce, current_user), "tool": TOOL,
     }
     context.update(extra)
     return context
@@ -353,13 +353,14 @@ def update_line(project_id: int, ce_id: int, line_id: int):
 def delete_line(project_id: int, ce_id: int, line_id: int):
     ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
     line = _line(ce, line_id)
+    form = _line_form(ce, line)  # the row's edit form, posted with the version it showed
     try:
-        delete_line_item(current_user, line)
+        delete_line_item(current_user, line, posted_version())
     except WorkflowError as error:
         db.session.rollback()
-        form = _line_form(ce, line)
+        db.session.refresh(line)
         return _line_form_response(ce, line, form, show_workflow_error(form, error))
-    return _lines_response(ce, "change_events/_line_deleted.html")
+    return row_deleted(_lines_response(ce, "change_events/_line_deleted.html"))
 
 
 # ---- "Create Commitment CO" --------------------------------------------------------------------

@@ -9,8 +9,14 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
 from blueprints.commitments.routes import _choices, load_commitment
-from blueprints.fields import Outcome, show_workflow_error, submit, unique_ids
-from blueprints.rendering import is_htmx, render, render_partial
+from blueprints.fields import (
+    Outcome,
+    posted_version,
+    show_workflow_error,
+    submit,
+    unique_ids,
+)
+from blueprints.rendering import is_htmx, render, render_partial, row_deleted
 from extensions import db
 from models import (
     Category,
@@ -27,10 +33,12 @@ from workflow.change_orders import (
     LineInput,
     add_line,
     can_edit,
+    can_edit_lines,
     can_review,
     create_change_order,
     delete_line,
     eligible_reviewers,
+    lines_locked_reason,
     project_people,
     review,
     reviewers_of,
@@ -104,6 +112,8 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
     return {
         "project": commitment.project, "commitment": commitment, "cco": cco,
         "can_edit": can_edit(current_user, cco), "can_review": can_review(current_user, cco),
+        "can_edit_lines": can_edit_lines(current_user, cco),
+        "lines_locked": lines_locked_reason(cco),
         "reviewer_name": reviewers_of(cco), "history": history.history_for(cco),
         "new_line_form": _line_form(cco, blank=True),
         "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review"),
@@ -223,6 +233,10 @@ def cco_line_row(project_id: int, commitment_id: int, cco_id: int, line_id: int)
         form = _line_form(cco, line)
         if line.sov_line_id is None:
             form.sov_line_id.data = None
+        locked = lines_locked_reason(cco)
+        if locked:  # say so now, not after they have typed their change
+            form.form_errors.append(locked)
+            return _line_form_response(cco, line, form, 409)
         return _line_form_response(cco, line, form)
     if not is_htmx():
         return redirect(url_for("commitments.show_cco", **_urls(cco)) + "#lines")
@@ -255,13 +269,14 @@ def delete_cco_line(project_id: int, commitment_id: int, cco_id: int, line_id: i
     cco = load_cco(project_id, commitment_id, cco_id)
     load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     line = _line(cco, line_id)
+    form = _line_form(cco, line)  # the row's edit form, posted with the version it showed
     try:
-        delete_line(current_user, line)
+        delete_line(current_user, line, posted_version())
     except WorkflowError as error:
         db.session.rollback()
-        form = _line_form(cco, line)
+        db.session.refresh(line)
         return _line_form_response(cco, line, form, show_workflow_error(form, error))
-    return _lines_response(cco, "change_orders/_line_deleted.html")
+    return row_deleted(_lines_response(cco, "change_orders/_line_deleted.html"))
 
 
 # ---- review ------------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import show_workflow_error, submit, unique_ids
+from blueprints.fields import posted_version, show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
-from blueprints.rendering import is_htmx, render, render_partial
+from blueprints.rendering import is_htmx, render, render_partial, row_deleted
 from extensions import db
 from models import (
     STATUSES_BY_TYPE,
@@ -284,11 +284,12 @@ def update_sov(project_id: int, commitment_id: int, line_id: int):
 def delete_sov(project_id: int, commitment_id: int, line_id: int):
     commitment = load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
     line = _sov_line(commitment, line_id)
+    form = _sov_form(line)  # the row's edit form, posted with the version it showed
     try:
-        delete_sov_line(current_user, line)
+        delete_sov_line(current_user, line, posted_version())
     except WorkflowError as error:
         db.session.rollback()
-        form = _sov_form(line)
+        db.session.refresh(line)
         status = show_workflow_error(form, error)
         return _edit_row(commitment, line, form, status)
-    return _sov_response(commitment, "commitments/_sov_deleted.html")
+    return row_deleted(_sov_response(commitment, "commitments/_sov_deleted.html"))

@@ -357,6 +357,39 @@ def test_second_save_of_the_same_sov_line_is_refused_and_keeps_the_typing(
     assert _sov_amount(line_id) == Decimal("12500.00")
 
 
+def test_deleting_a_sov_line_someone_just_changed_is_refused_then_deliberate(
+        live_server, phone, second_phone, job):
+    """The Delete button sends the row's version with htmx: a stale delete says who changed
+    the line and when; pressed again after reading that, it deletes."""
+    url = job.commitment_url(live_server)
+    line_id = job.line_ids[1]
+    _login(phone, live_server, job.pm, url)
+    _login(second_phone, live_server, job.super_, url)
+    _mark_page(phone)
+    rows = [page.locator(f"#sov-line-{line_id}") for page in (phone, second_phone)]
+    for row in rows:
+        row.locator("a:has-text('Edit')").click()
+        expect(row.locator("input[name=amount]")).to_have_value("2,500.00")
+
+    first, second = rows
+    second.locator("input[name=amount]").fill("3000")
+    second.locator("button:has-text('Save line 2')").click()
+    expect(second.locator("td[data-label=Amount]")).to_have_text("$3,000.00")
+
+    phone.on("dialog", lambda dialog: dialog.accept())  # hx-confirm: "Delete line 2?"
+    first.locator("button:has-text('Delete line')").click()
+    alert = first.locator("[role=alert]")
+    expect(alert).to_contain_text("Sam Super changed this at")
+    expect(alert).to_contain_text("so it was not deleted")
+    assert _sov_amount(line_id) == Decimal("3000.00")
+
+    first.locator("button:has-text('Delete line')").click()
+    expect(phone.locator(f"#sov-line-{line_id}")).to_have_count(0)
+    _expect_totals(phone, "$10,000.00", "$0.00", "$10,000.00")
+    assert _sov_amount(line_id) is None
+    _assert_no_page_load(phone, url)
+
+
 # ---- 5. text stays text ------------------------------------------------------------------------
 
 def test_markup_in_a_cco_title_is_shown_as_text(live_server, phone, job):
