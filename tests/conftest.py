@@ -111,6 +111,18 @@ def _empty_postgres() -> None:
         )
 
 
+def _forget_quickbooks_limits() -> None:
+    """Each test starts with every QuickBooks slot free: a worker an earlier test killed holds
+    its slot in Redis until SLOT_TTL, which would starve a test that counts slots."""
+    from jobs.queue import get_queue, is_inline
+
+    if is_inline():
+        return
+    redis = get_queue().connection
+    for key in redis.scan_iter("changeorder:qbo:*"):
+        redis.delete(key)
+
+
 @pytest.fixture
 def app(database_template, tmp_path, sandbox_server):
     kind, template = database_template
@@ -124,6 +136,7 @@ def app(database_template, tmp_path, sandbox_server):
     with app.app_context():
         if kind == "postgresql":
             _empty_postgres()
+        _forget_quickbooks_limits()
         yield app
         db.session.remove()
         db.engine.dispose()
