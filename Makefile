@@ -27,7 +27,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
 worker: $(VENV)/.installed
-	$(BIN)/rq worker --with-scheduler --url "$$REDIS_URL" changeorder
+	$(BIN)/rq worker --with-scheduler --worker-class jobs.worker.Worker --url "$$REDIS_URL" changeorder
 
 sandbox: $(VENV)/.installed
 	$(BIN)/python -m qbo_sandbox --host 127.0.0.1 --port 5055

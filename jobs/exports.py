@@ -8,9 +8,10 @@ a plain message, and Retry Export sends it again (the same key, so nothing is ma
   catch-all records it.
 * Something raised around the job (outside its own handling): RQ's ``on_failure`` callback,
   ``export_job_failed``, records it once no retry is left.
-* The work horse killed (out of memory, SIGKILL), which RQ reports to no callback:
-  ``fail_lost_exports`` finds the export whose job RQ gave up on, when the ERP inbox is looked
-  at (the Exporting cards poll it).
+* The work horse killed (out of memory, SIGKILL), which RQ reports to no callback: the
+  worker class in ``jobs/worker.py`` records it.
+* The whole worker gone: another worker's cleanup of RQ's started-job registry calls
+  ``on_failure`` with ``AbandonedJobError``.
 * The job could not even be queued (Redis down): ``enqueue_export`` records it at once.
 """
 
@@ -158,42 +159,3 @@ def export_job_failed(job, connection, exc_type, exc_value, traceback) -> None:
         else:
             code, message = "error", unexpected_message(exc_value)
         give_up(job.args[0], code, message)
-
-
-LOST_STATUSES = {"failed", "finished", "stopped", "canceled"}
-
-
-def fail_lost_exports() -> int:
-    """Exports whose RQ job is over (or gone) while the commitment still says Exporting: the
-    work horse died without telling anyone. Mark them Failed to Export; how many were."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-    from sqlalchemy import select
-
-    from models import Commitment, ErpStatus
-
-    if is_inline():
-        return 0
-    waiting = db.session.scalars(
-        select(Export).join(Commitment, Commitment.id == Export.commitment_id)
-        .where(Commitment.erp_status == ErpStatus.EXPORTING, Export.job_id.is_not(None),
-               Export.change_order_id.is_(None),
-               Export.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING)))).all()
-    connection = get_queue().connection
-    lost = 0
-    for export in waiting:
-        try:
-            status = Job.fetch(export.job_id, connection=connection).get_status()
-        except NoSuchJobError:
-            status = None
-        except Exception:  # Redis unavailable: nothing to decide now
-            log.warning("could not ask the queue about export %s", export.id, exc_info=True)
-            return lost
-        if status is None or str(getattr(status, "value", status)) in LOST_STATUSES:
-            log.error("export %s: its job %s ended without recording a result (%s)",
-                      export.id, export.job_id, status)
-            if give_up(export.id, "worker",
-                       "The export job stopped without finishing (its worker was stopped or "
-                       f"ran out of time). {RETRY_LATER}"):
-                lost += 1
-    return lost

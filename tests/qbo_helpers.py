@@ -82,7 +82,7 @@ def run_jobs(timeout: float = 20.0) -> None:
 
 
 def start_worker(app, redis_url: str, log_path):
-    """`rq worker --with-scheduler` with the test app's settings, as its own process."""
+    """`rq worker` with our worker class and the test app's settings, as its own process."""
     import os
     import subprocess
     import sys
@@ -99,6 +99,7 @@ def start_worker(app, redis_url: str, log_path):
            "QBO_TOKEN_KEY": config["QBO_TOKEN_KEY"], "EXPORT_RETRY_INTERVALS": "1,1,1"}
     rq = Path(sys.executable).parent / "rq"
     return subprocess.Popen(
-        [str(rq), "worker", "--with-scheduler", "--url", redis_url, config["RQ_QUEUE"]],
+        [str(rq), "worker", "--with-scheduler", "--worker-class", "jobs.worker.Worker",
+         "--url", redis_url, config["RQ_QUEUE"]],
         cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log_path.open("w"),
         stderr=subprocess.STDOUT)

@@ -128,8 +128,8 @@ def test_an_export_over_its_time_limit_ends_failed_to_export(app, on_redis, expo
 
 def test_a_killed_work_horse_ends_failed_to_export(app, on_redis, exporting, sandbox, client,
                                                   auth, people, tmp_path):
-    """The process running the export dies (out of memory, SIGKILL): RQ calls no callback,
-    so the inbox notices the job is over and says so."""
+    """The process running the export dies (out of memory, SIGKILL): RQ calls no job
+    callback, so our worker class records it and the inbox shows it Failed to Export."""
     import signal
     import subprocess
 
@@ -155,7 +155,7 @@ def test_a_killed_work_horse_ends_failed_to_export(app, on_redis, exporting, san
         os.kill(int(horses[0]), signal.SIGKILL)
         auth.login(people.company_admin)
         deadline = time.monotonic() + 20
-        while True:  # the worker records the job as failed; the inbox then notices
+        while True:  # the worker records the export as failed
             page = client.get("/erp/?tab=failed_to_export").get_data(as_text=True)
             if "SC-2040" in page:
                 break

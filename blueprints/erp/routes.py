@@ -28,13 +28,6 @@ def latest_erp_export(commitment: Commitment):
     return erp.latest_export(commitment)
 
 
-def _fail_lost_exports() -> None:
-    """A worker that died mid-export tells nobody: look before showing what is Exporting."""
-    from jobs.exports import fail_lost_exports
-
-    fail_lost_exports()
-
-
 def require_erp_view() -> None:
     if not can_view_erp(current_user):
         abort(403)
@@ -77,7 +70,6 @@ def index():
     require_erp_view()
     tab = request.args.get("tab", ErpStatus.READY_TO_EXPORT.value)
     status = ErpStatus(tab) if tab in {t.value for t in TABS} else ErpStatus.READY_TO_EXPORT
-    _fail_lost_exports()
     commitments = db.session.scalars(
         select(Commitment).where(Commitment.erp_status == status)
         .options(selectinload(Commitment.vendor), selectinload(Commitment.project),
@@ -107,8 +99,7 @@ def _card(commitment: Commitment, status: int = 200, **extra):
 def card(commitment_id: int):
     commitment = _commitment(commitment_id)
     if commitment.erp_status == ErpStatus.EXPORTING:
-        _fail_lost_exports()
-    return _card(commitment)
+        return _card(commitment)
 
 
 @bp.post("/commitments/<int:commitment_id>/accept")
