@@ -382,6 +382,69 @@ def test_two_people_making_a_cco_from_one_item_at_once_get_one_cco(app, job, peo
     assert len(lines) == 1 and len(_ccos()) == 1
 
 
+def test_deleting_an_item_while_it_becomes_a_cco_never_unlinks_the_cco(app, job, people,
+                                                                      monkeypatch):
+    """Delete a line item and make a CCO from it at the same moment: one wins and the other
+    is refused. Never both, which would leave the new CCO line silently unlinked."""
+    import time
+
+    from models import ChangeEventLine, Commitment, User
+    from workflow import change_events
+    from workflow.errors import InvalidInput
+
+    checked = change_events.live_cco_lines
+
+    def slow_check(*args, **kwargs):  # both sides pass their check before either writes
+        found = checked(*args, **kwargs)
+        time.sleep(0.3)
+        return found
+
+    monkeypatch.setattr(change_events, "live_cco_lines", slow_check)
+    commitment_id, item_id, admin_id = job["commitment"].id, job["items"][0].id, \
+        people.project_admin.id
+
+    def press(index):
+        actor = db.session.get(User, admin_id)
+        if index == 0:
+            target = db.session.get(Commitment, commitment_id)
+            return lambda: change_events.create_commitment_co(actor, target, [item_id]).id
+        item = db.session.get(ChangeEventLine, item_id)
+        version = item.version
+        return lambda: change_events.delete_line_item(actor, item, version)
+
+    made, deleted = at_once(app, 2, press)
+    db.session.expire_all()
+    item = db.session.get(ChangeEventLine, item_id)
+    if isinstance(made, int):  # the CCO first: the delete is refused, the link kept
+        assert isinstance(deleted, InvalidInput), deleted
+        assert "is on CCO #001 of SC-1042" in deleted.errors["line"]
+        assert item is not None
+        (line,) = db.session.scalars(select(ChangeOrderLine)).all()
+        assert line.change_event_line_id == item_id
+    else:  # the delete first: the CCO is refused, nothing made
+        assert deleted is None and isinstance(made, InvalidInput), (made, deleted)
+        assert item is None and _ccos() == []
+
+
+def test_two_deletes_of_one_item_at_once_delete_it_once(app, job, people):
+    from models import ChangeEventLine, User
+    from workflow import change_events
+    from workflow.errors import Gone
+
+    item_id, admin_id = job["items"][0].id, people.project_admin.id
+
+    def press(index):
+        actor = db.session.get(User, admin_id)
+        item = db.session.get(ChangeEventLine, item_id)
+        version = item.version
+        return lambda: change_events.delete_line_item(actor, item, version)
+
+    outcomes = at_once(app, 2, press)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Gone", "NoneType"], outcomes
+    assert "Someone deleted this" in next(o for o in outcomes if isinstance(o, Gone)).message
+    assert db.session.get(ChangeEventLine, item_id) is None
+
+
 def test_voiding_the_cco_frees_its_items_and_it_cannot_come_back(client, pm, job, people):
     commitment, items = job["commitment"], job["items"][:2]
     _cco_from(client, people.project.id, commitment, items)

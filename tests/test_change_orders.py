@@ -213,6 +213,34 @@ def test_header_line_and_review_without_a_version_are_refused(client, pm, commit
     assert fingerprint() == before
 
 
+def test_two_deletes_of_one_line_at_once_delete_it_once(app, client, auth, commitment, factory,
+                                                        people):
+    """Two people press Delete on the same line together: it is deleted once, with one
+    history entry, and the second press is told someone deleted it (no error page)."""
+    from models import User
+    from workflow.change_orders import delete_line
+    from workflow.errors import Gone
+
+    sov = commitment.sov_lines[0]
+    cco = factory.change_order(commitment, lines=((sov, "100.00"),))
+    line_id, admin_id, cco_id = cco.lines[0].id, people.project_admin.id, cco.id
+
+    def press(index):
+        actor = db.session.get(User, admin_id)
+        line = db.session.get(ChangeOrderLine, line_id)
+        version = line.version
+        return lambda: delete_line(actor, line, version)
+
+    outcomes = at_once(app, 2, press)
+    assert sorted(type(o).__name__ for o in outcomes) == ["Gone", "NoneType"], outcomes
+    assert "Someone deleted this" in next(o for o in outcomes if isinstance(o, Gone)).message
+    assert db.session.get(ChangeOrderLine, line_id) is None
+    auth.login(people.project_admin)
+    page = unescape(client.get(_cco_url(db.session.get(ChangeOrder, cco_id)))
+                    .get_data(as_text=True))
+    assert page.split('id="history"')[1].count("Line deleted") == 1
+
+
 def test_stale_cco_line_delete_is_refused_with_who_and_when(client, pm, commitment, factory,
                                                            auth, people):
     sov = commitment.sov_lines[0]

@@ -34,7 +34,7 @@ from models import (
 from models.types import utcnow
 from workflow import history
 from workflow.change_orders import CHANGE_REASONS, ChangeOrderInput, can_view, create_change_order
-from workflow.errors import InvalidInput, Locked
+from workflow.errors import Gone, InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.numbering import next_number
 from workflow.permissions import has_project_role, require_project_role
@@ -350,6 +350,11 @@ def delete_line_item(actor: User, line: ChangeEventLine, version: int | None) ->
     ce = line.change_event
     require_project_role(actor, ce.project, ProjectRole.STANDARD)
     require_tool(ce.project)
+    # Serialised with "Create Commitment CO" on this item, so a CCO line made meanwhile is
+    # seen here (and refuses the delete) rather than silently losing its link.
+    _lock_items([line.id])
+    if db.session.get(ChangeEventLine, line.id, populate_existing=True) is None:
+        raise Gone()
     check_version(line, version, deleting=True)
     used = live_cco_lines([line.id]).get(line.id)
     if used is not None:

@@ -42,6 +42,15 @@ class StaleEdit(WorkflowError):
         self.changed = changed or {}
 
 
+class Gone(WorkflowError):
+    """The record was deleted by someone else while the user was working on it."""
+
+    def __init__(self, message: str = "Someone deleted this while you were working on it. "
+                                      "Reload the page to see what is there now.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class Locked(WorkflowError):
     """The record cannot change in its current state (e.g. it is with accounting)."""
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from sqlalchemy import inspect
 from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
-from workflow.errors import StaleEdit
+from workflow.errors import Gone, StaleEdit
 
 NO_VERSION = ("This form did not say which version of the record it was opened from, so "
               "nothing was saved. Reload the page, check the values and try again.")
@@ -26,11 +27,15 @@ def check_version(record, version: int | None, *, deleting: bool = False) -> Non
 
 @contextmanager
 def committing(record, *, deleting: bool = False):
-    """Commit; if another transaction won the race between our check and our write, say so."""
+    """Commit; if another transaction won the race between our check and our write, say so:
+    a newer version (StaleEdit), or the row deleted meanwhile (Gone)."""
     try:
         yield
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
-        db.session.refresh(record)
+        identity = inspect(record).identity
+        if identity is None or db.session.get(type(record), identity,
+                                              populate_existing=True) is None:
+            raise Gone() from None
         raise StaleEdit(record, deleting=deleting) from None

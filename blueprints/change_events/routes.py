@@ -52,7 +52,7 @@ from workflow.change_events import (
     update_change_event,
     update_line_item,
 )
-from workflow.errors import WorkflowError
+from workflow.errors import Gone, WorkflowError
 from workflow.permissions import has_project_role
 
 TOOL = "change_events"
@@ -356,6 +356,8 @@ def delete_line(project_id: int, ce_id: int, line_id: int):
     form = _line_form(ce, line)  # the row's edit form, posted with the version it showed
     try:
         delete_line_item(current_user, line, posted_version())
+    except Gone:  # someone deleted it first: what the user asked for is done
+        db.session.rollback()
     except WorkflowError as error:
         db.session.rollback()
         db.session.refresh(line)

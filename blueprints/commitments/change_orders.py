@@ -45,7 +45,7 @@ from workflow.change_orders import (
     update_change_order,
     update_line,
 )
-from workflow.errors import WorkflowError
+from workflow.errors import Gone, WorkflowError
 
 NEW_LINE = "new"
 
@@ -272,6 +272,8 @@ def delete_cco_line(project_id: int, commitment_id: int, cco_id: int, line_id: i
     form = _line_form(cco, line)  # the row's edit form, posted with the version it showed
     try:
         delete_line(current_user, line, posted_version())
+    except Gone:  # someone deleted it first: what the user asked for is done
+        db.session.rollback()
     except WorkflowError as error:
         db.session.rollback()
         db.session.refresh(line)

@@ -39,7 +39,7 @@ from workflow.commitments import (
     update_commitment,
     update_sov_line,
 )
-from workflow.errors import WorkflowError
+from workflow.errors import Gone, WorkflowError
 from workflow.permissions import has_project_role
 
 
@@ -287,6 +287,8 @@ def delete_sov(project_id: int, commitment_id: int, line_id: int):
     form = _sov_form(line)  # the row's edit form, posted with the version it showed
     try:
         delete_sov_line(current_user, line, posted_version())
+    except Gone:  # someone deleted it first: what the user asked for is done
+        db.session.rollback()
     except WorkflowError as error:
         db.session.rollback()
         db.session.refresh(line)
