@@ -250,12 +250,18 @@ def test_inactive_vendor_fails_to_export_with_quickbooks_message_then_retry(
     assert "Failed to Export:" in inbox and "(QuickBooks code 610)" in inbox
     assert "Retry Export" in inbox
     sandbox.set_active(DEMO_REALM, "Vendor", "56", True)  # fixed inside QuickBooks
+    failed_request = export.idempotency_key
     response = client.post(f"/erp/commitments/{commitment.id}/retry", headers=HTMX)
     assert response.status_code == 200
     run_jobs()
     db.session.expire_all()
     assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.SYNCED
     assert db.session.scalar(select(Export)).attempts == 2
+    # The retry asked afresh: Intuit answers a repeated requestid with its first response,
+    # which could be the very fault that was just put right.
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+    sent = set(sandbox.realm(DEMO_REALM).request_ids)
+    assert sent and failed_request not in sent
 
 
 def test_invalid_reference_2500_fails_without_retry(people, approver, commitment, sandbox):

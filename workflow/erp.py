@@ -171,7 +171,7 @@ def accept(actor: User, commitment: Commitment) -> Export:
         raise PermissionDenied("Only an approver can accept.")
     _move(commitment, (E.READY_TO_EXPORT,), E.EXPORTING)
     export = Export(subject_type="commitment", commitment_id=commitment.id,
-                    idempotency_key=f"cod-commitment-{commitment.id}-{uuid.uuid4().hex[:16]}",
+                    idempotency_key=_new_key(commitment),
                     accepted_by=actor)
     db.session.add(export)
     history.record(actor, commitment, "accepted", field="ERP status", old=E.READY_TO_EXPORT,
@@ -182,18 +182,28 @@ def accept(actor: User, commitment: Commitment) -> Export:
 
 
 def retry_export(actor: User, commitment: Commitment) -> Export:
-    """Failed to Export → Exporting, the same Export (same key) queued again (ERP admin)."""
+    """Failed to Export → Exporting, the same Export queued again (ERP admin).
+
+    It gets a fresh key: QuickBooks answers a repeated ``requestid`` with its first response,
+    and that may be the very fault the admin has just put right. Nothing can be made twice:
+    every run first looks the PurchaseOrder up by DocNumber and our marker."""
     if not is_erp_admin(actor):
         raise PermissionDenied("Only an ERP admin can retry an export.")
     _move(commitment, (E.FAILED_TO_EXPORT,), E.EXPORTING)
     export = latest_export(commitment)
     export.status = ExportStatus.QUEUED
+    export.idempotency_key = _new_key(commitment)
     export.job_id = None  # the failed job is over; the new one's id comes with the enqueue
     history.record(actor, commitment, "retried", field="ERP status", old=E.FAILED_TO_EXPORT,
                    new=E.EXPORTING)
     db.session.commit()
     _enqueue(export)
     return export
+
+
+def _new_key(commitment: Commitment) -> str:
+    """An Export's idempotency key, sent as QuickBooks' ``requestid`` (≤ 50 characters)."""
+    return f"cod-commitment-{commitment.id}-{uuid.uuid4().hex[:16]}"
 
 
 def latest_export(commitment: Commitment) -> Export | None:
