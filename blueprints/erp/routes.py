@@ -97,9 +97,7 @@ def _card(commitment: Commitment, status: int = 200, **extra):
 @bp.get("/commitments/<int:commitment_id>/card")
 @login_required
 def card(commitment_id: int):
-    commitment = _commitment(commitment_id)
-    if commitment.erp_status == ErpStatus.EXPORTING:
-        return _card(commitment)
+    return _card(_commitment(commitment_id))
 
 
 @bp.post("/commitments/<int:commitment_id>/accept")
