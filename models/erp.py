@@ -21,7 +21,8 @@ class QboConnection(db.Model):
     """The company's one QuickBooks Online connection. Tokens are encrypted at rest (Fernet).
 
     Disconnecting clears the tokens but keeps the row, so mappings and the AP account survive a
-    reconnect to the same company.
+    reconnect to the same company; connecting a different company (realm) forgets them
+    (``quickbooks_online.connection.switch_company``).
     """
 
     __tablename__ = "qbo_connections"

@@ -35,7 +35,7 @@ def connect_demo_company(app: Flask, sandbox=None) -> str | None:
     from extensions import db
     from models.types import utcnow
     from qbo_sandbox import DEMO_REALM_ID
-    from quickbooks_online.connection import connection_or_new, encrypt
+    from quickbooks_online.connection import connection_or_new, encrypt, switch_company
     from quickbooks_online.lists import store_records
 
     sandbox = sandbox or app.extensions.get(EXTENSION_KEY)
@@ -52,7 +52,7 @@ def connect_demo_company(app: Flask, sandbox=None) -> str | None:
             "grant_type": "authorization_code", "code": code,
             "redirect_uri": config["QBO_REDIRECT_URI"]})
         now = utcnow()
-        connection.realm_id = DEMO_REALM_ID
+        switch_company(connection, DEMO_REALM_ID)
         connection.company_name = sandbox.realm(DEMO_REALM_ID).company_info()["CompanyName"]
         connection.access_token_encrypted = encrypt(tokens["access_token"])
         connection.access_token_expires_at = now + timedelta(seconds=tokens["expires_in"])

@@ -184,9 +184,7 @@ def complete_connection(actor: User, code: str, realm_id: str) -> QboConnection:
         raise QboError(f"QuickBooks did not answer ({type(error).__name__}). "
                        "Try Connect to QuickBooks again.") from None
     connection = connection_or_new()
-    if connection.realm_id and connection.realm_id != realm_id:
-        connection.ap_account_id = None  # another company: its accounts differ
-    connection.realm_id = realm_id
+    switch_company(connection, realm_id)
     store_tokens(connection, client)
     connection.token_generation += 1
     connection.connected_by = actor
@@ -195,6 +193,32 @@ def complete_connection(actor: User, code: str, realm_id: str) -> QboConnection:
     connection.company_name = _company_name(connection, client.access_token)
     db.session.commit()
     return connection
+
+
+def switch_company(connection: QboConnection, realm_id: str) -> bool:
+    """Point the connection at ``realm_id``. If it was another company (realm) before, every
+    link to that company is forgotten: the project → Customer and vendor → Vendor links, the
+    cost code mappings and the AP account. QuickBooks ids are per company (Vendor 56 of one is
+    not Vendor 56 of another), so until they are linked again from the new company's imported
+    lists, Send to ERP says what is not linked. True if links were forgotten."""
+    from models import CostMapping, Project, Vendor
+
+    previous = connection.realm_id
+    connection.realm_id = realm_id
+    if not previous or previous == realm_id:
+        return False
+    log.warning("QuickBooks company changed from realm %s to %s: links forgotten",
+                previous, realm_id)
+    connection.ap_account_id = None
+    db.session.execute(update(Project).where(Project.qbo_customer_id.is_not(None))
+                       .values(qbo_customer_id=None)
+                       .execution_options(synchronize_session="fetch"))
+    db.session.execute(update(Vendor).where(Vendor.qbo_vendor_id.is_not(None))
+                       .values(qbo_vendor_id=None)
+                       .execution_options(synchronize_session="fetch"))
+    for mapping in db.session.scalars(select(CostMapping)):
+        db.session.delete(mapping)
+    return True
 
 
 def _company_name(connection: QboConnection, access_token: str) -> str:

@@ -31,8 +31,9 @@ def connect(admin) -> None:
 
 
 def _qbo_id(entity: str, name: str) -> str:
-    qbo_id = db.session.scalar(select(QboRecord.qbo_id).where(QboRecord.entity == entity,
-                                                              QboRecord.name == name))
+    qbo_id = db.session.scalar(select(QboRecord.qbo_id).where(
+        QboRecord.realm_id == get_connection().realm_id, QboRecord.entity == entity,
+        QboRecord.name == name))
     assert qbo_id, f"{entity} {name} not imported"
     return qbo_id
 

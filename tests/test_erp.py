@@ -105,6 +105,86 @@ def test_import_lists_and_settings_page(client, auth, people, connected):
     assert "Riverside Holdings:Riverside Medical Office Building" in page
 
 
+def test_reconnecting_to_another_company_blocks_sending_until_relinked(
+        client, auth, people, approver, commitment, sandbox):
+    """QuickBooks ids are per company: Vendor 56 of one company is not Vendor 56 of another.
+    Connecting (through the real OAuth flow) to a different company (realmId) forgets the
+    project, vendor, cost code and AP account links, so nothing is sent with the old company's
+    ids: Send to ERP says what to link, and a commitment already waiting for the approver fails
+    to export with the same reasons instead of writing to the new company. Once the new
+    company's lists are imported and linked, it exports there."""
+    other_realm = "4620816365000000042"
+    sandbox.add_company(other_realm, "Harbor Renovations Inc (Sandbox)")
+    waiting = commitment  # sent before the switch: waits for the approver, Ready to Export
+    erp.send_to_erp(people.project_admin, waiting)
+
+    auth.login(people.company_admin)
+    start = client.post("/erp/settings/connect")
+    answer = qbo_helpers.approve_in_sandbox(start.headers["Location"], realm_id=other_realm)
+    done = client.get("/erp/settings/callback", query_string=answer, follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert "Connected to Harbor Renovations Inc (Sandbox) (company 4620816365000000042)" in page
+    assert (f"This is a different QuickBooks company from before (company {DEMO_REALM}), so "
+            "the links of projects, vendors and cost codes and the AP account were cleared. "
+            "Import the lists, then link them again before sending to ERP.") in page
+    assert get_connection().realm_id == other_realm
+
+    # the commitment waiting for the approver: accepted, it fails with the reasons, writes
+    # nothing to either company
+    erp.accept(approver, db.session.get(Commitment, waiting.id))
+    run_jobs()
+    db.session.expire_all()
+    failed = db.session.get(Commitment, waiting.id)
+    assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
+    error = erp.latest_export(failed).last_error_message
+    assert "No AP account is chosen in ERP Integrations → Settings." in error
+    assert "is not linked to a QuickBooks customer or job." in error
+    assert "Vendor Summit Concrete Co. is not linked to a QuickBooks vendor." in error
+    assert "is not mapped to a QuickBooks item or account." in error
+    assert sandbox.purchase_orders(other_realm) == [] and sandbox.purchase_orders(DEMO_REALM) == []
+
+    # the new company's lists imported and its AP account chosen: a fresh send is still
+    # blocked until the project, vendor and cost code are linked again, reasons by the button
+    from quickbooks_online.lists import import_lists, records
+    from workflow.erp_settings import set_ap_account
+
+    erp.reject(approver, failed, "Link it to the new company.")
+    import_lists()
+    set_ap_account(people.company_admin, records("Account", detail="Accounts Payable")[0].qbo_id)
+    auth.login(people.project_admin)
+    url = f"/projects/{people.project.id}/commitments/{waiting.id}"
+    html = client.get(url).get_data(as_text=True)
+    unlinked = db.session.get(Commitment, waiting.id)
+    assert erp.send_blockers(unlinked) == [
+        f"Project {people.project.number} is not linked to a QuickBooks customer or job.",
+        "Vendor Summit Concrete Co. is not linked to a QuickBooks vendor.",
+        *(f"{line.cost_code.code} {line.category.name} is not mapped to a QuickBooks item or "
+          "account." for line in unlinked.sov_lines)]
+    assert f"Project {people.project.number} is not linked to a QuickBooks customer or job." \
+        in html
+    assert "Vendor Summit Concrete Co. is not linked to a QuickBooks vendor." in html
+    before = fingerprint()
+    refused = client.post(f"{url}/erp/send", headers=HTMX)
+    assert refused.status_code == 409 and b"Cannot send to ERP" in refused.data
+    assert fingerprint() == before
+
+    # linked again from the new company: it goes there
+    relinked = db.session.get(Commitment, waiting.id)
+    qbo_helpers.map_for(relinked)
+    assert erp.send_blockers(relinked) == []
+    synced = _send_and_accept(relinked, people, approver)
+    assert synced.erp_status == ErpStatus.SYNCED
+    assert len(sandbox.purchase_orders(other_realm)) == 1
+    assert sandbox.purchase_orders(DEMO_REALM) == []
+
+
+def test_reconnecting_to_the_same_company_keeps_the_links(people, commitment, sandbox):
+    answer = qbo_helpers.approve_in_sandbox(
+        qbo_helpers.authorization_url("again"))
+    qbo_helpers.complete_connection(people.company_admin, answer["code"], answer["realmId"])
+    assert erp.send_blockers(db.session.get(Commitment, commitment.id)) == []
+
+
 # ---- send: what blocks it ------------------------------------------------------------------
 
 def test_send_is_blocked_with_reasons_until_everything_is_mapped(client, auth, people, factory,
@@ -133,6 +213,90 @@ def test_send_needs_an_approved_commitment_and_a_project_admin(client, auth, peo
     auth.login(people.standard)
     page = client.get(f"/projects/{people.project.id}/commitments/{commitment.id}")
     assert b"Only a project admin can send to ERP." in page.data
+
+
+@pytest.mark.parametrize("edit", ["update", "add", "delete", "header"])
+def test_an_sov_edit_racing_send_to_erp_never_changes_what_was_sent(app, people, commitment,
+                                                                    monkeypatch, edit):
+    """An SOV line edit (or a header edit) and "Send to ERP" pressed at the same moment, each in
+    its own thread, connection and transaction (SQLite and PostgreSQL alike). A pause after each
+    side's check gives both the chance to pass it before either commits. Either the edit lands
+    first and the send validates the edited lines, or the send lands first and the edit is
+    refused with a clear message: never a Ready to Export commitment whose lines differ from
+    what the send validated."""
+    import time
+
+    from models import SovLine, User
+    from workflow import commitments
+    from workflow.commitments import CommitmentInput, SovInput
+    from workflow.errors import Locked
+
+    def lines_of(record):
+        return sorted((line.line_number, line.description, line.amount)
+                      for line in record.sov_lines), record.title
+
+    validated = []
+    checked_send = erp.send_blockers
+
+    def slow_send_check(record):
+        found = checked_send(record)
+        validated.append(lines_of(record))
+        time.sleep(0.3)
+        return found
+
+    checked_sov, checked_header = commitments._validate_sov, commitments._validate_commitment
+
+    def slow_sov_check(*args):
+        found = checked_sov(*args)
+        time.sleep(0.3)
+        return found
+
+    def slow_header_check(*args):
+        found = checked_header(*args)
+        time.sleep(0.3)
+        return found
+
+    monkeypatch.setattr(erp, "send_blockers", slow_send_check)
+    monkeypatch.setattr(commitments, "_validate_sov", slow_sov_check)
+    monkeypatch.setattr(commitments, "_validate_commitment", slow_header_check)
+    commitment_id, admin_id = commitment.id, people.project_admin.id
+    first_line = commitment.sov_lines[0]
+    line_id, version = first_line.id, first_line.version
+    original = lines_of(commitment)
+    same = SovInput(description=first_line.description, cost_code_id=first_line.cost_code_id,
+                    category_id=first_line.category_id, amount=Decimal("999.99"))
+
+    def press(index):
+        actor = db.session.get(User, admin_id)
+        target = db.session.get(Commitment, commitment_id)
+        if index == 1:
+            return lambda: erp.send_to_erp(actor, target)
+        if edit == "update":
+            line = db.session.get(SovLine, line_id)
+            return lambda: commitments.update_sov_line(actor, line, same, version)
+        if edit == "add":
+            return lambda: commitments.add_sov_line(actor, target, same)
+        if edit == "delete":
+            line = db.session.get(SovLine, line_id)
+            return lambda: commitments.delete_sov_line(actor, line, version)
+        header = CommitmentInput(type=target.type, number=target.number, title="Renamed",
+                                 vendor_id=target.vendor_id, status=target.status)
+        target_version = target.version
+        return lambda: commitments.update_commitment(actor, target, header, target_version)
+
+    edited, sent = at_once(app, 2, press)
+    assert sent is None, sent  # the send went through either way
+    db.session.expire_all()
+    record = db.session.get(Commitment, commitment_id)
+    assert record.erp_status == ErpStatus.READY_TO_EXPORT
+    assert validated[-1] == lines_of(record)  # sent exactly what was validated
+    if isinstance(edited, Locked):  # the send first: the edit was refused, nothing changed
+        assert edited.message == ("This commitment is Ready to Export in ERP Integrations and "
+                                  "cannot be changed here.")
+        assert lines_of(record) == original
+    else:  # the edit first, and the send validated the edited lines
+        assert not isinstance(edited, BaseException), edited
+        assert lines_of(record) != original
 
 
 # ---- accept → exported -------------------------------------------------------------------

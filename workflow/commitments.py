@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from extensions import db
 from models import (
@@ -112,7 +112,25 @@ def sum_totals(all_totals) -> Totals:
 
 # ---- commitments -------------------------------------------------------------------------------
 
+def lock_commitment(commitment: Commitment) -> None:
+    """Take the commitment's write lock, then read it again, before checking its ERP status.
+
+    Send to ERP (workflow.erp) takes the same lock before it validates the lines, so an edit
+    and a send of one commitment run one after the other: an edit never lands after a send
+    validated the lines, and a send always validates the lines as they are after an edit.
+    An UPDATE locks the row on PostgreSQL and the whole database on SQLite, where SELECT …
+    FOR UPDATE does nothing. It writes the same version back, so an open form on the
+    commitment is not made stale by it."""
+    db.session.execute(
+        update(Commitment).where(Commitment.id == commitment.id)
+        .values(version=Commitment.version)
+        .execution_options(synchronize_session=False))
+    db.session.refresh(commitment)
+
+
 def _require_editable(commitment: Commitment) -> None:
+    """Lock the commitment and refuse the change unless its ERP status lets it be edited."""
+    lock_commitment(commitment)
     if not commitment.erp_status.editable:
         raise Locked(f"This commitment is {commitment.erp_status.label} in ERP Integrations "
                      "and cannot be changed here.")

@@ -26,6 +26,7 @@ from models import (
 )
 from models.types import utcnow
 from workflow import history
+from workflow.commitments import lock_commitment
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
 from workflow.permissions import has_project_role, is_approver, is_erp_admin
 
@@ -125,6 +126,11 @@ def send_to_erp(actor: User, commitment: Commitment) -> None:
     """Not Sent or Rejected → Ready to Export (project admin; everything mapped)."""
     if not has_project_role(actor, commitment.project, ProjectRole.ADMIN):
         raise PermissionDenied("Only a project admin can send to ERP.")
+    # The same write lock as every SOV and header edit takes (workflow.commitments), then the
+    # commitment and its lines read again: what is validated here is what is sent, and no edit
+    # can land between this check and the commit below.
+    lock_commitment(commitment)
+    db.session.expire_all()
     if commitment.erp_status not in (E.NOT_SENT, E.REJECTED):
         raise AlreadyHandled(f"Already handled: {commitment.number} is "
                              f"{commitment.erp_status.label}.")

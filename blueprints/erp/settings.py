@@ -97,6 +97,8 @@ def callback():
     if not code or not realm_id:
         flash("QuickBooks' answer was incomplete; nothing was changed.", "error")
         return _settings_page(400)
+    previous = qbo.get_connection()
+    previous_realm = previous.realm_id if previous is not None else None
     try:
         connection = qbo.complete_connection(current_user, code, realm_id)
     except QboError as error:
@@ -104,6 +106,11 @@ def callback():
         flash(error.message, "error")
         return _back()
     flash(f"Connected to {connection.company_name} (company {connection.realm_id}).", "success")
+    if previous_realm and previous_realm != connection.realm_id:
+        flash(f"This is a different QuickBooks company from before (company {previous_realm}), "
+              "so the links of projects, vendors and cost codes and the AP account were "
+              "cleared. Import the lists, then link them again before sending to ERP.",
+              "warning")
     return _back()
 
 
