@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 
 from flask import has_app_context
@@ -10,9 +11,12 @@ from flask import has_app_context
 _worker_app = None
 
 
+_worker_pid = None
+
+
 @contextmanager
 def job_app_context():
-    global _worker_app
+    global _worker_app, _worker_pid
     if has_app_context():  # inline (RQ is_async=False): already inside the request's app
         yield
         return
@@ -20,7 +24,15 @@ def job_app_context():
         from app import create_app
 
         _worker_app = create_app()
+        _worker_pid = os.getpid()
     with _worker_app.app_context():
+        if _worker_pid != os.getpid():
+            # A work horse forked from the worker: never use the parent's pooled connections
+            # (SQLAlchemy's recipe for forks: drop them without closing the parent's sockets).
+            from extensions import db
+
+            db.engine.dispose(close=False)
+            _worker_pid = os.getpid()
         yield
 
 

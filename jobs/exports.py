@@ -1,7 +1,8 @@
 """RQ jobs that export to QuickBooks. They take an Export id and record everything in it.
 
 An export never stays "Exporting" for good: whatever stops it ends in "Failed to Export" with
-a plain message, and Retry Export sends it again (the same key, so nothing is made twice).
+a plain message, and Retry Export sends it again (with a fresh key; the lookup by DocNumber
+and our marker keeps it to one PurchaseOrder).
 
 * A QuickBooks answer: the job records it (``QboError``; transient ones are retried first).
 * Anything else raised in the job (a database error, a bug, RQ's job timeout): the job's
@@ -12,6 +13,9 @@ a plain message, and Retry Export sends it again (the same key, so nothing is ma
   worker class in ``jobs/worker.py`` records it.
 * The whole worker gone: another worker's cleanup of RQ's started-job registry calls
   ``on_failure`` with ``AbandonedJobError``.
+* The job stopped by an operator (``rq`` stop/cancel): ``on_stopped``.
+* The job gone from Redis (a flush, a restart without persistence): the worker's periodic
+  maintenance runs ``fail_lost_exports``.
 * The job could not even be queued (Redis down): ``enqueue_export`` records it at once.
 """
 
@@ -56,6 +60,7 @@ def enqueue_export(export: Export) -> None:
                             if intervals else None,
                             job_timeout=config["EXPORT_JOB_TIMEOUT"],
                             on_failure=Callback(export_job_failed),
+                            on_stopped=Callback(export_job_stopped),
                             description=f"export commitment (export {export_id})")
         if not is_inline():
             export.job_id = job.id
@@ -159,3 +164,49 @@ def export_job_failed(job, connection, exc_type, exc_value, traceback) -> None:
         else:
             code, message = "error", unexpected_message(exc_value)
         give_up(job.args[0], code, message)
+
+
+def export_job_stopped(job, connection) -> None:
+    """RQ ``on_stopped``: someone stopped the job by hand; the export will not finish."""
+    with job_app_context():
+        give_up(job.args[0], "stopped", f"The export job was stopped before it finished. "
+                                         f"{RETRY_LATER}")
+
+
+LOST = {"failed", "finished", "stopped", "canceled"}
+
+
+def fail_lost_exports() -> int:
+    """Commitments still Exporting whose export's RQ job is over or gone from Redis: nothing
+    will ever finish them. Mark them Failed to Export; return how many. The worker runs this
+    with RQ's periodic maintenance (``jobs.worker.Worker``); pages never do, as a GET must not
+    change state."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+    from sqlalchemy import select
+
+    from models import Commitment, ErpStatus
+
+    if is_inline():
+        return 0
+    commitments = db.session.scalars(
+        select(Commitment).where(Commitment.erp_status == ErpStatus.EXPORTING)).all()
+    connection = get_queue().connection
+    lost = 0
+    for commitment in commitments:
+        export = erp.latest_export(commitment)
+        if (export is None or export.job_id is None
+                or export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING)):
+            continue  # being queued right now, or already recorded
+        try:
+            status = Job.fetch(export.job_id, connection=connection).get_status()
+        except NoSuchJobError:
+            status = None
+        status = getattr(status, "value", status)
+        if status is None or status in LOST:
+            log.error("export %s: its job %s ended without recording a result (%s)",
+                      export.id, export.job_id, status or "gone from Redis")
+            if give_up(export.id, "worker", "The export job stopped without finishing (it "
+                                            f"was lost by the job queue). {RETRY_LATER}"):
+                lost += 1
+    return lost

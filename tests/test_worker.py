@@ -168,3 +168,68 @@ def test_a_killed_work_horse_ends_failed_to_export(app, on_redis, exporting, san
     assert "The export job stopped without finishing" in page and "Retry Export" in page
     db.session.expire_all()
     assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.FAILED_TO_EXPORT
+
+
+def test_an_export_whose_job_is_gone_from_redis_ends_failed_to_export(app, on_redis, exporting,
+                                                                      client, auth, people):
+    """Redis lost the job (flushed, restarted without persistence): the worker's periodic
+    maintenance finds the commitment still Exporting with nothing left to finish it."""
+    from rq.job import Job
+
+    from jobs.queue import get_queue
+    from jobs.worker import Worker
+
+    commitment, approver = exporting
+    commitment_id, admin = commitment.id, people.company_admin.email
+    export = erp.accept(approver, commitment)  # queued; no worker is running
+    queue = get_queue()
+    Job.fetch(export.job_id, connection=queue.connection).delete()
+    Worker([queue], connection=queue.connection).run_maintenance_tasks()
+    db.session.expire_all()
+    assert db.session.get(Commitment, commitment_id).erp_status == ErpStatus.FAILED_TO_EXPORT
+    auth.login(admin)
+    page = client.get("/erp/?tab=failed_to_export").get_data(as_text=True)
+    assert "SC-2040" in page and "was lost by the job queue" in page
+    assert "Retry Export" in page
+
+
+def test_a_queued_export_is_left_alone_by_the_maintenance(app, on_redis, exporting):
+    from jobs.queue import get_queue
+    from jobs.worker import Worker
+
+    commitment, approver = exporting
+    commitment_id = commitment.id
+    erp.accept(approver, commitment)
+    queue = get_queue()
+    Worker([queue], connection=queue.connection).run_maintenance_tasks()
+    db.session.expire_all()
+    assert db.session.get(Commitment, commitment_id).erp_status == ErpStatus.EXPORTING
+
+
+def test_an_export_job_stopped_by_an_operator_ends_failed_to_export(app, on_redis, exporting,
+                                                                   sandbox, tmp_path):
+    from rq.command import send_stop_job_command
+
+    from jobs.queue import get_queue
+
+    commitment, approver = exporting
+    app.config["EXPORT_RETRY_INTERVALS"] = []
+    sandbox.pause_api(DEMO_REALM)
+    log = tmp_path / "worker.log"
+    worker = start_worker(app, on_redis, log)
+    try:
+        export = erp.accept(approver, commitment)
+        deadline = time.monotonic() + 30
+        while sandbox.in_flight(DEMO_REALM) < 1:  # the job is inside its QuickBooks call
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        send_stop_job_command(get_queue().connection, export.job_id)
+        failed = _wait_for(commitment.id, {ErpStatus.FAILED_TO_EXPORT}, seconds=20)
+    finally:
+        sandbox.resume_api(DEMO_REALM)
+        worker.terminate()
+        worker.wait(10)
+    assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT, log.read_text()[-2000:]
+    db.session.expire_all()
+    assert "was stopped before it finished" in db.session.scalar(
+        select(Export)).last_error_message
