@@ -21,6 +21,8 @@ from extensions import db
 from models import DEFAULT_CATEGORIES, Category
 from tests.factories import Factory
 
+pytest_plugins = ["tests.erp_fixtures"]  # connected, erp_commitment, approver
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct-horse-battery"
 

@@ -19,6 +19,7 @@ from models import Commitment, ErpStatus, Export, ExportStatus, HistoryEvent
 from quickbooks_online.connection import decrypt, get_connection
 from tests import qbo_helpers
 from tests.conftest import at_once, fingerprint
+from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import DEMO_REALM, run_jobs
 from workflow import erp
 from workflow.errors import AlreadyHandled
@@ -27,34 +28,8 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def approver(factory):
-    from models import ErpPermission
-
-    return factory.user(name="Alex Approver", erp=ErpPermission.STANDARD, can_push=True)
-
-
-@pytest.fixture
-def connected(app, sandbox, people):
-    qbo_helpers.connect(people.company_admin)
-    return get_connection()
-
-
-@pytest.fixture
-def commitment(factory, people, connected):
-    summit = factory.vendor("Summit Concrete Co.")
-    record = factory.commitment(people.project, vendor=summit, number="SC-1042",
-                                title="Cast-in-place concrete",
-                                sov=("185000.00", "96500.50"))
-    qbo_helpers.map_for(record)
-    return record
-
-
-def _send_and_accept(commitment, people, approver):
-    erp.send_to_erp(people.project_admin, commitment)
-    erp.accept(approver, commitment)
-    run_jobs()
-    db.session.expire_all()
-    return db.session.get(Commitment, commitment.id)
+def commitment(erp_commitment):
+    return erp_commitment
 
 
 # ---- the connection --------------------------------------------------------------------------
@@ -172,7 +147,7 @@ def test_reconnecting_to_another_company_blocks_sending_until_relinked(
     relinked = db.session.get(Commitment, waiting.id)
     qbo_helpers.map_for(relinked)
     assert erp.send_blockers(relinked) == []
-    synced = _send_and_accept(relinked, people, approver)
+    synced = send_and_accept(relinked, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
     assert len(sandbox.purchase_orders(other_realm)) == 1
     assert sandbox.purchase_orders(DEMO_REALM) == []
@@ -302,7 +277,7 @@ def test_an_sov_edit_racing_send_to_erp_never_changes_what_was_sent(app, people,
 # ---- accept → exported -------------------------------------------------------------------
 
 def test_accept_exports_a_purchase_order(people, approver, commitment, sandbox):
-    synced = _send_and_accept(commitment, people, approver)
+    synced = send_and_accept(commitment, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
     [po] = sandbox.purchase_orders(DEMO_REALM)
     assert synced.qbo_purchase_order_id == po["Id"] and synced.qbo_sync_token == po["SyncToken"]
@@ -322,7 +297,7 @@ def test_accept_exports_a_purchase_order(people, approver, commitment, sandbox):
 
 def test_synced_commitment_shows_its_po_and_is_locked(client, auth, people, approver,
                                                       commitment):
-    synced = _send_and_accept(commitment, people, approver)
+    synced = send_and_accept(commitment, people, approver)
     auth.login(people.project_admin)
     page = client.get(f"/projects/{people.project.id}/commitments/{commitment.id}")
     html = page.get_data(as_text=True)
@@ -335,7 +310,7 @@ def test_access_token_expiring_mid_export_is_refreshed_and_rotated(people, appro
                                                                    sandbox_server):
     old_refresh = decrypt(get_connection().refresh_token_encrypted)
     sandbox.expire_access_tokens(DEMO_REALM)  # QuickBooks now answers 401 / 3200
-    synced = _send_and_accept(commitment, people, approver)
+    synced = send_and_accept(commitment, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
     stored = decrypt(get_connection().refresh_token_encrypted)
     assert stored != old_refresh
@@ -361,7 +336,7 @@ def test_two_concurrent_refreshes_leave_a_working_connection(app, connected, san
 
 def test_stale_object_5010_is_read_again(people, approver, commitment, sandbox):
     sandbox.inject_fault(DEMO_REALM, "5010", count=1)
-    synced = _send_and_accept(commitment, people, approver)
+    synced = send_and_accept(commitment, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
     assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
 
@@ -369,7 +344,7 @@ def test_stale_object_5010_is_read_again(people, approver, commitment, sandbox):
 @pytest.mark.parametrize("fault", ["429", "500", "drop"])
 def test_throttling_and_server_errors_are_retried(people, approver, commitment, sandbox, fault):
     sandbox.inject_fault(DEMO_REALM, fault, count=1)
-    synced = _send_and_accept(commitment, people, approver)
+    synced = send_and_accept(commitment, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
     assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
 
@@ -404,7 +379,7 @@ def test_failure_after_quickbooks_applied_the_create_makes_one_po(people, approv
 def test_inactive_vendor_fails_to_export_with_quickbooks_message_then_retry(
         client, auth, people, approver, commitment, sandbox, factory):
     sandbox.set_active(DEMO_REALM, "Vendor", "56", False)
-    failed = _send_and_accept(commitment, people, approver)
+    failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     export = db.session.scalar(select(Export))
     assert export.last_error_code == "610"
@@ -434,7 +409,7 @@ def test_invalid_reference_2500_fails_without_retry(people, approver, commitment
     for mapping in db.session.scalars(select(CostMapping)):
         mapping.qbo_item_id = "not-a-number"
     db.session.commit()
-    failed = _send_and_accept(commitment, people, approver)
+    failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     export = db.session.scalar(select(Export))
     assert export.last_error_code in {"2500", "610"} and export.attempts == 1
@@ -450,7 +425,7 @@ def test_a_purchase_order_someone_else_made_is_not_adopted(people, approver, com
     foreign = build_purchase_order(commitment, connected)
     foreign.PrivateNote = "typed in by hand"
     call(lambda qb: foreign.save(qb=qb))
-    failed = _send_and_accept(commitment, people, approver)
+    failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     assert "that ChangeOrder Desk did not create" in db.session.scalar(
         select(Export)).last_error_message

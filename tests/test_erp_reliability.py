@@ -18,6 +18,7 @@ from models import Commitment, CostMapping, ErpStatus, Export, ExportStatus, Qbo
 from quickbooks_online.connection import decrypt, get_connection
 from tests import qbo_helpers
 from tests.conftest import error_for, fingerprint
+from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import DEMO_REALM, run_jobs
 from workflow import erp
 
@@ -25,34 +26,8 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def approver(factory):
-    from models import ErpPermission
-
-    return factory.user(name="Alex Approver", erp=ErpPermission.STANDARD, can_push=True)
-
-
-@pytest.fixture
-def connected(app, sandbox, people):
-    qbo_helpers.connect(people.company_admin)
-    return get_connection()
-
-
-@pytest.fixture
-def commitment(factory, people, connected):
-    summit = factory.vendor("Summit Concrete Co.")
-    record = factory.commitment(people.project, vendor=summit, number="SC-1042",
-                                title="Cast-in-place concrete",
-                                sov=("185000.00", "96500.50"))
-    qbo_helpers.map_for(record)
-    return record
-
-
-def _send_and_accept(commitment, people, approver) -> Commitment:
-    erp.send_to_erp(people.project_admin, commitment)
-    erp.accept(approver, commitment)
-    run_jobs()
-    db.session.expire_all()
-    return db.session.get(Commitment, commitment.id)
+def commitment(erp_commitment):
+    return erp_commitment
 
 
 def _export() -> Export:
@@ -92,7 +67,7 @@ def test_a_database_error_in_the_export_ends_failed_to_export_and_can_be_retried
         raise OperationalError("SELECT ...", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(export_module, "mapping_blockers", database_gone)
-    failed = _send_and_accept(commitment, people, approver)
+    failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     export = _export()
     assert export.status == ExportStatus.FAILED
@@ -112,7 +87,7 @@ def test_an_unreachable_discovery_document_fails_plainly_and_keeps_the_connectio
     # The access token must be renewed, and Intuit's discovery document does not answer.
     sandbox.expire_access_tokens(DEMO_REALM)
     app.config["QBO_ENVIRONMENT"] = sandbox_server.base_url + "/no-discovery-here"
-    failed = _send_and_accept(commitment, people, approver)
+    failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     message = _export().last_error_message
     assert "sign-in service could not be reached" in message and "Retry Export" in message
@@ -143,7 +118,7 @@ def test_a_queue_that_cannot_take_the_job_fails_the_export_at_once(
 def test_a_token_endpoint_outage_is_retried(people, approver, commitment, sandbox, fault):
     sandbox.expire_access_tokens(DEMO_REALM)
     sandbox.inject_oauth_fault(fault, count=1)
-    synced = _send_and_accept(commitment, people, approver)
+    synced = send_and_accept(commitment, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
     assert sandbox.pending_oauth_faults() == []
     assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
@@ -153,7 +128,7 @@ def test_a_lasting_token_endpoint_outage_fails_without_asking_to_reconnect(
         client, auth, people, approver, commitment, sandbox):
     sandbox.expire_access_tokens(DEMO_REALM)
     sandbox.inject_oauth_fault("503", count=20)  # longer than every try, inline or queued
-    failed = _send_and_accept(commitment, people, approver)
+    failed = send_and_accept(commitment, people, approver)
     sandbox.clear_oauth_faults()
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     message = _export().last_error_message
@@ -170,7 +145,7 @@ def test_a_lasting_token_endpoint_outage_fails_without_asking_to_reconnect(
 def test_a_refused_refresh_token_asks_for_a_reconnect_on_the_settings_page(
         client, auth, people, approver, commitment, sandbox, sandbox_server):
     _revoke_in_quickbooks(sandbox_server, decrypt(get_connection().refresh_token_encrypted))
-    failed = _send_and_accept(commitment, people, approver)
+    failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     assert "connect to QuickBooks again" in _export().last_error_message
     auth.login(people.company_admin)
@@ -209,7 +184,7 @@ def test_resending_after_a_lost_create_updates_the_adopted_purchase_order(
 
     sandbox.handle_api = lose_the_create_answer
     try:
-        failed = _send_and_accept(commitment, people, approver)
+        failed = send_and_accept(commitment, people, approver)
     finally:
         sandbox.handle_api = original
         sandbox.clear_faults(DEMO_REALM)
@@ -226,7 +201,7 @@ def test_resending_after_a_lost_create_updates_the_adopted_purchase_order(
                            amount=Decimal("1500.00"), cost_code_id=line.cost_code_id,
                            category_id=line.category_id))
     db.session.commit()
-    synced = _send_and_accept(failed, people, approver)
+    synced = send_and_accept(failed, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
     [po] = sandbox.purchase_orders(DEMO_REALM)
     assert po["Id"] == stale["Id"] and synced.qbo_purchase_order_id == po["Id"]
@@ -247,7 +222,7 @@ def test_an_adopted_purchase_order_that_matches_is_not_written_again(
     ours = build_purchase_order(commitment, connected)  # a create whose answer was lost
     call(lambda qb: ours.save(qb=qb))
     writes = sandbox.counters(DEMO_REALM)["writes"]
-    synced = _send_and_accept(commitment, people, approver)
+    synced = send_and_accept(commitment, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
     assert sandbox.counters(DEMO_REALM)["writes"] == writes
     assert sandbox.purchase_orders(DEMO_REALM)[0]["SyncToken"] == "0"
@@ -293,7 +268,7 @@ def test_mapping_a_cost_to_a_non_expense_account_is_refused_next_to_the_field(
 def test_the_commitment_page_shows_why_its_export_failed(client, auth, people, approver,
                                                         commitment, sandbox):
     sandbox.set_active(DEMO_REALM, "Vendor", "56", False)
-    failed = _send_and_accept(commitment, people, approver)
+    failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     message = _export().last_error_message
     assert message.startswith("Object Not Found: Something you're trying to use")

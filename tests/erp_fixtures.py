@@ -1,0 +1,46 @@
+"""Fixtures for the ERP tests: a connected sandbox company, a mapped Approved commitment and
+an approver. Loaded by ``tests/conftest.py``; a test module's own fixture of the same name wins."""
+
+from __future__ import annotations
+
+import pytest
+
+from extensions import db
+from models import Commitment
+from quickbooks_online.connection import get_connection
+from tests import qbo_helpers
+from tests.qbo_helpers import run_jobs
+from workflow import erp
+
+
+@pytest.fixture
+def approver(factory):
+    from models import ErpPermission
+
+    return factory.user(name="Alex Approver", erp=ErpPermission.STANDARD, can_push=True)
+
+
+@pytest.fixture
+def connected(app, sandbox, people):
+    qbo_helpers.connect(people.company_admin)
+    return get_connection()
+
+
+@pytest.fixture
+def erp_commitment(factory, people, connected):
+    """SC-1042, Approved, two SOV lines, every link and mapping in place."""
+    summit = factory.vendor("Summit Concrete Co.")
+    record = factory.commitment(people.project, vendor=summit, number="SC-1042",
+                                title="Cast-in-place concrete",
+                                sov=("185000.00", "96500.50"))
+    qbo_helpers.map_for(record)
+    return record
+
+
+def send_and_accept(commitment, people, approver) -> Commitment:
+    """Send to ERP, Accept, run the job; the commitment as it is afterwards."""
+    erp.send_to_erp(people.project_admin, commitment)
+    erp.accept(approver, commitment)
+    run_jobs()
+    db.session.expire_all()
+    return db.session.get(Commitment, commitment.id)
