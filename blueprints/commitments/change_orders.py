@@ -113,7 +113,6 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
         "project": commitment.project, "commitment": commitment, "cco": cco,
         "can_edit": can_edit(current_user, cco), "can_review": can_review(current_user, cco),
         "can_edit_lines": can_edit_lines(current_user, cco),
-        "lines_locked": lines_locked_reason(cco),
         "reviewer_name": reviewers_of(cco), "history": history.history_for(cco),
         "new_line_form": _line_form(cco, blank=True),
         "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review"),
