@@ -43,17 +43,20 @@ def _create(client, commitment, **overrides):
 
 # ---- numbers -------------------------------------------------------------------------------
 
+def _numbers(commitment_id: int) -> list[str]:
+    """The CCO numbers a commitment holds, in order."""
+    return list(db.session.scalars(select(ChangeOrder.number)
+                                   .where(ChangeOrder.commitment_id == commitment_id)
+                                   .order_by(ChangeOrder.number)))
+
+
 def test_numbers_run_per_commitment(client, pm, commitment, factory, people):
     other = factory.commitment(people.project)
     for _ in range(3):
         assert _create(client, commitment).status_code == 303
     assert _create(client, other).status_code == 303
-    numbers = db.session.scalars(select(ChangeOrder.number)
-                                 .where(ChangeOrder.commitment_id == commitment.id)
-                                 .order_by(ChangeOrder.number)).all()
-    assert numbers == ["001", "002", "003"]
-    assert db.session.scalar(select(ChangeOrder.number)
-                             .where(ChangeOrder.commitment_id == other.id)) == "001"
+    assert _numbers(commitment.id) == ["001", "002", "003"]
+    assert _numbers(other.id) == ["001"]
 
 
 def test_two_ccos_created_at_once_get_different_numbers(app, commitment, people):
@@ -69,9 +72,7 @@ def test_two_ccos_created_at_once_get_different_numbers(app, commitment, people)
 
     outcomes = at_once(app, 4, create)
     assert not [o for o in outcomes if isinstance(o, BaseException)]
-    numbers = db.session.scalars(select(ChangeOrder.number)
-                                 .where(ChangeOrder.commitment_id == commitment_id)).all()
-    assert sorted(numbers) == ["001", "002", "003", "004"]
+    assert _numbers(commitment_id) == ["001", "002", "003", "004"]
 
 
 def test_numbers_skip_rows_put_in_directly(client, pm, commitment):
@@ -81,10 +82,7 @@ def test_numbers_skip_rows_put_in_directly(client, pm, commitment):
     assert commitment.last_cco_number == 0
     assert _create(client, commitment).status_code == 303
     assert _create(client, commitment).status_code == 303
-    numbers = db.session.scalars(select(ChangeOrder.number)
-                                 .where(ChangeOrder.commitment_id == commitment.id)
-                                 .order_by(ChangeOrder.number)).all()
-    assert numbers == ["002", "003", "004"]
+    assert _numbers(commitment.id) == ["002", "003", "004"]
 
 
 def test_cco_only_on_an_approved_commitment(client, pm, factory, people):

@@ -100,6 +100,15 @@ def _sov_amount(line_id: int) -> Decimal:
     return amount
 
 
+def _open_on_both(phone, second_phone, line_id: int, amount: str):
+    """Both people open the same SOV line for editing; its row on each phone."""
+    rows = [page.locator(f"#sov-line-{line_id}") for page in (phone, second_phone)]
+    for row in rows:
+        row.locator("a:has-text('Edit')").click()
+        expect(row.locator("input[name=amount]")).to_have_value(amount)
+    return rows
+
+
 def _mark_page(page) -> None:
     """A marker that only survives if the page is never reloaded."""
     page.evaluate("window.__marker = 1")
@@ -331,12 +340,7 @@ def test_second_save_of_the_same_sov_line_is_refused_and_keeps_the_typing(
     _login(phone, live_server, job.pm, url)
     _login(second_phone, live_server, job.super_, url)
 
-    rows = [page.locator(f"#sov-line-{line_id}") for page in (phone, second_phone)]
-    for row in rows:
-        row.locator("a:has-text('Edit')").click()
-        expect(row.locator("input[name=amount]")).to_have_value("10,000.00")
-
-    first, second = rows
+    first, second = _open_on_both(phone, second_phone, line_id, "10,000.00")
     first.locator("input[name=amount]").fill("11000")
     first.locator("button:has-text('Save line 1')").click()
     expect(first.locator("td[data-label=Amount]")).to_have_text("$11,000.00")
@@ -366,12 +370,7 @@ def test_deleting_a_sov_line_someone_just_changed_is_refused_then_deliberate(
     _login(phone, live_server, job.pm, url)
     _login(second_phone, live_server, job.super_, url)
     _mark_page(phone)
-    rows = [page.locator(f"#sov-line-{line_id}") for page in (phone, second_phone)]
-    for row in rows:
-        row.locator("a:has-text('Edit')").click()
-        expect(row.locator("input[name=amount]")).to_have_value("2,500.00")
-
-    first, second = rows
+    first, second = _open_on_both(phone, second_phone, line_id, "2,500.00")
     second.locator("input[name=amount]").fill("3000")
     second.locator("button:has-text('Save line 2')").click()
     expect(second.locator("td[data-label=Amount]")).to_have_text("$3,000.00")
