@@ -79,6 +79,7 @@ def register_template_helpers(app: Flask) -> None:
             "can_view_cco": lambda cco: can_view(current_user, cco),
             "htmx_script": htmx_script,
             "erp_waiting": waiting_on,
+            "notices_for": notices_for,
         }
 
 
@@ -93,6 +94,12 @@ def htmx_script() -> Markup:
         '<script src="{cdn}" integrity="{sri}" crossorigin="anonymous"></script>\n'
         '<script>window.htmx || document.write(\'<script src="{local}"><\\/script>\')</script>'
     ).format(cdn=HTMX_CDN_URL, sri=HTMX_INTEGRITY, local=local)
+
+
+def notices_for(user):
+    from workflow.notices import unseen
+
+    return unseen(user)
 
 
 def current_user_or_none():

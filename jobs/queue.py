@@ -1,16 +1,21 @@
 """The job queue: Redis and ``rq worker`` when REDIS_URL is set, inline otherwise.
 
 Inline mode is RQ itself with ``is_async=False`` on an in-memory Redis, so a job runs the same
-code path (including RQ's Job bookkeeping) whether it is queued or not.
+code path (including RQ's Job bookkeeping) whether it is queued or not. Jobs are queued by
+their dotted name, so the workflow can queue them without importing the jobs (and the jobs,
+which call the workflow, never form an import cycle with it).
 """
 
 from __future__ import annotations
+
+import logging
 
 from flask import Flask, current_app
 from redis import Redis
 from rq import Queue
 
 EXTENSION_KEY = "changeorder.queue"
+log = logging.getLogger(__name__)
 
 
 def init_queue(app: Flask) -> None:
@@ -37,3 +42,20 @@ def get_queue() -> Queue:
 
 def is_inline() -> bool:
     return not get_queue().is_async
+
+
+def enqueue(job: str, *args, **options) -> bool:
+    """Queue ``job`` (a dotted name) after the caller's commit; False if the queue did not
+    take it (the caller's record says what must still happen, so nothing is lost)."""
+    try:
+        get_queue().enqueue(job, *args, **options)
+    except Exception:
+        log.exception("could not queue %s%r", job, args)
+        return False
+    return True
+
+
+def dispatch_export(export_id: int, delay: float | None = None) -> None:
+    from jobs.outbox import dispatch_export as dispatch
+
+    dispatch(export_id, delay)

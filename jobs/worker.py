@@ -1,9 +1,10 @@
 """The RQ worker ChangeOrder Desk runs: ``rq worker --worker-class jobs.worker.Worker``.
 
-RQ calls no job callback when the work horse dies (out of memory, SIGKILL), so an export
-would say "Exporting" for ever. This worker class hears of it from RQ and, unless RQ will
-run the job again, ends the export in "Failed to Export" with Retry Export offered. With
-RQ's periodic maintenance it also fails exports whose job is gone from Redis.
+* Every 30 seconds, and when it starts, it runs the outbox (jobs/outbox.py): every export
+  the database says must run, and that has no live job, is queued again. It also reopens
+  rejected CCOs whose reopen job was lost.
+* RQ calls no job callback when the work horse dies (out of memory, SIGKILL); this worker
+  hears of it and queues the export again (jobs.exports.work_horse_died).
 
 Both run in the worker's main process, which forks every work horse: they close their
 database connections afterwards, so no horse inherits one.
@@ -17,8 +18,7 @@ from rq import Worker as RqWorker
 
 log = logging.getLogger(__name__)
 
-HORSE_DIED = ("The export job stopped without finishing (its worker process was stopped). "
-              "Press Retry Export to try again.")
+OUTBOX_INTERVAL = 30  # seconds between outbox passes (and the longest idle wait on Redis)
 
 
 def _in_app(what: str, action) -> None:
@@ -38,17 +38,28 @@ def _in_app(what: str, action) -> None:
 
 
 class Worker(RqWorker):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("maintenance_interval", OUTBOX_INTERVAL)
+        super().__init__(*args, **kwargs)
+        self.maintenance_interval = min(self.maintenance_interval, OUTBOX_INTERVAL)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake at least every OUTBOX_INTERVAL, so the outbox runs while the worker idles.
+        return max(1, min(super().dequeue_timeout, OUTBOX_INTERVAL))
+
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
-        if not job.func_name.endswith("export_commitment") or job.should_retry:
-            return  # not ours, or RQ runs it again and the export stays Exporting until then
-        from jobs.exports import give_up
+        if not job.func_name.endswith(("run_export", "export_commitment")):
+            return
+        from jobs.exports import work_horse_died
 
-        _in_app(f"record the end of job {job.id}",
-                lambda: give_up(job.args[0], "worker", HORSE_DIED))
+        _in_app(f"record the end of job {job.id}", lambda: work_horse_died(job.args[0], job.id))
 
     def run_maintenance_tasks(self):
-        super().run_maintenance_tasks()  # also RQ's registry clean-up (on_failure callbacks)
-        from jobs.exports import fail_lost_exports
+        super().run_maintenance_tasks()  # RQ's registry clean-up (on_failure callbacks)
+        from jobs.change_orders import reopen_stalled
+        from jobs.outbox import requeue_stalled_exports
 
-        _in_app("look for lost exports", fail_lost_exports)
+        _in_app("run the exports outbox", requeue_stalled_exports)
+        _in_app("reopen rejected change orders", reopen_stalled)

@@ -9,7 +9,7 @@ from models.change_events import (
 )
 from models.change_orders import ChangeOrder, ChangeOrderLine, cco_viewers
 from models.commitments import MAX_COMMITMENT_NUMBER, Commitment, SovLine
-from models.erp import CostMapping, Export, ExportStatus, QboConnection, QboRecord
+from models.erp import CostMapping, Export, ExportStatus, Notice, QboConnection, QboRecord
 from models.history import HistoryEvent
 from models.people import ErpPermission, ProjectMembership, ProjectRole, User
 from models.reference import DEFAULT_CATEGORIES, Category, CostCode, Project, Vendor
@@ -48,6 +48,7 @@ __all__ = [
     "Export",
     "ExportStatus",
     "HistoryEvent",
+    "Notice",
     "Project",
     "ProjectMembership",
     "ProjectRole",

@@ -55,6 +55,8 @@ class ChangeOrder(db.Model):
         str_enum(ErpStatus, "erp_status"), default=ErpStatus.NOT_SENT
     )
     erp_rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+    # Rejected by accounting, waiting for the reopen_rejected_cco job to hand it back.
+    erp_reopen_pending: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
@@ -83,6 +85,15 @@ class ChangeOrder(db.Model):
     def label(self) -> str:
         return f"CCO #{self.number} {self.title}"
 
+    @property
+    def erp_editable(self) -> bool:
+        """Not with accounting: never sent, or rejected and handed back by the reopen job."""
+        return self.erp_status.editable and not self.erp_reopen_pending
+
+    @property
+    def project(self):
+        return self.commitment.project
+
 
 class ChangeOrderLine(db.Model):
     """Either modifies an SOV line (``sov_line_id``) or adds a new line (cost code + category)."""
@@ -107,6 +118,8 @@ class ChangeOrderLine(db.Model):
     # The change event line item this line was made from, if any (it feeds one live CCO).
     change_event_line_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("change_event_lines.id", ondelete="SET NULL"), index=True)
+    # The PurchaseOrder line a new line became in QuickBooks, once exported.
+    qbo_line_id: Mapped[str | None] = mapped_column(sa.String(40))
     updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     version: Mapped[int] = mapped_column(default=1)

@@ -42,6 +42,8 @@ class Commitment(db.Model):
     erp_rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
     qbo_purchase_order_id: Mapped[str | None] = mapped_column(sa.String(40))
     qbo_sync_token: Mapped[str | None] = mapped_column(sa.String(20))
+    # The PurchaseOrder's TotalAmt as QuickBooks last answered it (drift without a call).
+    qbo_total: Mapped[Decimal | None] = mapped_column(Money)
     # The last CCO number handed out; bumped with an atomic UPDATE so two creators never clash.
     last_cco_number: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
@@ -66,6 +68,15 @@ class Commitment(db.Model):
     @property
     def label(self) -> str:
         return f"{self.number} {self.title}"
+
+    @property
+    def doc_number(self) -> str:
+        """The QuickBooks PurchaseOrder DocNumber: the project's prefix and our number."""
+        return f"{self.project.qbo_doc_prefix or ''}{self.number}"
+
+    @property
+    def erp_editable(self) -> bool:
+        return self.erp_status.editable
 
 
 class SovLine(db.Model):

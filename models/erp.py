@@ -104,7 +104,7 @@ class Export(db.Model):
                                                         index=True)
     idempotency_key: Mapped[str] = mapped_column(sa.String(50), unique=True)
     status: Mapped[ExportStatus] = mapped_column(str_enum(ExportStatus, "export_status"),
-                                                 default=ExportStatus.QUEUED)
+                                                 default=ExportStatus.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     accepted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -113,5 +113,29 @@ class Export(db.Model):
     last_error_code: Mapped[str | None] = mapped_column(sa.String(20))
     last_error_message: Mapped[str | None] = mapped_column(sa.Text)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The outbox: a queued export runs when this is due (None: now); see jobs/dispatch.py.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retries: Mapped[int] = mapped_column(default=0, server_default="0")  # since Accept / Retry
 
     accepted_by: Mapped[User | None] = relationship()
+
+    @property
+    def subject_key(self) -> tuple[str, int]:
+        """("commitment", id) or ("change_order", id): what this export sends."""
+        if self.subject_type == "change_order":
+            return "change_order", self.change_order_id
+        return "commitment", self.commitment_id
+
+
+class Notice(db.Model):
+    """An in-app message for one user, shown on their next page (then marked seen)."""
+
+    __tablename__ = "notices"
+    __table_args__ = (sa.Index("ix_notices_user_id_seen_at", "user_id", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    message: Mapped[str] = mapped_column(sa.Text)
+    link: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -27,6 +27,8 @@ class Project(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The QuickBooks Customer (job or sub-customer) every exported line is billed to.
     qbo_customer_id: Mapped[str | None] = mapped_column(sa.String(40))
+    # Put before each commitment number to make its QuickBooks DocNumber (unique per company).
+    qbo_doc_prefix: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
     # The Change Events tool, switched on or off by a project admin.
     change_events_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     # The last change event number handed out; bumped with an atomic UPDATE.

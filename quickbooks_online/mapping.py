@@ -1,109 +1,268 @@
-"""Our records → QuickBooks objects (DESIGN §3), and what is missing before a send."""
+"""Our records → QuickBooks PurchaseOrder JSON (docs/quickbooks.md, "Mapping"), and what must
+be put right before a commitment or a CCO can be sent.
+
+Payloads are plain JSON dicts sent through python-quickbooks' ``create_object`` /
+``update_object``: that way a sparse update carries exactly the fields we own and never the
+library's defaults (its ``to_json()`` would send ``"Line": []`` and friends).
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from quickbooks.objects.base import Ref
-from quickbooks.objects.detailline import (
-    AccountBasedExpenseLine,
-    AccountBasedExpenseLineDetail,
-    ItemBasedExpenseLine,
-    ItemBasedExpenseLineDetail,
-)
-from quickbooks.objects.purchaseorder import PurchaseOrder
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 
 from extensions import db
-from models import Commitment, CostMapping, QboConnection, SovLine
+from models import (
+    ChangeOrder,
+    Commitment,
+    CostMapping,
+    ErpStatus,
+    Project,
+    QboConnection,
+    QboRecord,
+    SovLine,
+)
 from quickbooks_online.connection import get_connection
+from quickbooks_online.marker import Marker, join_note
 
-MARKER_PREFIX = "ChangeOrder Desk"
-
-
-def commitment_marker(commitment: Commitment) -> str:
-    """Written into the PurchaseOrder's PrivateNote, so a rerun recognises its own PO."""
-    return f"{MARKER_PREFIX} commitment {commitment.id}"
+DOC_NUMBER_LIMIT = 21  # QuickBooks' DocNumber holds at most 21 characters
+SALES_ONLY = "sales only"  # QboRecord.detail prefix of an item with no expense account
+ZERO = Decimal("0.00")
 
 
-def _mapping_for(cost_code_id: int, category_id: int) -> CostMapping | None:
-    return db.session.scalar(select(CostMapping).where(CostMapping.cost_code_id == cost_code_id,
-                                                       CostMapping.category_id == category_id))
+class Blocker(str):
+    """Something that stops a send, in words, and where it is put right (``fix``: a key of
+    blueprints.commitments.erp_panel.FIXES, or None)."""
+
+    fix: str | None
+
+    def __new__(cls, message: str, fix: str | None = None) -> Blocker:
+        blocker = super().__new__(cls, message)
+        blocker.fix = fix
+        return blocker
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
-def mapping_blockers(commitment: Commitment) -> list[str]:
-    """Everything unmapped or unset that stops this commitment reaching QuickBooks."""
-    problems = []
-    connection = get_connection()
+def mappings_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], CostMapping]:
+    """The mappings of these (cost code, category) pairs, in one query."""
+    if not pairs:
+        return {}
+    rows = db.session.scalars(select(CostMapping).where(
+        tuple_(CostMapping.cost_code_id, CostMapping.category_id).in_(sorted(pairs))))
+    return {(m.cost_code_id, m.category_id): m for m in rows}
+
+
+def _sales_only_items(item_ids: set[str], realm_id: str | None) -> set[str]:
+    if not item_ids or not realm_id:
+        return set()
+    return set(db.session.scalars(select(QboRecord.qbo_id).where(
+        QboRecord.realm_id == realm_id, QboRecord.entity == "Item",
+        QboRecord.qbo_id.in_(item_ids), QboRecord.detail.startswith(SALES_ONLY))))
+
+
+def _connection_blockers(connection: QboConnection | None) -> list[Blocker]:
     if connection is None or not connection.is_connected:
-        problems.append("QuickBooks is not connected (ERP Integrations → Settings).")
-    elif not connection.ap_account_id:
-        problems.append("No AP account is chosen in ERP Integrations → Settings.")
-    if not commitment.project.qbo_customer_id:
-        problems.append(f"Project {commitment.project.number} is not linked to a QuickBooks "
-                        "customer or job.")
-    if not commitment.vendor.qbo_vendor_id:
-        problems.append(f"Vendor {commitment.vendor.name} is not linked to a QuickBooks vendor.")
-    if not commitment.sov_lines:
-        problems.append("The schedule of values has no lines.")
+        return [Blocker("QuickBooks is not connected (ERP Integrations → Settings).", "erp.settings")]
+    if not connection.ap_account_id:
+        return [Blocker("No AP account is chosen in ERP Integrations → Settings.", "erp.settings")]
+    return []
+
+
+def _cost_blockers(pairs: list[tuple[object, object]], connection) -> list[Blocker]:
+    """Each (cost code, category) used must map to an item that can be bought, or an account."""
+    problems = []
+    found = mappings_for({(code.id, category.id) for code, category in pairs})
+    sales_only = _sales_only_items({m.qbo_item_id for m in found.values() if m.qbo_item_id},
+                                   connection.realm_id if connection else None)
     seen = set()
-    for line in commitment.sov_lines:
-        pair = (line.cost_code_id, line.category_id)
-        if pair not in seen and _mapping_for(*pair) is None:
-            seen.add(pair)
-            problems.append(f"{line.cost_code.code} {line.category.name} is not mapped to a "
-                            "QuickBooks item or account.")
+    for code, category in pairs:
+        key = (code.id, category.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        mapping = found.get(key)
+        if mapping is None:
+            problems.append(Blocker(f"{code.code} {category.name} is not mapped to a "
+                                    "QuickBooks item or account.", "erp.settings"))
+        elif mapping.qbo_item_id in sales_only:
+            problems.append(Blocker(
+                f"{code.code} {category.name} is mapped to {mapping.qbo_name}, an item "
+                "QuickBooks sells but cannot buy (it has no expense account). Map it to a "
+                "purchasable item or an expense account.", "erp.settings"))
     return problems
 
 
-def _line(number: int, description: str, amount: Decimal, mapping: CostMapping,
-          customer_ref: Ref):
+def _link_blockers(commitment: Commitment) -> list[Blocker]:
+    problems = []
+    if not commitment.project.qbo_customer_id:
+        problems.append(Blocker(f"Project {commitment.project.number} is not linked to a "
+                                "QuickBooks customer or job.", "erp.settings"))
+    if not commitment.vendor.qbo_vendor_id:
+        problems.append(Blocker(f"Vendor {commitment.vendor.name} is not linked to a "
+                                "QuickBooks vendor.", "erp.settings"))
+    return problems
+
+
+def doc_number_blockers(commitment: Commitment) -> list[Blocker]:
+    """DocNumbers are unique per QuickBooks company, commitment numbers only per project."""
+    doc_number = commitment.doc_number
+    if len(doc_number) > DOC_NUMBER_LIMIT:
+        return [Blocker(f"The QuickBooks DocNumber {doc_number} would be longer than "
+                        f"{DOC_NUMBER_LIMIT} characters; shorten the project's DocNumber "
+                        "prefix or the commitment number.", "admin.projects")]
+    others = db.session.execute(
+        select(Commitment.number, Project.number, Project.qbo_doc_prefix)
+        .join(Project, Project.id == Commitment.project_id)
+        .where(Commitment.id != commitment.id,
+               Commitment.erp_status != ErpStatus.NOT_SENT,
+               (Project.qbo_doc_prefix + Commitment.number) == doc_number)).first()
+    if others is not None:
+        return [Blocker(
+            f"Commitment {others[0]} of project {others[1]} already uses DocNumber "
+            f"{doc_number} in QuickBooks. Give project {commitment.project.number} a "
+            "DocNumber prefix (Admin → Projects) so its purchase orders get numbers of their "
+            "own.", "admin.projects")]
+    return []
+
+
+def commitment_blockers(commitment: Commitment) -> list[Blocker]:
+    """Everything unmapped, unset or refused by QuickBooks that stops this commitment."""
+    connection = get_connection()
+    problems = _connection_blockers(connection) + _link_blockers(commitment)
+    problems += doc_number_blockers(commitment)
+    if not commitment.sov_lines:
+        problems.append(Blocker("The schedule of values has no lines."))
+    for line in commitment.sov_lines:
+        if line.amount < 0:
+            problems.append(Blocker(f"SOV line {line.line_number} is negative "
+                                    f"({line.amount:,.2f}); QuickBooks refuses negative "
+                                    "purchase order lines."))
+    problems += _cost_blockers([(line.cost_code, line.category) for line in commitment.sov_lines],
+                               connection)
+    return problems
+
+
+def synced_changes(commitment: Commitment) -> dict[int, Decimal]:
+    """SOV line id → the sum of the changes of this commitment's CCOs already in QuickBooks."""
+    from models import ChangeOrderLine
+
+    rows = db.session.execute(
+        select(ChangeOrderLine.sov_line_id, func.sum(ChangeOrderLine.amount))
+        .join(ChangeOrder, ChangeOrder.id == ChangeOrderLine.change_order_id)
+        .where(ChangeOrder.commitment_id == commitment.id,
+               ChangeOrder.erp_status == ErpStatus.SYNCED,
+               ChangeOrderLine.sov_line_id.is_not(None))
+        .group_by(ChangeOrderLine.sov_line_id)).all()
+    return {sov_line_id: Decimal(total) for sov_line_id, total in rows}
+
+
+def change_order_sums(cco: ChangeOrder) -> dict[int, Decimal]:
+    """SOV line id → the sum of this CCO's changes to it (QuickBooks takes one per line)."""
+    sums: dict[int, Decimal] = {}
+    for line in cco.lines:
+        if line.sov_line_id is not None:
+            sums[line.sov_line_id] = sums.get(line.sov_line_id, ZERO) + line.amount
+    return sums
+
+
+def change_order_blockers(cco: ChangeOrder) -> list[Blocker]:
+    commitment = cco.commitment
+    connection = get_connection()
+    problems = _connection_blockers(connection) + _link_blockers(commitment)
+    if commitment.erp_status != ErpStatus.SYNCED or not commitment.qbo_purchase_order_id:
+        problems.append(Blocker(f"Commitment {commitment.number} must be Synced to QuickBooks "
+                                f"first (it is {commitment.erp_status.label})."))
+    if not cco.lines:
+        problems.append(Blocker("The change order has no lines."))
+    before = synced_changes(commitment)
+    for sov_line_id, change in change_order_sums(cco).items():
+        sov_line = db.session.get(SovLine, sov_line_id)
+        after = sov_line.amount + before.get(sov_line_id, ZERO) + change
+        if after < 0:
+            problems.append(Blocker(
+                f"SOV line {sov_line.line_number} would go below zero ({after:,.2f}); "
+                "QuickBooks refuses negative purchase order lines."))
+    for line in cco.lines:
+        if line.sov_line_id is None and line.amount < 0:
+            problems.append(Blocker(f"The new line \u201c{line.description}\u201d is negative "
+                                    f"({line.amount:,.2f}); QuickBooks refuses negative "
+                                    "purchase order lines."))
+        if line.cost_code is None or line.category is None:
+            problems.append(Blocker(f"The line \u201c{line.description}\u201d needs a cost code "
+                                    "and a category."))
+    problems += _cost_blockers([(line.cost_code, line.category) for line in cco.lines
+                                if line.cost_code is not None and line.category is not None],
+                               connection)
+    return problems
+
+
+# ---- JSON payloads ------------------------------------------------------------------------------
+
+def money(amount: Decimal) -> float:
+    """A JSON number for an amount of two decimals (float's repr keeps them exact)."""
+    return float(amount.quantize(Decimal("0.01")))
+
+
+def ref(value: str) -> dict:
+    return {"value": str(value)}
+
+
+def line_payload(description: str, amount: Decimal, mapping: CostMapping,
+                 customer_id: str) -> dict:
+    """One expense line, billed to the job: an item line (Qty 1) or an account line."""
     if mapping.qbo_item_id:
-        line = ItemBasedExpenseLine()
-        detail = ItemBasedExpenseLineDetail()
-        detail.ItemRef = Ref()
-        detail.ItemRef.value = mapping.qbo_item_id
-        detail.Qty = 1
-        detail.UnitPrice = amount
-        detail.BillableStatus = "NotBillable"
-        detail.CustomerRef = customer_ref
-        line.ItemBasedExpenseLineDetail = detail
+        detail_type = "ItemBasedExpenseLineDetail"
+        detail = {"ItemRef": ref(mapping.qbo_item_id), "Qty": 1, "UnitPrice": money(amount)}
     else:
-        line = AccountBasedExpenseLine()
-        detail = AccountBasedExpenseLineDetail()
-        detail.AccountRef = Ref()
-        detail.AccountRef.value = mapping.qbo_account_id
-        detail.BillableStatus = "NotBillable"
-        detail.CustomerRef = customer_ref
-        line.AccountBasedExpenseLineDetail = detail
-    line.LineNum = number
-    line.Description = description[:4000]
-    line.Amount = amount
+        detail_type = "AccountBasedExpenseLineDetail"
+        detail = {"AccountRef": ref(mapping.qbo_account_id)}
+    detail.update(BillableStatus="NotBillable", CustomerRef=ref(customer_id))
+    return {"DetailType": detail_type, "Amount": money(amount),
+            "Description": description[:4000], detail_type: detail}
+
+
+def set_amount(line: dict, amount: Decimal) -> dict:
+    """A PO line as read, with a new amount (an item line's UnitPrice follows its Qty)."""
+    line = dict(line)
+    line["Amount"] = money(amount)
+    detail = line.get("ItemBasedExpenseLineDetail")
+    if isinstance(detail, dict):
+        detail = dict(detail)
+        qty = Decimal(str(detail.get("Qty") or 1)) or Decimal(1)
+        detail["UnitPrice"] = float((amount / qty).quantize(Decimal("0.0000001")))
+        line["ItemBasedExpenseLineDetail"] = detail
     return line
-
-
-def _ref(value: str) -> Ref:
-    ref = Ref()
-    ref.value = value
-    return ref
 
 
 def sov_line_description(line: SovLine) -> str:
     return f"{line.line_number}. {line.description}"
 
 
-def build_purchase_order(commitment: Commitment, connection: QboConnection) -> PurchaseOrder:
-    """The PurchaseOrder for a commitment: one line per SOV line, DocNumber = its number."""
-    po = PurchaseOrder()
-    po.DocNumber = commitment.number
-    po.VendorRef = _ref(commitment.vendor.qbo_vendor_id)
-    po.APAccountRef = _ref(connection.ap_account_id)
-    po.PrivateNote = f"{commitment_marker(commitment)}: {commitment.title}"[:4000]
-    po.POStatus = "Open"
-    customer = _ref(commitment.project.qbo_customer_id)
-    po.Line = [
-        _line(line.line_number, sov_line_description(line), line.amount,
-              _mapping_for(line.cost_code_id, line.category_id), customer)
-        for line in commitment.sov_lines
-    ]
-    return po
+def cco_line_description(cco: ChangeOrder, description: str) -> str:
+    return f"CCO {cco.number}: {description}"
+
+
+def sov_lines_payload(commitment: Commitment) -> list[tuple[SovLine, dict]]:
+    mappings = mappings_for({(line.cost_code_id, line.category_id)
+                             for line in commitment.sov_lines})
+    customer = commitment.project.qbo_customer_id
+    return [(line, line_payload(sov_line_description(line), line.amount,
+                                mappings[(line.cost_code_id, line.category_id)], customer))
+            for line in commitment.sov_lines]
+
+
+def purchase_order_payload(commitment: Commitment, connection: QboConnection,
+                           user_note: str = "") -> dict:
+    """A new PurchaseOrder: one line per SOV line, DocNumber = the commitment's."""
+    return {
+        "DocNumber": commitment.doc_number,
+        "VendorRef": ref(commitment.vendor.qbo_vendor_id),
+        "APAccountRef": ref(connection.ap_account_id),
+        "POStatus": "Open",
+        "PrivateNote": join_note(user_note, Marker(commitment.id)),
+        "Line": [payload for _, payload in sov_lines_payload(commitment)],
+    }

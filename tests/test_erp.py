@@ -417,20 +417,17 @@ def test_invalid_reference_2500_fails_without_retry(people, approver, commitment
 
 def test_a_purchase_order_someone_else_made_is_not_adopted(people, approver, commitment,
                                                           sandbox, connected):
-    from quickbooks.objects.purchaseorder import PurchaseOrder
+    from quickbooks_online import purchase_orders
+    from quickbooks_online.mapping import purchase_order_payload
 
-    from quickbooks_online.connection import call
-    from quickbooks_online.mapping import build_purchase_order
-
-    foreign = build_purchase_order(commitment, connected)
-    foreign.PrivateNote = "typed in by hand"
-    call(lambda qb: foreign.save(qb=qb))
+    foreign = purchase_order_payload(commitment, connected)
+    foreign["PrivateNote"] = "typed in by hand"
+    purchase_orders.create(foreign, "made-by-hand-1")
     failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     assert "that ChangeOrder Desk did not create" in db.session.scalar(
         select(Export)).last_error_message
     assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
-    assert PurchaseOrder  # the class used by the lookup
 
 
 # ---- exactly once, reject, retrieve -----------------------------------------------------------

@@ -84,7 +84,7 @@ def visible_change_orders(user: User, commitment: Commitment) -> list[ChangeOrde
 
 def can_edit(user: User, cco: ChangeOrder) -> bool:
     return (has_project_role(user, cco.commitment.project, ProjectRole.STANDARD)
-            and can_view(user, cco) and cco.erp_status.editable)
+            and can_view(user, cco) and cco.erp_editable)
 
 
 def lines_locked_reason(cco: ChangeOrder) -> str | None:
@@ -93,7 +93,7 @@ def lines_locked_reason(cco: ChangeOrder) -> str | None:
     DESIGN §2: the ERP axis decides. An Approved CCO that is "Not Sent", or that accounting
     rejected, stays editable so it can be corrected and (re)sent.
     """
-    if not cco.erp_status.editable:
+    if not cco.erp_editable:
         return (f"This change order is {cco.erp_status.label} in ERP Integrations and "
                 "cannot be changed.")
     return None
@@ -141,7 +141,7 @@ def _require_edit(actor: User, cco: ChangeOrder) -> None:
     require_project_role(actor, cco.commitment.project, ProjectRole.STANDARD)
     if not can_view(actor, cco):
         raise PermissionDenied()
-    if not cco.erp_status.editable:
+    if not cco.erp_editable:
         raise Locked(f"This change order is {cco.erp_status.label} in ERP Integrations and "
                      "cannot be changed.")
 

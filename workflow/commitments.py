@@ -131,7 +131,7 @@ def lock_commitment(commitment: Commitment) -> None:
 def _require_editable(commitment: Commitment) -> None:
     """Lock the commitment and refuse the change unless its ERP status lets it be edited."""
     lock_commitment(commitment)
-    if not commitment.erp_status.editable:
+    if not commitment.erp_editable:
         raise Locked(f"This commitment is {commitment.erp_status.label} in ERP Integrations "
                      "and cannot be changed here.")
 

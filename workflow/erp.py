@@ -1,229 +1,354 @@
-"""The ERP status axis (DESIGN §2) for commitments: send, retrieve, reject, accept, export.
+"""The ERP status axis (docs/lifecycle.md) for every record we send to QuickBooks: commitments
+and their change orders (CCOs), one implementation for both.
 
 Every transition checks permission and the current state on the server and moves the status
 with one conditional UPDATE (… WHERE erp_status IN (allowed states)), inside one transaction.
 Two approvers pressing Accept at once: one UPDATE matches, one export is queued; the other gets
-``AlreadyHandled`` with a clear answer.
+``AlreadyHandled``, saying who handled it and when.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from extensions import db
 from models import (
+    ChangeOrder,
+    ChangeOrderLine,
+    ChangeOrderStatus,
     Commitment,
     CommitmentStatus,
     ErpStatus,
     Export,
     ExportStatus,
+    HistoryEvent,
+    Notice,
     ProjectRole,
     User,
 )
 from models.types import utcnow
 from workflow import history
-from workflow.commitments import lock_commitment
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
 from workflow.permissions import has_project_role, is_approver, is_erp_admin
+from workflow.text import clean_text
 
-E = ErpStatus
+Subject = Commitment | ChangeOrder
+ERP = ErpStatus
+REASON_LIMIT = 2000
 
 
 @dataclass(frozen=True)
 class Action:
-    """A button the ERP panel may show: whether it can be pressed now, and if not, why."""
+    """A button the ERP panel may show: whether it can be pressed now, and if not, why.
 
+    ``name`` is what templates and routes key on (send, resend, retrieve, accept, reject,
+    retry); ``label`` is the UI word."""
+
+    name: str
     label: str
     allowed: bool
     reason: str | None = None
+    blockers: tuple = field(default=())
+
+
+def subject_type(subject: Subject) -> str:
+    return "change_order" if isinstance(subject, ChangeOrder) else "commitment"
+
+
+def subject_name(subject: Subject) -> str:
+    if isinstance(subject, ChangeOrder):
+        return f"CCO #{subject.number} of {subject.commitment.number}"
+    return subject.number
+
+
+def _commitment_of(subject: Subject) -> Commitment:
+    return subject.commitment if isinstance(subject, ChangeOrder) else subject
 
 
 # ---- what may be pressed now -------------------------------------------------------------------
 
-def send_blockers(commitment: Commitment) -> list[str]:
-    from quickbooks_online.mapping import mapping_blockers
+def send_blockers(subject: Subject) -> list:
+    """Why ``subject`` cannot be sent to QuickBooks now (empty: it can)."""
+    from quickbooks_online.mapping import Blocker, change_order_blockers, commitment_blockers
 
+    if isinstance(subject, ChangeOrder):
+        problems = []
+        if subject.status != ChangeOrderStatus.APPROVED:
+            problems.append(Blocker(f"The change order must be Approved (it is "
+                                    f"{subject.status.label})."))
+        return problems + change_order_blockers(subject)
     problems = []
-    if commitment.status != CommitmentStatus.APPROVED:
-        problems.append(f"The commitment must be Approved (it is {commitment.status.label}).")
-    return problems + mapping_blockers(commitment)
+    if subject.status != CommitmentStatus.APPROVED:
+        problems.append(Blocker(f"The commitment must be Approved (it is "
+                                f"{subject.status.label})."))
+    return problems + commitment_blockers(subject)
 
 
-def commitment_actions(user: User, commitment: Commitment) -> list[Action]:
-    """The project-side buttons of a commitment's ERP panel."""
-    actions = []
-    admin = has_project_role(user, commitment.project, ProjectRole.ADMIN)
-    not_admin = "Only a project admin can send to ERP."
-    if commitment.erp_status in (E.NOT_SENT, E.REJECTED):
-        label = "Send to ERP" if commitment.erp_status == E.NOT_SENT else "Resend to ERP"
-        blockers = send_blockers(commitment)
+def project_actions(user: User, subject: Subject) -> list[Action]:
+    """The project-side buttons of an ERP panel: Send / Resend to ERP, Retrieve from ERP."""
+    admin = has_project_role(user, subject.project, ProjectRole.ADMIN)
+    if subject.erp_status in (ERP.NOT_SENT, ERP.REJECTED):
+        resend = subject.erp_status == ERP.REJECTED
+        name, label = ("resend", "Resend to ERP") if resend else ("send", "Send to ERP")
         if not admin:
-            actions.append(Action(label, False, not_admin))
-        elif blockers:
-            actions.append(Action(label, False, " ".join(blockers)))
-        else:
-            actions.append(Action(label, True))
-    if commitment.erp_status == E.READY_TO_EXPORT:
-        actions.append(Action("Retrieve from ERP", admin, None if admin else
-                              "Only a project admin can retrieve from ERP."))
-    return actions
+            return [Action(name, label, False, "Only a project admin can send to ERP.")]
+        blockers = send_blockers(subject)
+        if blockers:
+            return [Action(name, label, False, "Not yet:", tuple(blockers))]
+        return [Action(name, label, True)]
+    if subject.erp_status == ERP.READY_TO_EXPORT:
+        return [Action("retrieve", "Retrieve from ERP", admin,
+                       None if admin else "Only a project admin can retrieve from ERP.")]
+    return []
 
 
-def approver_actions(user: User, commitment: Commitment) -> list[Action]:
+def approver_actions(user: User, subject: Subject) -> list[Action]:
     """The accounting-side buttons: Accept / Reject, Retry Export."""
     approver = is_approver(user)
-    why = None if approver else "Only an approver (ERP standard or admin with Can Push to " \
-                                "Accounting) can accept or reject."
-    if commitment.erp_status == E.READY_TO_EXPORT:
-        return [Action("Accept", approver, why), Action("Reject", approver, why)]
-    if commitment.erp_status == E.FAILED_TO_EXPORT:
+    why = None if approver else ("Only an approver (ERP standard or admin with Can Push to "
+                                 "Accounting) can accept or reject.")
+    if subject.erp_status == ERP.READY_TO_EXPORT:
+        return [Action("accept", "Accept", approver, why),
+                Action("reject", "Reject", approver, why)]
+    if subject.erp_status == ERP.FAILED_TO_EXPORT:
         admin = is_erp_admin(user)
-        return [Action("Retry Export", admin, None if admin else
-                       "Only an ERP admin can retry an export."),
-                Action("Reject", approver, why)]
+        return [Action("retry", "Retry Export", admin,
+                       None if admin else "Only an ERP admin can retry an export."),
+                Action("reject", "Reject", approver, why)]
     return []
+
+
+def waiting_statuses(user: User) -> list[ErpStatus]:
+    statuses = []
+    if is_approver(user):
+        statuses.append(ERP.READY_TO_EXPORT)
+    if is_erp_admin(user):
+        statuses.append(ERP.FAILED_TO_EXPORT)
+    return statuses
 
 
 def waiting_on(user: User) -> int:
     """How many records wait for this user in ERP Integrations (the navigation's count)."""
-    from sqlalchemy import func, select
-
-    statuses = []
-    if is_approver(user):
-        statuses.append(E.READY_TO_EXPORT)
-    if is_erp_admin(user):
-        statuses.append(E.FAILED_TO_EXPORT)
+    statuses = waiting_statuses(user)
     if not statuses:
         return 0
-    return db.session.scalar(select(func.count()).select_from(Commitment)
-                             .where(Commitment.erp_status.in_(statuses))) or 0
+    commitments = select(func.count()).select_from(Commitment).where(
+        Commitment.erp_status.in_(statuses)).scalar_subquery()
+    change_orders = select(func.count()).select_from(ChangeOrder).where(
+        ChangeOrder.erp_status.in_(statuses)).scalar_subquery()
+    return db.session.scalar(select(commitments + change_orders)) or 0
 
 
 # ---- transitions -----------------------------------------------------------------------------
 
-def _move(commitment: Commitment, allowed: tuple[ErpStatus, ...], to: ErpStatus,
-          **values) -> None:
+def _handled_by(subject: Subject) -> str:
+    """ "by Pat Morgan at 2026-12-01 09:14 UTC", from the last ERP history event."""
+    event = db.session.scalar(
+        select(HistoryEvent).where(HistoryEvent.subject_type == subject_type(subject),
+                                   HistoryEvent.subject_id == subject.id,
+                                   HistoryEvent.field == "ERP status")
+        .order_by(HistoryEvent.id.desc()).limit(1))
+    if event is None:
+        return ""
+    who = event.user.name if event.user else "ChangeOrder Desk"
+    return f" ({event.action} by {who} at {event.at:%Y-%m-%d %H:%M} UTC)"
+
+
+def _already_handled(subject: Subject) -> AlreadyHandled:
+    return AlreadyHandled(f"Already handled: {subject_name(subject)} is now "
+                          f"{subject.erp_status.label}{_handled_by(subject)}.")
+
+
+def _move(subject: Subject, allowed: tuple[ErpStatus, ...], to: ErpStatus, **values) -> None:
     """Move the ERP status only if it is still one of ``allowed``; else AlreadyHandled."""
+    model = type(subject)
     result = db.session.execute(
-        update(Commitment)
-        .where(Commitment.id == commitment.id, Commitment.erp_status.in_(allowed))
-        .values(erp_status=to, version=Commitment.version + 1, updated_at=utcnow(), **values)
+        update(model)
+        .where(model.id == subject.id, model.erp_status.in_(allowed))
+        .values(erp_status=to, version=model.version + 1, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         db.session.rollback()
-        db.session.refresh(commitment)
-        raise AlreadyHandled(f"Already handled: {commitment.number} is now "
-                             f"{commitment.erp_status.label}.")
-    db.session.refresh(commitment)
+        db.session.refresh(subject)
+        raise _already_handled(subject)
+    db.session.refresh(subject)
 
 
-def send_to_erp(actor: User, commitment: Commitment) -> None:
-    """Not Sent or Rejected → Ready to Export (project admin; everything mapped)."""
-    if not has_project_role(actor, commitment.project, ProjectRole.ADMIN):
-        raise PermissionDenied("Only a project admin can send to ERP.")
-    # The same write lock as every SOV and header edit takes (workflow.commitments), then the
-    # commitment and its lines read again: what is validated here is what is sent, and no edit
-    # can land between this check and the commit below.
-    lock_commitment(commitment)
+def lock(subject: Subject) -> None:
+    """Take the record's write lock (an UPDATE: a row lock on PostgreSQL, the database on
+    SQLite), then read it again: edits and Send to ERP of one record run one after the other,
+    so what Send to ERP checked is what is sent."""
+    model = type(subject)
+    db.session.execute(update(model).where(model.id == subject.id)
+                       .values(version=model.version)
+                       .execution_options(synchronize_session=False))
     db.session.expire_all()
-    if commitment.erp_status not in (E.NOT_SENT, E.REJECTED):
-        raise AlreadyHandled(f"Already handled: {commitment.number} is "
-                             f"{commitment.erp_status.label}.")
-    blockers = send_blockers(commitment)
+    db.session.refresh(subject)
+
+
+def _require_project_admin(actor: User, subject: Subject, what: str) -> None:
+    if not has_project_role(actor, subject.project, ProjectRole.ADMIN):
+        raise PermissionDenied(f"Only a project admin can {what}.")
+
+
+def send_to_erp(actor: User, subject: Subject) -> None:
+    """Not Sent or Rejected → Ready to Export (project admin; nothing QuickBooks would refuse)."""
+    _require_project_admin(actor, subject, "send to ERP")
+    if isinstance(subject, ChangeOrder):
+        lock(subject.commitment)  # SOV edits take it too
+    lock(subject)
+    if subject.erp_status not in (ERP.NOT_SENT, ERP.REJECTED):
+        raise _already_handled(subject)
+    blockers = send_blockers(subject)
     if blockers:
-        raise Locked("Cannot send to ERP: " + " ".join(blockers))
-    resend = commitment.erp_status == E.REJECTED
-    _move(commitment, (E.NOT_SENT, E.REJECTED), E.READY_TO_EXPORT, updated_by_id=actor.id)
-    history.record(actor, commitment, "resent" if resend else "sent", field="ERP status",
-                   old=E.REJECTED if resend else E.NOT_SENT, new=E.READY_TO_EXPORT)
+        raise Locked("Cannot send to ERP: " + " ".join(str(b) for b in blockers))
+    resend = subject.erp_status == ERP.REJECTED
+    values = {"erp_reopen_pending": False} if isinstance(subject, ChangeOrder) else {}
+    _move(subject, (ERP.NOT_SENT, ERP.REJECTED), ERP.READY_TO_EXPORT, updated_by_id=actor.id,
+          **values)
+    history.record(actor, subject, "resent" if resend else "sent", field="ERP status",
+                   old=ERP.REJECTED if resend else ERP.NOT_SENT, new=ERP.READY_TO_EXPORT)
     db.session.commit()
 
 
-def retrieve_from_erp(actor: User, commitment: Commitment) -> None:
+def retrieve_from_erp(actor: User, subject: Subject) -> None:
     """Ready to Export → Not Sent, before accounting acts (project admin)."""
-    if not has_project_role(actor, commitment.project, ProjectRole.ADMIN):
-        raise PermissionDenied("Only a project admin can retrieve from ERP.")
-    _move(commitment, (E.READY_TO_EXPORT,), E.NOT_SENT, updated_by_id=actor.id)
-    history.record(actor, commitment, "retrieved", field="ERP status", old=E.READY_TO_EXPORT,
-                   new=E.NOT_SENT)
+    _require_project_admin(actor, subject, "retrieve from ERP")
+    _move(subject, (ERP.READY_TO_EXPORT,), ERP.NOT_SENT, updated_by_id=actor.id)
+    history.record(actor, subject, "retrieved", field="ERP status", old=ERP.READY_TO_EXPORT,
+                   new=ERP.NOT_SENT)
     db.session.commit()
 
 
-def reject(actor: User, commitment: Commitment, comment: str) -> None:
-    """Ready to Export or Failed to Export → Rejected, with the reason (approver)."""
+def reject(actor: User, subject: Subject, comment: str) -> None:
+    """Ready to Export or Failed to Export → Rejected, with the reason (approver).
+
+    A CCO is handed back to its project by the ``reopen_rejected_cco`` job, queued here after
+    the commit; until it has run the CCO stays locked."""
     if not is_approver(actor):
         raise PermissionDenied("Only an approver can reject.")
-    comment = (comment or "").strip()
+    try:
+        comment = clean_text(comment)
+    except ValueError as error:
+        raise InvalidInput({"comment": str(error)}) from None
     if not comment:
         raise InvalidInput({"comment": "Say why, so the project manager can correct it."})
-    if len(comment) > 2000:
-        raise InvalidInput({"comment": "Use at most 2,000 characters."})
-    before = commitment.erp_status
-    _move(commitment, (E.READY_TO_EXPORT, E.FAILED_TO_EXPORT), E.REJECTED,
-          erp_rejection_reason=comment)
-    history.record(actor, commitment, "rejected", field="ERP status", old=before,
-                   new=E.REJECTED, comment=comment)
+    if len(comment) > REASON_LIMIT:
+        raise InvalidInput({"comment": f"Use at most {REASON_LIMIT:,} characters."})
+    before = subject.erp_status
+    cco = isinstance(subject, ChangeOrder)
+    _move(subject, (ERP.READY_TO_EXPORT, ERP.FAILED_TO_EXPORT), ERP.REJECTED,
+          erp_rejection_reason=comment, **({"erp_reopen_pending": True} if cco else {}))
+    history.record(actor, subject, "rejected", field="ERP status", old=before,
+                   new=ERP.REJECTED, comment=comment)
     db.session.commit()
+    if cco:
+        from jobs.queue import enqueue
+
+        enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
+                description=f"reopen rejected CCO {subject.id}")
 
 
-def accept(actor: User, commitment: Commitment) -> Export:
+def reopen_rejected(cco: ChangeOrder) -> bool:
+    """The reopen job's work: hand a rejected CCO back (editable), write history, tell the
+    sender. Idempotent: False when there is nothing (left) to do."""
+    result = db.session.execute(
+        update(ChangeOrder)
+        .where(ChangeOrder.id == cco.id, ChangeOrder.erp_status == ERP.REJECTED,
+               ChangeOrder.erp_reopen_pending.is_(True))
+        .values(erp_reopen_pending=False)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    db.session.refresh(cco)
+    history.record(None, cco, "reopened", field="ERP status", old=ERP.REJECTED,
+                   new=ERP.REJECTED, comment="Handed back to the project: editable again.")
+    sender = _last_sender(cco)
+    if sender is not None:
+        db.session.add(Notice(
+            user_id=sender.id,
+            message=(f"Accounting rejected {subject_name(cco)} ({cco.title}): "
+                     f"{cco.erp_rejection_reason} It is editable again; correct it and "
+                     "Resend to ERP."),
+            link=f"/projects/{cco.commitment.project_id}/commitments/{cco.commitment_id}"
+                 f"/change-orders/{cco.id}"))
+    db.session.commit()
+    return True
+
+
+def _last_sender(subject: Subject) -> User | None:
+    event = db.session.scalar(
+        select(HistoryEvent).where(HistoryEvent.subject_type == subject_type(subject),
+                                   HistoryEvent.subject_id == subject.id,
+                                   HistoryEvent.action.in_(("sent", "resent")))
+        .order_by(HistoryEvent.id.desc()).limit(1))
+    return event.user if event else None
+
+
+def accept(actor: User, subject: Subject) -> Export:
     """Ready to Export → Exporting, and one Export queued after the commit (approver)."""
     if not is_approver(actor):
         raise PermissionDenied("Only an approver can accept.")
-    _move(commitment, (E.READY_TO_EXPORT,), E.EXPORTING)
-    export = Export(subject_type="commitment", commitment_id=commitment.id,
-                    idempotency_key=_new_key(commitment),
-                    accepted_by=actor)
+    _move(subject, (ERP.READY_TO_EXPORT,), ERP.EXPORTING)
+    commitment = _commitment_of(subject)
+    export = Export(subject_type=subject_type(subject), commitment_id=commitment.id,
+                    change_order_id=subject.id if isinstance(subject, ChangeOrder) else None,
+                    idempotency_key=_new_key(subject), accepted_by=actor)
     db.session.add(export)
-    history.record(actor, commitment, "accepted", field="ERP status", old=E.READY_TO_EXPORT,
-                   new=E.EXPORTING)
+    history.record(actor, subject, "accepted", field="ERP status", old=ERP.READY_TO_EXPORT,
+                   new=ERP.EXPORTING)
     db.session.commit()
-    _enqueue(export)
+    _dispatch(export)
     return export
 
 
-def retry_export(actor: User, commitment: Commitment) -> Export:
+def retry_export(actor: User, subject: Subject) -> Export:
     """Failed to Export → Exporting, the same Export queued again (ERP admin).
 
     It gets a fresh key: QuickBooks answers a repeated ``requestid`` with its first response,
-    and that may be the very fault the admin has just put right. Nothing can be made twice:
-    every run first looks the PurchaseOrder up by DocNumber and our marker."""
+    and that may be the very fault the admin has just put right. Nothing can be applied
+    twice: every run reads QuickBooks (the PO by Id, our marker block) before it writes."""
     if not is_erp_admin(actor):
         raise PermissionDenied("Only an ERP admin can retry an export.")
-    _move(commitment, (E.FAILED_TO_EXPORT,), E.EXPORTING)
-    export = latest_export(commitment)
+    _move(subject, (ERP.FAILED_TO_EXPORT,), ERP.EXPORTING)
+    export = latest_export(subject)
     export.status = ExportStatus.QUEUED
-    export.idempotency_key = _new_key(commitment)
-    export.job_id = None  # the failed job is over; the new one's id comes with the enqueue
-    history.record(actor, commitment, "retried", field="ERP status", old=E.FAILED_TO_EXPORT,
-                   new=E.EXPORTING)
+    export.idempotency_key = _new_key(subject)
+    export.retries = 0
+    export.next_attempt_at = None
+    export.job_id = None  # the failed job is over; the new one's id comes with the dispatch
+    history.record(actor, subject, "retried", field="ERP status", old=ERP.FAILED_TO_EXPORT,
+                   new=ERP.EXPORTING)
     db.session.commit()
-    _enqueue(export)
+    _dispatch(export)
     return export
 
 
-def _new_key(commitment: Commitment) -> str:
-    """An Export's idempotency key, sent as QuickBooks' ``requestid`` (≤ 50 characters)."""
-    return f"cod-commitment-{commitment.id}-{uuid.uuid4().hex[:16]}"
+def _new_key(subject: Subject) -> str:
+    """An Export's idempotency key; QuickBooks requestids derive from it (≤ 50 characters)."""
+    kind = "cco" if isinstance(subject, ChangeOrder) else "commitment"
+    return f"cod-{kind}-{subject.id}-{uuid.uuid4().hex[:16]}"
 
 
-def latest_export(commitment: Commitment) -> Export | None:
-    from sqlalchemy import select
+def _export_filter(subject: Subject):
+    if isinstance(subject, ChangeOrder):
+        return Export.change_order_id == subject.id
+    return (Export.commitment_id == subject.id) & Export.change_order_id.is_(None)
 
-    return db.session.scalar(select(Export).where(Export.commitment_id == commitment.id,
-                                                  Export.change_order_id.is_(None))
-                             .order_by(Export.id.desc()))
+
+def latest_export(subject: Subject) -> Export | None:
+    return db.session.scalar(select(Export).where(_export_filter(subject))
+                             .order_by(Export.id.desc()).limit(1))
 
 
 def latest_exports(commitment_ids: list[int]) -> dict[int, Export]:
     """The newest commitment Export of each commitment, in one query."""
-    from sqlalchemy import func, select
-
     if not commitment_ids:
         return {}
     newest = (select(func.max(Export.id)).where(Export.commitment_id.in_(commitment_ids),
@@ -233,57 +358,132 @@ def latest_exports(commitment_ids: list[int]) -> dict[int, Export]:
         Export.id.in_(newest)))}
 
 
-def _enqueue(export: Export) -> None:
-    from jobs.exports import enqueue_export
+def latest_change_order_exports(cco_ids: list[int]) -> dict[int, Export]:
+    if not cco_ids:
+        return {}
+    newest = (select(func.max(Export.id)).where(Export.change_order_id.in_(cco_ids))
+              .group_by(Export.change_order_id))
+    return {e.change_order_id: e for e in db.session.scalars(select(Export).where(
+        Export.id.in_(newest)))}
 
-    enqueue_export(export)
+
+def _dispatch(export: Export) -> None:
+    from jobs.queue import dispatch_export
+
+    dispatch_export(export.id)
 
 
 # ---- what the export job records ---------------------------------------------------------------
 
-def export_started(export: Export, job_id: str | None) -> bool:
-    """Mark the export running; False if there is nothing to do (already synced)."""
-    if export.status == ExportStatus.SYNCED:
-        return False
-    export.status = ExportStatus.RUNNING
-    export.attempts += 1
-    export.job_id = job_id
+def subject_of(export: Export) -> Subject:
+    if export.subject_type == "change_order":
+        return db.session.get(ChangeOrder, export.change_order_id)
+    return db.session.get(Commitment, export.commitment_id)
+
+
+def claim_export(export: Export, job_id: str | None) -> bool:
+    """Mark the export running for this job; False if another job has it or it is done.
+
+    The outbox (jobs.dispatch) may queue an export again when its job looks lost; the
+    ``job_id`` condition lets only the job it queued last run it."""
+    condition = [Export.id == export.id,
+                 Export.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING))]
+    if job_id is not None:
+        condition.append(Export.job_id == job_id)
+    result = db.session.execute(
+        update(Export).where(*condition)
+        .values(status=ExportStatus.RUNNING, attempts=Export.attempts + 1,
+                next_attempt_at=None)
+        .execution_options(synchronize_session=False))
     db.session.commit()
-    return True
+    db.session.refresh(export)
+    return result.rowcount == 1
 
 
-def export_will_retry(export: Export, code: str, message: str) -> None:
+def export_will_retry(export: Export, code: str, message: str, delay: float) -> None:
+    from datetime import timedelta
+
     export.status = ExportStatus.QUEUED
+    export.retries += 1
+    export.next_attempt_at = utcnow() + timedelta(seconds=delay)
     export.last_error_code, export.last_error_message = code, message
     db.session.commit()
 
 
-def export_synced(export: Export, *, purchase_order_id: str, sync_token: str,
-                  line_ids: dict[int, str]) -> None:
-    commitment = db.session.get(Commitment, export.commitment_id)
-    for line in commitment.sov_lines:
-        line.qbo_line_id = line_ids.get(line.line_number, line.qbo_line_id)
+def export_synced(export: Export, result) -> None:
+    """Record what QuickBooks now holds; the subject turns Synced."""
+    subject = subject_of(export)
+    commitment = _commitment_of(subject)
+    if isinstance(subject, ChangeOrder):
+        lines = {line.id: line for line in subject.lines}
+    else:
+        lines = {line.id: line for line in commitment.sov_lines}
+    for line_id, qbo_line_id in result.line_ids.items():
+        if line_id in lines:
+            lines[line_id].qbo_line_id = qbo_line_id
     export.status = ExportStatus.SYNCED
     export.finished_at = utcnow()
     export.last_error_code = export.last_error_message = None
-    export.qbo_ids = json.dumps({"PurchaseOrder": purchase_order_id, "SyncToken": sync_token,
-                                 "Lines": {str(k): v for k, v in line_ids.items()}})
+    export.qbo_ids = json.dumps({"PurchaseOrder": result.purchase_order_id,
+                                 "SyncToken": result.sync_token,
+                                 "Lines": {str(k): v for k, v in result.line_ids.items()}})
     db.session.flush()
-    _move(commitment, (E.EXPORTING,), E.SYNCED, qbo_purchase_order_id=purchase_order_id,
-          qbo_sync_token=sync_token)
-    history.record(None, commitment, "exported", field="ERP status", old=E.EXPORTING,
-                   new=E.SYNCED, comment=f"QuickBooks PurchaseOrder {purchase_order_id}")
+    _move(subject, (ERP.EXPORTING,), ERP.SYNCED)
+    db.session.execute(
+        update(Commitment).where(Commitment.id == commitment.id)
+        .values(qbo_purchase_order_id=result.purchase_order_id,
+                qbo_sync_token=result.sync_token, qbo_total=result.total)
+        .execution_options(synchronize_session=False))
+    history.record(None, subject, "exported", field="ERP status", old=ERP.EXPORTING,
+                   new=ERP.SYNCED, comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
     db.session.commit()
 
 
 def export_failed(export: Export, code: str, message: str) -> None:
-    commitment = db.session.get(Commitment, export.commitment_id)
+    subject = subject_of(export)
     export.status = ExportStatus.FAILED
     export.finished_at = utcnow()
+    export.next_attempt_at = None
     export.last_error_code, export.last_error_message = code, message
     db.session.flush()
-    _move(commitment, (E.EXPORTING,), E.FAILED_TO_EXPORT)
-    history.record(None, commitment, "export failed", field="ERP status", old=E.EXPORTING,
-                   new=E.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
+    _move(subject, (ERP.EXPORTING,), ERP.FAILED_TO_EXPORT)
+    history.record(None, subject, "export failed", field="ERP status", old=ERP.EXPORTING,
+                   new=ERP.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
                    if code and code.isdigit() else message)
     db.session.commit()
+
+
+# ---- drift: what QuickBooks holds against what we hold ---------------------------------------
+
+@dataclass(frozen=True)
+class Drift:
+    in_quickbooks: object  # Decimal | None: the PO's TotalAmt from the last sync
+    here: object  # Decimal: the commitment's revised total
+    not_sent: list  # approved CCOs not (yet) in QuickBooks
+
+    @property
+    def differs(self) -> bool:
+        return self.in_quickbooks is not None and self.in_quickbooks != self.here
+
+
+def drift(commitment: Commitment, visible: list[ChangeOrder]) -> Drift | None:
+    """For a synced commitment: QuickBooks' total (as of the last sync, no call), ours, and the
+    approved CCOs that are not Synced — from ``visible`` (what this viewer may see)."""
+    from workflow.commitments import totals
+
+    if not commitment.qbo_purchase_order_id:
+        return None
+    return Drift(commitment.qbo_total, totals(commitment).revised,
+                 [cco for cco in visible if cco.status == ChangeOrderStatus.APPROVED
+                  and cco.erp_status != ERP.SYNCED])
+
+
+def lines_touched_in_flight(commitment: Commitment) -> set[int]:
+    """SOV lines a CCO with accounting (sent, exporting, failed) changes: locked meanwhile."""
+    return set(db.session.scalars(
+        select(ChangeOrderLine.sov_line_id).join(ChangeOrder)
+        .where(ChangeOrder.commitment_id == commitment.id,
+               ChangeOrder.erp_status.in_((ERP.READY_TO_EXPORT, ERP.EXPORTING,
+                                           ERP.FAILED_TO_EXPORT)),
+               ChangeOrderLine.sov_line_id.is_not(None))))
+

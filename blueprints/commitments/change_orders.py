@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
-from blueprints.commitments.routes import _choices, load_commitment
+from blueprints.commitments.routes import _choices, erp_panel_for, load_commitment
 from blueprints.fields import (
     Outcome,
     posted_version,
@@ -116,7 +116,7 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
         "reviewer_name": reviewers_of(cco), "history": history.history_for(cco),
         "new_line_form": _line_form(cco, blank=True),
         "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review"),
-        "tool": "commitments", **extra,
+        "tool": "commitments", "subject": cco, "panel": erp_panel_for(cco), **extra,
     }
 
 

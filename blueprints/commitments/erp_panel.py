@@ -1,51 +1,119 @@
-"""The ERP panel of a commitment: Send to ERP, Resend to ERP, Retrieve from ERP."""
+"""The ERP panel of a commitment or a CCO: Send to ERP, Resend to ERP, Retrieve from ERP."""
 
 from __future__ import annotations
 
-from flask import redirect, url_for
+from dataclasses import dataclass, field
+
+from flask import flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from blueprints.commitments import bp
 from blueprints.commitments.routes import load_commitment
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
+from models import ChangeOrder, Commitment
 from workflow import erp
+from workflow.change_orders import visible_change_orders
 from workflow.errors import AlreadyHandled, Locked
+from workflow.permissions import is_company_admin, is_erp_admin
+
+# Where each kind of blocker is put right, and who may go there.
+FIXES = {"erp.settings": (is_erp_admin, lambda: url_for("erp.settings")),
+         "admin.projects": (is_company_admin,
+                            lambda: url_for("admin.reference_list", slug="projects"))}
 
 
-def _panel(commitment, message: str | None = None, status: int = 200):
+@dataclass
+class Panel:
+    """What the panel template shows; the template decides nothing by itself."""
+
+    actions: list
+    urls: dict[str, str]
+    export: object = None
+    purchase_order_id: str | None = None
+    drift: object = None
+    fix_urls: dict[str, str] = field(default_factory=dict)
+
+    def fix_url(self, fix: str | None) -> str | None:
+        return self.fix_urls.get(fix) if fix else None
+
+
+def _urls(subject) -> dict[str, str]:
+    if isinstance(subject, ChangeOrder):
+        args = {"project_id": subject.commitment.project_id,
+                "commitment_id": subject.commitment_id, "cco_id": subject.id}
+        send, retrieve = "commitments.send_cco_to_erp", "commitments.retrieve_cco_from_erp"
+    else:
+        args = {"project_id": subject.project_id, "commitment_id": subject.id}
+        send, retrieve = "commitments.send_to_erp", "commitments.retrieve_from_erp"
+    return {"send": url_for(send, **args), "resend": url_for(send, **args),
+            "retrieve": url_for(retrieve, **args)}
+
+
+def panel_for(subject) -> Panel:
+    commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+    drift = None
+    if isinstance(subject, Commitment):
+        drift = erp.drift(commitment, visible_change_orders(current_user, commitment))
+    return Panel(actions=erp.project_actions(current_user, subject), urls=_urls(subject),
+                 export=erp.latest_export(subject),
+                 purchase_order_id=(commitment.qbo_purchase_order_id
+                                    if subject.erp_status.value == "synced" else None),
+                 drift=drift,
+                 fix_urls={fix: url() for fix, (allowed, url) in FIXES.items()
+                           if allowed(current_user)})
+
+
+def _panel(subject, message: str | None = None, status: int = 200):
     if not is_htmx():
         if message:
-            from flask import flash
-
             flash(message, "error")
-        return redirect(url_for("commitments.show", project_id=commitment.project_id,
-                                commitment_id=commitment.id) + "#erp", 303)
-    db.session.refresh(commitment)
-    return render_partial("commitments/_erp_panel.html", status=status, commitment=commitment,
-                          project=commitment.project,
-                          erp_actions=erp.commitment_actions(current_user, commitment),
-                          message=message)
+        if isinstance(subject, ChangeOrder):
+            target = url_for("commitments.show_cco", project_id=subject.commitment.project_id,
+                             commitment_id=subject.commitment_id, cco_id=subject.id)
+        else:
+            target = url_for("commitments.show", project_id=subject.project_id,
+                             commitment_id=subject.id)
+        return redirect(target + "#erp", 303)
+    db.session.refresh(subject)
+    return render_partial("erp/_panel.html", status=status, subject=subject,
+                          panel=panel_for(subject), message=message)
+
+
+def _act(subject, action):
+    try:
+        action(current_user, subject)
+    except (Locked, AlreadyHandled) as error:
+        db.session.rollback()
+        return _panel(subject, error.message, 409)
+    return _panel(subject)
 
 
 @bp.post("/<int:commitment_id>/erp/send")
 @login_required
 def send_to_erp(project_id: int, commitment_id: int):
-    commitment = load_commitment(project_id, commitment_id)
-    try:
-        erp.send_to_erp(current_user, commitment)
-    except (Locked, AlreadyHandled) as error:
-        db.session.rollback()
-        return _panel(commitment, error.message, 409)
-    return _panel(commitment)
+    return _act(load_commitment(project_id, commitment_id), erp.send_to_erp)
 
 
 @bp.post("/<int:commitment_id>/erp/retrieve")
 @login_required
 def retrieve_from_erp(project_id: int, commitment_id: int):
-    commitment = load_commitment(project_id, commitment_id)
-    try:
-        erp.retrieve_from_erp(current_user, commitment)
-    except AlreadyHandled as error:
-        return _panel(commitment, error.message, 409)
-    return _panel(commitment)
+    return _act(load_commitment(project_id, commitment_id), erp.retrieve_from_erp)
+
+
+def _cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
+    from blueprints.commitments.change_orders import load_cco
+
+    return load_cco(project_id, commitment_id, cco_id)
+
+
+@bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/erp/send")
+@login_required
+def send_cco_to_erp(project_id: int, commitment_id: int, cco_id: int):
+    return _act(_cco(project_id, commitment_id, cco_id), erp.send_to_erp)
+
+
+@bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/erp/retrieve")
+@login_required
+def retrieve_cco_from_erp(project_id: int, commitment_id: int, cco_id: int):
+    return _act(_cco(project_id, commitment_id, cco_id), erp.retrieve_from_erp)

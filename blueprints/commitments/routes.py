@@ -25,7 +25,7 @@ from models import (
     SovLine,
     Vendor,
 )
-from workflow import erp, history
+from workflow import history
 from workflow.change_orders import visible_change_orders
 from workflow.commitments import (
     CommitmentInput,
@@ -150,6 +150,13 @@ def create(project_id: int):
 
 # ---- one commitment ----------------------------------------------------------------------------
 
+def erp_panel_for(subject):
+    """The ERP panel's context for a commitment or a CCO (blueprints/commitments/erp_panel)."""
+    from blueprints.commitments.erp_panel import panel_for
+
+    return panel_for(subject)
+
+
 def _page_context(commitment: Commitment) -> dict:
     project = commitment.project
     return {
@@ -158,7 +165,7 @@ def _page_context(commitment: Commitment) -> dict:
         "history": history.history_for(commitment), "can_edit": _can_edit(project),
         "new_line_form": _sov_form(blank=True), "tool": "commitments",
         "statuses_by_type": STATUSES_BY_TYPE,
-        "erp_actions": erp.commitment_actions(current_user, commitment),
+        "subject": commitment, "panel": erp_panel_for(commitment),
     }
 
 

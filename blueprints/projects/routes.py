@@ -19,3 +19,17 @@ def index():
 def show(project_id: int):
     project = load_project(project_id)
     return redirect(url_for("commitments.index", project_id=project.id))
+
+
+@bp.post("/notices/<int:notice_id>/dismiss")
+@login_required
+def dismiss_notice(notice_id: int):
+    from flask import request
+
+    from workflow.notices import dismiss
+
+    dismiss(current_user, notice_id)
+    target = request.referrer or ""
+    if not target.startswith(request.host_url):  # only back to a page of ours
+        target = url_for("projects.index")
+    return redirect(target, 303)

@@ -1,0 +1,144 @@
+"""A CCO → one sparse update of its commitment's PurchaseOrder (docs/quickbooks.md, "CCOs").
+
+Each SOV line the CCO changes: that PO line's Amount becomes its amount as read from
+QuickBooks plus the sum of this CCO's changes to it (QuickBooks takes one change per line per
+CCO). Each line the CCO adds: a new PO line. The CCO's number joins our marker block. Every
+line as read is sent back with its Id (a QuickBooks user's own lines included), so nothing
+else changes; Memo and the user's note text are not sent at all.
+
+Exactly once: the PO is read first; if its marker already lists this CCO the change is in
+QuickBooks and nothing is written. A 5010 (someone changed the PO since we read it) means
+read again and decide again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from extensions import db
+from models import ChangeOrder, Export, SovLine
+from quickbooks_online import purchase_orders
+from quickbooks_online.errors import QboPermanentError, QboStaleError
+from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
+from quickbooks_online.export.commitment import WrongPurchaseOrder
+from quickbooks_online.mapping import (
+    cco_line_description,
+    change_order_blockers,
+    change_order_sums,
+    line_payload,
+    mappings_for,
+    set_amount,
+)
+from quickbooks_online.marker import Marker, join_note, split_note
+
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    """One PurchaseOrder line as the CCO would leave it: now, change, after."""
+
+    description: str
+    now: Decimal | None  # None: a new line
+    change: Decimal
+    after: Decimal
+
+
+@dataclass
+class Plan:
+    """What one CCO does to a PurchaseOrder as read: the Line array to send, and where the
+    CCO's new lines stand in it."""
+
+    lines: list[dict]
+    preview: list[PreviewLine] = field(default_factory=list)
+    new_lines: list[tuple[int, int]] = field(default_factory=list)  # (CCO line id, index)
+    problems: list[str] = field(default_factory=list)
+
+
+def plan_change_order(cco: ChangeOrder, po_lines: list[dict]) -> Plan:
+    """The same arithmetic for the export and for the approver's preview."""
+    lines = [dict(line) for line in po_lines]
+    index_by_id = {str(line.get("Id")): i for i, line in enumerate(lines)}
+    plan = Plan(lines)
+    for sov_line_id, change in change_order_sums(cco).items():
+        sov_line = db.session.get(SovLine, sov_line_id)
+        index = index_by_id.get(str(sov_line.qbo_line_id))
+        if sov_line.qbo_line_id is None or index is None:
+            plan.problems.append(f"SOV line {sov_line.line_number} ({sov_line.description}) is "
+                                 "not on the QuickBooks purchase order any more (was its line "
+                                 "deleted in QuickBooks?).")
+            continue
+        now = Decimal(str(lines[index].get("Amount") or 0)).quantize(Decimal("0.01"))
+        after = now + change
+        if after < 0:
+            plan.problems.append(f"SOV line {sov_line.line_number} would go below zero in "
+                                 f"QuickBooks ({now:,.2f} {change:+,.2f}); QuickBooks refuses "
+                                 "negative purchase order lines.")
+        lines[index] = set_amount(lines[index], after)
+        plan.preview.append(PreviewLine(sov_line.label, now, change, after))
+    new = [line for line in cco.lines if line.sov_line_id is None]
+    mappings = mappings_for({(line.cost_code_id, line.category_id) for line in new})
+    customer = cco.commitment.project.qbo_customer_id
+    for line in new:
+        mapping = mappings.get((line.cost_code_id, line.category_id))
+        if mapping is None:
+            plan.problems.append(f"{line.cost_code.code} {line.category.name} is not mapped to a "
+                                 "QuickBooks item or account.")
+            continue
+        plan.new_lines.append((line.id, len(lines)))
+        lines.append(line_payload(cco_line_description(cco, line.description), line.amount,
+                                  mapping, customer))
+        plan.preview.append(PreviewLine(line.description, None, line.amount, line.amount))
+    return plan
+
+
+def _recorded_new_lines(cco: ChangeOrder, po: dict) -> dict[int, str]:
+    """The CCO's new lines found again in a PO that already has the CCO (the update's answer
+    was lost): by their description, in order, among lines no SOV line claims."""
+    claimed = {line.qbo_line_id for line in cco.commitment.sov_lines}
+    free = [line for line in purchase_orders.expense_lines(po)
+            if str(line.get("Id")) not in claimed]
+    found: dict[int, str] = {}
+    for cco_line in (line for line in cco.lines if line.sov_line_id is None):
+        wanted = cco_line_description(cco, cco_line.description)[:4000]
+        for candidate in free:
+            if candidate.get("Description") == wanted:
+                found[cco_line.id] = str(candidate["Id"])
+                free.remove(candidate)
+                break
+    return found
+
+
+@register("change_order")
+def push_change_order(export: Export) -> ExportResult:
+    cco = db.session.get(ChangeOrder, export.change_order_id)
+    commitment = cco.commitment
+    problems = change_order_blockers(cco)  # a link may have been removed since it was sent
+    if problems:
+        raise QboPermanentError(" ".join(str(p) for p in problems), "mapping")
+    for attempt in range(4):
+        po = purchase_orders.read(commitment.qbo_purchase_order_id)
+        user_text, marker = split_note(po.get("PrivateNote"))
+        if marker is not None and not marker.names(commitment.id):
+            raise WrongPurchaseOrder(
+                f"QuickBooks PurchaseOrder {po['Id']} belongs to another ChangeOrder Desk "
+                f"commitment (its note names commitment {marker.commitment_id}); nothing was "
+                "written to it.", "wrong-record")
+        if marker is not None and marker.has_change_order(cco.number):
+            return result_of(po, _recorded_new_lines(cco, po))  # already in QuickBooks
+        plan = plan_change_order(cco, po.get("Line") or [])
+        if plan.problems:
+            raise QboPermanentError(" ".join(plan.problems), "mapping")
+        note = join_note(user_text, (marker or Marker(commitment.id)).with_change_order(
+            cco.number))
+        key = request_id(export.idempotency_key, f"a{export.attempts}", attempt,
+                         f"u{po['SyncToken']}")
+        try:
+            saved = purchase_orders.sparse_update(po, {"Line": plan.lines, "PrivateNote": note},
+                                                  key)
+        except QboStaleError:
+            continue  # changed in QuickBooks since we read it: read again, decide again
+        return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines))
+    raise QboPermanentError(f"PurchaseOrder {commitment.doc_number} kept changing in QuickBooks "
+                            "while we updated it; retry the export.", "conflict")

@@ -1,0 +1,176 @@
+"""A commitment → its QuickBooks PurchaseOrder (docs/quickbooks.md, "Commitments").
+
+1. Once the commitment has a PurchaseOrder Id, that PO is read by Id, always; its DocNumber
+   may have been changed in QuickBooks. Gone (deleted in QuickBooks) → Failed to Export, in
+   words, never a silent second PO.
+2. Without an Id, a PO with our DocNumber is adopted only if its marker block names exactly
+   this commitment (a create whose answer was lost); any other is someone else's.
+3. Else it is created, with a requestid derived from the Export's key.
+4. An existing PO that differs from the commitment (rejected, corrected, resent) gets one
+   sparse update: our lines, vendor, AP account, DocNumber and our marker block; a QuickBooks
+   user's own lines, Memo and note text stay as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from extensions import db
+from models import Commitment, Export
+from quickbooks_online import purchase_orders
+from quickbooks_online.connection import require_connection
+from quickbooks_online.errors import QboPermanentError, QboStaleError
+from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
+from quickbooks_online.mapping import (
+    commitment_blockers,
+    purchase_order_payload,
+    ref,
+    sov_lines_payload,
+)
+from quickbooks_online.marker import Marker, join_note, split_note
+
+DUPLICATE_DOC_NUMBER = "6140"
+LINE_NUMBER = re.compile(r"(\d+)\. ")
+
+
+class ForeignPurchaseOrder(QboPermanentError):
+    """A PO with our DocNumber exists in QuickBooks, but ChangeOrder Desk did not create it."""
+
+
+class WrongPurchaseOrder(QboPermanentError):
+    """The PO at the recorded Id carries another commitment's marker: never write to it."""
+
+
+@register("commitment")
+def push_commitment(export: Export) -> ExportResult:
+    commitment = db.session.get(Commitment, export.commitment_id)
+    problems = commitment_blockers(commitment)  # a link may have been removed since it was sent
+    if problems:
+        raise QboPermanentError(" ".join(str(p) for p in problems), "mapping")
+    for attempt in range(3):
+        key = request_id(export.idempotency_key, f"a{export.attempts}", attempt)
+        try:
+            return _push_once(commitment, key)
+        except QboStaleError:
+            continue  # 5010: read again and decide again
+        except (ForeignPurchaseOrder, WrongPurchaseOrder):
+            raise
+        except QboPermanentError as error:
+            if error.code == DUPLICATE_DOC_NUMBER and not commitment.qbo_purchase_order_id:
+                continue  # created meanwhile (by a retry of ours or by someone): look again
+            raise
+    raise QboPermanentError(f"QuickBooks kept refusing purchase order {commitment.doc_number}; "
+                            "see the last error and retry.", "conflict")
+
+
+def _push_once(commitment: Commitment, key: str) -> ExportResult:
+    if commitment.qbo_purchase_order_id:
+        po = purchase_orders.read(commitment.qbo_purchase_order_id)
+        return _bring_up_to_date(commitment, po, key)
+    found = purchase_orders.find_by_doc_number(commitment.doc_number)
+    for po in found:
+        _, marker = split_note(po.get("PrivateNote"))
+        if marker is not None and marker.names(commitment.id):
+            return _bring_up_to_date(commitment, po, key)
+    if found:
+        raise ForeignPurchaseOrder(
+            f"QuickBooks already has a purchase order numbered {commitment.doc_number} "
+            f"(Id {found[0]['Id']}) that ChangeOrder Desk did not create for this commitment. "
+            "Renumber one of them (or give this project a DocNumber prefix), then retry.",
+            DUPLICATE_DOC_NUMBER)
+    payload = purchase_order_payload(commitment, require_connection())
+    created = purchase_orders.create(payload, key)
+    lines = payload["Line"]
+    return result_of(created, sent_line_ids(
+        lines, created, [(sov.id, i) for i, (sov, _) in enumerate(sov_lines_payload(commitment))]))
+
+
+def known_line_ids(commitment: Commitment) -> set[str]:
+    """Every QuickBooks line Id we have written for this commitment."""
+    known = {line.qbo_line_id for line in commitment.sov_lines if line.qbo_line_id}
+    for qbo_ids in db.session.scalars(select(Export.qbo_ids).where(
+            Export.commitment_id == commitment.id, Export.change_order_id.is_(None),
+            Export.qbo_ids.is_not(None))):
+        known.update(str(v) for v in (json.loads(qbo_ids).get("Lines") or {}).values())
+    return known
+
+
+def _owned(line: dict) -> tuple:
+    """What we own of a line: compared to decide whether an update is needed."""
+    kind = line.get("DetailType", "")
+    detail = line.get(kind) or {}
+    target = detail.get("ItemRef") or detail.get("AccountRef") or {}
+    return (kind, Decimal(str(line.get("Amount") or 0)).quantize(Decimal("0.01")),
+            line.get("Description") or "", str(target.get("value")),
+            str((detail.get("CustomerRef") or {}).get("value")))
+
+
+def _ours(commitment: Commitment, po: dict) -> tuple[dict[int, dict], set[str]]:
+    """(SOV line id → its PO line, Ids of every PO line that is ours)."""
+    lines = purchase_orders.expense_lines(po)
+    known = known_line_ids(commitment)
+    if known:
+        by_id = {str(line.get("Id")): line for line in lines}
+        matched = {sov.id: by_id[sov.qbo_line_id] for sov in commitment.sov_lines
+                   if sov.qbo_line_id in by_id}
+        return matched, {i for i in by_id if i in known}
+    # Adopting a PO whose create answer was lost: every line is ours, matched by number.
+    by_number: dict[int, dict] = {}
+    for line in lines:
+        number = LINE_NUMBER.match(line.get("Description") or "")
+        if number:
+            by_number.setdefault(int(number.group(1)), line)
+    matched = {sov.id: by_number[sov.line_number] for sov in commitment.sov_lines
+               if sov.line_number in by_number}
+    return matched, {str(line.get("Id")) for line in lines}
+
+
+def _merge(current: dict, wanted: dict) -> dict:
+    """A line as read, with the fields we own replaced by what we want."""
+    merged = {k: v for k, v in current.items()
+              if not str(k).endswith("LineDetail") and k != "DetailType"}
+    merged.update(wanted)
+    merged["Id"] = current["Id"]
+    return merged
+
+
+def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResult:
+    user_text, marker = split_note(po.get("PrivateNote"))
+    if marker is not None and not marker.names(commitment.id):
+        raise WrongPurchaseOrder(
+            f"QuickBooks PurchaseOrder {po['Id']} belongs to another ChangeOrder Desk "
+            f"commitment (its note names commitment {marker.commitment_id}); nothing was "
+            "written to it.", "wrong-record")
+    matched, ours = _ours(commitment, po)
+    wanted = sov_lines_payload(commitment)
+    our_lines = [_merge(matched[sov.id], payload) if sov.id in matched else payload
+                 for sov, payload in wanted]
+    theirs = [line for line in po.get("Line") or [] if str(line.get("Id")) not in ours]
+    connection = require_connection()
+    note = join_note(user_text, Marker(commitment.id, marker.change_orders if marker else ()))
+    same = (
+        [_owned(line) for line in our_lines]
+        == [_owned(line) for line in po.get("Line") or [] if str(line.get("Id")) in ours]
+        and len(matched) == len(ours)
+        and (po.get("VendorRef") or {}).get("value") == commitment.vendor.qbo_vendor_id
+        and (po.get("APAccountRef") or {}).get("value") == connection.ap_account_id
+        and po.get("DocNumber") == commitment.doc_number
+        and (po.get("PrivateNote") or "") == note)
+    positions = [(sov.id, i) for i, (sov, _) in enumerate(wanted)]
+    if same:
+        return result_of(po, {sov_id: str(our_lines[i]["Id"]) for sov_id, i in positions
+                              if our_lines[i].get("Id")})
+    lines = our_lines + theirs
+    saved = purchase_orders.sparse_update(po, {
+        "Line": lines,
+        "VendorRef": ref(commitment.vendor.qbo_vendor_id),
+        "APAccountRef": ref(connection.ap_account_id),
+        "DocNumber": commitment.doc_number,
+        "PrivateNote": note,
+    }, request_id(key, f"u{po['SyncToken']}"))
+    return result_of(saved, sent_line_ids(lines, saved, positions))
+

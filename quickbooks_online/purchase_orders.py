@@ -1,0 +1,59 @@
+"""PurchaseOrder reads and writes as JSON, through python-quickbooks' client.
+
+Every function is one QuickBooks call made with ``call`` (token refresh under the lock, the
+realm's rate limits, errors classified).
+"""
+
+from __future__ import annotations
+
+import json
+
+from quickbooks_online.connection import call
+from quickbooks_online.errors import QboPermanentError
+
+OBJECT_NOT_FOUND = "610"
+
+
+class PurchaseOrderGone(QboPermanentError):
+    """The PurchaseOrder we recorded is no longer in QuickBooks (deleted there)."""
+
+
+def read(po_id: str) -> dict:
+    """The PurchaseOrder as QuickBooks holds it now (fresh SyncToken and lines)."""
+    try:
+        answer = call(lambda qb: qb.get_single_object("PurchaseOrder", pk=po_id))
+    except QboPermanentError as error:
+        if error.code == OBJECT_NOT_FOUND:
+            raise PurchaseOrderGone(
+                f"QuickBooks no longer has PurchaseOrder {po_id}, which this commitment was "
+                "exported to (was it deleted in QuickBooks?). ChangeOrder Desk will not "
+                "create a second one by itself: restore it in QuickBooks, or ask an admin to "
+                "unlink it, then retry.", OBJECT_NOT_FOUND) from None
+        raise
+    return answer["PurchaseOrder"]
+
+
+def find_by_doc_number(doc_number: str) -> list[dict]:
+    escaped = doc_number.replace("\\", "\\\\").replace("'", "\\'")
+    statement = f"select * from PurchaseOrder where DocNumber = '{escaped}'"  # noqa: S608
+    answer = call(lambda qb: qb.query(statement))
+    return list(answer.get("QueryResponse", {}).get("PurchaseOrder", []))
+
+
+def create(body: dict, request_id: str) -> dict:
+    answer = call(lambda qb: qb.create_object("PurchaseOrder", json.dumps(body),
+                                              request_id=request_id))
+    return answer["PurchaseOrder"]
+
+
+def sparse_update(po: dict, fields: dict, request_id: str) -> dict:
+    """Change only ``fields`` of the PurchaseOrder read as ``po`` (its Id and SyncToken)."""
+    body = {"Id": po["Id"], "SyncToken": po["SyncToken"], "sparse": True, **fields}
+    answer = call(lambda qb: qb.update_object("PurchaseOrder", json.dumps(body),
+                                              request_id=request_id))
+    return answer["PurchaseOrder"]
+
+
+def expense_lines(po: dict) -> list[dict]:
+    return [line for line in po.get("Line") or []
+            if str(line.get("DetailType", "")).endswith("ExpenseLineDetail")]

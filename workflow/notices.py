@@ -1,0 +1,25 @@
+"""In-app notices: a line at the top of the user's next pages until they dismiss it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from extensions import db
+from models import Notice, User
+from models.types import utcnow
+
+SHOWN_AT_ONCE = 5
+
+
+def unseen(user: User) -> list[Notice]:
+    return list(db.session.scalars(
+        select(Notice).where(Notice.user_id == user.id, Notice.seen_at.is_(None))
+        .order_by(Notice.id.desc()).limit(SHOWN_AT_ONCE)))
+
+
+def dismiss(user: User, notice_id: int) -> None:
+    """Only the notice's own user can dismiss it; dismissing twice does nothing."""
+    db.session.execute(update(Notice).where(Notice.id == notice_id, Notice.user_id == user.id,
+                                            Notice.seen_at.is_(None))
+                       .values(seen_at=utcnow()))
+    db.session.commit()
