@@ -342,12 +342,15 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
     def hook_config() -> Response:
         data = hook_body()
         sb.configure(**{k: data[k] for k in ("rate_limit_per_minute", "concurrency_limit",
-                                             "access_token_ttl", "refresh_token_ttl")
+                                             "access_token_ttl", "refresh_token_ttl",
+                                             "replay_faults")
                         if k in data})
-        return _json({"rate_limit_per_minute": sb.rate_limit_per_minute,
-                      "concurrency_limit": sb.concurrency_limit,
-                      "access_token_ttl": sb.access_token_ttl,
-                      "refresh_token_ttl": sb.refresh_token_ttl})
+        with sb.lock:
+            return _json({"rate_limit_per_minute": sb.rate_limit_per_minute,
+                          "concurrency_limit": sb.concurrency_limit,
+                          "access_token_ttl": sb.access_token_ttl,
+                          "refresh_token_ttl": sb.refresh_token_ttl,
+                          "replay_faults": sb.replay_faults})
 
     @app.post("/_sandbox/clients")
     def hook_clients() -> Response:
@@ -392,10 +395,69 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
         data = hook_body()
         kwargs: dict = {k: data.pop(k) for k in ("lines", "add_lines", "remove_line_ids")
                         if k in data}
-        if "PrivateNote" in data:
-            kwargs["private_note"] = data.pop("PrivateNote")
+        for field, keyword in (("PrivateNote", "private_note"), ("Memo", "memo"),
+                               ("DocNumber", "doc_number")):
+            if field in data:
+                kwargs[keyword] = data.pop(field)
         po = sb.edit_purchase_order(realm_id, po_id, **kwargs, **data)
         return _json({"PurchaseOrder": po})
+
+    @app.post("/_sandbox/realms/<realm_id>/purchaseorders/<po_id>/renumber")
+    def hook_renumber_po(realm_id: str, po_id: str) -> Response:
+        doc_number = hook_body().get("DocNumber")
+        if not doc_number:
+            raise ValueError("DocNumber is required")
+        return _json({"PurchaseOrder": sb.renumber_purchase_order(realm_id, po_id,
+                                                                   str(doc_number))})
+
+    @app.post("/_sandbox/realms/<realm_id>/purchaseorders/<po_id>/lines")
+    def hook_add_po_line(realm_id: str, po_id: str) -> Response:
+        data = hook_body()
+        if "DetailType" in data:  # a line as the API takes it
+            po = sb.edit_purchase_order(realm_id, po_id, add_lines=[data])
+        else:
+            if "Amount" not in data:
+                raise ValueError("Amount is required")
+            po = sb.add_purchase_order_line(
+                realm_id, po_id, data["Amount"], description=data.get("Description"),
+                item_id=data.get("item_id"), account_id=data.get("account_id"),
+                customer_id=data.get("customer_id"), billable=bool(data.get("billable")))
+        return _json({"PurchaseOrder": po})
+
+    @app.delete("/_sandbox/realms/<realm_id>/purchaseorders/<po_id>")
+    def hook_delete_po(realm_id: str, po_id: str) -> Response:
+        sb.delete_purchase_order(realm_id, po_id)
+        return _json({"deleted": po_id})
+
+    @app.post("/_sandbox/realms/<realm_id>/pause")
+    def hook_pause(realm_id: str) -> Response:
+        sb.pause_api(realm_id)
+        return _json({"paused": True, "in_flight": sb.in_flight(realm_id)})
+
+    @app.post("/_sandbox/realms/<realm_id>/resume")
+    def hook_resume(realm_id: str) -> Response:
+        sb.resume_api(realm_id)
+        return _json({"paused": False, "in_flight": sb.in_flight(realm_id)})
+
+    @app.post("/_sandbox/realms/<realm_id>/delay")
+    def hook_delay(realm_id: str) -> Response:
+        seconds = float(hook_body().get("seconds", 0))
+        sb.set_api_delay(realm_id, seconds)
+        return _json({"seconds": seconds})
+
+    @app.get("/_sandbox/requests")
+    def hook_request_log() -> Response:
+        since = int(request.args.get("since", 0))
+        return _json({"requests": sb.request_log(request.args.get("realm"), since=since)})
+
+    @app.delete("/_sandbox/requests")
+    def hook_clear_request_log() -> Response:
+        sb.clear_request_log()
+        return _json({"requests": []})
+
+    @app.get("/_sandbox/realms/<realm_id>/requestids")
+    def hook_request_ids(realm_id: str) -> Response:
+        return _json({"requestids": sb.request_ids_seen(realm_id)})
 
     @app.post("/_sandbox/realms/<realm_id>/<entity>/<obj_id>/active")
     def hook_active(realm_id: str, entity: str, obj_id: str) -> Response:

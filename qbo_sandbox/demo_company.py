@@ -46,6 +46,8 @@ ACCOUNTS = [
      "AccountSubType": "EquipmentRental", "Classification": "Expense"},
     {"Id": "83", "Name": "Job Labor", "AccountType": "Cost of Goods Sold",
      "AccountSubType": "CostOfLaborCos", "Classification": "Expense"},
+    {"Id": "90", "Name": "Construction Income", "AccountType": "Income",
+     "AccountSubType": "ServiceFeeIncome", "Classification": "Revenue"},
 ]
 
 # The A/P account used when a PurchaseOrder is sent without APAccountRef.
@@ -66,7 +68,9 @@ CUSTOMERS = [
     {"Id": "4", "DisplayName": "Harbor Point Parking Structure", "ParentId": "3"},
 ]
 
-# ExpenseAccountId refers to ACCOUNTS above.
+# ExpenseAccountId / IncomeAccountId refer to ACCOUNTS above. An item used for costs (on a
+# purchase order) needs an expense account; "Design Services" is sales-only (income account,
+# no expense account), so QuickBooks refuses it on a purchase order line (fault 6000).
 ITEMS = [
     {"Id": "11", "Name": "Concrete - Subcontract", "Type": "Service", "ExpenseAccountId": "81"},
     {"Id": "12", "Name": "Concrete - Material", "Type": "NonInventory", "ExpenseAccountId": "80"},
@@ -79,6 +83,13 @@ ITEMS = [
     {"Id": "17", "Name": "General Conditions - Labor", "Type": "Service",
      "ExpenseAccountId": "83"},
     {"Id": "18", "Name": "Equipment Rental", "Type": "Service", "ExpenseAccountId": "82"},
+    {"Id": "19", "Name": "Design Services", "Type": "Service", "IncomeAccountId": "90"},
+]
+
+# Employees share one name space with vendors and customers (fault 6240 on a clash).
+EMPLOYEES = [
+    {"Id": "71", "GivenName": "Dana", "FamilyName": "Whitfield"},
+    {"Id": "72", "GivenName": "Marco", "FamilyName": "Alvarez"},
 ]
 
 CLASSES = [

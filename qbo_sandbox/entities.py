@@ -8,26 +8,36 @@ following QuickBooks Online:
   string that increments on every change; ``MetaData.CreateTime`` / ``LastUpdatedTime`` are
   kept. ``Id``, ``SyncToken``, ``MetaData``, ``TotalAmt``, ``FullyQualifiedName``,
   ``domain`` and ``sparse`` sent by a client are ignored (python-quickbooks sends them).
+* A property the entity does not have (a misspelt ``PrivateNotes``, a ``Foo`` on a line or in
+  a line detail) is refused with 2010 "Unrecognized field", as Intuit's JSON binding does;
+  ``KNOWN_FIELDS`` lists what each entity accepts.
 * ``"sparse": true`` changes only the fields sent. Without it (a *full* update) the object is
   replaced by what was sent: writable fields left out are cleared and the create defaults
-  apply again (PurchaseOrder: ``POStatus`` "Open", ``TxnDate`` today, the default A/P account,
-  USD). In particular a full update with ``"Line": []`` -- or with no ``Line`` at all --
-  deletes every line, as on QuickBooks Online. Beware: python-quickbooks' ``to_json()``
-  sends ``"Line": []`` for a PurchaseOrder whose ``Line`` was not filled in, even in a sparse
-  update, so such an update deletes all lines too (set ``Line = None`` to leave it out).
+  apply again (PurchaseOrder: ``POStatus`` "Open", ``TxnDate`` today, the A/P account, USD).
+* A PurchaseOrder needs at least one line: a create or update without ``Line``, or with
+  ``"Line": []`` -- full *or sparse* -- is refused with 2020 (element ``Line``). Beware:
+  python-quickbooks' ``to_json()`` sends ``"Line": []`` for a PurchaseOrder whose ``Line``
+  was not filled in, even in a sparse update (set ``Line = None`` to leave it out).
 * A ``Line`` array that is sent (sparse or full) replaces the whole set: lines left out are
   deleted, a line whose ``Id`` is one of the object's current line Ids is updated in place
   (keeps its Id), any other line gets a new Id. Line Ids are never reused within an object.
   ``LineNum`` is renumbered 1..n in the order sent; ``TotalAmt`` is the sum of ``Amount``.
-* References (``VendorRef``, ``ItemRef``, ...) are checked: an unknown Id or an inactive
-  object is fault 610 (Object Not Found); an Id that is not a number, or that points to an
-  object of the wrong kind (``APAccountRef`` to an account that is not an Accounts Payable
-  account, a line ``AccountRef`` to an A/P account) is fault 2500 (Invalid Reference Id).
-  Their ``name`` is filled in from the referenced object.
+* Business rules of PurchaseOrder lines (fault 6000): no negative ``Amount``; an item line's
+  item must have an ``ExpenseAccountRef`` (a sales-only item cannot be bought); an account
+  line may not use an Income account; a ``Billable`` line needs a ``CustomerRef``.
+* ``APAccountRef`` may be left out only while the company has a single active Accounts
+  Payable account; with two or more it is required (2020).
+* References (``VendorRef``, ``ItemRef``, ``CustomerRef``, ``ParentRef`` ...) are checked: an
+  Id that does not exist (or is not a number), or that points to an object of the wrong kind
+  (``APAccountRef`` to an account that is not Accounts Payable, a line ``AccountRef`` to an
+  A/P account) is fault 2500 (Invalid Reference Id); an inactive ("deleted") name-list object
+  is fault 610 (Object Not Found). Their ``name`` is filled in from the referenced object.
 * PurchaseOrder ``DocNumber``: at most 21 characters (fault 2050), unique per realm among
-  purchase orders while the company's duplicate-number check is on (default; fault 6140).
-* Name lists (Vendor, Customer, Item, Account, Class) cannot be deleted, only made inactive
-  (``Active: false``); names are unique per list (fault 6240). A Customer with a
+  purchase orders while the company's duplicate-number check is on (default; fault 6140),
+  unless the request carries ``include=allowduplicatedocnum``.
+* Name lists (Vendor, Customer, Employee, Item, Account, Class) cannot be deleted, only made
+  inactive (``Active: false``); names are unique per list, and a Vendor, Customer or Employee
+  ``DisplayName`` is unique across those three lists (fault 6240). A Customer with a
   ``ParentRef`` is a job: ``Job`` true, ``Level`` parent + 1,
   ``FullyQualifiedName`` "Parent:Child".
 """
@@ -45,7 +55,8 @@ from . import faults
 if TYPE_CHECKING:
     from .state import Realm
 
-NAME_LISTS = ("Vendor", "Customer", "Item", "Account", "Class")
+NAME_LISTS = ("Vendor", "Customer", "Employee", "Item", "Account", "Class")
+PEOPLE = ("Vendor", "Customer", "Employee")  # one DisplayName space
 ENTITY_NAMES = (*NAME_LISTS, "CompanyInfo", "PurchaseOrder")
 URL_NAMES = {name.lower(): name for name in ENTITY_NAMES}
 
@@ -57,8 +68,95 @@ READ_ONLY = {
     "Item": {"FullyQualifiedName", "Level"},
     "Account": {"FullyQualifiedName", "CurrentBalance", "CurrentBalanceWithSubAccounts"},
     "Class": {"FullyQualifiedName"},
+    "Employee": set(),
     "CompanyInfo": set(),
 }
+
+_COMMON = {"Id", "SyncToken", "MetaData", "domain", "sparse"}
+_ADDRESSES = {"BillAddr", "ShipAddr", "PrimaryPhone", "AlternatePhone", "Mobile", "Fax",
+              "PrimaryEmailAddr", "WebAddr", "OtherContactInfo"}
+_PERSON = {"DisplayName", "Title", "GivenName", "MiddleName", "FamilyName", "Suffix",
+           "CompanyName", "PrintOnCheckName", "Active", "V4IDPseudonym", "Source"}
+# What each entity accepts (Intuit's API reference, minor version 75); anything else is 2010.
+KNOWN_FIELDS = {
+    "PurchaseOrder": _COMMON | {
+        "APAccountRef", "VendorRef", "Line", "CurrencyRef", "GlobalTaxCalculation", "TxnDate",
+        "CustomField", "POEmail", "ClassRef", "SalesTermRef", "LinkedTxn", "Memo", "POStatus",
+        "TransactionLocationType", "DueDate", "DocNumber", "PrivateNote", "ShipMethodRef",
+        "TxnTaxDetail", "ShipTo", "ExchangeRate", "ShipAddr", "VendorAddr", "EmailStatus",
+        "TotalAmt", "RecurDataRef", "TaxCodeRef", "DepartmentRef", "HomeTotalAmt"},
+    "Vendor": _COMMON | _PERSON | _ADDRESSES | {
+        "APAccountRef", "AcctNum", "Balance", "BillRate", "CostRate", "CurrencyRef",
+        "TaxIdentifier", "TaxReportingBasis", "TermRef", "Vendor1099", "BusinessNumber",
+        "GSTIN", "GSTRegistrationType", "HasTPAR", "T4AEligible", "T5018Eligible",
+        "VendorPaymentBankDetail", "OpenBalanceDate"},
+    "Customer": _COMMON | _PERSON | _ADDRESSES | {
+        "ARAccountRef", "Balance", "BalanceWithJobs", "BillWithParent", "CurrencyRef",
+        "DefaultTaxCodeRef", "FullyQualifiedName", "IsProject", "Job", "Level", "Notes",
+        "OpenBalanceDate", "ParentRef", "PaymentMethodRef", "PreferredDeliveryMethod",
+        "PrimaryTaxIdentifier", "SecondaryTaxIdentifier", "ResaleNum", "SalesTermRef",
+        "Taxable", "TaxExemptionReasonId", "CustomerTypeRef", "BusinessNumber", "GSTIN",
+        "GSTRegistrationType", "ClientEntityId"},
+    "Employee": _COMMON | _PERSON | {
+        "PrimaryAddr", "PrimaryEmailAddr", "PrimaryPhone", "Mobile", "EmailAddress",
+        "EmployeeNumber", "SSN", "BillableTime", "BillRate", "CostRate", "BirthDate",
+        "Gender", "HiredDate", "ReleasedDate", "Organization"},
+    "Item": _COMMON | {
+        "Name", "Description", "Active", "FullyQualifiedName", "Level", "ParentRef", "SubItem",
+        "Type", "Taxable", "SalesTaxIncluded", "UnitPrice", "IncomeAccountRef",
+        "PurchaseDesc", "PurchaseTaxIncluded", "PurchaseCost", "ExpenseAccountRef",
+        "AssetAccountRef", "TrackQtyOnHand", "QtyOnHand", "InvStartDate", "Sku",
+        "SalesTaxCodeRef", "PurchaseTaxCodeRef", "AbatementRate", "ReverseChargeRate",
+        "ServiceType", "ItemCategoryType", "ClassRef", "PrefVendorRef", "ReorderPoint",
+        "TaxClassificationRef", "UQCId", "UQCDisplayText", "ItemGroupDetail",
+        "ItemAssemblyDetail"},
+    "Account": _COMMON | {
+        "Name", "AcctNum", "Description", "Active", "SubAccount", "ParentRef",
+        "FullyQualifiedName", "AccountType", "AccountSubType", "Classification",
+        "CurrentBalance", "CurrentBalanceWithSubAccounts", "CurrencyRef", "TaxCodeRef",
+        "TxnLocationType", "AccountAlias"},
+    "Class": _COMMON | {"Name", "Active", "SubClass", "ParentRef", "FullyQualifiedName"},
+    "CompanyInfo": _COMMON | {
+        "CompanyName", "LegalName", "CompanyAddr", "LegalAddr", "CustomerCommunicationAddr",
+        "CustomerCommunicationEmailAddr", "Email", "PrimaryPhone", "WebAddr", "Country",
+        "FiscalYearStartMonth", "SupportedLanguages", "CompanyStartDate", "NameValue",
+        "EmployerId", "OtherContactInfo"},
+}
+KNOWN_LINE_FIELDS = {"Id", "LineNum", "Description", "Amount", "DetailType", "LinkedTxn",
+                     "CustomField", "ProjectRef", "ItemBasedExpenseLineDetail",
+                     "AccountBasedExpenseLineDetail"}
+KNOWN_DETAIL_FIELDS = {
+    "ItemBasedExpenseLineDetail": {
+        "ItemRef", "ClassRef", "PriceLevelRef", "TaxCodeRef", "CustomerRef", "BillableStatus",
+        "Qty", "UnitPrice", "TaxInclusiveAmt", "MarkupInfo"},
+    "AccountBasedExpenseLineDetail": {
+        "AccountRef", "ClassRef", "TaxCodeRef", "CustomerRef", "BillableStatus", "TaxAmount",
+        "TaxInclusiveAmt", "MarkupInfo"},
+}
+# Intuit's Java class names, as its "Unrecognized field" detail names them.
+SCHEMA_CLASSES = {"Line": "Line", "ItemBasedExpenseLineDetail": "ItemBasedExpenseLineDetail",
+                  "AccountBasedExpenseLineDetail": "AccountBasedExpenseLineDetail"}
+
+
+def check_fields(entity: str, body: dict) -> None:
+    """2010 for a property ``entity`` does not have (at the top, on lines, in line details)."""
+    for key in body:
+        if key not in KNOWN_FIELDS[entity]:
+            raise faults.unrecognized_field(key, entity)
+    if entity != "PurchaseOrder" or not isinstance(body.get("Line"), list):
+        return
+    for line in body["Line"]:
+        if not isinstance(line, dict):
+            continue
+        for key in line:
+            if key not in KNOWN_LINE_FIELDS:
+                raise faults.unrecognized_field(key, "Line")
+        for detail_type, known in KNOWN_DETAIL_FIELDS.items():
+            detail = line.get(detail_type)
+            if isinstance(detail, dict):
+                for key in detail:
+                    if key not in known:
+                        raise faults.unrecognized_field(key, detail_type)
 
 PO_LINE_TYPES = {
     "ItemBasedExpenseLineDetail": ("ItemRef", "Item"),
@@ -165,9 +263,8 @@ def resolve_ref(
         raise faults.invalid_reference(element, f"{element} id {value} is not a valid id")
     obj = realm.entities[target].get(value)
     if obj is None:
-        raise faults.object_not_found(
-            f"{target} with Id={value} ({element}) does not exist or has been deleted.", element
-        )
+        raise faults.invalid_reference(
+            element, f"{target} with Id={value} ({element}) does not exist.")
     if obj.get("Active") is False:
         raise faults.object_not_found(faults.INACTIVE_DETAIL + f" ({element}={value})", element)
     if check is not None:
@@ -195,11 +292,16 @@ def _is_ap(account: dict) -> bool:
 # --------------------------------------------------------------------------- PurchaseOrder
 
 
-def _build_lines(
+def _is_income(account: dict) -> bool:
+    return ACCOUNT_CLASSIFICATION.get(account.get("AccountType", "")) == "Revenue"
+
+
+def build_lines(
     realm: Realm, lines: object, current: list[dict], next_line_id: int
 ) -> tuple[list[dict], int]:
-    if lines is None:
-        lines = []
+    """Validate purchase-order lines and return them as stored, with the next free line id."""
+    if lines is None or lines == []:
+        raise faults.required_param("Line")
     if not isinstance(lines, list):
         raise faults.invalid_property("Line", "Line must be an array.")
     known = {str(line.get("Id")) for line in current}
@@ -229,6 +331,18 @@ def _build_lines(
             realm, target, detail.get(ref_field), f"{prefix}.{ref_field}", required=True,
             check=check,
         )
+        referenced = realm.entities[target][detail[ref_field]["value"]]
+        if target == "Item" and not (referenced.get("ExpenseAccountRef") or {}).get("value"):
+            raise faults.business_validation(
+                f"Item {referenced.get('Name')} (Id {referenced['Id']}) has no expense "
+                "account: only an item with purchasing information (an expense account) can "
+                "be used on a purchase order.", f"{prefix}.ItemRef")
+        if target == "Account" and _is_income(referenced):
+            raise faults.business_validation(
+                f"Account {referenced.get('Name')} (Id {referenced['Id']}) is an "
+                f"{referenced.get('AccountType')} account: an expense line needs an expense, "
+                "cost of goods sold, asset or liability account, not an income account.",
+                f"{prefix}.AccountRef")
         for key, ref_target in (("CustomerRef", "Customer"), ("ClassRef", "Class")):
             ref = resolve_ref(realm, ref_target, detail.get(key), f"{prefix}.{key}")
             if ref is None:
@@ -240,12 +354,20 @@ def _build_lines(
             detail["BillableStatus"] = "NotBillable"
         elif status not in BILLABLE_STATUSES:
             raise faults.invalid_enumeration(f"{prefix}.BillableStatus", status)
+        if detail["BillableStatus"] == "Billable" and "CustomerRef" not in detail:
+            raise faults.business_validation(
+                "A billable expense line needs a customer: set CustomerRef, or make the line "
+                "NotBillable.", f"{prefix}.CustomerRef")
         for key in ("Qty", "UnitPrice", "TaxInclusiveAmt"):
             if key in detail:
                 detail[key] = _number(detail[key], f"{prefix}.{key}")
         if raw.get("Amount") is None:
             raise faults.required_param("Line.Amount")
         amount = money(raw["Amount"], "Line.Amount")
+        if amount < 0:
+            raise faults.business_validation(
+                f"Line {index}: the amount of a purchase order line cannot be negative "
+                f"({amount}).", "Line.Amount")
         description = _text(raw, "Description", PRIVATE_NOTE_MAX)
         line_id = raw.get("Id")
         line_id = None if line_id in (None, "") else str(line_id)
@@ -267,7 +389,8 @@ def _build_lines(
 
 
 def build_purchase_order(
-    realm: Realm, data: dict, *, po_id: str, current: dict | None, today: str
+    realm: Realm, data: dict, *, po_id: str, current: dict | None, today: str,
+    allow_duplicate_doc_number: bool = False,
 ) -> tuple[dict, int]:
     """Validate ``data`` (every writable field of the PO) and return the stored object
     (without system fields) and the next free line id."""
@@ -280,8 +403,11 @@ def build_purchase_order(
         f"Account {acct['Id']} is not an Accounts Payable account",
     )
     if ap is None:
-        default = realm.default_ap_account()
-        ap = {"value": default["Id"], "name": display_name("Account", default)}
+        payables = [a for a in realm.entities["Account"].values()
+                    if _is_ap(a) and a.get("Active", True)]
+        if len(payables) != 1:  # Intuit: required when the company has several A/P accounts
+            raise faults.required_param("APAccountRef")
+        ap = {"value": payables[0]["Id"], "name": display_name("Account", payables[0])}
     po["APAccountRef"] = ap
     class_ref = resolve_ref(realm, "Class", data.get("ClassRef"), "ClassRef")
     if class_ref is not None:
@@ -289,7 +415,8 @@ def build_purchase_order(
     doc_number = _text(data, "DocNumber", DOC_NUMBER_MAX)
     if doc_number:
         po["DocNumber"] = doc_number
-        if realm.settings.get("duplicate_doc_number_check", True):
+        if (realm.settings.get("duplicate_doc_number_check", True)
+                and not allow_duplicate_doc_number):
             for other in realm.entities["PurchaseOrder"].values():
                 if other["Id"] != po_id and other.get("DocNumber") == doc_number:
                     raise faults.duplicate_doc_number(doc_number, other["Id"])
@@ -307,7 +434,7 @@ def build_purchase_order(
     po["CurrencyRef"] = data.get("CurrencyRef") or {"value": "USD", "name": "United States Dollar"}
     next_line_id = realm.next_line_id.get(po_id, 1)
     current_lines = current.get("Line", []) if current else []
-    lines, next_line_id = _build_lines(realm, data.get("Line"), current_lines, next_line_id)
+    lines, next_line_id = build_lines(realm, data.get("Line"), current_lines, next_line_id)
     po["Line"] = lines
     po["TotalAmt"] = float(sum((Decimal(str(line["Amount"])) for line in lines), Decimal("0")))
     handled = set(po) | {"Line"}
@@ -318,10 +445,19 @@ def build_purchase_order(
 # ------------------------------------------------------------------------------ name lists
 
 
-def _unique(realm: Realm, entity: str, key: str, value: str, obj_id: str | None) -> None:
+def _unique(realm: Realm, entity: str, key: str, value: str, obj_id: str | None,
+            display_name: str | None = None) -> None:
     for other in realm.entities[entity].values():
         if other["Id"] != obj_id and str(other.get(key, "")).lower() == value.lower():
             raise faults.duplicate_name(entity)
+    if entity in PEOPLE and display_name:
+        # Intuit: DisplayName is unique across all Vendor, Customer and Employee objects
+        for kind in PEOPLE:
+            if kind == entity:
+                continue
+            for other in realm.entities[kind].values():
+                if str(other.get("DisplayName", "")).lower() == display_name.lower():
+                    raise faults.duplicate_name("customer, vendor or employee")
 
 
 def _active(data: dict) -> bool:
@@ -337,7 +473,7 @@ def build_vendor(realm: Realm, data: dict, obj_id: str | None, current: dict | N
     ) or data.get("CompanyName")
     if not name:
         raise faults.required_param("DisplayName")
-    _unique(realm, "Vendor", "DisplayName", name, obj_id)
+    _unique(realm, "Vendor", "DisplayName", name, obj_id, name)
     return {
         **data,
         "DisplayName": name,
@@ -376,8 +512,18 @@ def build_customer(realm: Realm, data: dict, obj_id: str | None, current: dict |
     out["PrintOnCheckName"] = data.get("PrintOnCheckName") or name
     out["Balance"] = (current or {}).get("Balance", 0)
     out["BalanceWithJobs"] = (current or {}).get("BalanceWithJobs", 0)
-    _unique(realm, "Customer", "FullyQualifiedName", out["FullyQualifiedName"], obj_id)
+    _unique(realm, "Customer", "FullyQualifiedName", out["FullyQualifiedName"], obj_id, name)
     return out
+
+
+def build_employee(realm: Realm, data: dict, obj_id: str | None, current: dict | None) -> dict:
+    name = data.get("DisplayName") or " ".join(
+        p for p in (data.get("GivenName"), data.get("FamilyName")) if p)
+    if not name:
+        raise faults.required_param("DisplayName")
+    _unique(realm, "Employee", "DisplayName", name, obj_id, name)
+    return {**data, "DisplayName": name, "PrintOnCheckName": data.get("PrintOnCheckName") or name,
+            "Active": _active(data)}
 
 
 def build_item(realm: Realm, data: dict, obj_id: str | None, current: dict | None) -> dict:
@@ -439,6 +585,7 @@ def build_company_info(realm: Realm, data: dict, obj_id: str | None, current: di
 NAME_BUILDERS = {
     "Vendor": build_vendor,
     "Customer": build_customer,
+    "Employee": build_employee,
     "Item": build_item,
     "Account": build_account,
     "Class": build_class,
@@ -459,14 +606,17 @@ def _finish(obj: dict, obj_id: str, sync_token: str, create_time: str, now: str)
     return obj
 
 
-def create(realm: Realm, entity: str, body: dict, *, now: str, today: str) -> dict:
+def create(realm: Realm, entity: str, body: dict, *, now: str, today: str,
+           allow_duplicate_doc_number: bool = False) -> dict:
     if entity == "CompanyInfo":
         raise faults.unsupported_operation("Create")
+    check_fields(entity, body)
     data = writable(entity, strip_none(body))  # type: ignore[arg-type]
     obj_id = realm.peek_id(entity)
     if entity == "PurchaseOrder":
         built, next_line_id = build_purchase_order(
-            realm, data, po_id=obj_id, current=None, today=today
+            realm, data, po_id=obj_id, current=None, today=today,
+            allow_duplicate_doc_number=allow_duplicate_doc_number,
         )
     else:
         built = NAME_BUILDERS[entity](realm, data, None, None)
@@ -495,7 +645,9 @@ def _find_for_write(realm: Realm, entity: str, body: dict) -> dict:
     return current
 
 
-def update(realm: Realm, entity: str, body: dict, *, now: str, today: str) -> dict:
+def update(realm: Realm, entity: str, body: dict, *, now: str, today: str,
+           allow_duplicate_doc_number: bool = False) -> dict:
+    check_fields(entity, body)
     current = _find_for_write(realm, entity, body)
     obj_id = current["Id"]
     sent = writable(entity, strip_none(body))  # type: ignore[arg-type]
@@ -503,7 +655,8 @@ def update(realm: Realm, entity: str, body: dict, *, now: str, today: str) -> di
     data = {**writable(entity, current), **sent} if sparse else sent
     if entity == "PurchaseOrder":
         built, next_line_id = build_purchase_order(
-            realm, data, po_id=obj_id, current=current, today=today
+            realm, data, po_id=obj_id, current=current, today=today,
+            allow_duplicate_doc_number=allow_duplicate_doc_number,
         )
         realm.next_line_id[obj_id] = next_line_id
     else:

@@ -13,6 +13,7 @@ code                  status  python-quickbooks 0.9.12 raises (``error_code`` is
 500 (unsupported op)  400     UnsupportedException
 610                   400     ObjectNotFoundException
 5010 6140 6240        400     QuickbooksException (no range matches)
+6000 (business rule)  400     QuickbooksException (no range matches)
 10000 (server error)  500     SevereException
 ====================  ======  ==========================================================
 
@@ -77,6 +78,28 @@ def invalid_property(element: str, detail: str) -> QBOFault:
         "2010",
         "Request has invalid or unsupported property",
         f"Property Name:{element} specified is unsupported or invalid. {detail}".strip(),
+        element,
+    )
+
+
+def unrecognized_field(name: str, schema_class: str) -> QBOFault:
+    """An unknown property: Intuit's JSON binding refuses it (the detail is Jackson's)."""
+    return QBOFault(
+        "2010",
+        "Request has invalid or unsupported property",
+        f"Property Name:Unrecognized field \"{name}\" (class "
+        f"com.intuit.schema.finance.v3.{schema_class}), not marked as ignorable specified is "
+        "unsupported or invalid",
+        name,
+    )
+
+
+def business_validation(detail: str, element: str = "", code: str = "6000") -> QBOFault:
+    """A 6000-range business rule: the request is well formed but QuickBooks refuses it."""
+    return QBOFault(
+        code,
+        "A business validation error has occurred while processing your request",
+        f"Business Validation Error: {detail}",
         element,
     )
 
@@ -170,6 +193,25 @@ def server_error() -> QBOFault:
         status=500,
         fault_type="SystemFault",
     )
+
+
+def authorization_failed_body(detail: str, time_ms: int) -> dict:
+    """Intuit's 403 for a token used on a company it was not issued for (3100): the same
+    lowercase gateway envelope as the 401 (as Intuit's gateway answers it)."""
+    body = authentication_failed_body(detail, time_ms)
+    body["fault"] = {
+        "error": [
+            {
+                "message": "message=ApplicationAuthorizationFailed; errorCode=003100; "
+                           "statusCode=403",
+                "detail": detail,
+                "code": "3100",
+                "element": None,
+            }
+        ],
+        "type": "SERVICE",
+    }
+    return body
 
 
 def authentication_failed_body(detail: str, time_ms: int) -> dict:

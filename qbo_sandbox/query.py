@@ -4,13 +4,15 @@
 [WHERE cond AND cond ...] [ORDERBY|ORDER BY field [ASC|DESC], ...]
 [STARTPOSITION n] [MAXRESULTS n]``
 
-Conditions: ``field = value``, ``field != value``, ``<``, ``<=``, ``>``, ``>=``,
-``field IN (v1, v2)``, ``field LIKE '%text%'`` (``%`` wildcard, case-insensitive). Values are
-quoted strings (``\\'`` escapes a quote, as python-quickbooks writes them), numbers or
-``true``/``false``. Fields may be dotted (``MetaData.LastUpdatedTime``); a reference field
-(``VendorRef``) compares its ``value``. Keywords and field names are case-insensitive. ``OR``
-is not supported (as on QuickBooks Online). ``MAXRESULTS`` defaults to 100 and may not exceed
-1000; ``STARTPOSITION`` is 1-based. Name lists (Vendor, Customer, Item, Account, Class) return
+Conditions: only Intuit's operators -- ``field = value``, ``<``, ``<=``, ``>``, ``>=``,
+``field IN (v1, v2)``, ``field LIKE '%text%'`` (``%`` wildcard, case-insensitive); ``!=`` /
+``<>`` are a parse error (4000), as is a filter on a property Intuit does not let you filter
+(``FILTERABLE``: e.g. ``PrivateNote``, ``Memo``, ``Line``). Values are quoted strings
+(``\\'`` escapes a quote, as python-quickbooks writes them), numbers or ``true``/``false``.
+Fields may be dotted (``MetaData.LastUpdatedTime``); a reference field (``VendorRef``)
+compares its ``value``. Keywords and field names are case-insensitive. ``OR`` is not
+supported (as on QuickBooks Online). ``MAXRESULTS`` defaults to 100 and may not exceed 1000
+(4001); ``STARTPOSITION`` is 1-based. Name lists (Vendor, Customer, Item, Account, Class) return
 only active records unless the query filters on ``Active``, as QuickBooks Online does.
 """
 
@@ -24,6 +26,30 @@ from . import faults
 
 MAX_RESULTS_LIMIT = 1000
 DEFAULT_MAX_RESULTS = 100
+
+_META = {"Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime"}
+# The properties Intuit's API reference marks "filterable", per entity.
+FILTERABLE = {
+    "PurchaseOrder": _META | {"DocNumber", "TxnDate", "TotalAmt", "VendorRef", "POStatus",
+                              "APAccountRef", "DueDate"},
+    "Vendor": _META | {"DisplayName", "GivenName", "MiddleName", "FamilyName", "CompanyName",
+                       "PrintOnCheckName", "Active", "Balance", "PrimaryEmailAddr",
+                       "PrimaryPhone"},
+    "Customer": _META | {"DisplayName", "GivenName", "MiddleName", "FamilyName", "CompanyName",
+                         "FullyQualifiedName", "PrintOnCheckName", "Active", "Balance",
+                         "BalanceWithJobs", "Job", "ParentRef", "PrimaryEmailAddr",
+                         "PrimaryPhone"},
+    "Employee": _META | {"DisplayName", "GivenName", "MiddleName", "FamilyName",
+                         "PrintOnCheckName", "Active", "EmployeeNumber", "PrimaryEmailAddr",
+                         "PrimaryPhone"},
+    "Item": _META | {"Name", "FullyQualifiedName", "Active", "Type", "Sku", "ParentRef",
+                     "SubItem", "UnitPrice", "PurchaseCost", "QtyOnHand"},
+    "Account": _META | {"Name", "FullyQualifiedName", "Active", "AccountType",
+                        "AccountSubType", "Classification", "CurrentBalance",
+                        "CurrentBalanceWithSubAccounts", "SubAccount", "ParentRef", "AcctNum"},
+    "Class": _META | {"Name", "FullyQualifiedName", "Active", "SubClass", "ParentRef"},
+    "CompanyInfo": _META | {"CompanyName"},
+}
 
 _TOKEN_RE = re.compile(
     r"""\s*(?:
@@ -162,6 +188,12 @@ class _Parser:
                 query.conditions.append(self.condition())
             if self.is_keyword("OR"):
                 raise faults.query_parse_error("Encountered \" \"OR\" \"OR \"\" (not supported).")
+            allowed = {name.lower() for name in FILTERABLE.get(entity, set())}
+            for cond in query.conditions:
+                if cond.field.lower() not in allowed:
+                    raise faults.query_parse_error(
+                        f"property '{cond.field}' is not queryable (not filterable on "
+                        f"{entity})")
         if self.is_keyword("ORDERBY") or (self.is_keyword("ORDER") and self.is_keyword("BY", 1)):
             if self.next()[1].upper() == "ORDER":
                 self.next()
@@ -221,9 +253,10 @@ class _Parser:
                 raise faults.query_parse_error("LIKE needs a quoted string.")
             return Condition(name, "LIKE", value)
         kind, op = self.next()
-        if kind != "op":
-            raise faults.query_parse_error(f"Encountered \"{op}\", expected an operator.")
-        return Condition(name, "!=" if op == "<>" else op, self.literal())
+        if kind != "op" or op in ("!=", "<>"):
+            raise faults.query_parse_error(
+                f"Encountered \"{op}\", expected one of =, <, >, <=, >=, IN, LIKE.")
+        return Condition(name, op, self.literal())
 
 
 def parse_query(text: str, entities: dict[str, str]) -> Query:

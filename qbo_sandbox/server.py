@@ -77,6 +77,7 @@ class SandboxServer:
             return
         with self.sandbox.lock:
             for realm in self.sandbox.realms.values():
+                realm.paused = False
                 realm.gate.set()
         self._server.shutdown()
         self._server.server_close()

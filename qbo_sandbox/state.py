@@ -3,12 +3,22 @@
 Everything is guarded by one re-entrant lock (``Sandbox.lock``). Time comes from an
 injectable clock (``Sandbox(clock=...)``) plus an offset moved by ``advance_time()``, so
 token expiry and the per-minute throttle window can be tested without waiting.
+
+With a state file (``Sandbox(state_file=...)``) the file IS the sandbox, shared by every
+process that opens it: taking ``Sandbox.lock`` also takes an exclusive ``fcntl.flock`` on
+``<state_file>.lock`` and reloads the file if another process changed it; releasing it writes
+the state back (atomically: a temporary file renamed over it) if anything changed. So two
+processes (gunicorn workers) serving the same file see one company: one PurchaseOrder
+counter, one set of tokens, one requestid store. Only what cannot outlive a process stays
+per process: calls in flight and the request log.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
+import fcntl
 import json
 import os
 import secrets
@@ -31,6 +41,10 @@ FAULT_KINDS = ("5010", "401", "429", "500", "drop", "500_after_apply", "drop_aft
 # Faults of the OAuth token endpoint (``inject_oauth_fault``): an outage at Intuit's side.
 OAUTH_FAULT_KINDS = ("500", "503", "drop")
 MAX_REQUEST_ID = 50  # Intuit: "The RequestID can have a maximum of 50 characters"
+# Intuit serves minor version 75 by default and ignores lower ones (since August 2025).
+MIN_MINOR_VERSION = 75
+REQUEST_LOG_SIZE = 1000
+REQUEST_LOG_BODY_MAX = 20_000
 FAULT_ALIASES = {
     "stale": "5010",
     "unauthorized": "401",
@@ -134,6 +148,11 @@ class Realm:
         self.in_flight = 0
         self.faults: deque[str] = deque()
         self.request_ids: dict[str, tuple[int, str]] = {}
+        # every requestid received: {"count", "status", "code", "stored"}
+        self.seen_request_ids: dict[str, dict] = {}
+        self.paused = False
+        self.api_delay = 0.0
+        # per process: calls in flight and the event that holds them while paused
         self.gate = threading.Event()
         self.gate.set()
 
@@ -191,6 +210,13 @@ class Realm:
             "deleted": {k: sorted(v) for k, v in self.deleted.items()},
             "settings": self.settings,
             "request_ids": {k: list(v) for k, v in self.request_ids.items()},
+            "seen_request_ids": self.seen_request_ids,
+            "faults": list(self.faults),
+            "paused": self.paused,
+            "api_delay": self.api_delay,
+            "request_times": list(self.request_times),
+            "counters": {"requests": self.request_count, "writes": self.write_count,
+                         "throttled": self.throttled_count},
         }
 
     @classmethod
@@ -202,6 +228,17 @@ class Realm:
         realm.deleted = {k: set(v) for k, v in data.get("deleted", {}).items()}
         realm.settings.update(data.get("settings", {}))
         realm.request_ids = {k: (v[0], v[1]) for k, v in data.get("request_ids", {}).items()}
+        realm.seen_request_ids = data.get("seen_request_ids", {})
+        realm.faults = deque(data.get("faults", []))
+        realm.paused = bool(data.get("paused", False))
+        realm.api_delay = float(data.get("api_delay", 0.0))
+        realm.request_times = deque(data.get("request_times", []))
+        counters = data.get("counters", {})
+        realm.request_count = counters.get("requests", 0)
+        realm.write_count = counters.get("writes", 0)
+        realm.throttled_count = counters.get("throttled", 0)
+        if realm.paused:
+            realm.gate.clear()
         return realm
 
 
@@ -240,11 +277,19 @@ def _seed(realm: Realm, when: str) -> None:
     realm.refresh_customer_names()
     accounts = realm.entities["Account"]
     for item in demo_company.ITEMS:
-        account = accounts[item["ExpenseAccountId"]]
-        put("Item", {"Id": item["Id"], "Name": item["Name"], "FullyQualifiedName": item["Name"],
-                     "Type": item["Type"], "Active": True, "Taxable": False,
-                     "TrackQtyOnHand": False, "UnitPrice": 0, "PurchaseCost": 0,
-                     "ExpenseAccountRef": {"value": account["Id"], "name": account["Name"]}})
+        obj = {"Id": item["Id"], "Name": item["Name"], "FullyQualifiedName": item["Name"],
+               "Type": item["Type"], "Active": True, "Taxable": False,
+               "TrackQtyOnHand": False, "UnitPrice": 0, "PurchaseCost": 0}
+        for key, ref in (("IncomeAccountId", "IncomeAccountRef"),
+                         ("ExpenseAccountId", "ExpenseAccountRef")):
+            if item.get(key):
+                account = accounts[item[key]]
+                obj[ref] = {"value": account["Id"], "name": account["Name"]}
+        put("Item", obj)
+    for employee in demo_company.EMPLOYEES:
+        name = f"{employee['GivenName']} {employee['FamilyName']}"
+        put("Employee", {**employee, "DisplayName": name, "PrintOnCheckName": name,
+                         "Active": True, "BillableTime": False})
     for cls in demo_company.CLASSES:
         put("Class", {**cls, "FullyQualifiedName": cls["Name"], "Active": True,
                       "SubClass": False})
@@ -266,6 +311,49 @@ def _b64_basic(header: str | None) -> tuple[str, str] | None:
 _UNSET = object()
 
 
+class _StateLock:
+    """A re-entrant lock that, around its outermost hold, shares the state file.
+
+    Outermost acquire: the thread lock, then an exclusive ``flock`` on the lock file, then a
+    reload of the state file if another process (or another ``Sandbox`` on the same file)
+    replaced it. Outermost release: the state is written back if it changed, then both locks
+    are released. Without a state file it is a plain ``RLock``.
+    """
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._rlock = threading.RLock()
+        self._depth = 0
+        self._sandbox = sandbox
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._rlock.acquire(blocking, timeout):
+            return False
+        self._depth += 1
+        if self._depth == 1:
+            try:
+                self._sandbox._enter_shared()
+            except BaseException:
+                self._depth -= 1
+                self._rlock.release()
+                raise
+        return True
+
+    def release(self) -> None:
+        try:
+            if self._depth == 1:
+                self._sandbox._leave_shared()
+        finally:
+            self._depth -= 1
+            self._rlock.release()
+
+    def __enter__(self) -> _StateLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class Sandbox:
     """The emulated QuickBooks Online: state, behaviour and test hooks."""
 
@@ -281,8 +369,15 @@ class Sandbox:
         duplicate_doc_number_check: bool = True,
         clients: list[OAuthClient] | None = None,
         state_file: str | None = None,
+        replay_faults: bool = True,
     ) -> None:
-        self.lock = threading.RLock()
+        self.state_file = os.path.abspath(state_file) if state_file else None
+        self._lock_fd: int | None = None
+        self._loaded_sig: tuple | None = None
+        self._dirty = False
+        self._request_log: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
+        self._log_seq = 0
+        self.lock = _StateLock(self)
         self.clock = clock or time.time
         self._initial_config = {
             "rate_limit_per_minute": rate_limit_per_minute,
@@ -291,15 +386,13 @@ class Sandbox:
             "refresh_token_ttl": refresh_token_ttl,
             "auth_code_ttl": auth_code_ttl,
             "duplicate_doc_number_check": duplicate_doc_number_check,
+            "replay_faults": replay_faults,
         }
         self._initial_clients = clients
-        self.state_file = None
         self.gate_timeout = 30.0
-        self.reset()
-        if state_file and os.path.exists(state_file):
-            self.load_state(state_file)
-        self.state_file = state_file
-        self._persist()
+        with self.lock:  # loads the state file if there is one
+            if self._loaded_sig is None:
+                self.reset()
 
     # ------------------------------------------------------------------------ time
     def now(self) -> float:
@@ -309,6 +402,7 @@ class Sandbox:
         """Move the sandbox clock forward (tokens expire, the throttle window slides)."""
         with self.lock:
             self._time_offset += seconds
+            self._persist()
 
     def timestamp(self, *, millis: bool = True) -> str:
         moment = datetime.fromtimestamp(self.now(), QBO_TZ)
@@ -322,6 +416,7 @@ class Sandbox:
         """Back to the initial state: demo company only, no POs, no tokens, no faults."""
         with self.lock:
             for realm in getattr(self, "realms", {}).values():
+                realm.paused = False
                 realm.gate.set()
             self._time_offset = 0.0
             cfg = self._initial_config
@@ -330,6 +425,9 @@ class Sandbox:
             self.access_token_ttl = cfg["access_token_ttl"]
             self.refresh_token_ttl = cfg["refresh_token_ttl"]
             self.auth_code_ttl = cfg["auth_code_ttl"]
+            self.replay_faults = cfg["replay_faults"]
+            self._request_log.clear()
+            self._truncate_shared_log()
             self.clients: dict[str, OAuthClient] = {}
             self.register_client(demo_company.DEFAULT_CLIENT_ID,
                                  demo_company.DEFAULT_CLIENT_SECRET)
@@ -351,9 +449,15 @@ class Sandbox:
         concurrency_limit: int | None = None,
         access_token_ttl: int | None = None,
         refresh_token_ttl: int | None = None,
+        replay_faults: bool | None = None,
     ) -> None:
-        """Change limits of this sandbox (until ``reset()``)."""
+        """Change limits of this sandbox (until ``reset()``). ``replay_faults``: whether a
+        fault is stored under its ``requestid`` and answered again to a retry (default True,
+        Intuit's "the same response as the original request")."""
         with self.lock:
+            self._persist()
+            if replay_faults is not None:
+                self.replay_faults = bool(replay_faults)
             if rate_limit_per_minute is not None:
                 self.rate_limit_per_minute = int(rate_limit_per_minute)
             if concurrency_limit is not None:
@@ -371,6 +475,7 @@ class Sandbox:
             client = OAuthClient(client_id, client_secret,
                                  list(redirect_uris) if redirect_uris is not None else None)
             self.clients[client_id] = client
+            self._persist()
             return client
 
     def add_company(self, realm_id: str, company_name: str) -> Realm:
@@ -381,18 +486,21 @@ class Sandbox:
                 "duplicate_doc_number_check"]
             _seed(realm, self.timestamp(millis=False))
             self.realms[realm.realm_id] = realm
+            self._persist()
             return realm
 
     def realm(self, realm_id: str = demo_company.DEMO_REALM_ID) -> Realm:
-        try:
-            return self.realms[str(realm_id)]
-        except KeyError:
-            raise LookupError(f"unknown realm {realm_id}") from None
+        with self.lock:
+            try:
+                return self.realms[str(realm_id)]
+            except KeyError:
+                raise LookupError(f"unknown realm {realm_id}") from None
 
     # ------------------------------------------------------------------------- OAuth
     def check_authorize(self, client_id: str | None, redirect_uri: str | None) -> OAuthClient:
         """Raise OAuthError unless the client may be sent back to ``redirect_uri``."""
-        client = self.clients.get(client_id or "")
+        with self.lock:
+            client = self.clients.get(client_id or "")
         if client is None:
             raise OAuthError(400, "invalid_client", "Unknown client_id.")
         if not client.allows(redirect_uri):
@@ -408,6 +516,7 @@ class Sandbox:
             code = "AB" + secrets.token_urlsafe(32)
             self.codes[code] = AuthCode(client_id, redirect_uri, realm_id, scope,
                                         self.now() + self.auth_code_ttl)
+            self._persist()
             return code
 
     def authenticate_client(self, authorization: str | None) -> OAuthClient:
@@ -445,6 +554,7 @@ class Sandbox:
                         or code.redirect_uri != form.get("redirect_uri")):
                     raise OAuthError(400, "invalid_grant")
                 code.used = True
+                self._persist()
                 grant = Grant(
                     grant_id=secrets.token_hex(8),
                     client_id=client.client_id,
@@ -496,21 +606,29 @@ class Sandbox:
 
     def bearer_problem(self, realm_id: str | None, authorization: str | None) -> str | None:
         """Why an Authorization header does not give access to ``realm_id`` (None: it does)."""
+        check = self.bearer_check(realm_id, authorization)
+        return check[1] if check else None
+
+    def bearer_check(self, realm_id: str | None,
+                     authorization: str | None) -> tuple[int, str] | None:
+        """``(401, why)`` for a missing/unknown/expired/revoked token, ``(403, why)`` for a
+        good token used on a company it was not issued for; None when it gives access."""
         if not authorization or not authorization.lower().startswith("bearer "):
-            return "Authorization header missing or not a Bearer token"
+            return 401, "Authorization header missing or not a Bearer token"
         token = authorization[7:].strip()
         with self.lock:
             grant = self.grants.get(self._access_index.get(token, ""))
             if grant is None:
                 if any(token in g.access_tokens for g in self.grants.values()):
-                    return "Token revoked"
-                return "Malformed bearer token: unknown token"
+                    return 401, "Token revoked"
+                return 401, "Malformed bearer token: unknown token"
             if grant.revoked:
-                return "Token revoked"
+                return 401, "Token revoked"
             if grant.access_tokens[token] <= self.now():
-                return f"Token expired: {token[:12]}..."
+                return 401, f"Token expired: {token[:12]}..."
             if realm_id is not None and grant.realm_id != realm_id:
-                return f"Token not valid for company {realm_id}"
+                return 403, (f"The app is not authorized for company {realm_id} (the token "
+                             f"was issued for another company)")
         return None
 
     def user_info(self, authorization: str | None) -> dict | None:
@@ -533,6 +651,7 @@ class Sandbox:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {FAULT_KINDS}")
         with self.lock:
             self.realm(realm_id).faults.extend([kind] * int(count))
+            self._persist()
 
     def inject_oauth_fault(self, kind: str, count: int = 1) -> None:
         """Make the next ``count`` calls of the token endpoint fail with ``kind``: ``"500"``,
@@ -544,11 +663,15 @@ class Sandbox:
                              f"{OAUTH_FAULT_KINDS}")
         with self.lock:
             self.oauth_faults.extend([kind] * int(count))
+            self._persist()
 
     def take_oauth_fault(self) -> str | None:
         """The token endpoint's next injected fault, if any (used by the app)."""
         with self.lock:
-            return self.oauth_faults.popleft() if self.oauth_faults else None
+            if not self.oauth_faults:
+                return None
+            self._persist()
+            return self.oauth_faults.popleft()
 
     def pending_oauth_faults(self) -> list[str]:
         with self.lock:
@@ -557,6 +680,7 @@ class Sandbox:
     def clear_oauth_faults(self) -> None:
         with self.lock:
             self.oauth_faults.clear()
+            self._persist()
 
     def pending_faults(self, realm_id: str) -> list[str]:
         with self.lock:
@@ -565,6 +689,7 @@ class Sandbox:
     def clear_faults(self, realm_id: str) -> None:
         with self.lock:
             self.realm(realm_id).faults.clear()
+            self._persist()
 
     def expire_access_tokens(self, realm_id: str) -> int:
         """Expire every access token issued for the realm now; returns how many."""
@@ -586,6 +711,8 @@ class Sandbox:
         po_id: str,
         *,
         private_note: object = _UNSET,
+        memo: object = _UNSET,
+        doc_number: object = _UNSET,
         lines: dict[str, dict] | None = None,
         add_lines: list[dict] | None = None,
         remove_line_ids: list[str] | None = None,
@@ -593,9 +720,13 @@ class Sandbox:
     ) -> dict:
         """Change a PurchaseOrder as a user would "inside QuickBooks".
 
+        ``private_note`` / ``memo`` / ``doc_number``: set (None clears) the PrivateNote, the
+        Memo, the DocNumber (a renumbering; at most 21 characters; the QuickBooks screen only
+        warns about a number already in use, so a duplicate is accepted here).
         ``lines`` maps a line Id to the fields to change (``Description``, ``Amount``, or a
-        detail dict merged into the line's detail). ``add_lines`` appends lines (new Ids),
-        ``remove_line_ids`` deletes lines; other keyword arguments set top-level fields.
+        detail dict merged into the line's detail). ``add_lines`` appends lines (validated as
+        the API validates them; new Ids), ``remove_line_ids`` deletes lines (at least one
+        must remain); other keyword arguments set top-level fields.
         The SyncToken goes up by one and TotalAmt is recomputed. Returns the new object.
         """
         with self.lock:
@@ -604,11 +735,18 @@ class Sandbox:
             if current is None:
                 raise LookupError(f"no PurchaseOrder {po_id} in realm {realm_id}")
             po = copy.deepcopy(current)
-            if private_note is not _UNSET:
-                if private_note is None:
-                    po.pop("PrivateNote", None)
-                else:
-                    po["PrivateNote"] = str(private_note)
+            for key, value in (("PrivateNote", private_note), ("Memo", memo),
+                               ("DocNumber", doc_number)):
+                if value is _UNSET:
+                    continue
+                if value is None or value == "":
+                    po.pop(key, None)
+                    continue
+                value = str(value)
+                if key == "DocNumber" and len(value) > entities.DOC_NUMBER_MAX:
+                    raise ValueError(f"DocNumber {value!r} is longer than "
+                                     f"{entities.DOC_NUMBER_MAX} characters")
+                po[key] = value
             po.update(copy.deepcopy(fields))
             by_id = {line["Id"]: line for line in po.get("Line", [])}
             for line_id, changes in (lines or {}).items():
@@ -625,12 +763,16 @@ class Sandbox:
             removed = {str(i) for i in remove_line_ids or []}
             po["Line"] = [line for line in po.get("Line", []) if line["Id"] not in removed]
             next_line = realm.next_line_id.get(po["Id"], 1)
-            for extra in add_lines or []:
-                line = copy.deepcopy(extra)
-                line["Id"] = str(next_line)
-                next_line += 1
-                line["Amount"] = float(entities.money(line.get("Amount", 0), "Amount"))
-                po["Line"].append(line)
+            if add_lines:
+                try:
+                    added, next_line = entities.build_lines(
+                        realm, [{k: v for k, v in copy.deepcopy(line).items() if k != "Id"}
+                                for line in add_lines], [], next_line)
+                except faults.QBOFault as fault:
+                    raise ValueError(f"line refused: {fault.code} {fault.detail}") from None
+                po["Line"].extend(added)
+            if not po["Line"]:
+                raise ValueError("a purchase order keeps at least one line")
             realm.next_line_id[po["Id"]] = next_line
             for index, line in enumerate(po["Line"], start=1):
                 line["LineNum"] = index
@@ -641,6 +783,47 @@ class Sandbox:
             realm.entities["PurchaseOrder"][po["Id"]] = po
             self._persist()
             return copy.deepcopy(po)
+
+    def renumber_purchase_order(self, realm_id: str, po_id: str, doc_number: str) -> dict:
+        """A user changes the PO's number (DocNumber) in QuickBooks."""
+        return self.edit_purchase_order(realm_id, po_id, doc_number=doc_number)
+
+    def add_purchase_order_line(
+        self,
+        realm_id: str,
+        po_id: str,
+        amount: object,
+        *,
+        description: str | None = None,
+        item_id: str | None = None,
+        account_id: str | None = None,
+        customer_id: str | None = None,
+        billable: bool = False,
+    ) -> dict:
+        """A user adds a line in QuickBooks: an item line (``item_id``) or an account line
+        (``account_id``, exactly one of the two). Returns the new object."""
+        if (item_id is None) == (account_id is None):
+            raise ValueError("give exactly one of item_id and account_id")
+        detail_type = ("ItemBasedExpenseLineDetail" if item_id is not None
+                       else "AccountBasedExpenseLineDetail")
+        detail: dict = ({"ItemRef": {"value": str(item_id)}} if item_id is not None
+                        else {"AccountRef": {"value": str(account_id)}})
+        if customer_id is not None:
+            detail["CustomerRef"] = {"value": str(customer_id)}
+        detail["BillableStatus"] = "Billable" if billable else "NotBillable"
+        line: dict = {"Amount": amount, "DetailType": detail_type, detail_type: detail}
+        if description is not None:
+            line["Description"] = description
+        return self.edit_purchase_order(realm_id, po_id, add_lines=[line])
+
+    def delete_purchase_order(self, realm_id: str, po_id: str) -> None:
+        """A user deletes the PO in QuickBooks: reads and updates of it are then 610."""
+        with self.lock:
+            realm = self.realm(realm_id)
+            if realm.entities["PurchaseOrder"].pop(str(po_id), None) is None:
+                raise LookupError(f"no PurchaseOrder {po_id} in realm {realm_id}")
+            realm.deleted.setdefault("PurchaseOrder", set()).add(str(po_id))
+            self._persist()
 
     def set_active(self, realm_id: str, entity: str, obj_id: str, active: bool) -> dict:
         """Make a name-list object (Vendor, Customer, Item, Account, Class) (in)active."""
@@ -661,15 +844,58 @@ class Sandbox:
         """QuickBooks' "warn if duplicate PO number" company setting (on by default)."""
         with self.lock:
             self.realm(realm_id).settings["duplicate_doc_number_check"] = bool(enabled)
+            self._persist()
 
     def pause_api(self, realm_id: str) -> None:
-        """Hold the realm's API calls after admission (they stay "in flight")."""
+        """Hold the realm's API calls after admission (they stay "in flight", counted by
+        the concurrency limit) until ``resume_api`` (or ``gate_timeout``, 30 s)."""
         with self.lock:
-            self.realm(realm_id).gate.clear()
+            realm = self.realm(realm_id)
+            realm.paused = True
+            realm.gate.clear()
+            self._persist()
 
     def resume_api(self, realm_id: str) -> None:
         with self.lock:
-            self.realm(realm_id).gate.set()
+            realm = self.realm(realm_id)
+            realm.paused = False
+            realm.gate.set()
+            self._persist()
+
+    def set_api_delay(self, realm_id: str, seconds: float) -> None:
+        """Every API call of the realm takes ``seconds`` longer (held while in flight, after
+        admission); 0 turns it off."""
+        if float(seconds) < 0:
+            raise ValueError("the delay cannot be negative")
+        with self.lock:
+            self.realm(realm_id).api_delay = float(seconds)
+            self._persist()
+
+    def request_log(self, realm_id: str | None = None, since: int = 0) -> list[dict]:
+        """The API calls received (newest last, at most the last 1000): ``seq``, ``time``,
+        ``realm_id``, ``method``, ``path``, ``params`` (the query string), ``requestid``,
+        ``minorversion_served``, ``body`` (JSON as sent, or text), ``status``, ``code`` (the
+        fault code, if any), ``replayed`` (answered from the requestid store),
+        ``injected`` (an injected fault kind), ``dropped``. ``since``: only ``seq > since``."""
+        with self.lock:
+            entries = self._read_shared_log() if self.state_file else list(self._request_log)
+        return [copy.deepcopy(e) for e in entries
+                if e["seq"] > since and (realm_id is None or e["realm_id"] == str(realm_id))]
+
+    def clear_request_log(self) -> None:
+        with self.lock:
+            self._request_log.clear()
+            self._truncate_shared_log()
+
+    def request_ids_seen(self, realm_id: str = demo_company.DEMO_REALM_ID) -> list[dict]:
+        """Every ``requestid`` the realm received, in first-seen order: ``requestid``,
+        ``count`` (calls that carried it), ``status`` and ``code`` of the stored answer,
+        ``stored`` (whether later calls with it are answered from the store)."""
+        with self.lock:
+            realm = self.realm(realm_id)
+            return [{"requestid": rid, **copy.deepcopy(info),
+                     "stored": rid in realm.request_ids}
+                    for rid, info in realm.seen_request_ids.items()]
 
     def in_flight(self, realm_id: str) -> int:
         with self.lock:
@@ -719,6 +945,13 @@ class Sandbox:
         return self._json(401, body, {
             "WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'})
 
+    def _forbidden(self, detail: str) -> ApiResponse:
+        return self._json(403, faults.authorization_failed_body(detail, int(self.now() * 1000)))
+
+    def _auth_response(self, check: tuple[int, str]) -> ApiResponse:
+        status, detail = check
+        return self._forbidden(detail) if status == 403 else self._unauthorized(detail)
+
     def handle_api(
         self,
         method: str,
@@ -728,16 +961,30 @@ class Sandbox:
         body: str,
         authorization: str | None,
     ) -> ApiResponse:
-        """Answer one call to ``/v3/company/{realm_id}/{path}``."""
+        """Answer one call to ``/v3/company/{realm_id}/{path}`` (and log it)."""
+        note: dict = {}
+        response = self._handle_api(method, str(realm_id), path, args, body, authorization,
+                                    note)
+        self._log_request(method, str(realm_id), path, args, body, response, note)
+        return response
+
+    def _handle_api(
+        self, method: str, realm_id: str, path: str, args: dict[str, str], body: str,
+        authorization: str | None, note: dict,
+    ) -> ApiResponse:
         with self.lock:
             realm = self.realms.get(realm_id)
-            if realm is None:
-                return self._unauthorized(f"Token not valid for company {realm_id}")
+            if realm is None:  # a company this app (token) is not connected to
+                check = self.bearer_check(None, authorization)
+                return self._auth_response(
+                    check or (403, f"The app is not authorized for company {realm_id}"))
             realm.request_count += 1
+            self._persist()
             injected = realm.faults.popleft() if realm.faults else None
+            note["injected"] = injected
             if injected is not None and injected not in AFTER_APPLY:
                 return self._injected(injected)
-        response = self._admitted(realm, method, path, args, body, authorization)
+        response = self._admitted(realm_id, method, path, args, body, authorization, note)
         if injected == "500_after_apply":
             return self._fault(faults.server_error())
         if injected == "drop_after_apply":
@@ -756,54 +1003,90 @@ class Sandbox:
         return ApiResponse(0, drop=True)
 
     def _admitted(
-        self, realm: Realm, method: str, path: str, args: dict[str, str], body: str,
-        authorization: str | None,
+        self, realm_id: str, method: str, path: str, args: dict[str, str], body: str,
+        authorization: str | None, note: dict,
     ) -> ApiResponse:
         with self.lock:
-            problem = self.bearer_problem(realm.realm_id, authorization)
-            if problem:
-                return self._unauthorized(problem)
+            realm = self.realm(realm_id)
+            check = self.bearer_check(realm_id, authorization)
+            if check:
+                return self._auth_response(check)
             now = self.now()
             while realm.request_times and realm.request_times[0] <= now - 60:
                 realm.request_times.popleft()
             if (len(realm.request_times) >= self.rate_limit_per_minute
                     or realm.in_flight >= self.concurrency_limit):
                 realm.throttled_count += 1
+                self._persist()
                 return self._fault(faults.throttled())
             realm.request_times.append(now)
             realm.in_flight += 1
-            gate = realm.gate
+            delay = realm.api_delay
+            self._persist()
         try:
-            gate.wait(self.gate_timeout)
+            self._wait_while_paused(realm_id)
+            if delay > 0:
+                time.sleep(delay)
             with self.lock:
-                return self._dispatch(realm, method, path, args, body)
+                return self._dispatch(self.realm(realm_id), method, path, args, body, note)
         finally:
             with self.lock:
-                realm.in_flight -= 1
+                current = self.realms.get(realm_id)
+                if current is not None:
+                    current.in_flight = max(0, current.in_flight - 1)
+
+    def _wait_while_paused(self, realm_id: str) -> None:
+        deadline = time.monotonic() + self.gate_timeout
+        while True:
+            with self.lock:
+                realm = self.realms.get(realm_id)
+                if realm is None or not realm.paused:
+                    return
+                gate = realm.gate
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if self.state_file:  # another process may resume it: look again soon
+                time.sleep(min(remaining, 0.02))
+            else:
+                gate.wait(remaining)
 
     def _dispatch(
-        self, realm: Realm, method: str, path: str, args: dict[str, str], body: str
+        self, realm: Realm, method: str, path: str, args: dict[str, str], body: str,
+        note: dict,
     ) -> ApiResponse:
-        minor = args.get("minorversion")
-        if minor is None or minor.strip() == "":
-            return self._fault(faults.required_param("minorversion"))
-        if not minor.strip().isdigit():
+        minor = (args.get("minorversion") or "").strip()
+        if minor and not minor.isdigit():
             return self._fault(faults.invalid_property(
                 "minorversion", f"{minor!r} is not a supported minor version."))
+        # Intuit (since August 2025): no minorversion, or one below 75, is served as 75
+        note["minorversion_served"] = max(MIN_MINOR_VERSION, int(minor or 0))
         request_id = args.get("requestid")
         if request_id and len(request_id) > MAX_REQUEST_ID:
             return self._fault(faults.string_length("requestid", MAX_REQUEST_ID,
                                                     len(request_id)))
+        if request_id:
+            seen = realm.seen_request_ids.setdefault(
+                request_id, {"count": 0, "status": None, "code": None})
+            seen["count"] += 1
+            self._persist()
         if request_id and request_id in realm.request_ids:
             status, text = realm.request_ids[request_id]
+            note["replayed"] = True
             return ApiResponse(status, text)
         try:
             result = self._route(realm, method, path, args, body)
         except faults.QBOFault as fault:
-            return self._fault(fault)
+            response = self._fault(fault)
+            if request_id:
+                seen.update(status=response.status, code=fault.code)
+                if self.replay_faults:  # "the same response as the original request"
+                    realm.request_ids[request_id] = (response.status, response.text)
+            return response
         response = self._json(200, result)
         if request_id:
             realm.request_ids[request_id] = (response.status, response.text)
+            seen.update(status=200, code=None)
         if method == "POST" and "QueryResponse" not in result:
             self._persist()
         return response
@@ -834,53 +1117,203 @@ class Sandbox:
         if not isinstance(data, dict):
             raise faults.invalid_property("body", f"Request body must be a {entity} object.")
         operation = (args.get("operation") or "").lower()
+        includes = {part.strip().lower() for part in (args.get("include") or "").split(",")}
+        allow_dup = "allowduplicatedocnum" in includes
         stamp = self.timestamp(millis=False)
         if operation == "delete":
             obj = entities.delete(realm, entity, data)
         elif operation == "update" or data.get("Id") not in (None, "", 0, "0"):
-            obj = entities.update(realm, entity, data, now=stamp, today=self.today())
+            obj = entities.update(realm, entity, data, now=stamp, today=self.today(),
+                                  allow_duplicate_doc_number=allow_dup)
         elif operation in ("", "create"):
-            obj = entities.create(realm, entity, data, now=stamp, today=self.today())
+            obj = entities.create(realm, entity, data, now=stamp, today=self.today(),
+                                  allow_duplicate_doc_number=allow_dup)
         else:
             raise faults.unsupported_operation(operation)
         realm.write_count += 1
         return {entity: copy.deepcopy(obj), "time": self.timestamp()}
+
+    # ------------------------------------------------------------------ request log
+    def _log_request(self, method: str, realm_id: str, path: str, args: dict[str, str],
+                     body: str, response: ApiResponse, note: dict) -> None:
+        code = None
+        if response.status not in (0, 200) and response.text:
+            with contextlib.suppress(ValueError, KeyError, IndexError, TypeError):
+                answer = json.loads(response.text)
+                if "Fault" in answer:
+                    code = answer["Fault"]["Error"][0]["code"]
+                else:
+                    code = answer["fault"]["error"][0]["code"]
+        sent: object = body[:REQUEST_LOG_BODY_MAX] if body else None
+        if body:
+            with contextlib.suppress(ValueError):
+                sent = json.loads(body)
+        with self.lock:
+            self._log_seq += 1
+            self._persist()
+            entry = {
+                "seq": self._log_seq,
+                "time": self.timestamp(),
+                "realm_id": realm_id,
+                "method": method,
+                "path": path,
+                "params": dict(args),
+                "requestid": args.get("requestid"),
+                "minorversion_served": note.get("minorversion_served"),
+                "body": sent,
+                "status": response.status,
+                "code": code,
+                "replayed": bool(note.get("replayed")),
+                "injected": note.get("injected"),
+                "dropped": response.drop,
+            }
+            self._request_log.append(entry)
+            if self.state_file:
+                with open(self._log_path(), "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(entry) + "\n")
+                if os.path.getsize(self._log_path()) > 8_000_000:
+                    self._rewrite_shared_log(self._read_shared_log())
+
+    def _log_path(self) -> str:
+        return f"{self.state_file}.requests.jsonl"
+
+    def _read_shared_log(self) -> list[dict]:
+        try:
+            with open(self._log_path(), encoding="utf-8") as fh:
+                lines = fh.readlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in lines[-REQUEST_LOG_SIZE:]:
+            with contextlib.suppress(ValueError):
+                entries.append(json.loads(line))
+        return entries
+
+    def _rewrite_shared_log(self, entries: list[dict]) -> None:
+        self._atomic_write(self._log_path(),
+                           "".join(json.dumps(e) + "\n" for e in entries))
+
+    def _truncate_shared_log(self) -> None:
+        if self.state_file and os.path.exists(self._log_path()):
+            self._rewrite_shared_log([])
 
     # ------------------------------------------------------------------ persistence
     def to_json(self) -> dict:
         with self.lock:
             return {
                 "time_offset": self._time_offset,
+                "config": {
+                    "rate_limit_per_minute": self.rate_limit_per_minute,
+                    "concurrency_limit": self.concurrency_limit,
+                    "access_token_ttl": self.access_token_ttl,
+                    "refresh_token_ttl": self.refresh_token_ttl,
+                    "auth_code_ttl": self.auth_code_ttl,
+                    "replay_faults": self.replay_faults,
+                },
+                "log_seq": self._log_seq,
                 "clients": [vars(c) for c in self.clients.values()],
                 "realms": [r.to_json() for r in self.realms.values()],
                 "grants": [vars(g) for g in self.grants.values()],
+                "codes": {k: vars(v) for k, v in self.codes.items()},
+                "oauth_faults": list(self.oauth_faults),
             }
 
-    def save_state(self, path: str) -> None:
-        data = json.dumps(self.to_json(), indent=1)
+    @staticmethod
+    def _atomic_write(path: str, text: str) -> None:
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".qbo_sandbox_state")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def save_state(self, path: str) -> None:
+        """Write the state to ``path`` atomically (a temporary file renamed over it)."""
+        self._atomic_write(path, json.dumps(self.to_json(), indent=1))
 
     def load_state(self, path: str) -> None:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
         with self.lock:
-            self._time_offset = data.get("time_offset", 0.0)
-            self.clients = {c["client_id"]: OAuthClient(**c) for c in data["clients"]}
-            self.realms = {r["realm_id"]: Realm.from_json(r) for r in data["realms"]}
-            self.grants = {g["grant_id"]: Grant(**g) for g in data["grants"]}
-            self._refresh_index = {}
-            self._access_index = {}
-            for grant in self.grants.values():
-                if not grant.revoked:
-                    self._refresh_index[grant.refresh_token] = grant.grant_id
-                    for token in grant.access_tokens:
-                        self._access_index[token] = grant.grant_id
+            self._apply_state(data)
+
+    def _apply_state(self, data: dict) -> None:
+        """Take the state from ``data``; calls in flight and their gates stay this process's."""
+        old_realms = getattr(self, "realms", {})
+        self._time_offset = data.get("time_offset", 0.0)
+        config = {**self._initial_config, **data.get("config", {})}
+        self.rate_limit_per_minute = config["rate_limit_per_minute"]
+        self.concurrency_limit = config["concurrency_limit"]
+        self.access_token_ttl = config["access_token_ttl"]
+        self.refresh_token_ttl = config["refresh_token_ttl"]
+        self.auth_code_ttl = config["auth_code_ttl"]
+        self.replay_faults = config["replay_faults"]
+        self._log_seq = data.get("log_seq", self._log_seq)
+        self.clients = {c["client_id"]: OAuthClient(**c) for c in data["clients"]}
+        self.realms = {r["realm_id"]: Realm.from_json(r) for r in data["realms"]}
+        for realm_id, realm in self.realms.items():
+            old = old_realms.get(realm_id)
+            if old is not None:
+                realm.in_flight = old.in_flight
+                realm.gate = old.gate
+                if realm.paused:
+                    realm.gate.clear()
+                else:
+                    realm.gate.set()
+        self.grants = {g["grant_id"]: Grant(**g) for g in data["grants"]}
+        self.codes = {k: AuthCode(**v) for k, v in data.get("codes", {}).items()}
+        self.oauth_faults = deque(data.get("oauth_faults", []))
+        self._refresh_index = {}
+        self._access_index = {}
+        for grant in self.grants.values():
+            if not grant.revoked:
+                self._refresh_index[grant.refresh_token] = grant.grant_id
+                for token in grant.access_tokens:
+                    self._access_index[token] = grant.grant_id
 
     def _persist(self) -> None:
+        """Mark the state changed: written to the state file when the lock is released."""
         if self.state_file:
-            with self.lock:
+            self._dirty = True
+
+    def _file_sig(self) -> tuple | None:
+        try:
+            stat = os.stat(self.state_file)  # type: ignore[arg-type]
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def _enter_shared(self) -> None:
+        """Called by ``lock`` on its outermost acquire: flock, then reload if changed."""
+        if not self.state_file:
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(f"{self.state_file}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            sig = self._file_sig()
+            if sig is not None and sig != self._loaded_sig:
+                with open(self.state_file, encoding="utf-8") as fh:
+                    text = fh.read()
+                if text.strip():
+                    self._apply_state(json.loads(text))
+                    self._loaded_sig = sig
+        except BaseException:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            raise
+
+    def _leave_shared(self) -> None:
+        """Called by ``lock`` on its outermost release: write back if changed, unlock."""
+        if not self.state_file or self._lock_fd is None:
+            return
+        try:
+            if self._dirty:
                 self.save_state(self.state_file)
+                self._loaded_sig = self._file_sig()
+                self._dirty = False
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from quickbooks.exceptions import ObjectNotFoundException, QuickbooksException
+from quickbooks.exceptions import (
+    ObjectNotFoundException,
+    QuickbooksException,
+    ValidationException,
+)
 from quickbooks.objects.account import Account
 from quickbooks.objects.company_info import CompanyInfo
 from quickbooks.objects.customer import Customer
@@ -40,11 +44,16 @@ def test_demo_company_is_seeded(qbo_client):
     assert accounts == {"Accounts Payable (A/P)": "Accounts Payable",
                         "Job Materials": "Cost of Goods Sold",
                         "Subcontractors": "Cost of Goods Sold",
-                        "Equipment Rental": "Expense", "Job Labor": "Cost of Goods Sold"}
+                        "Equipment Rental": "Expense", "Job Labor": "Cost of Goods Sold",
+                        "Construction Income": "Income"}
     items = {i.Name: i for i in Item.all(qb=qb)}
-    assert len(items) == 8
+    assert len(items) == 9
     assert all(i.Type in ("Service", "NonInventory") for i in items.values())
     assert items["Concrete - Material"].ExpenseAccountRef.name == "Job Materials"
+    # every item bought on a PO has an expense account; one sales-only item has none
+    sales_only = [name for name, i in items.items() if not i.ExpenseAccountRef]
+    assert sales_only == ["Design Services"]
+    assert items["Design Services"].IncomeAccountRef.name == "Construction Income"
     assert {c.Name for c in Class.all(qb=qb)} == {"Field", "Office"}
     assert PurchaseOrder.all(qb=qb) == []
 
@@ -86,12 +95,15 @@ def test_save_and_get_round_trip(qbo_client, qbo_po):
 
 def test_create_with_null_id_and_client_defaults_is_accepted(qbo_client):
     body = {"Id": None, "SyncToken": 0, "sparse": False, "domain": "QBO", "TotalAmt": 999,
-            "VendorRef": {"value": "57", "name": "", "type": ""}, "Line": [],
+            "VendorRef": {"value": "57", "name": "", "type": ""},
+            "Line": [{"Id": None, "Amount": 12, "DetailType": "AccountBasedExpenseLineDetail",
+                      "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "81"}},
+                      "CustomField": [], "LinkedTxn": [], "LineNum": 0}],
             "CustomField": [], "LinkedTxn": [], "ExchangeRate": 1,
             "APAccountRef": None, "DocNumber": None}
     po = qbo_client.create_object("PurchaseOrder", json.dumps(body))["PurchaseOrder"]
     assert po["Id"] and po["SyncToken"] == "0"
-    assert po["TotalAmt"] == 0 and po["Line"] == []
+    assert po["TotalAmt"] == 12 and [line["Id"] for line in po["Line"]] == ["1"]
     assert po["VendorRef"]["name"] == "Apex Electrical Services"
 
 
@@ -163,20 +175,15 @@ def test_line_rule_omitted_deleted_known_ids_kept_new_ids_never_reused(qbo_clien
     assert _lines(po.save(qb=qbo_client))[-1] == ("6", "old id", 1.0)
 
 
-def test_full_update_with_empty_line_array_deletes_all_lines_and_clears_omitted_fields(
-        qbo_client, qbo_po):
+def test_full_update_clears_omitted_fields(qbo_client, qbo_po):
     created = qbo_po.purchase_order(note="keep?").save(qb=qbo_client)
+    line = json.loads(created.Line[0].to_json())
     body = {"Id": created.Id, "SyncToken": created.SyncToken, "VendorRef": {"value": "56"},
-            "DocNumber": "SC-1042", "Line": []}
+            "Line": [line]}
     po = qbo_client.update_object("PurchaseOrder", json.dumps(body))["PurchaseOrder"]
-    assert po["Line"] == [] and po["TotalAmt"] == 0
-    assert "PrivateNote" not in po
+    assert [item["Id"] for item in po["Line"]] == ["1"] and po["TotalAmt"] == 1500
+    assert "PrivateNote" not in po and "DocNumber" not in po
     assert po["SyncToken"] == "1"
-    # a full update without any Line key replaces the lines with nothing as well
-    second = qbo_po.purchase_order(doc_number="SC-2").save(qb=qbo_client)
-    body = {"Id": second.Id, "SyncToken": second.SyncToken, "VendorRef": {"value": "56"}}
-    po = qbo_client.update_object("PurchaseOrder", json.dumps(body))["PurchaseOrder"]
-    assert po["Line"] == [] and "DocNumber" not in po
 
 
 def test_sparse_update_changes_only_fields_sent(qbo_client, qbo_po):
@@ -202,15 +209,19 @@ def test_sparse_update_with_line_array_replaces_the_set(qbo_client, qbo_po):
     assert result["PrivateNote"] == "n"
 
 
-def test_python_quickbooks_sparse_object_sends_empty_line_array_and_loses_lines(qbo_client,
+def test_python_quickbooks_sparse_object_sends_empty_line_array_and_is_refused(qbo_client,
                                                                                qbo_po):
-    """The documented trap: to_json() sends ``"Line": []`` unless Line is None."""
+    """The documented trap: to_json() sends ``"Line": []`` unless Line is None; QuickBooks
+    answers 2020 (Line required) and changes nothing."""
     created = qbo_po.purchase_order().save(qb=qbo_client)
     po = PurchaseOrder()
     po.Id, po.SyncToken, po.sparse = created.Id, created.SyncToken, True
     po.PrivateNote = "note only"
-    assert po.save(qb=qbo_client).Line == []
+    with pytest.raises(ValidationException) as info:
+        po.save(qb=qbo_client)
+    assert info.value.error_code == 2020 and "Line" in info.value.detail
     fresh = PurchaseOrder.get(created.Id, qb=qbo_client)
+    assert fresh.SyncToken == "0" and len(fresh.Line) == 2
     keep = PurchaseOrder()
     keep.Id, keep.SyncToken, keep.sparse = fresh.Id, fresh.SyncToken, True
     keep.Line = None
@@ -296,7 +307,9 @@ def test_requestid_is_keyed_per_realm(qbo_sandbox, qbo_make_client, qbo_po):
     assert qbo_sandbox.counters("4620816365000000002")["purchase_orders"] == 1
 
 
-def test_requestid_does_not_store_faults(qbo_client, qbo_po):
+def test_requestid_faults_are_not_stored_when_fault_replay_is_off(qbo_client, qbo_po,
+                                                                   qbo_sandbox):
+    qbo_sandbox.configure(replay_faults=False)
     bad = qbo_po.purchase_order(vendor_id=None).to_json()
     with pytest.raises(QuickbooksException):
         qbo_client.create_object("PurchaseOrder", bad, request_id="retry-me")

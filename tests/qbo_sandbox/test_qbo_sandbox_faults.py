@@ -56,19 +56,16 @@ def test_line_without_item_or_account_ref_is_2020(qbo_client, qbo_raw, qbo_po):
     assert PurchaseOrder.all(qb=qbo_client) == []
 
 
-def test_unknown_or_inactive_reference_is_610(qbo_client, qbo_sandbox, qbo_po):
-    with pytest.raises(ObjectNotFoundException) as info:
-        qbo_po.purchase_order(vendor_id="4040").save(qb=qbo_client)
-    assert info.value.error_code == 610
+def test_inactive_reference_is_610(qbo_client, qbo_sandbox, qbo_po):
+    # 610 = made inactive: https://developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/handling-common-errors
     qbo_sandbox.set_active(DEMO_REALM_ID, "Item", "12", False)
     with pytest.raises(ObjectNotFoundException) as info:
         qbo_po.purchase_order(lines=[qbo_po.item_line(10, item_id="12")]).save(qb=qbo_client)
+    assert info.value.error_code == 610
     assert "inactive" in info.value.detail
+    qbo_sandbox.set_active(DEMO_REALM_ID, "Customer", "2", False)
     with pytest.raises(ObjectNotFoundException):
-        qbo_po.purchase_order(lines=[qbo_po.account_line(10, customer_id="777")]).save(
-            qb=qbo_client)
-    with pytest.raises(ObjectNotFoundException):
-        qbo_po.purchase_order(lines=[qbo_po.account_line(10, account_id="999")]).save(
+        qbo_po.purchase_order(lines=[qbo_po.account_line(10, customer_id="2")]).save(
             qb=qbo_client)
     assert PurchaseOrder.all(qb=qbo_client) == []
 
@@ -140,13 +137,14 @@ def test_401_shape_and_python_quickbooks_exception(qbo_client, qbo_raw):
     assert json.loads(info.value.detail)["fault"]["error"][0]["code"] == "3200"
 
 
-def test_minorversion_is_required(qbo_raw):
-    response = qbo_raw("GET", "vendor/56", params={"minorversion": None})
-    assert response.status_code == 400
-    error = response.json()["Fault"]["Error"][0]
-    assert error["code"] == "2020" and error["element"] == "minorversion"
+def test_minorversion_missing_or_below_75_is_served_as_75(qbo_raw, qbo_sandbox):
+    # 1-74 end August 2025: https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/minor-versions
+    assert qbo_raw("GET", "vendor/56", params={"minorversion": None}).status_code == 200
+    assert qbo_raw("GET", "vendor/56", params={"minorversion": "4"}).status_code == 200
+    assert qbo_raw("GET", "vendor/56", params={"minorversion": "75"}).status_code == 200
     assert qbo_raw("GET", "vendor/56", params={"minorversion": "abc"}).status_code == 400
-    assert qbo_raw("GET", "vendor/56").status_code == 200
+    served = [e["minorversion_served"] for e in qbo_sandbox.request_log(DEMO_REALM_ID)]
+    assert served == [75, 75, 75, None]
 
 
 def test_unsupported_entity_and_bad_json(qbo_raw):

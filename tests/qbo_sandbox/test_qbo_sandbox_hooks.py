@@ -4,11 +4,14 @@ both through the Python API and the ``/_sandbox/...`` HTTP endpoints."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 import requests
 from quickbooks.exceptions import (
     AuthorizationException,
+    ObjectNotFoundException,
     QuickbooksException,
     SevereException,
     ValidationException,
@@ -271,3 +274,136 @@ def test_injected_token_endpoint_drop_is_a_connection_error(qbo_sandbox, qbo_ser
     qbo_auth.refresh()
     with pytest.raises(ValueError):
         qbo_sandbox.inject_oauth_fault("418")
+
+
+# ------------------------------------------------ hooks for what exporters must survive
+
+
+def test_ten_calls_held_in_flight_and_the_eleventh_is_429(qbo_server, qbo_sandbox,
+                                                          qbo_make_client, qbo_auth):
+    # 10 concurrent requests per realm, then 429 / 3001: https://developer.intuit.com/app/developer/qbo/docs/learn/rest-api-features
+    base = qbo_server.base_url + "/_sandbox"
+    assert requests.post(f"{base}/realms/{R}/pause", timeout=5).json()["paused"] is True
+    results: list = []
+
+    def call() -> None:
+        try:
+            results.append(Vendor.get(56, qb=qbo_make_client(qbo_auth)).Id)
+        except Exception as exc:  # pragma: no cover - reported through results
+            results.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while qbo_sandbox.in_flight(R) < 10 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert requests.get(f"{base}/realms/{R}/counters", timeout=5).json()["in_flight"] == 10
+    with pytest.raises(ValidationException) as info:
+        Vendor.get(56, qb=qbo_make_client(qbo_auth))
+    assert info.value.error_code == 3001
+    requests.post(f"{base}/realms/{R}/resume", timeout=5)
+    for thread in threads:
+        thread.join(5)
+    assert results == ["56"] * 10
+    assert qbo_sandbox.counters()["throttled"] == 1
+
+
+def test_api_delay_keeps_calls_in_flight(qbo_server, qbo_sandbox, qbo_client):
+    base = qbo_server.base_url + "/_sandbox"
+    requests.post(f"{base}/realms/{R}/delay", json={"seconds": 0.3}, timeout=5)
+    seen: list[int] = []
+    started = time.monotonic()
+    thread = threading.Thread(target=lambda: Vendor.get(56, qb=qbo_client))
+    thread.start()
+    while thread.is_alive():
+        seen.append(qbo_sandbox.in_flight(R))
+        time.sleep(0.01)
+    assert time.monotonic() - started >= 0.3
+    assert max(seen) == 1
+    qbo_sandbox.set_api_delay(R, 0)
+    started = time.monotonic()
+    Vendor.get(56, qb=qbo_client)
+    assert time.monotonic() - started < 0.3
+
+
+def test_request_log_and_requestids_over_http(qbo_server, qbo_sandbox, qbo_client, qbo_po):
+    base = qbo_server.base_url + "/_sandbox"
+    body = qbo_po.purchase_order(doc_number="LOG-1").to_json()
+    qbo_client.create_object("PurchaseOrder", body, request_id="log-1")
+    qbo_client.create_object("PurchaseOrder", body, request_id="log-1")  # replayed
+    with pytest.raises(QuickbooksException):
+        qbo_client.create_object("PurchaseOrder", body, request_id="log-2")  # 6140
+    log = requests.get(f"{base}/requests", params={"realm": R}, timeout=5).json()["requests"]
+    assert [(e["method"], e["path"], e["requestid"], e["status"], e["code"], e["replayed"])
+            for e in log] == [
+        ("POST", "purchaseorder", "log-1", 200, None, False),
+        ("POST", "purchaseorder", "log-1", 200, None, True),
+        ("POST", "purchaseorder", "log-2", 400, "6140", False)]
+    assert log[0]["body"]["DocNumber"] == "LOG-1" and log[0]["params"]["minorversion"] == "75"
+    later = requests.get(f"{base}/requests", params={"since": log[1]["seq"]},
+                         timeout=5).json()["requests"]
+    assert [e["requestid"] for e in later] == ["log-2"]
+    seen = requests.get(f"{base}/realms/{R}/requestids", timeout=5).json()["requestids"]
+    assert seen == [
+        {"requestid": "log-1", "count": 2, "status": 200, "code": None, "stored": True},
+        {"requestid": "log-2", "count": 1, "status": 400, "code": "6140", "stored": True}]
+    assert requests.delete(f"{base}/requests", timeout=5).json() == {"requests": []}
+    assert qbo_sandbox.request_log() == []
+
+
+def test_edits_made_in_quickbooks_python_hooks(qbo_sandbox, qbo_client, qbo_po):
+    created = qbo_po.purchase_order(doc_number="SC-1", note="ChangeOrder Desk 1").save(
+        qb=qbo_client)
+    renumbered = qbo_sandbox.renumber_purchase_order(R, created.Id, "SC-1-A")
+    assert renumbered["DocNumber"] == "SC-1-A" and renumbered["SyncToken"] == "1"
+    assert PurchaseOrder.filter(DocNumber="SC-1", qb=qbo_client) == []
+    assert PurchaseOrder.filter(DocNumber="SC-1-A", qb=qbo_client)[0].Id == created.Id
+    edited = qbo_sandbox.edit_purchase_order(R, created.Id, memo="Call before delivery",
+                                             private_note="edited by the bookkeeper")
+    assert (edited["Memo"], edited["PrivateNote"]) == ("Call before delivery",
+                                                       "edited by the bookkeeper")
+    added = qbo_sandbox.add_purchase_order_line(R, created.Id, 99.5, description="Freight",
+                                                account_id="82", customer_id="2")
+    assert [line["Id"] for line in added["Line"]] == ["1", "2", "3"]
+    assert added["Line"][2]["AccountBasedExpenseLineDetail"]["AccountRef"]["name"] == (
+        "Equipment Rental")
+    assert added["TotalAmt"] == 1850.0 and added["SyncToken"] == "3"
+    with pytest.raises(ValueError, match="6000"):  # a sales-only item, as QuickBooks refuses
+        qbo_sandbox.add_purchase_order_line(R, created.Id, 5, item_id="19")
+    read = PurchaseOrder.get(created.Id, qb=qbo_client)
+    assert (read.Memo, read.SyncToken, len(read.Line)) == ("Call before delivery", "3", 3)
+    qbo_sandbox.delete_purchase_order(R, created.Id)
+    with pytest.raises(ObjectNotFoundException):
+        PurchaseOrder.get(created.Id, qb=qbo_client)
+    with pytest.raises(ObjectNotFoundException):
+        read.save(qb=qbo_client)
+    with pytest.raises(LookupError):
+        qbo_sandbox.delete_purchase_order(R, created.Id)
+
+
+def test_edits_made_in_quickbooks_http_hooks(qbo_server, qbo_sandbox, qbo_client, qbo_po):
+    base = f"{qbo_server.base_url}/_sandbox/realms/{R}/purchaseorders"
+    created = qbo_po.purchase_order(doc_number="SC-2").save(qb=qbo_client)
+    answer = requests.post(f"{base}/{created.Id}/renumber", json={"DocNumber": "SC-2-B"},
+                           timeout=5).json()
+    assert answer["PurchaseOrder"]["DocNumber"] == "SC-2-B"
+    answer = requests.post(f"{base}/{created.Id}/edit", timeout=5,
+                           json={"Memo": "memo", "PrivateNote": "note"}).json()
+    assert (answer["PurchaseOrder"]["Memo"], answer["PurchaseOrder"]["PrivateNote"]) == (
+        "memo", "note")
+    answer = requests.post(f"{base}/{created.Id}/lines", timeout=5, json={
+        "Amount": 40, "Description": "Extra bags", "item_id": "12", "customer_id": "2"}).json()
+    assert answer["PurchaseOrder"]["Line"][-1]["Description"] == "Extra bags"
+    raw_line = {"Amount": 1, "DetailType": "AccountBasedExpenseLineDetail",
+                "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "80"}}}
+    answer = requests.post(f"{base}/{created.Id}/lines", json=raw_line, timeout=5).json()
+    assert len(answer["PurchaseOrder"]["Line"]) == 4
+    refused = requests.post(f"{base}/{created.Id}/lines", timeout=5,
+                            json={"Amount": -5, "account_id": "80"})
+    assert refused.status_code == 400
+    assert PurchaseOrder.get(created.Id, qb=qbo_client).SyncToken == "4"
+    assert requests.delete(f"{base}/{created.Id}", timeout=5).json() == {
+        "deleted": created.Id}
+    assert requests.delete(f"{base}/{created.Id}", timeout=5).status_code == 404
+    assert qbo_sandbox.purchase_orders(R) == []

@@ -9,7 +9,7 @@ import requests
 from intuitlib.client import AuthClient
 from intuitlib.enums import Scopes
 from intuitlib.exceptions import AuthClientError
-from quickbooks.exceptions import AuthorizationException
+from quickbooks.exceptions import AuthorizationException, QuickbooksException
 from quickbooks.objects.vendor import Vendor
 
 from qbo_sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEMO_REALM_ID
@@ -234,8 +234,10 @@ def test_token_is_bound_to_its_realm(qbo_sandbox, qbo_connect, qbo_make_client):
 
     qb = QuickBooks(auth_client=client, refresh_token=client.refresh_token,
                     company_id=DEMO_REALM_ID, minorversion=75)
-    with pytest.raises(AuthorizationException):
+    # another company's realm: 403 / 3100 (see test_token_of_another_company_is_403_3100)
+    with pytest.raises(QuickbooksException) as info:
         Vendor.get(56, qb=qb)
+    assert "403" in info.value.message
     assert Vendor.get(56, qb=qbo_make_client(client, "4620816365000000001")).Id == "56"
 
 

@@ -122,7 +122,7 @@ def test_inactive_names_hidden_unless_active_is_queried(qbo_client, qbo_sandbox)
 
 
 def test_item_all_with_sku_select_list(qbo_client):
-    assert len(Item.all(qb=qbo_client)) == 8  # python-quickbooks sends "SELECT *, Sku FROM Item"
+    assert len(Item.all(qb=qbo_client)) == 9  # python-quickbooks sends "SELECT *, Sku FROM Item"
 
 
 def test_parse_errors_and_unknown_entity(qbo_client):
