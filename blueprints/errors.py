@@ -20,6 +20,7 @@ MESSAGES = {
     404: ("Not found", "That page or record does not exist."),
     405: ("Not allowed", "That action is not available here."),
     413: ("Too large", "What you sent is too large."),
+    429: ("Too many tries", "Too many failed logins. Wait a few minutes, then try again."),
     500: ("Something went wrong", "The error has been logged. Nothing was changed; try again."),
 }
 
@@ -43,6 +44,14 @@ def register_error_handlers(app: Flask) -> None:
     def csrf_error(error: CSRFError):
         return _error_response(400, "Your form expired or was not sent from this site. "
                                     "Reload the page and try again.")
+
+    @app.errorhandler(429)
+    def too_many(error: HTTPException):
+        body, status, headers = _error_response(429)
+        retry = getattr(error, "response", None)
+        if retry is not None and retry.headers.get("Retry-After"):
+            headers["Retry-After"] = retry.headers["Retry-After"]
+        return body, status, headers
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -1,7 +1,7 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length
 
 from models import ErpPermission, ProjectRole
 
@@ -18,7 +18,6 @@ class UserForm(FlaskForm):
                                             Email("Enter a valid email address.",
                                                   check_deliverability=False)])
     name = StringField("Name", validators=[required("a name"), Length(max=120)])
-    password = PasswordField("Password", validators=[Optional(), Length(max=200)])
     is_company_admin = BooleanField("Company admin")
     erp_permission = SelectField("ERP Integrations", choices=ERP_CHOICES,
                                  default=ErpPermission.NONE.value)
