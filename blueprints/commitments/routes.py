@@ -113,7 +113,7 @@ def index(project_id: int):
     if filters["vendor"].isdigit():
         query = query.where(Commitment.vendor_id == int(filters["vendor"]))
     commitments = db.session.scalars(query).all()
-    by_id = totals_by_commitment([c.id for c in commitments])
+    by_id = totals_by_commitment([c.id for c in commitments], current_user)
     vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
     return render("commitments/index.html", "commitments/_list.html", project=project,
                   commitments=commitments, totals=by_id, grand=sum_totals(by_id.values()),
@@ -153,7 +153,8 @@ def create(project_id: int):
 def _page_context(commitment: Commitment) -> dict:
     project = commitment.project
     return {
-        "project": project, "commitment": commitment, "totals": totals(commitment),
+        "project": project, "commitment": commitment,
+        "totals": totals(commitment, current_user),
         "change_orders": visible_change_orders(current_user, commitment),
         "history": history.history_for(commitment), "can_edit": _can_edit(project),
         "new_line_form": _sov_form(blank=True), "tool": "commitments",
@@ -220,7 +221,8 @@ def _sov_response(commitment, partial, status=200, **context):
     """A row (or the new-line form) plus the totals, swapped out of band, for htmx."""
     db.session.refresh(commitment)
     context = {"project": commitment.project, "commitment": commitment,
-               "totals": totals(commitment), "can_edit": _can_edit(commitment.project),
+               "totals": totals(commitment, current_user),
+               "can_edit": _can_edit(commitment.project),
                **context}
     if not is_htmx():
         if status >= 400:

@@ -12,11 +12,11 @@ from blueprints.erp.forms import RejectForm
 from blueprints.fields import show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
-from models import Commitment, ErpStatus, SovLine
+from models import Commitment, ErpStatus, ProjectRole, SovLine
 from workflow import erp
 from workflow.commitments import totals_by_commitment
 from workflow.errors import AlreadyHandled, WorkflowError
-from workflow.permissions import can_view_erp
+from workflow.permissions import can_view_erp, has_project_role
 
 TABS = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPORT,
         ErpStatus.REJECTED, ErpStatus.SYNCED)
@@ -84,7 +84,11 @@ def index():
 
 def _commitment(commitment_id: int) -> Commitment:
     require_erp_view()
-    return db.get_or_404(Commitment, commitment_id)
+    commitment = db.get_or_404(Commitment, commitment_id)
+    if commitment.erp_status == ErpStatus.NOT_SENT and not has_project_role(
+            current_user, commitment.project, ProjectRole.READ_ONLY):
+        abort(404)  # never sent to accounting: only the project's members may read it
+    return commitment
 
 
 def _card(commitment: Commitment, status: int = 200, **extra):
