@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         app.config.update(test_config)
 
     _init_extensions(app)
+    _bound_url_ids(app)
     _register_blueprints(app)
 
     from blueprints.errors import register_error_handlers
@@ -52,6 +53,20 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)
+
+
+def _bound_url_ids(app: Flask) -> None:
+    """``<int:…>`` in every URL stops at the largest id a record can have: a longer number is
+    a 404, never a number the database cannot hold (a 500)."""
+    from werkzeug.routing import IntegerConverter
+
+    from blueprints.fields import MAX_ID
+
+    class IdConverter(IntegerConverter):
+        def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+            super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def _register_blueprints(app: Flask) -> None:

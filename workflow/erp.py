@@ -117,8 +117,8 @@ def _move(commitment: Commitment, allowed: tuple[ErpStatus, ...], to: ErpStatus,
     if result.rowcount != 1:
         db.session.rollback()
         db.session.refresh(commitment)
-        raise AlreadyHandled(f"Already handled: {commitment.number} is now "
-                             f"{commitment.erp_status.label}.")
+        raise AlreadyHandled(history.already_handled(commitment, commitment.number,
+                                                     commitment.erp_status.label))
     db.session.refresh(commitment)
 
 

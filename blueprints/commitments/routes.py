@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import posted_version, show_workflow_error, submit, unique_ids
+from blueprints.fields import parse_id, posted_version, show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
 from blueprints.rendering import is_htmx, render, render_partial, row_deleted
 from extensions import db
@@ -110,8 +110,9 @@ def index(project_id: int):
         query = query.where(Commitment.type == CommitmentType(filters["type"]))
     if filters["status"] in {s.value for s in CommitmentStatus}:
         query = query.where(Commitment.status == CommitmentStatus(filters["status"]))
-    if filters["vendor"].isdigit():
-        query = query.where(Commitment.vendor_id == int(filters["vendor"]))
+    if filters["vendor"]:  # an id that names no record matches nothing
+        vendor_id = parse_id(filters["vendor"]) or 0
+        query = query.where(Commitment.vendor_id == vendor_id)
     commitments = db.session.scalars(query).all()
     by_id = totals_by_commitment([c.id for c in commitments], current_user)
     vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()

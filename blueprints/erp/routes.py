@@ -13,7 +13,7 @@ from blueprints.fields import show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
 from models import Commitment, ErpStatus, ProjectRole, SovLine
-from workflow import erp
+from workflow import erp, history
 from workflow.commitments import totals_by_commitment
 from workflow.errors import AlreadyHandled, WorkflowError
 from workflow.permissions import can_view_erp, has_project_role
@@ -86,7 +86,8 @@ def _commitment(commitment_id: int) -> Commitment:
     require_erp_view()
     commitment = db.get_or_404(Commitment, commitment_id)
     if commitment.erp_status == ErpStatus.NOT_SENT and not has_project_role(
-            current_user, commitment.project, ProjectRole.READ_ONLY):
+            current_user, commitment.project, ProjectRole.READ_ONLY) \
+            and not history.has_erp_history(commitment):
         abort(404)  # never sent to accounting: only the project's members may read it
     return commitment
 
@@ -135,6 +136,8 @@ def reject(commitment_id: int):
         return _answer(commitment, None, 422, reject_form=form)
     try:
         erp.reject(current_user, commitment, form.comment.data)
+    except AlreadyHandled as error:  # accepted or retrieved since the card was shown
+        return _answer(commitment, error.message, 409)
     except WorkflowError as error:
         db.session.rollback()
         status = show_workflow_error(form, error)
