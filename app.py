@@ -12,7 +12,7 @@ import os
 from flask import Flask
 
 import config
-from extensions import csrf, db, login_manager, migrate
+from extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         app.config.update(test_config)
 
     _init_extensions(app)
+    _bound_url_ids(app)
     _register_blueprints(app)
 
     from blueprints.errors import register_error_handlers
@@ -33,10 +34,12 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     register_commands(app)
     init_queue(app)
     _security_headers(app)
+    _static_files(app)
     if app.config["QBO_BUILTIN_SANDBOX"] and not app.testing:
         from quickbooks_online.builtin import mount_sandbox
 
         mount_sandbox(app)
+        guard_sandbox_hooks(app)
     _configure_logging(app)
     return app
 
@@ -49,8 +52,23 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)
+
+
+def _bound_url_ids(app: Flask) -> None:
+    """``<int:…>`` in every URL stops at the largest id a record can have: a longer number is
+    a 404, never a number the database cannot hold (a 500)."""
+    from werkzeug.routing import IntegerConverter
+
+    from blueprints.fields import MAX_ID
+
+    class IdConverter(IntegerConverter):
+        def __init__(self, map, fixed_digits=0, min=None, max=MAX_ID, signed=False):
+            super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    app.url_map.converters["int"] = IdConverter
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -73,17 +91,141 @@ def _register_blueprints(app: Flask) -> None:
     register_template_helpers(app)
 
 
+def content_security_policy() -> str:
+    """Scripts from this site and the pinned htmx on the CDN only (by URL and by hash); no
+    inline script or style anywhere, no plugins, no framing."""
+    from blueprints.rendering import HTMX_CDN_URL, HTMX_INTEGRITY
+
+    return "; ".join((
+        "default-src 'self'",
+        f"script-src 'self' {HTMX_CDN_URL} '{HTMX_INTEGRITY}'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "frame-ancestors 'none'",
+    ))
+
+
 def _security_headers(app: Flask) -> None:
+    policy = content_security_policy()
+
     @app.after_request
     def add_headers(response):
+        from flask import request
+
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", policy)
+        if request.endpoint not in ("static", "favicon"):
+            # Pages name people and amounts: no browser history cache or proxy may keep them.
+            response.headers["Cache-Control"] = "no-store"
         # Most URLs answer an htmx request differently (a partial, a 401 with HX-Redirect
         # instead of a redirect to the login page), so every response varies on it; a cache
         # must never hand a partial to a browser or a page to htmx.
         response.vary.add("HX-Request")
+        return _gzip(request, response)
+
+
+COMPRESSIBLE = ("text/html", "text/css", "text/javascript", "application/javascript",
+                "application/json", "application/manifest+json", "image/svg+xml")
+
+
+def _gzip(request, response):
+    """Compress HTML, CSS and JavaScript for browsers that accept gzip (phones on 4G)."""
+    import gzip
+
+    if ("gzip" not in request.headers.get("Accept-Encoding", "")
+            or response.mimetype not in COMPRESSIBLE or response.status_code != 200
+            or "Content-Encoding" in response.headers
+            or (response.is_streamed and not response.direct_passthrough)):
         return response
+    response.direct_passthrough = False
+    body = response.get_data()
+    if len(body) < 500:
+        return response
+    response.set_data(gzip.compress(body, compresslevel=6))
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
+
+
+def _static_files(app: Flask) -> None:
+    """Static URLs carry a hash of the file (``?v=…``), so browsers keep them for a year and
+    still fetch a new copy the moment the file changes."""
+    import hashlib
+    from functools import cache
+
+    from flask import request, send_from_directory
+
+    @cache
+    def file_hash(filename: str) -> str | None:
+        path = os.path.join(app.static_folder, filename)
+        try:
+            with open(path, "rb") as handle:
+                return hashlib.sha256(handle.read()).hexdigest()[:12]
+        except OSError:
+            return None
+
+    @app.url_defaults
+    def hashed_static_url(endpoint, values):
+        if endpoint == "static" and "filename" in values and "v" not in values:
+            digest = file_hash(values["filename"])
+            if digest:
+                values["v"] = digest
+
+    @app.after_request
+    def cache_static(response):
+        if request.endpoint == "static" and response.status_code == 200:
+            wanted = request.args.get("v")
+            if wanted and wanted == file_hash(request.view_args.get("filename", "")):
+                response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+    @app.get("/favicon.ico", endpoint="favicon")
+    def favicon():
+        return send_from_directory(app.static_folder, "favicon.svg", mimetype="image/svg+xml",
+                                   max_age=86400)
+
+
+SANDBOX_HOOKS = "/qbo-sandbox/_sandbox/"
+
+
+def guard_sandbox_hooks(app: Flask) -> None:
+    """The built-in sandbox's test hooks (reset, faults, config…) answer only a request from
+    this machine or a logged-in company admin; its QuickBooks API and OAuth pages stay open to
+    the app itself. Wraps the mount point; the sandbox itself is unchanged."""
+    inner = app.wsgi_app
+
+    def guarded(environ, start_response):
+        if (environ.get("PATH_INFO", "").startswith(SANDBOX_HOOKS)
+                and not _hook_allowed(app, environ)):
+            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"The sandbox hooks answer only this machine or a logged-in admin.\n"]
+        return inner(environ, start_response)
+
+    app.wsgi_app = guarded
+
+
+def _hook_allowed(app: Flask, environ) -> bool:
+    import ipaddress
+
+    # Behind a proxy every request comes from loopback: then only the admin check counts.
+    if "HTTP_X_FORWARDED_FOR" not in environ:
+        try:
+            if ipaddress.ip_address(environ.get("REMOTE_ADDR", "")).is_loopback:
+                return True
+        except ValueError:
+            pass
+    from flask import g
+    from flask_login import current_user
+
+    from workflow.permissions import is_company_admin
+
+    with app.request_context(environ):
+        g.pop("_login_user", None)  # this request's session, whatever an outer context held
+        return is_company_admin(current_user)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -131,5 +131,11 @@ def load(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: a long site visit is fine
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Failed logins allowed per account and per address (Flask-Limiter syntax); counted in
+        # Redis when REDIS_URL is set, so every web process shares the count.
+        "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "").strip() or "memory://",
+        "LOGIN_LIMIT_ACCOUNT": os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per minute;20 per hour"),
+        "LOGIN_LIMIT_ADDRESS": os.environ.get("LOGIN_LIMIT_ADDRESS",
+                                              "20 per minute;100 per hour"),
         **quickbooks(instance_path),
     }

@@ -1,5 +1,7 @@
 """Flask extensions, created once at import and bound to the app in ``create_app``."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -25,6 +27,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Storage from RATELIMIT_STORAGE_URI (config.py: Redis when REDIS_URL is set, else memory).
+limiter = Limiter(key_func=get_remote_address, key_prefix="changeorder", headers_enabled=True)
 
 
 def enable_sqlite_foreign_keys(engine) -> None:

@@ -2,11 +2,53 @@
 
 from __future__ import annotations
 
+import re
+
+from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import ValidationError
 
-from workflow.errors import InvalidInput, Locked, StaleEdit
+from workflow.errors import AlreadyHandled, InvalidInput, Locked, StaleEdit
 from workflow.money import format_money, parse_money
+
+# The largest id a record can have (a 32-bit integer column on PostgreSQL): a bigger number in
+# a URL, a filter or a form names no record, and must not reach the database.
+MAX_ID = 2**31 - 1
+# NUL and the other C0 controls (tab, newline and carriage return are fine): PostgreSQL refuses
+# NUL in text, and none of them belong in anything a person types.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_MESSAGE = "Remove the invisible control character (such as NUL) from this text."
+
+
+def parse_id(value) -> int | None:
+    """A record id from a URL parameter or form value: plain digits within range, else None."""
+    value = str(value or "")
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
+def id_int(value) -> int:
+    """``coerce`` for id choices: refuses what cannot be an id (WTForms says "Not a valid
+    choice")."""
+    number = parse_id(value)
+    if number is None:
+        raise ValueError("not an id")
+    return number
+
+
+class Form(FlaskForm):
+    """Every form of the app: text with control characters is refused next to its field."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            raw = [v for v in (field.raw_data or []) if isinstance(v, str)]
+            if any(CONTROL_CHARACTERS.search(v) for v in raw):
+                field.errors = [*list(field.errors or []), CONTROL_MESSAGE]
+                valid = False
+        return valid
 
 
 class MoneyField(StringField):
@@ -40,10 +82,9 @@ class VersionField(HiddenField):
     """The version the form was rendered from, for optimistic locking."""
 
     def process_formdata(self, valuelist):
-        try:
-            self.data = int(valuelist[0]) if valuelist and valuelist[0] else None
-        except ValueError:
-            self.data = None
+        value = valuelist[0] if valuelist else ""
+        self.data = int(value) if value.isascii() and value.isdigit() and len(value) <= 10 \
+            else None
 
 
 def posted_version() -> int | None:
@@ -54,13 +95,13 @@ def posted_version() -> int | None:
     from flask import request
 
     value = request.form.get("version", "")
-    return int(value) if value.isascii() and value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 10 else None
 
 
 def optional_int(value):
     if value in (None, "", "None"):
         return None
-    return int(value)
+    return id_int(value)
 
 
 def show_workflow_error(form, error) -> int:
@@ -78,7 +119,7 @@ def show_workflow_error(form, error) -> int:
         if hasattr(form, "version"):
             form.version.data = error.record.version  # their next save is a deliberate one
         return 409
-    if isinstance(error, Locked):
+    if isinstance(error, (Locked, AlreadyHandled)):
         form.form_errors.append(error.message)
         return 409
     raise error

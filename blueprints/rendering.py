@@ -90,10 +90,11 @@ def htmx_script() -> Markup:
     local = url_for("static", filename=HTMX_LOCAL)
     if not current_app.config["HTMX_CDN"]:
         return Markup('<script src="{}"></script>').format(local)
+    fallback = url_for("static", filename="js/htmx-fallback.js")
     return Markup(
         '<script src="{cdn}" integrity="{sri}" crossorigin="anonymous"></script>\n'
-        '<script>window.htmx || document.write(\'<script src="{local}"><\\/script>\')</script>'
-    ).format(cdn=HTMX_CDN_URL, sri=HTMX_INTEGRITY, local=local)
+        '<script src="{fallback}" data-src="{local}"></script>'
+    ).format(cdn=HTMX_CDN_URL, sri=HTMX_INTEGRITY, fallback=fallback, local=local)
 
 
 def notices_for(user):

@@ -139,6 +139,9 @@ def app(database_template, tmp_path, sandbox_server):
         if kind == "postgresql":
             _empty_postgres()
         _forget_quickbooks_limits()
+        from extensions import limiter
+
+        limiter.reset()  # each test starts with no failed logins counted
         yield app
         db.session.remove()
         db.engine.dispose()

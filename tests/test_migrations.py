@@ -31,3 +31,23 @@ def test_a_connection_disconnected_before_0005_reads_as_not_connected(tmp_path):
             "9341453050298165", "Riverside Builders LLC", "33")  # nothing else lost
         db.session.remove()
         db.engine.dispose()
+
+
+def test_users_from_before_0007_get_a_session_token_each(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
+                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
+                     instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade(revision="0005")
+        for n in (1, 2):
+            db.session.execute(text(
+                "INSERT INTO users (email, name, password_hash, active, is_company_admin, "
+                "erp_permission, can_push_to_accounting, created_at) VALUES "
+                "(:email, :name, 'x', 1, 0, 'none', 0, '2026-11-20 10:00:00')"),
+                {"email": f"u{n}@example.com", "name": f"U{n}"})
+        db.session.commit()
+        upgrade()
+        tokens = db.session.execute(text("SELECT session_token FROM users")).scalars().all()
+        assert len(set(tokens)) == 2 and all(len(t) >= 32 for t in tokens)
+        db.session.remove()
+        db.engine.dispose()

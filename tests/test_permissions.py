@@ -45,6 +45,11 @@ STATE_CHANGING_ROUTES = [
     Route("/admin/users/<int:user_id>", "/admin/users/{standard}", ("company_admin",),
           {"email": "renamed@example.com", "name": "Renamed", "erp_permission": "read_only",
            "active": "y"}),
+    Route("/admin/users/<int:user_id>/reset-link", "/admin/users/{standard}/reset-link",
+          ("company_admin",)),
+    # Anyone holding a password link may use it (logged in or not); it proves the person.
+    Route("/auth/reset/<token>", "/auth/reset/{reset_token}", ROLES,
+          {"password": "new-password-1", "confirm": "new-password-1"}),
     Route("/admin/users/<int:user_id>/deactivate", "/admin/users/{standard}/deactivate",
           ("company_admin",)),
     Route("/admin/users/<int:user_id>/reactivate", "/admin/users/{inactive}/reactivate",
@@ -206,6 +211,7 @@ def _ids(people, factory, qbo: bool = False) -> dict[str, int]:
         "project_admin": people.project_admin.id,
         "outsider": people.outsider.id,
         "inactive": inactive.id,
+        "reset_token": _reset_token(people.outsider),
         "vendor": vendor.id,
         "cost_code": sov.cost_code_id,
         "category": sov.category_id,
@@ -221,6 +227,14 @@ def _ids(people, factory, qbo: bool = False) -> dict[str, int]:
         "cco_line_version": cco.lines[0].version,
         **_change_event_ids(people, factory, commitment),
     }
+
+
+def _reset_token(user) -> str:
+    from datetime import timedelta
+
+    token = user.new_reset_token(timedelta(hours=1))
+    db.session.commit()
+    return token
 
 
 def _change_event_ids(people, factory, commitment) -> dict[str, int]:

@@ -110,8 +110,12 @@ def reviewers_of(cco: ChangeOrder) -> str:
 
 
 def can_review(user: User, cco: ChangeOrder) -> bool:
-    """The designated reviewer; when none is named, a project admin."""
+    """The designated reviewer while they still hold standard rights or more on the project
+    (read now, so one demoted to read-only no longer reviews); when none is named, a project
+    admin."""
     if cco.status not in REVIEWABLE_CCO_STATUSES or not can_view(user, cco):
+        return False
+    if not has_project_role(user, cco.commitment.project, ProjectRole.STANDARD):
         return False
     if cco.designated_reviewer_id is not None:
         return user.id == cco.designated_reviewer_id

@@ -62,6 +62,7 @@ class Totals:
     original: Decimal
     approved_changes: Decimal
     pending_changes: Decimal
+    hidden: int = 0  # private change orders left out because the viewer may not see them
 
     @property
     def revised(self) -> Decimal:
@@ -70,8 +71,12 @@ class Totals:
 
 # ---- totals ------------------------------------------------------------------------------------
 
-def totals_by_commitment(commitment_ids: list[int]) -> dict[int, Totals]:
-    """Original, approved-changes and pending-changes totals, two queries for any number."""
+def totals_by_commitment(commitment_ids: list[int],
+                         viewer: User | None = None) -> dict[int, Totals]:
+    """Original, approved-changes and pending-changes totals, a few queries for any number.
+
+    With a ``viewer``, change orders they may not see (private ones) are left out and counted
+    in ``hidden``, so no total tells them an amount they cannot open."""
     if not commitment_ids:
         return {}
     original = dict(db.session.execute(
@@ -79,35 +84,51 @@ def totals_by_commitment(commitment_ids: list[int]) -> dict[int, Totals]:
         .where(SovLine.commitment_id.in_(commitment_ids)).group_by(SovLine.commitment_id)
     ).all())
     changes: dict[tuple[int, bool], Decimal] = {}
+    hidden: dict[int, int] = {}
     pending = [s for s in ChangeOrderStatus if s.is_pending]
     rows = db.session.execute(
-        select(ChangeOrder.commitment_id, ChangeOrder.status,
-               func.coalesce(func.sum(ChangeOrderLine.amount), 0))
+        select(ChangeOrder.commitment_id, ChangeOrder.id, ChangeOrder.status,
+               ChangeOrder.private, func.coalesce(func.sum(ChangeOrderLine.amount), 0))
         .join(ChangeOrderLine, ChangeOrderLine.change_order_id == ChangeOrder.id)
         .where(ChangeOrder.commitment_id.in_(commitment_ids),
                ChangeOrder.status.in_([ChangeOrderStatus.APPROVED, *pending]))
-        .group_by(ChangeOrder.commitment_id, ChangeOrder.status)
+        .group_by(ChangeOrder.commitment_id, ChangeOrder.id, ChangeOrder.status,
+                  ChangeOrder.private)
     ).all()
-    for commitment_id, status, amount in rows:
+    unseen = _unseen_private_ccos(viewer, [r[1] for r in rows if r[3]])
+    for commitment_id, cco_id, status, _private, amount in rows:
+        if cco_id in unseen:
+            hidden[commitment_id] = hidden.get(commitment_id, 0) + 1
+            continue
         key = (commitment_id, status == ChangeOrderStatus.APPROVED)
         changes[key] = changes.get(key, ZERO) + Decimal(amount)
     return {
         cid: Totals(original=Decimal(original.get(cid, 0)).quantize(Decimal("0.01")),
                     approved_changes=changes.get((cid, True), ZERO),
-                    pending_changes=changes.get((cid, False), ZERO))
+                    pending_changes=changes.get((cid, False), ZERO),
+                    hidden=hidden.get(cid, 0))
         for cid in commitment_ids
     }
 
 
-def totals(commitment: Commitment) -> Totals:
-    return totals_by_commitment([commitment.id])[commitment.id]
+def _unseen_private_ccos(viewer: User | None, private_ids: list[int]) -> set[int]:
+    """Which of these private change orders the viewer may not see (none without a viewer)."""
+    if viewer is None or not private_ids:
+        return set()
+    return {cco.id for cco in db.session.scalars(
+        select(ChangeOrder).where(ChangeOrder.id.in_(private_ids))) if not can_view(viewer, cco)}
+
+
+def totals(commitment: Commitment, viewer: User | None = None) -> Totals:
+    return totals_by_commitment([commitment.id], viewer)[commitment.id]
 
 
 def sum_totals(all_totals) -> Totals:
     items = list(all_totals)
     return Totals(original=sum((t.original for t in items), ZERO),
                   approved_changes=sum((t.approved_changes for t in items), ZERO),
-                  pending_changes=sum((t.pending_changes for t in items), ZERO))
+                  pending_changes=sum((t.pending_changes for t in items), ZERO),
+                  hidden=sum(t.hidden for t in items))
 
 
 # ---- commitments -------------------------------------------------------------------------------

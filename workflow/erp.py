@@ -145,22 +145,10 @@ def waiting_on(user: User) -> int:
 
 # ---- transitions -----------------------------------------------------------------------------
 
-def _handled_by(subject: Subject) -> str:
-    """ "by Pat Morgan at 2026-12-01 09:14 UTC", from the last ERP history event."""
-    event = db.session.scalar(
-        select(HistoryEvent).where(HistoryEvent.subject_type == subject_type(subject),
-                                   HistoryEvent.subject_id == subject.id,
-                                   HistoryEvent.field == "ERP status")
-        .order_by(HistoryEvent.id.desc()).limit(1))
-    if event is None:
-        return ""
-    who = event.user.name if event.user else "ChangeOrder Desk"
-    return f" ({event.action} by {who} at {event.at:%Y-%m-%d %H:%M} UTC)"
-
-
 def _already_handled(subject: Subject) -> AlreadyHandled:
-    return AlreadyHandled(f"Already handled: {subject_name(subject)} is now "
-                          f"{subject.erp_status.label}{_handled_by(subject)}.")
+    """Who moved the record last, when, and where it is now (history.already_handled)."""
+    return AlreadyHandled(history.already_handled(subject, subject_name(subject),
+                                                  subject.erp_status.label))
 
 
 def _move(subject: Subject, allowed: tuple[ErpStatus, ...], to: ErpStatus, **values) -> None:

@@ -90,3 +90,32 @@ def history_for(subject) -> list[HistoryEvent]:
                                    HistoryEvent.subject_id == subject_id)
         .order_by(HistoryEvent.id.desc())
     ))
+
+
+def already_handled(subject, number: str, status_label: str) -> str:
+    """The answer to a stale action: who moved the record last, when, and where it is now."""
+    from sqlalchemy import select
+
+    subject_type, subject_id, _ = _subject(subject)
+    # The last person who moved it (an export finishing afterwards is not who handled it).
+    event = db.session.scalar(
+        select(HistoryEvent).where(HistoryEvent.subject_type == subject_type,
+                                   HistoryEvent.subject_id == subject_id,
+                                   HistoryEvent.field == "ERP status")
+        .order_by(HistoryEvent.user_id.is_(None), HistoryEvent.id.desc()).limit(1))
+    if event is None:
+        return f"Already handled: {number} is now {status_label}."
+    who = event.user.name if event.user else "the QuickBooks export"
+    return (f"Already handled: {number} is now {status_label}, {event.action} by {who} at "
+            f"{event.at.strftime('%Y-%m-%d %H:%M')} UTC.")
+
+
+def has_erp_history(subject) -> bool:
+    """Whether the record was ever sent to ERP (any move of its ERP status is recorded)."""
+    from sqlalchemy import select
+
+    subject_type, subject_id, _ = _subject(subject)
+    return db.session.scalar(
+        select(HistoryEvent.id).where(HistoryEvent.subject_type == subject_type,
+                                      HistoryEvent.subject_id == subject_id,
+                                      HistoryEvent.field == "ERP status").limit(1)) is not None

@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length
 
+from blueprints.fields import Form, id_int
 from models import ErpPermission, ProjectRole
 
 ERP_CHOICES = [SelectChoice(p.value, p.label) for p in ErpPermission]
@@ -13,12 +13,11 @@ def required(what: str):
     return DataRequired(f"Enter {what}.")
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     email = EmailField("Email", validators=[required("an email"), Length(max=254),
                                             Email("Enter a valid email address.",
                                                   check_deliverability=False)])
     name = StringField("Name", validators=[required("a name"), Length(max=120)])
-    password = PasswordField("Password", validators=[Optional(), Length(max=200)])
     is_company_admin = BooleanField("Company admin")
     erp_permission = SelectField("ERP Integrations", choices=ERP_CHOICES,
                                  default=ErpPermission.NONE.value)
@@ -26,29 +25,29 @@ class UserForm(FlaskForm):
     active = BooleanField("Active", default=True)
 
 
-class ProjectForm(FlaskForm):
+class ProjectForm(Form):
     number = StringField("Number", validators=[required("a project number"), Length(max=30)])
     name = StringField("Name", validators=[required("a name"), Length(max=200)])
     active = BooleanField("Active", default=True)
 
 
-class VendorForm(FlaskForm):
+class VendorForm(Form):
     name = StringField("Name", validators=[required("a name"), Length(max=200)])
     active = BooleanField("Active", default=True)
 
 
-class CostCodeForm(FlaskForm):
+class CostCodeForm(Form):
     code = StringField("Code", validators=[required("a code"), Length(max=20)])
     description = StringField("Description", validators=[required("a description"),
                                                          Length(max=200)])
     active = BooleanField("Active", default=True)
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(Form):
     name = StringField("Name", validators=[required("a name"), Length(max=60)])
     active = BooleanField("Active", default=True)
 
 
-class MemberForm(FlaskForm):
-    user_id = SelectField("Person", coerce=int, validators=[DataRequired("Choose a person.")])
+class MemberForm(Form):
+    user_id = SelectField("Person", coerce=id_int, validators=[DataRequired("Choose a person.")])
     role = SelectField("Role", choices=ROLE_CHOICES, default=ProjectRole.STANDARD.value)

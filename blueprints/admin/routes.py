@@ -37,8 +37,14 @@ from models import (
     User,
     Vendor,
 )
-from workflow.errors import InvalidInput
-from workflow.people import UserSettings, create_user, set_user_active, update_user
+from workflow.errors import InvalidInput, PermissionDenied
+from workflow.people import (
+    UserSettings,
+    create_user,
+    issue_reset_link,
+    set_user_active,
+    update_user,
+)
 from workflow.reference import remove_member, save_reference, set_member
 
 
@@ -85,7 +91,6 @@ def _settings(form: UserForm) -> UserSettings:
         erp_permission=ErpPermission(form.erp_permission.data),
         can_push_to_accounting=form.can_push_to_accounting.data,
         active=form.active.data,
-        password=form.password.data or None,
     )
 
 
@@ -112,8 +117,36 @@ def create_user_route():
             field_errors(form, error.errors)
         else:
             flash(f"Created {user.name}.", "success")
-            return redirect_after_post(url_for("admin.users"))
+            return _user_page(user, reset_link=_reset_link(user))
     return _users_page(form, status=422)
+
+
+def _user_page(user: User, status: int = 200, **context):
+    form = UserForm(obj=user, formdata=None)
+    form.erp_permission.data = user.erp_permission.value
+    return render_template("admin/user.html", form=form, user=user, tool="admin",
+                           **context), status
+
+
+def _reset_link(user: User) -> str | None:
+    """A one-time link for the user to set their password, or None if the admin may not."""
+    try:
+        token = issue_reset_link(current_user, user)
+    except PermissionDenied:
+        return None
+    return url_for("auth.reset", token=token, _external=True)
+
+
+@bp.post("/users/<int:user_id>/reset-link")
+@company_admin_required
+def reset_link(user_id: int):
+    user = db.get_or_404(User, user_id)
+    link = _reset_link(user)
+    if link is None:
+        from workflow.people import RESET_LINK_REFUSED
+
+        return _user_page(user, 403, reset_refused=RESET_LINK_REFUSED)
+    return _user_page(user, reset_link=link)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])

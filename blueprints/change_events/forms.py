@@ -1,10 +1,9 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from blueprints.commitments.forms import TITLE_MAX, text_field, title_field
-from blueprints.fields import MoneyField, VersionField, optional_int
+from blueprints.fields import Form, MoneyField, VersionField, id_int, optional_int
 from models import ChangeEventScope, ChangeEventStatus, ChangeEventType
 from workflow.change_orders import CHANGE_REASONS
 
@@ -24,7 +23,7 @@ def _choices(enum_class):
     return [SelectChoice(m.value, m.label) for m in enum_class]
 
 
-class ChangeEventForm(FlaskForm):
+class ChangeEventForm(Form):
     title = title_field()
     status = SelectField("Status", default=ChangeEventStatus.OPEN.value,
                          choices=_choices(ChangeEventStatus))
@@ -38,7 +37,7 @@ class ChangeEventForm(FlaskForm):
     version = VersionField()
 
 
-class LineItemForm(FlaskForm):
+class LineItemForm(Form):
     cost_code_id = SelectField("Cost code", coerce=optional_int,
                                validators=[DataRequired("Choose a cost code.")])
     category_id = SelectField("Category", coerce=optional_int,
@@ -53,13 +52,13 @@ class LineItemForm(FlaskForm):
     version = VersionField()
 
 
-class CommitmentCoForm(FlaskForm):
+class CommitmentCoForm(Form):
     """Selected line items (checkboxes in the items table) → a CCO on one commitment."""
 
     commitment_id = SelectField("Commitment", coerce=optional_int, validate_choice=False,
                                 validators=[DataRequired("Choose a commitment.")])
-    line_ids = SelectMultipleField("Line items", coerce=int, validate_choice=False)
+    line_ids = SelectMultipleField("Line items", coerce=id_int, validate_choice=False)
 
 
-class ToolSettingsForm(FlaskForm):
+class ToolSettingsForm(Form):
     change_events_enabled = BooleanField("Change Events tool is on for this project")

@@ -17,7 +17,7 @@ from blueprints.change_events.forms import (
     ToolSettingsForm,
 )
 from blueprints.commitments.routes import _choices
-from blueprints.fields import posted_version, show_workflow_error, submit, unique_ids
+from blueprints.fields import parse_id, posted_version, show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
 from blueprints.rendering import is_htmx, render, render_partial, row_deleted
 from extensions import db
@@ -180,10 +180,11 @@ def index(project_id: int):
         query = query.where(ChangeEvent.status == ChangeEventStatus(filters["status"]))
     if filters["scope"] in {s.value for s in ChangeEventScope}:
         query = query.where(ChangeEvent.scope == ChangeEventScope(filters["scope"]))
-    if filters["vendor"].isdigit():
+    if filters["vendor"]:  # an id that names no record matches nothing
+        vendor_id = parse_id(filters["vendor"]) or 0
         query = query.where(ChangeEvent.id.in_(
             select(ChangeEventLine.change_event_id)
-            .where(ChangeEventLine.vendor_id == int(filters["vendor"]))))
+            .where(ChangeEventLine.vendor_id == vendor_id)))
     events = db.session.scalars(query).all()
     by_id = totals_by_change_event([ce.id for ce in events])
     vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
@@ -374,10 +375,12 @@ def _selection_context(project: Project, form: CommitmentCoForm) -> dict:
              .where(ChangeEvent.project_id == project.id,
                     ChangeEvent.status != ChangeEventStatus.VOID)
              .order_by(ChangeEvent.number, ChangeEventLine.line_number))
-    if filters["vendor"].isdigit():
-        query = query.where(ChangeEventLine.vendor_id == int(filters["vendor"]))
-    if filters["commitment"].isdigit():
-        query = query.where(ChangeEventLine.commitment_id == int(filters["commitment"]))
+    if filters["vendor"]:  # an id that names no record matches nothing
+        vendor_id = parse_id(filters["vendor"]) or 0
+        query = query.where(ChangeEventLine.vendor_id == vendor_id)
+    if filters["commitment"]:  # an id that names no record matches nothing
+        commitment_id = parse_id(filters["commitment"]) or 0
+        query = query.where(ChangeEventLine.commitment_id == commitment_id)
     items = db.session.scalars(query).all()
     selected = set(form.line_ids.data or [])
     return {
@@ -396,7 +399,7 @@ def _selection_context(project: Project, form: CommitmentCoForm) -> dict:
 def commitment_co(project_id: int):
     project = load_tool_project(project_id, ProjectRole.STANDARD)
     commitment = request.args.get("commitment", "")
-    form = _cco_form(project, int(commitment) if commitment.isdigit() else None)
+    form = _cco_form(project, parse_id(commitment))
     return render_template("change_events/commitment_co.html",
                            **_selection_context(project, form))
 
@@ -421,8 +424,8 @@ def create_cco(project_id: int):
                 return redirect(url_for("commitments.show_cco", project_id=project.id,
                                         commitment_id=commitment.id, cco_id=cco.id), 303)
     from_ce = request.form.get("change_event_id", "")
-    if from_ce.isdigit():  # asked from a change event's page: answer there
-        ce = load_change_event(project_id, int(from_ce))
+    if parse_id(from_ce) is not None:  # asked from a change event's page: answer there
+        ce = load_change_event(project_id, parse_id(from_ce))
         return render_template("change_events/show.html",
                                **_page_context(ce, cco_form=form,
                                                selected=set(form.line_ids.data or []))), status

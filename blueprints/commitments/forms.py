@@ -1,4 +1,3 @@
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -10,7 +9,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from blueprints.fields import MoneyField, VersionField, optional_int
+from blueprints.fields import Form, MoneyField, VersionField, id_int, optional_int
 from models import (
     EDITOR_SETTABLE_CCO_STATUSES,
     STATUSES_BY_TYPE,
@@ -35,7 +34,7 @@ def text_field(label="Description"):
         max=TEXT_MAX, message=f"Use at most {TEXT_MAX:,} characters.")])
 
 
-class CommitmentForm(FlaskForm):
+class CommitmentForm(Form):
     type = SelectField("Type", choices=[SelectChoice(t.value, t.label) for t in CommitmentType])
     number = StringField("Number", validators=[DataRequired("Enter a number."), Length(
         max=21, message="Use at most 21 characters (it becomes the QuickBooks PO number).")])
@@ -49,7 +48,7 @@ class CommitmentForm(FlaskForm):
     version = VersionField()
 
 
-class SovLineForm(FlaskForm):
+class SovLineForm(Form):
     description = StringField("Description", validators=[DataRequired("Enter a description."),
                                                          Length(max=255)])
     cost_code_id = SelectField("Cost code", coerce=optional_int,
@@ -60,7 +59,7 @@ class SovLineForm(FlaskForm):
     version = VersionField()
 
 
-class ChangeOrderForm(FlaskForm):
+class ChangeOrderForm(Form):
     title = title_field()
     description = text_field()
     change_reason = SelectField("Change reason", default="", choices=[SelectChoice("", "—")] + [
@@ -74,7 +73,7 @@ class ChangeOrderForm(FlaskForm):
                          render_kw={"placeholder": "YYYY-MM-DD"})
     executed = BooleanField("Executed")
     private = BooleanField("Private")
-    viewer_ids = SelectMultipleField("Visible to (when private)", coerce=int,
+    viewer_ids = SelectMultipleField("Visible to (when private)", coerce=id_int,
                                      validate_choice=False)
     version = VersionField()
 
@@ -89,7 +88,7 @@ class ChangeOrderForm(FlaskForm):
         self.status.choices = [SelectChoice(s.value, s.label) for s in allowed]
 
 
-class ChangeOrderLineForm(FlaskForm):
+class ChangeOrderLineForm(Form):
     sov_line_id = SelectField("Changes", coerce=optional_int, validate_choice=False)
     cost_code_id = SelectField("Cost code", coerce=optional_int, validate_choice=False)
     category_id = SelectField("Category", coerce=optional_int, validate_choice=False)
@@ -98,6 +97,6 @@ class ChangeOrderLineForm(FlaskForm):
     version = VersionField()
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     comment = TextAreaField("Comment (optional)", validators=[Optional(), Length(max=TEXT_MAX)])
     version = VersionField()

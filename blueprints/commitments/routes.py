@@ -10,7 +10,7 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import posted_version, show_workflow_error, submit, unique_ids
+from blueprints.fields import parse_id, posted_version, show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
 from blueprints.rendering import is_htmx, render, render_partial, row_deleted
 from extensions import db
@@ -110,10 +110,11 @@ def index(project_id: int):
         query = query.where(Commitment.type == CommitmentType(filters["type"]))
     if filters["status"] in {s.value for s in CommitmentStatus}:
         query = query.where(Commitment.status == CommitmentStatus(filters["status"]))
-    if filters["vendor"].isdigit():
-        query = query.where(Commitment.vendor_id == int(filters["vendor"]))
+    if filters["vendor"]:  # an id that names no record matches nothing
+        vendor_id = parse_id(filters["vendor"]) or 0
+        query = query.where(Commitment.vendor_id == vendor_id)
     commitments = db.session.scalars(query).all()
-    by_id = totals_by_commitment([c.id for c in commitments])
+    by_id = totals_by_commitment([c.id for c in commitments], current_user)
     vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
     return render("commitments/index.html", "commitments/_list.html", project=project,
                   commitments=commitments, totals=by_id, grand=sum_totals(by_id.values()),
@@ -160,7 +161,8 @@ def erp_panel_for(subject):
 def _page_context(commitment: Commitment) -> dict:
     project = commitment.project
     return {
-        "project": project, "commitment": commitment, "totals": totals(commitment),
+        "project": project, "commitment": commitment,
+        "totals": totals(commitment, current_user),
         "change_orders": visible_change_orders(current_user, commitment),
         "history": history.history_for(commitment), "can_edit": _can_edit(project),
         "new_line_form": _sov_form(blank=True), "tool": "commitments",
@@ -227,7 +229,8 @@ def _sov_response(commitment, partial, status=200, **context):
     """A row (or the new-line form) plus the totals, swapped out of band, for htmx."""
     db.session.refresh(commitment)
     context = {"project": commitment.project, "commitment": commitment,
-               "totals": totals(commitment), "can_edit": _can_edit(commitment.project),
+               "totals": totals(commitment, current_user),
+               "can_edit": _can_edit(commitment.project),
                **context}
     if not is_htmx():
         if status >= 400:

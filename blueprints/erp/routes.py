@@ -12,12 +12,12 @@ from blueprints.erp.forms import RejectForm
 from blueprints.fields import show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
-from models import ChangeOrder, ChangeOrderLine, Commitment, ErpStatus, SovLine
-from workflow import erp
+from models import ChangeOrder, ChangeOrderLine, Commitment, ErpStatus, ProjectRole, SovLine
+from workflow import erp, history
 from workflow.change_orders import can_view
 from workflow.commitments import totals_by_commitment
 from workflow.errors import AlreadyHandled, WorkflowError
-from workflow.permissions import can_view_erp
+from workflow.permissions import can_view_erp, has_project_role
 
 TABS = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPORT,
         ErpStatus.REJECTED, ErpStatus.SYNCED)
@@ -122,6 +122,10 @@ def _subject(kind: str, subject_id: int):
     if isinstance(subject, ChangeOrder) and subject.private and not can_view(current_user,
                                                                               subject):
         abort(404)
+    if subject.erp_status == ErpStatus.NOT_SENT and not has_project_role(
+            current_user, subject.project, ProjectRole.READ_ONLY) \
+            and not history.has_erp_history(subject):
+        abort(404)  # never sent to accounting: only the project's members may read it
     return subject
 
 

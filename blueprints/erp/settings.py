@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from blueprints.erp import bp
+from blueprints.fields import parse_id
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
 from models import Category, CostCode, CostMapping, Project, SovLine, Vendor
@@ -185,8 +186,8 @@ def link_vendor(vendor_id: int):
 @login_required
 def map_cost():
     _require_admin()
-    cost_code = db.session.get(CostCode, request.form.get("cost_code_id", type=int) or 0)
-    category = db.session.get(Category, request.form.get("category_id", type=int) or 0)
+    cost_code = db.session.get(CostCode, parse_id(request.form.get("cost_code_id")) or 0)
+    category = db.session.get(Category, parse_id(request.form.get("category_id")) or 0)
     if cost_code is None or category is None:
         flash("Choose a cost code and a category.", "error")
         return _back()

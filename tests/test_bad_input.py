@@ -1,0 +1,169 @@
+"""No input answers 500: huge numbers, control characters, odd Unicode, stale buttons."""
+
+from __future__ import annotations
+
+from html import unescape
+
+import pytest
+
+from extensions import db
+from models import Commitment, ErpStatus
+from tests import test_permissions as matrix
+from tests.conftest import fingerprint
+from workflow import erp
+
+HTMX = {"HX-Request": "true"}
+HUGE = "1" * 40
+NUL = "before\x00after"
+
+
+# ---- numbers too big for any record --------------------------------------------------------------
+
+def test_a_40_digit_number_in_a_filter_is_no_match(client, auth, people, factory):
+    factory.commitment(people.project, number="SC-77")
+    auth.login(people.company_admin)
+    p = people.project.id
+    for url in (f"/projects/{p}/commitments/?vendor={HUGE}",
+                f"/projects/{p}/change-events/?vendor={HUGE}",
+                f"/projects/{p}/change-events/commitment-co?vendor={HUGE}&commitment={HUGE}",
+                f"/projects/{p}/commitments/?vendor=%C2%B2",  # "²" is a digit to Python
+                f"/projects/{p}/commitments/?vendor=-1"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    page = client.get(f"/projects/{p}/commitments/?vendor={HUGE}").get_data(as_text=True)
+    assert "No commitments match." in page and "SC-77" not in page.split("<tbody>")[1]
+
+
+@pytest.mark.parametrize("url", [
+    f"/projects/{HUGE}/commitments/",
+    "/projects/{p}/commitments/" + HUGE,
+    "/projects/{p}/commitments/{c}/change-orders/" + HUGE,
+    "/projects/{p}/change-events/" + HUGE,
+    f"/erp/commitments/{HUGE}/card",
+    f"/admin/users/{HUGE}",
+])
+def test_a_40_digit_id_in_a_url_is_not_found(client, auth, people, factory, url):
+    commitment = factory.commitment(people.project)
+    auth.login(people.company_admin)
+    response = client.get(url.format(p=people.project.id, c=commitment.id))
+    assert response.status_code == 404
+    assert b"That page or record does not exist." in response.data
+
+
+def _allowed_role(route) -> str:
+    return next(r for r in ("project_admin", "company_admin", "standard", "outsider")
+                if r in route.allowed)
+
+
+def _routes_with_data():
+    return [r for r in matrix.STATE_CHANGING_ROUTES if r.data]
+
+
+@pytest.mark.parametrize("route", _routes_with_data(), ids=lambda r: r.url)
+def test_no_form_field_answers_500(client, auth, people, factory, route):
+    """Every field of every form, one at a time: a 40-digit number, then text with a NUL."""
+    ids = matrix._ids(people, factory, qbo=route.needs_qbo)
+    matrix._login(client, auth, people, _allowed_role(route))
+    data = {k: v.format(**ids) for k, v in route.data.items()}
+    url = route.url.format(**ids)
+    for name in data:
+        for bad in (HUGE, NUL):
+            before = fingerprint()
+            response = client.post(url, data={**data, name: bad}, headers=HTMX)
+            assert response.status_code < 500, (name, bad, response.data[:300])
+            if bad == NUL:
+                assert fingerprint() == before, f"{name}: text with a NUL was saved"
+
+
+def test_a_nul_byte_is_refused_next_to_its_field(client, auth, people, factory):
+    from tests.conftest import error_for
+
+    auth.login(people.company_admin)
+    before = fingerprint()
+    response = client.post("/admin/vendors", data={"name": "Acme\x00 Supply"}, headers=HTMX)
+    assert response.status_code == 422
+    assert "Remove the invisible control character" in error_for(
+        response.get_data(as_text=True), "name")
+    assert fingerprint() == before
+
+
+def test_a_nul_byte_in_a_filter_or_the_login_is_no_500(client, auth, people, factory):
+    assert client.post("/auth/login", data={"email": "a\x00@example.com",
+                                            "password": "x\x00"}).status_code == 422
+    auth.login(people.company_admin)
+    p = people.project.id
+    for url in (f"/projects/{p}/commitments/?vendor=1%00&status=%00",
+                f"/projects/{p}/change-events/?vendor=%00&scope=%00",
+                "/erp/?tab=%00", "/auth/login?next=/%00"):
+        assert client.get(url).status_code < 500, url
+
+
+# ---- the reject reason -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reason", [
+    "\u202eredro esahcrup gnorw",  # a right-to-left override
+    "Wrong vendor \U0001F6A7\U0001F477\u200d\u2640\ufe0f",  # emoji with a joiner
+    "Tabs\tand\nnew lines are fine",
+])
+def test_any_reasonable_text_is_a_reject_reason(client, auth, people, approver, erp_commitment,
+                                                 reason):
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    auth.login(approver)
+    response = client.post(f"/erp/commitments/{erp_commitment.id}/reject", headers=HTMX,
+                           data={"comment": reason})
+    assert response.status_code == 200
+    db.session.expire_all()
+    saved = db.session.get(Commitment, erp_commitment.id)
+    assert saved.erp_status == ErpStatus.REJECTED and saved.erp_rejection_reason == reason
+
+
+def test_a_lone_surrogate_in_a_reject_reason_is_no_500(client, auth, people, approver,
+                                                       erp_commitment):
+    """A lone surrogate cannot be UTF-8; a browser or script sends its bytes anyway."""
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    auth.login(approver)
+    response = client.post(f"/erp/commitments/{erp_commitment.id}/reject", headers={
+        **HTMX, "Content-Type": "application/x-www-form-urlencoded"},
+        data=b"comment=Bad%ED%A0%80line")
+    assert response.status_code in (200, 422)
+    response = client.post(f"/erp/commitments/{erp_commitment.id}/reject", headers={
+        **HTMX, "Content-Type": "application/x-www-form-urlencoded"},
+        data="comment=Bad\udc80line".encode("utf-8", "surrogateescape"))
+    assert response.status_code in (200, 409, 422)
+
+
+# ---- stale buttons -----------------------------------------------------------------------------
+
+def test_reject_on_a_card_another_approver_accepted_says_who_and_when(
+        client, auth, people, approver, erp_commitment, factory):
+    from models import ErpPermission
+
+    other = factory.user(name="Olga Other", erp=ErpPermission.STANDARD, can_push=True)
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    auth.login(approver)
+    client.get("/erp/")  # the card is on the approver's phone…
+    erp.accept(other, db.session.get(Commitment, erp_commitment.id))  # …when Olga accepts
+    response = client.post(f"/erp/commitments/{erp_commitment.id}/reject", headers=HTMX,
+                           data={"comment": "Wrong amounts"})
+    assert response.status_code == 409
+    text = unescape(response.get_data(as_text=True))
+    assert "Already handled: SC-1042 is now" in text and "accepted by Olga Other at" in text
+    assert " UTC" in text
+
+
+def test_reject_on_a_card_the_pm_retrieved_says_who_and_when(client, auth, people, approver,
+                                                             erp_commitment):
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    erp.retrieve_from_erp(people.project_admin, db.session.get(Commitment, erp_commitment.id))
+    auth.login(approver)
+    before = fingerprint()
+    response = client.post(f"/erp/commitments/{erp_commitment.id}/reject", headers=HTMX,
+                           data={"comment": "Wrong amounts"})
+    assert response.status_code == 409
+    text = unescape(response.get_data(as_text=True))
+    assert f"retrieved by {people.project_admin.name} at" in text and "Not Sent" in text
+    assert fingerprint() == before
+    plain = client.post(f"/erp/commitments/{erp_commitment.id}/reject",
+                        data={"comment": "Wrong amounts"})  # without htmx: back to the inbox
+    assert plain.status_code == 303
+    assert b"retrieved by" in client.get(plain.headers["Location"]).data
