@@ -66,9 +66,11 @@ def _sales_only_items(item_ids: set[str], realm_id: str | None) -> set[str]:
 
 def _connection_blockers(connection: QboConnection | None) -> list[Blocker]:
     if connection is None or not connection.is_connected:
-        return [Blocker("QuickBooks is not connected (ERP Integrations → Settings).", "erp.settings")]
+        return [Blocker("QuickBooks is not connected (ERP Integrations → Settings).",
+                        "erp.settings")]
     if not connection.ap_account_id:
-        return [Blocker("No AP account is chosen in ERP Integrations → Settings.", "erp.settings")]
+        return [Blocker("No AP account is chosen in ERP Integrations → Settings.",
+                        "erp.settings")]
     return []
 
 
