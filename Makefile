@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := app
+export FLASK_RUN_HOST ?= 127.0.0.1
+export FLASK_RUN_PORT ?= 5000
 
 .PHONY: run test lint worker sandbox bench
 
@@ -17,7 +19,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
-	$(BIN)/flask run --host 127.0.0.1 --port 5000
+	$(BIN)/flask run
 
 test: $(VENV)/.installed
 	bash scripts/ensure-chromium

@@ -39,15 +39,34 @@ def seed_demo_command() -> None:
 
     logins = seed_demo()
     company = seed_quickbooks()
+    base = _public_url()
     if company:
+        from demo.quickbooks import seed_erp_round_trip
+
+        seed_erp_round_trip()
         click.echo(f"QuickBooks: connected to the built-in sandbox ({company}); what arrives "
-                   "there is shown at http://127.0.0.1:5000/qbo-sandbox/")
+                   f"there is shown at {base}/qbo-sandbox/")
     else:
         click.echo("QuickBooks: not connected; an ERP admin connects it in ERP Integrations → "
                    "Settings.")
-    click.echo("Demo data ready. Log in at http://127.0.0.1:5000 with:")
+    click.echo(f"Demo data ready. Log in at {base}/ with:")
     for login in logins:
         click.echo(f"  {login.role:<34} {login.email:<24} password: {login.password}")
+
+
+def _public_url() -> str:
+    """Where the app is served: the built-in sandbox's configured address says it (it lives
+    at <app>/qbo-sandbox), else FLASK_RUN_HOST / FLASK_RUN_PORT, else Flask's default."""
+    import os
+
+    from flask import current_app
+
+    sandbox_url = os.environ.get("QBO_SANDBOX_URL", "")
+    if sandbox_url.rstrip("/").endswith("/qbo-sandbox"):
+        return sandbox_url.rstrip("/")[: -len("/qbo-sandbox")]
+    host = os.environ.get("FLASK_RUN_HOST", "127.0.0.1")
+    port = os.environ.get("FLASK_RUN_PORT", "5000")
+    return current_app.config.get("PUBLIC_URL") or f"http://{host}:{port}"
 
 
 def register_commands(app: Flask) -> None:

@@ -7,7 +7,18 @@ from flask import current_app
 from sqlalchemy import select
 
 from extensions import db
-from models import Category, CostCode, CostMapping, Project, QboRecord, Vendor
+from models import (
+    Category,
+    ChangeOrderStatus,
+    Commitment,
+    CostCode,
+    CostMapping,
+    ErpStatus,
+    Project,
+    QboRecord,
+    User,
+    Vendor,
+)
 from quickbooks_online.builtin import connect_demo_company
 from quickbooks_online.connection import get_connection
 
@@ -62,3 +73,44 @@ def seed_quickbooks() -> str | None:
                 qbo_account_id=qbo_id if entity == "Account" else None))
     db.session.commit()
     return company
+
+
+def seed_erp_round_trip() -> None:
+    """So a newcomer can walk the whole round trip after ``make run``: SC-1042 is already in
+    QuickBooks (Synced) with its approved CCO #001 sent and waiting in ERP Integrations for the
+    approver; PO-2001 is Synced too, and its approved CCO #001 is Not Sent, for the PM to send.
+
+    Runs before the web server is up, so the built-in sandbox is served on a loopback port
+    for the few seconds the exports take (the same company: one shared state file)."""
+    from qbo_sandbox import SandboxServer
+    from quickbooks_online.builtin import EXTENSION_KEY
+    from workflow import erp
+
+    app = current_app._get_current_object()
+    sandbox = app.extensions.get(EXTENSION_KEY)
+    if sandbox is None:
+        return
+    people = {u.email: u for u in db.session.scalars(select(User))}
+    manager, approver = people.get("pm@example.com"), people.get("approver@example.com")
+    if manager is None or approver is None:
+        return
+    server = SandboxServer(sandbox=sandbox).start()
+    saved = {key: app.config[key] for key in ("QBO_API_URL", "QBO_ENVIRONMENT")}
+    app.config.update(QBO_API_URL=server.api_url_v3, QBO_ENVIRONMENT=server.discovery_url)
+    try:
+        for number in ("SC-1042", "PO-2001"):
+            commitment = db.session.scalar(select(Commitment).filter_by(number=number))
+            if commitment is None or commitment.erp_status != ErpStatus.NOT_SENT:
+                continue
+            erp.send_to_erp(manager, commitment)
+            erp.accept(approver, commitment)
+        sc = db.session.scalar(select(Commitment).filter_by(number="SC-1042"))
+        if sc is not None and sc.erp_status == ErpStatus.SYNCED:
+            for cco in sc.change_orders:
+                if cco.status == ChangeOrderStatus.APPROVED and \
+                        cco.erp_status == ErpStatus.NOT_SENT:
+                    erp.send_to_erp(manager, cco)
+                    break
+    finally:
+        app.config.update(saved)
+        server.stop()

@@ -12,6 +12,7 @@ from extensions import db
 from models import QboRecord
 from models.types import utcnow
 from quickbooks_online.connection import call, require_connection
+from quickbooks_online.mapping import SALES_ONLY
 
 PAGE = 1000  # QuickBooks' MAXRESULTS ceiling
 
@@ -35,7 +36,10 @@ def _detail(entity: str, record) -> tuple[str, str]:
     if entity == "Vendor":
         return record.DisplayName, ""
     if entity == "Item":
-        return getattr(record, "FullyQualifiedName", None) or record.Name, record.Type or ""
+        name = getattr(record, "FullyQualifiedName", None) or record.Name
+        if not getattr(getattr(record, "ExpenseAccountRef", None), "value", None):
+            return name, f"{SALES_ONLY}: {record.Type or 'Item'}"  # QuickBooks cannot buy it
+        return name, record.Type or ""
     return getattr(record, "FullyQualifiedName", None) or record.Name, record.AccountType or ""
 
 
@@ -71,12 +75,16 @@ def store_records(realm_id: str, entity: str, records: list) -> None:
         gone.active = False
 
 
-def records(entity: str, *, detail: str | None = None) -> list[QboRecord]:
+def records(entity: str, *, detail: str | None = None,
+            purchasable: bool = False) -> list[QboRecord]:
+    """Imported records of one entity; ``purchasable`` leaves out items QuickBooks only sells."""
     connection = require_connection()
     query = select(QboRecord).where(QboRecord.realm_id == connection.realm_id,
                                     QboRecord.entity == entity, QboRecord.active.is_(True))
     if detail is not None:
         query = query.where(QboRecord.detail == detail)
+    if purchasable:
+        query = query.where(~QboRecord.detail.startswith(SALES_ONLY))
     return list(db.session.scalars(query.order_by(QboRecord.name)))
 
 

@@ -62,6 +62,10 @@ def map_cost(actor: User, cost_code: CostCode, category: Category, target: str |
     if entity not in ("Item", "Account") or not qbo_id:
         raise InvalidInput({"target": "Choose a QuickBooks item or account."})
     record = _record(entity, qbo_id, "target")
+    if entity == "Item" and record.detail.startswith("sales only"):
+        raise InvalidInput({"target": f"{record.name} is an item QuickBooks sells but cannot "
+                                      "buy (it has no expense account). Choose a purchasable "
+                                      "item or an expense account."})
     if entity == "Account" and record.detail not in EXPENSE_ACCOUNT_TYPES:
         detail = record.detail or "non-expense"
         kind = f"an {detail}" if detail[0] in "AEIOU" else f"a {detail}"

@@ -35,7 +35,7 @@ def _lists() -> dict:
     from quickbooks_online.lists import records
 
     return {"Customer": records("Customer"), "Vendor": records("Vendor"),
-            "Item": records("Item"), "Account": records("Account"),
+            "Item": records("Item", purchasable=True), "Account": records("Account"),
             "AP": records("Account", detail="Accounts Payable")}
 
 
