@@ -23,6 +23,8 @@ def save_reference(actor: User, model: type, record, values: dict):
     """Create (``record`` None) or update a project, vendor, cost code or category."""
     require_company_admin(actor)
     values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+    if "qbo_doc_prefix" in values:
+        values["qbo_doc_prefix"] = values["qbo_doc_prefix"] or ""
     field, message = UNIQUE_FIELDS[model]
     column = getattr(model, field)
     clash = db.session.scalar(

@@ -1,6 +1,6 @@
 from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from blueprints.fields import Form, id_int
 from models import ErpPermission, ProjectRole
@@ -28,6 +28,12 @@ class UserForm(Form):
 class ProjectForm(Form):
     number = StringField("Number", validators=[required("a project number"), Length(max=30)])
     name = StringField("Name", validators=[required("a name"), Length(max=200)])
+    qbo_doc_prefix = StringField(
+        "QuickBooks DocNumber prefix",
+        description="Optional, e.g. P2-: put before this project's commitment numbers in "
+                    "QuickBooks, where purchase order numbers must be unique across projects.",
+        validators=[Optional(), Length(max=8, message="Use at most 8 characters."),
+                    Regexp(r"^[A-Za-z0-9-]*$", message="Use letters, digits and - only.")])
     active = BooleanField("Active", default=True)
 
 

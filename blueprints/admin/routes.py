@@ -65,7 +65,7 @@ REFERENCE_KINDS = {
     kind.slug: kind
     for kind in (
         ReferenceKind("projects", "Projects", "project", Project, ProjectForm,
-                      ("number", "name"), "number"),
+                      ("number", "name", "qbo_doc_prefix"), "number"),
         ReferenceKind("vendors", "Vendors", "vendor", Vendor, VendorForm, ("name",), "name"),
         ReferenceKind("cost-codes", "Cost codes", "cost code", CostCode, CostCodeForm,
                       ("code", "description"), "code"),

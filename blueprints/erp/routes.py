@@ -64,8 +64,11 @@ class _CardData:
         else:
             total, export = self.totals[subject.id].original, self.exports.get(subject.id)
             preview = None
+        commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+        shown = [c for c in commitment.change_orders
+                 if not c.private or can_view(current_user, c)]
         return {"subject": subject, "kind": kind, "total": total, "export": export,
-                "preview": preview,
+                "preview": preview, "drift": erp.drift(commitment, shown),
                 "actions": erp.approver_actions(current_user, subject),
                 "name_of": self.name_of,
                 "reject_form": unique_ids(RejectForm(formdata=None), f"reject-{kind}-{subject.id}"),
