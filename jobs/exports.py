@@ -176,7 +176,8 @@ def work_horse_died(export_id: int, job_id: str) -> None:
         return
     if export.retries >= len(current_app.config["EXPORT_RETRY_INTERVALS"]):
         give_up(export_id, "worker", "The export job stopped without finishing (its worker "
-                                     f"process was stopped) several times. {RETRY_LATER}")
+                                     "process was stopped, and it had no retry left). "
+                                     f"{RETRY_LATER}")
         return
     export.retries += 1
     db.session.commit()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from extensions import db
-from models import ErpStatus, Export, ExportStatus
+from models import ErpStatus, Export, ExportStatus, Notice
 from tests import qbo_helpers
 from tests.conftest import fingerprint
 
@@ -36,6 +36,7 @@ EDITORS = ("standard", "project_admin", "company_admin")
 PROJECT_ADMINS = ("project_admin", "company_admin")
 ERP = ("company_admin",)
 MEMBERS = ("read_only", "standard", "project_admin", "company_admin")
+ERP_SUBJECT = "/erp/<any(commitments, 'change-orders'):kind>/<int:subject_id>"
 
 STATE_CHANGING_ROUTES = [
     Route("/auth/logout", "/auth/logout", AUTHENTICATED),
@@ -101,12 +102,27 @@ STATE_CHANGING_ROUTES = [
     Route(f"{C}/<int:commitment_id>/erp/retrieve",
           "/projects/{project}/commitments/{ready}/erp/retrieve", PROJECT_ADMINS,
           needs_qbo=True),
-    Route("/erp/commitments/<int:commitment_id>/accept", "/erp/commitments/{ready}/accept",
-          ERP, needs_qbo=True),
-    Route("/erp/commitments/<int:commitment_id>/reject", "/erp/commitments/{ready}/reject",
-          ERP, {"comment": "Wrong cost code"}, needs_qbo=True),
-    Route("/erp/commitments/<int:commitment_id>/retry", "/erp/commitments/{failed}/retry",
-          ERP, needs_qbo=True),
+    Route(f"{CCO}/erp/send",
+          "/projects/{project}/commitments/{synced}/change-orders/{approved_cco}/erp/send",
+          PROJECT_ADMINS, needs_qbo=True),
+    Route(f"{CCO}/erp/retrieve",
+          "/projects/{project}/commitments/{synced}/change-orders/{ready_cco}/erp/retrieve",
+          PROJECT_ADMINS, needs_qbo=True),
+    Route(ERP_SUBJECT + "/accept", "/erp/commitments/{ready}/accept", ERP, needs_qbo=True),
+    Route(ERP_SUBJECT + "/accept", "/erp/change-orders/{ready_cco}/accept", ERP,
+          needs_qbo=True),
+    Route(ERP_SUBJECT + "/reject", "/erp/commitments/{ready}/reject", ERP,
+          {"comment": "Wrong cost code"}, needs_qbo=True),
+    Route(ERP_SUBJECT + "/reject", "/erp/change-orders/{ready_cco}/reject", ERP,
+          {"comment": "Wrong cost code"}, needs_qbo=True),
+    Route(ERP_SUBJECT + "/retry", "/erp/commitments/{failed}/retry", ERP, needs_qbo=True),
+    Route(ERP_SUBJECT + "/retry", "/erp/change-orders/{failed_cco}/retry", ERP,
+          needs_qbo=True),
+    # Dismissing a notice: anyone logged in, their own notices only (the cast's notice belongs
+    # to someone else, so nothing changes for the others either).
+    Route("/notices/<int:notice_id>/dismiss", "/notices/{notice}/dismiss",
+          ("read_only", "standard", "project_admin", "company_admin", "outsider"),
+          changes_db=False),
     Route("/erp/settings/connect", "/erp/settings/connect", ERP, changes_db=False),
     Route("/erp/settings/disconnect", "/erp/settings/disconnect", ERP, needs_qbo=True),
     Route("/erp/settings/import", "/erp/settings/import", ERP, needs_qbo=True),
@@ -172,6 +188,7 @@ PAGES = [
      EDITORS),
     ("/erp/?tab=synced", ERP),
     ("/erp/commitments/{ready}/card", ERP),
+    ("/erp/change-orders/{ready_cco}/card", ERP),
     ("/erp/settings", ERP),
     ("/erp/", ("company_admin",)),
     ("/admin/", ("company_admin",)),
@@ -198,12 +215,29 @@ def _ids(people, factory, qbo: bool = False) -> dict[str, int]:
     ready.erp_status, failed.erp_status = ErpStatus.READY_TO_EXPORT, ErpStatus.FAILED_TO_EXPORT
     db.session.add(Export(subject_type="commitment", commitment_id=failed.id,
                           idempotency_key=f"matrix-{failed.id}", status=ExportStatus.FAILED))
+    synced = factory.commitment(people.project, vendor=vendor, sov=("900.00",))
+    synced.erp_status, synced.qbo_purchase_order_id = ErpStatus.SYNCED, "9999"
+    approved_cco, ready_cco, failed_cco = (
+        factory.change_order(synced, status="approved", lines=((synced.sov_lines[0], amount),))
+        for amount in ("10.00", "20.00", "30.00"))
+    ready_cco.erp_status, failed_cco.erp_status = (ErpStatus.READY_TO_EXPORT,
+                                                   ErpStatus.FAILED_TO_EXPORT)
+    db.session.add(Export(subject_type="change_order", commitment_id=synced.id,
+                          change_order_id=failed_cco.id, idempotency_key=f"matrix-cco-{failed.id}",
+                          status=ExportStatus.FAILED))
+    notice = Notice(user_id=inactive.id, message="Accounting rejected CCO #001.")
+    db.session.add(notice)
     db.session.commit()
     if qbo:
         qbo_helpers.connect(people.company_admin)
-        for record in (commitment, ready, failed):
+        for record in (commitment, ready, failed, synced):
             qbo_helpers.map_for(record)
     return {
+        "synced": synced.id,
+        "approved_cco": approved_cco.id,
+        "ready_cco": ready_cco.id,
+        "failed_cco": failed_cco.id,
+        "notice": notice.id,
         "ready": ready.id,
         "failed": failed.id,
         "project": people.project.id,

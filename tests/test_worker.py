@@ -126,33 +126,59 @@ def test_an_export_over_its_time_limit_ends_failed_to_export(app, on_redis, expo
     assert "Retry Export" in inbox and "time limit" in inbox
 
 
-def test_a_killed_work_horse_ends_failed_to_export(app, on_redis, exporting, sandbox, client,
-                                                  auth, people, tmp_path):
-    """The process running the export dies (out of memory, SIGKILL): RQ calls no job
-    callback, so our worker class records it and the inbox shows it Failed to Export."""
+def _kill_the_horse_mid_export(app, on_redis, sandbox, approver, commitment, log):
+    """Accept, wait until the work horse is inside its QuickBooks call, SIGKILL it."""
     import signal
     import subprocess
 
-    commitment, approver = exporting
-    app.config["EXPORT_RETRY_INTERVALS"] = []
-    sandbox.pause_api(DEMO_REALM)
-    log = tmp_path / "worker.log"
     worker = start_worker(app, on_redis, log)
+
     def children() -> set[str]:
         return set(subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True,
                                   text=True, check=False).stdout.split())
 
+    time.sleep(1.5)  # the worker and its scheduler are up
+    before = children()
+    erp.accept(approver, commitment)
+    deadline = time.monotonic() + 30
+    while sandbox.in_flight(DEMO_REALM) < 1:  # the horse is inside its QuickBooks call
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.1)
+    horses = sorted(children() - before)  # the work horse forked for this job
+    assert len(horses) == 1, (horses, before)
+    os.kill(int(horses[0]), signal.SIGKILL)
+    return worker
+
+
+def test_a_killed_work_horse_is_exported_again_and_synced_once(app, on_redis, exporting,
+                                                               sandbox, tmp_path):
+    """The process running the export dies (out of memory, SIGKILL): RQ calls no job
+    callback; our worker class hears of it and queues the export again, which ends Synced
+    with one PurchaseOrder."""
+    commitment, approver = exporting
+    sandbox.pause_api(DEMO_REALM)
+    log = tmp_path / "worker.log"
+    worker = _kill_the_horse_mid_export(app, on_redis, sandbox, approver, commitment, log)
     try:
-        time.sleep(1.5)  # the worker and its scheduler are up
-        before = children()
-        erp.accept(approver, commitment)
-        deadline = time.monotonic() + 30
-        while sandbox.in_flight(DEMO_REALM) < 1:  # the horse is inside its QuickBooks call
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.1)
-        horses = sorted(children() - before)  # the work horse forked for this job
-        assert len(horses) == 1, (horses, before)
-        os.kill(int(horses[0]), signal.SIGKILL)
+        time.sleep(1)
+        sandbox.resume_api(DEMO_REALM)
+        synced = _wait_for(commitment.id, {ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT}, 30)
+    finally:
+        sandbox.resume_api(DEMO_REALM)
+        worker.terminate()
+        worker.wait(10)
+    assert synced.erp_status == ErpStatus.SYNCED, log.read_text()[-2000:]
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+
+
+def test_a_work_horse_killed_with_no_retry_left_ends_failed_to_export(
+        app, on_redis, exporting, sandbox, client, auth, people, tmp_path):
+    commitment, approver = exporting
+    app.config["EXPORT_RETRY_INTERVALS"] = []
+    sandbox.pause_api(DEMO_REALM)
+    log = tmp_path / "worker.log"
+    worker = _kill_the_horse_mid_export(app, on_redis, sandbox, approver, commitment, log)
+    try:
         auth.login(people.company_admin)
         deadline = time.monotonic() + 20
         while True:  # the worker records the export as failed
@@ -166,31 +192,31 @@ def test_a_killed_work_horse_ends_failed_to_export(app, on_redis, exporting, san
         worker.terminate()
         worker.wait(10)
     assert "The export job stopped without finishing" in page and "Retry Export" in page
-    db.session.expire_all()
-    assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.FAILED_TO_EXPORT
 
 
-def test_an_export_whose_job_is_gone_from_redis_ends_failed_to_export(app, on_redis, exporting,
-                                                                      client, auth, people):
-    """Redis lost the job (flushed, restarted without persistence): the worker's periodic
-    maintenance finds the commitment still Exporting with nothing left to finish it."""
+def test_an_export_whose_job_is_gone_from_redis_is_queued_again_and_synced(
+        app, on_redis, exporting, sandbox, tmp_path):
+    """Redis lost the job (flushed, restarted without persistence): a worker's outbox pass,
+    at its start, queues it again from the database, and it ends Synced."""
     from rq.job import Job
 
     from jobs.queue import get_queue
-    from jobs.worker import Worker
 
     commitment, approver = exporting
-    commitment_id, admin = commitment.id, people.company_admin.email
     export = erp.accept(approver, commitment)  # queued; no worker is running
-    queue = get_queue()
-    Job.fetch(export.job_id, connection=queue.connection).delete()
-    Worker([queue], connection=queue.connection).run_maintenance_tasks()
+    lost = export.job_id
+    Job.fetch(lost, connection=get_queue().connection).delete()
+    log = tmp_path / "worker.log"
+    worker = start_worker(app, on_redis, log)
+    try:
+        synced = _wait_for(commitment.id, {ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT}, 30)
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    assert synced.erp_status == ErpStatus.SYNCED, log.read_text()[-2000:]
     db.session.expire_all()
-    assert db.session.get(Commitment, commitment_id).erp_status == ErpStatus.FAILED_TO_EXPORT
-    auth.login(admin)
-    page = client.get("/erp/?tab=failed_to_export").get_data(as_text=True)
-    assert "SC-2040" in page and "was lost by the job queue" in page
-    assert "Retry Export" in page
+    assert db.session.scalar(select(Export)).job_id != lost
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
 
 
 def test_a_queued_export_is_left_alone_by_the_maintenance(app, on_redis, exporting):
