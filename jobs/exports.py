@@ -55,16 +55,24 @@ def run_export(export_id: int) -> str:
 export_commitment = run_export  # jobs queued by earlier releases name this function
 
 
+LOCK_SECONDS = 60  # a PurchaseOrder write takes seconds; a dead holder's lock lapses by then
+LOCK_WAIT = 30
+
+
+def _lock_key(commitment_id: int) -> str:
+    return f"changeorder:{get_queue().name}:po-lock:{commitment_id}"
+
+
 @contextmanager
 def purchase_order_lock(commitment_id: int):
     """One writer per PurchaseOrder: two CCOs of one commitment export one after the other.
-    (Each update also carries the SyncToken it read, so a stale write is refused anyway.)"""
+    (Each update also carries the SyncToken it read, so a stale write is refused anyway;
+    the lock only spares them the 5010s.)"""
     if is_inline():  # jobs run one at a time in the request: nothing to serialise
         yield
         return
-    timeout = current_app.config["EXPORT_JOB_TIMEOUT"]
-    lock = get_queue().connection.lock(f"changeorder:po-lock:{commitment_id}",
-                                       timeout=timeout, blocking_timeout=timeout)
+    lock = get_queue().connection.lock(_lock_key(commitment_id), timeout=LOCK_SECONDS,
+                                       blocking_timeout=LOCK_WAIT)
     if not lock.acquire():
         raise QboTransientError("Another export of this purchase order is still running.",
                                 "busy")
@@ -73,8 +81,8 @@ def purchase_order_lock(commitment_id: int):
     finally:
         try:
             lock.release()
-        except Exception:  # expired meanwhile: nothing to release
-            log.warning("purchase order lock for commitment %s had expired", commitment_id)
+        except Exception:  # lapsed meanwhile: nothing to release
+            log.warning("purchase order lock for commitment %s had lapsed", commitment_id)
 
 
 def _export(export_id: int) -> str:
@@ -174,6 +182,7 @@ def work_horse_died(export_id: int, job_id: str) -> None:
     export = db.session.get(Export, export_id)
     if export is None or export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
         return
+    get_queue().connection.delete(_lock_key(export.commitment_id))  # its holder is dead
     if export.retries >= len(current_app.config["EXPORT_RETRY_INTERVALS"]):
         give_up(export_id, "worker", "The export job stopped without finishing (its worker "
                                      "process was stopped, and it had no retry left). "

@@ -97,7 +97,9 @@ def start_worker(app, redis_url: str, log_path):
            "QBO_CLIENT_SECRET": config["QBO_CLIENT_SECRET"],
            "QBO_REDIRECT_URI": config["QBO_REDIRECT_URI"],
            "QBO_ENVIRONMENT": config["QBO_ENVIRONMENT"], "QBO_API_URL": config["QBO_API_URL"],
-           "QBO_TOKEN_KEY": config["QBO_TOKEN_KEY"], "EXPORT_RETRY_INTERVALS": "1,1,1"}
+           "QBO_TOKEN_KEY": config["QBO_TOKEN_KEY"],
+           "EXPORT_RETRY_INTERVALS": ",".join(str(s) for s in config["EXPORT_RETRY_INTERVALS"]),
+           "EXPORT_JOB_TIMEOUT": str(config["EXPORT_JOB_TIMEOUT"])}
     rq = Path(sys.executable).parent / "rq"
     return subprocess.Popen(
         [str(rq), "worker", "--with-scheduler", "--worker-class", "jobs.worker.Worker",

@@ -61,12 +61,12 @@ def test_a_database_error_in_the_export_ends_failed_to_export_and_can_be_retried
     # fails as PostgreSQL would when the connection is lost.
     from sqlalchemy.exc import OperationalError
 
-    import quickbooks_online.export as export_module
+    import quickbooks_online.export.commitment as export_module
 
     def database_gone(_commitment):
         raise OperationalError("SELECT ...", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(export_module, "mapping_blockers", database_gone)
+    monkeypatch.setattr(export_module, "commitment_blockers", database_gone)
     failed = send_and_accept(commitment, people, approver)
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     export = _export()
