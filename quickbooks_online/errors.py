@@ -71,6 +71,13 @@ def classify(error: Exception) -> QboError:
                                  "network")
     if isinstance(error, qbx.QuickbooksException):
         code = int(error.error_code or 0)
+        if code >= 10000 and _is_authorization_fault(error):
+            # A 403 (AuthorizationFault 3100): this token may not use this company. No refresh
+            # or retry changes that; python-quickbooks reports it as a generic 10000.
+            return QboPermanentError(
+                "QuickBooks refused access to this company (AuthorizationFault 3100): the "
+                "connection belongs to another company or lost its permission. An ERP admin "
+                "must connect to QuickBooks again.", "3100")
         message = _plain(error.message, error.detail if isinstance(error.detail, str) else "")
         if isinstance(error, qbx.AuthorizationException) or code in AUTH_CODES:
             return QboAuthError(_auth_message(error), str(code or 401))
@@ -82,6 +89,11 @@ def classify(error: Exception) -> QboError:
             return QboTransientError(f"QuickBooks had a server error: {message}", str(code))
         return QboPermanentError(message, str(code))
     raise error
+
+
+def _is_authorization_fault(error) -> bool:
+    text = f"{error.message} {error.detail}"
+    return "status code '403'" in text or '"3100"' in text
 
 
 def _auth_message(error) -> str:

@@ -612,3 +612,25 @@ def test_navigation_counts_what_waits_for_the_approver(client, auth, people, app
     html = accepted.get_data(as_text=True)
     assert 'id="erp-waiting" class="badge" title="0 waiting for you" hidden' in html
     assert '<span class="count" id="count-ready_to_export" hx-swap-oob="true">0</span>' in html
+
+
+def test_a_403_authorization_fault_fails_at_once_without_a_refresh_loop(
+        people, approver, commitment, sandbox):
+    """A token used on a company it may not use: Intuit answers 403 / 3100. Refreshing or
+    retrying cannot help, so the export fails with words after one call."""
+    from quickbooks_online.connection import get_connection
+
+    other = "4620816365000000077"
+    sandbox.add_company(other, "Other Co (Sandbox)")
+    erp.send_to_erp(people.project_admin, commitment)
+    get_connection().realm_id = other
+    db.session.commit()
+    requests_before = sandbox.counters(other)["requests"]
+    erp.accept(approver, commitment)
+    run_jobs()
+    db.session.expire_all()
+    assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.FAILED_TO_EXPORT
+    export = db.session.scalar(select(Export))
+    assert export.last_error_code == "3100"
+    assert "refused access to this company" in export.last_error_message
+    assert sandbox.counters(other)["requests"] - requests_before == 1
