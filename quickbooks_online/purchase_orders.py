@@ -40,6 +40,21 @@ def find_by_doc_number(doc_number: str) -> list[dict]:
     return list(answer.get("QueryResponse", {}).get("PurchaseOrder", []))
 
 
+def find_by_vendor(vendor_id: str) -> list[dict]:
+    """Every PurchaseOrder of one QuickBooks vendor (VendorRef is filterable), page by page."""
+    found, start = [], 1
+    escaped = str(vendor_id).replace("\\", "\\\\").replace("'", "\\'")
+    while True:
+        statement = (f"select * from PurchaseOrder where VendorRef = '{escaped}' "  # noqa: S608
+                     f"STARTPOSITION {start} MAXRESULTS 1000")
+        answer = call(lambda qb, statement=statement: qb.query(statement))
+        page = list(answer.get("QueryResponse", {}).get("PurchaseOrder", []))
+        found.extend(page)
+        if len(page) < 1000:
+            return found
+        start += 1000
+
+
 def create(body: dict, request_id: str) -> dict:
     answer = call(lambda qb: qb.create_object("PurchaseOrder", json.dumps(body),
                                               request_id=request_id))

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from extensions import db
 from models import Commitment, CostMapping, ErpStatus, Export, ExportStatus, QboRecord
@@ -300,3 +300,34 @@ def test_the_requestid_of_an_update_stays_within_intuits_limit():
     assert _update_request_id(key, "1") != _update_request_id(key, "2")
     assert json.dumps(_update_request_id("cod-commitment-1-abc", "0")) == \
         '"cod-commitment-1-abc-u0"'
+
+
+def test_every_mapping_is_saved_at_once_or_none_with_the_reason_by_its_field(
+        client, auth, people, connected, commitment, factory):
+    """One "Save all mappings" for the whole list; a sales-only item refused by its row and
+    nothing else saved; the only A/P account and same-named vendors come preselected."""
+    from models import Category, CostCode
+
+    auth.login(people.company_admin)
+    page = client.get("/erp/settings").get_data(as_text=True)
+    assert page.count("Save all mappings") == 1
+    sov = commitment.sov_lines[0]
+    other = factory.cost_code("99-100", "Testing")
+    category = db.session.scalar(select(Category).where(Category.name == "Labor"))
+    sales_only = db.session.scalar(select(QboRecord.qbo_id).where(
+        QboRecord.entity == "Item", QboRecord.detail.startswith("sales only")))
+    assert sales_only, "the sandbox company has a sales-only item"
+    assert f'value="Item:{sales_only}"' not in page  # not offered
+    pair, bad = f"target-{sov.cost_code_id}-{sov.category_id}", f"target-{other.id}-{category.id}"
+    before = db.session.scalar(select(func.count()).select_from(CostMapping))
+    refused = client.post("/erp/settings/cost-mappings/all",
+                          data={pair: "", bad: f"Item:{sales_only}"})
+    assert refused.status_code == 422
+    assert "sells but cannot buy" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(CostMapping)) == before
+    saved = client.post("/erp/settings/cost-mappings/all", data={pair: ""})
+    assert saved.status_code == 303
+    assert db.session.scalar(select(CostMapping).where(
+        CostMapping.cost_code_id == sov.cost_code_id,
+        CostMapping.category_id == sov.category_id)) is None
+    assert isinstance(other, CostCode)

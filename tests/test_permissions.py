@@ -135,6 +135,8 @@ STATE_CHANGING_ROUTES = [
     Route("/erp/settings/cost-mappings", "/erp/settings/cost-mappings", ERP,
           {"cost_code_id": "{cost_code}", "category_id": "{category}", "target": "Item:12"},
           needs_qbo=True),
+    Route("/erp/settings/cost-mappings/all", "/erp/settings/cost-mappings/all", ERP,
+          {"target-{cost_code}-{category}": ""}, needs_qbo=True),
     # Only the designated reviewer (here the project admin) approves or rejects.
     Route(f"{CCO}/review",
           "/projects/{project}/commitments/{commitment}/change-orders/{cco}/review",
@@ -307,7 +309,7 @@ def test_every_state_changing_route_is_in_the_matrix(app):
 def test_state_changing_route_permissions(client, auth, people, factory, route, role):
     ids = _ids(people, factory, qbo=route.needs_qbo)
     _login(client, auth, people, role)
-    data = {k: v.format(**ids) for k, v in route.data.items()}
+    data = {k.format(**ids): v.format(**ids) for k, v in route.data.items()}
     before = fingerprint()
     response = client.post(route.url.format(**ids), data=data)
     if role in route.allowed:

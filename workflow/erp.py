@@ -94,6 +94,9 @@ def project_actions(user: User, subject: Subject) -> list[Action]:
     if subject.erp_status in (ERP.NOT_SENT, ERP.REJECTED):
         resend = subject.erp_status == ERP.REJECTED
         name, label = ("resend", "Resend to ERP") if resend else ("send", "Send to ERP")
+        if getattr(subject, "erp_reopen_pending", False):
+            return [Action(name, label, False, "It is being handed back to the project; "
+                                               "reload in a moment.")]
         if not admin:
             return [Action(name, label, False, "Only a project admin can send to ERP.")]
         blockers = send_blockers(subject)
@@ -192,13 +195,14 @@ def send_to_erp(actor: User, subject: Subject) -> None:
     lock(subject)
     if subject.erp_status not in (ERP.NOT_SENT, ERP.REJECTED):
         raise _already_handled(subject)
+    if getattr(subject, "erp_reopen_pending", False):
+        raise Locked("This change order is still being handed back to the project; try again "
+                     "in a moment.")
     blockers = send_blockers(subject)
     if blockers:
         raise Locked("Cannot send to ERP: " + " ".join(str(b) for b in blockers))
     resend = subject.erp_status == ERP.REJECTED
-    values = {"erp_reopen_pending": False} if isinstance(subject, ChangeOrder) else {}
-    _move(subject, (ERP.NOT_SENT, ERP.REJECTED), ERP.READY_TO_EXPORT, updated_by_id=actor.id,
-          **values)
+    _move(subject, (ERP.NOT_SENT, ERP.REJECTED), ERP.READY_TO_EXPORT, updated_by_id=actor.id)
     history.record(actor, subject, "resent" if resend else "sent", field="ERP status",
                    old=ERP.REJECTED if resend else ERP.NOT_SENT, new=ERP.READY_TO_EXPORT)
     db.session.commit()

@@ -48,7 +48,8 @@ def link_vendor(actor: User, vendor: Vendor, qbo_id: str | None) -> None:
     db.session.commit()
 
 
-def map_cost(actor: User, cost_code: CostCode, category: Category, target: str | None) -> None:
+def map_cost(actor: User, cost_code: CostCode, category: Category, target: str | None,
+             *, commit: bool = True) -> None:
     """``target`` is ``Item:<id>`` or ``Account:<id>``; empty removes the mapping."""
     require_erp_admin(actor)
     mapping = db.session.scalar(select(CostMapping).where(
@@ -56,7 +57,8 @@ def map_cost(actor: User, cost_code: CostCode, category: Category, target: str |
     if not target:
         if mapping is not None:
             db.session.delete(mapping)
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return
     entity, _, qbo_id = target.partition(":")
     if entity not in ("Item", "Account") or not qbo_id:
@@ -78,7 +80,50 @@ def map_cost(actor: User, cost_code: CostCode, category: Category, target: str |
     mapping.qbo_item_id = qbo_id if entity == "Item" else None
     mapping.qbo_account_id = qbo_id if entity == "Account" else None
     mapping.qbo_name = record.name
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+
+
+def map_costs(actor: User, choices: dict[tuple[int, int], str]) -> int:
+    """Save many mappings in one transaction: (cost code id, category id) → target ("Item:<id>",
+    "Account:<id>" or "" to unmap). All or nothing: InvalidInput keyed by the pair. Returns how
+    many mappings changed."""
+    require_erp_admin(actor)
+    errors: dict = {}
+    changed = 0
+    for (cost_code_id, category_id), target in choices.items():
+        cost_code = db.session.get(CostCode, cost_code_id)
+        category = db.session.get(Category, category_id)
+        if cost_code is None or category is None:
+            errors[(cost_code_id, category_id)] = "Choose a cost code and a category."
+            continue
+        mapping = db.session.scalar(select(CostMapping).where(
+            CostMapping.cost_code_id == cost_code_id, CostMapping.category_id == category_id))
+        current = "" if mapping is None else (f"Item:{mapping.qbo_item_id}" if mapping.qbo_item_id
+                                              else f"Account:{mapping.qbo_account_id}")
+        if (target or "") == current:
+            continue
+        try:
+            map_cost(actor, cost_code, category, target or None, commit=False)
+            changed += 1
+        except InvalidInput as error:
+            errors[(cost_code_id, category_id)] = " ".join(error.errors.values())
+    if errors:
+        db.session.rollback()
+        raise InvalidInput(errors)
     db.session.commit()
+    return changed
+
+
+def vendor_suggestions(qbo_vendors: list[QboRecord]) -> dict[int, str]:
+    """Our unlinked vendor id → the QuickBooks vendor of the same name (case and spacing
+    aside), to preselect in Settings."""
+    by_name = {" ".join(r.name.lower().split()): r.qbo_id for r in qbo_vendors}
+    return {v.id: by_name[key] for v in db.session.scalars(select(Vendor).where(
+        Vendor.qbo_vendor_id.is_(None)))
+            if (key := " ".join(v.name.lower().split())) in by_name}
 
 
 def set_ap_account(actor: User, qbo_id: str | None) -> None:

@@ -46,7 +46,8 @@ def settings():
     return _settings_page()
 
 
-def _settings_page(status: int = 200, mapping_errors: dict | None = None):
+def _settings_page(status: int = 200, mapping_errors: dict | None = None,
+                   mapping_choices: dict | None = None):
     """The settings page; ``mapping_errors`` puts a message next to a mapping's field, keyed
     by (cost code id, category id), or "new" for the "map another" form."""
     connection = qbo.get_connection()
@@ -55,7 +56,7 @@ def _settings_page(status: int = 200, mapping_errors: dict | None = None):
     # The cost code and category pairs in use on schedules of values, plus those already mapped.
     used = set(db.session.execute(select(SovLine.cost_code_id, SovLine.category_id)).all())
     mappings = {(m.cost_code_id, m.category_id): m for m in db.session.scalars(select(CostMapping))}
-    pairs = sorted(used | set(mappings))
+    pairs = sorted(used | set(mappings) | set(mapping_choices or {}))
     cost_codes = {c.id: c for c in db.session.scalars(select(CostCode))}
     categories = {c.id: c for c in db.session.scalars(select(Category))}
     return render_template(
@@ -63,10 +64,12 @@ def _settings_page(status: int = 200, mapping_errors: dict | None = None):
         needs_reconnect=qbo.needs_reconnect(connection),
         lists=lists, projects=db.session.scalars(select(Project).order_by(Project.number)).all(),
         vendors=db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
-        pairs=[(cost_codes[a], categories[b], mappings.get((a, b))) for a, b in pairs],
+        pairs=[(cost_codes[a], categories[b], mappings.get((a, b))) for a, b in pairs
+           if a in cost_codes and b in categories],
         all_cost_codes=cost_codes.values(), all_categories=categories.values(),
         expense_types=erp_settings.EXPENSE_ACCOUNT_TYPES,
-        mapping_errors=mapping_errors or {}), status
+        vendor_suggestions=erp_settings.vendor_suggestions(lists.get("Vendor", [])),
+        mapping_errors=mapping_errors or {}, mapping_choices=mapping_choices or {}), status
 
 
 @bp.post("/settings/connect")
@@ -205,6 +208,27 @@ def map_cost():
     if is_htmx() and key != "new":
         return _mapping_row(cost_code, category, saved=True)
     flash("Saved.", "success")
+    return _back()
+
+
+@bp.post("/settings/cost-mappings/all")
+@login_required
+def map_costs():
+    """Every row of the mappings list saved at once; all or nothing, errors by their field."""
+    _require_admin()
+    choices: dict[tuple[int, int], str] = {}
+    for name, value in request.form.items():
+        if name.startswith("target-"):
+            parts = name.split("-")
+            ids = [parse_id(p) for p in parts[1:]]
+            if len(ids) == 2 and all(ids):
+                choices[(ids[0], ids[1])] = value
+    try:
+        saved = erp_settings.map_costs(current_user, choices)
+    except InvalidInput as error:
+        db.session.rollback()
+        return _settings_page(422, error.errors, choices)
+    flash(f"Saved {saved} mapping{'s' if saved != 1 else ''}.", "success")
     return _back()
 
 

@@ -17,7 +17,7 @@ import json
 import re
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from extensions import db
 from models import Commitment, Export
@@ -51,10 +51,16 @@ def push_commitment(export: Export) -> ExportResult:
     problems = commitment_blockers(commitment)  # a link may have been removed since it was sent
     if problems:
         raise QboPermanentError(" ".join(str(p) for p in problems), "mapping")
+    # Could a PO of ours exist that its DocNumber no longer finds (our create applied but its
+    # answer lost, then renumbered in QuickBooks)? Only if an earlier try got that far.
+    tried_before = export.attempts > 1 or db.session.scalar(
+        select(func.count()).select_from(Export).where(
+            Export.commitment_id == commitment.id, Export.change_order_id.is_(None),
+            Export.id != export.id)) > 0
     for attempt in range(3):
         key = request_id(export.idempotency_key, f"a{export.attempts}", attempt)
         try:
-            return _push_once(commitment, key)
+            return _push_once(commitment, key, tried_before or attempt > 0)
         except QboStaleError:
             continue  # 5010: read again and decide again
         except (ForeignPurchaseOrder, WrongPurchaseOrder):
@@ -67,15 +73,27 @@ def push_commitment(export: Export) -> ExportResult:
                             "see the last error and retry.", "conflict")
 
 
-def _push_once(commitment: Commitment, key: str) -> ExportResult:
+def _marked_ours(commitment: Commitment, pos: list[dict]) -> dict | None:
+    for po in pos:
+        _, marker = split_note(po.get("PrivateNote"))
+        if marker is not None and marker.names(commitment.id):
+            return po
+    return None
+
+
+def _push_once(commitment: Commitment, key: str, tried_before: bool) -> ExportResult:
     if commitment.qbo_purchase_order_id:
         po = purchase_orders.read(commitment.qbo_purchase_order_id)
         return _bring_up_to_date(commitment, po, key)
     found = purchase_orders.find_by_doc_number(commitment.doc_number)
-    for po in found:
-        _, marker = split_note(po.get("PrivateNote"))
-        if marker is not None and marker.names(commitment.id):
-            return _bring_up_to_date(commitment, po, key)
+    ours = _marked_ours(commitment, found)
+    if ours is None and tried_before:
+        # Renumbered in QuickBooks after a create whose answer we lost: our marker still
+        # says whose it is. One more query, only when an earlier try may have created it.
+        ours = _marked_ours(commitment,
+                            purchase_orders.find_by_vendor(commitment.vendor.qbo_vendor_id))
+    if ours is not None:
+        return _bring_up_to_date(commitment, ours, key)
     if found:
         raise ForeignPurchaseOrder(
             f"QuickBooks already has a purchase order numbered {commitment.doc_number} "
@@ -118,15 +136,18 @@ def _ours(commitment: Commitment, po: dict) -> tuple[dict[int, dict], set[str]]:
         matched = {sov.id: by_id[sov.qbo_line_id] for sov in commitment.sov_lines
                    if sov.qbo_line_id in by_id}
         return matched, {i for i in by_id if i in known}
-    # Adopting a PO whose create answer was lost: every line is ours, matched by number.
+    # Adopting a PO whose create answer was lost: the lines we wrote are numbered "N. …",
+    # matched by number; any other line was added in QuickBooks and stays.
     by_number: dict[int, dict] = {}
+    numbered: set[str] = set()
     for line in lines:
         number = LINE_NUMBER.match(line.get("Description") or "")
         if number:
             by_number.setdefault(int(number.group(1)), line)
+            numbered.add(str(line.get("Id")))
     matched = {sov.id: by_number[sov.line_number] for sov in commitment.sov_lines
                if sov.line_number in by_number}
-    return matched, {str(line.get("Id")) for line in lines}
+    return matched, numbered
 
 
 def _merge(current: dict, wanted: dict) -> dict:
