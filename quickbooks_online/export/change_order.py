@@ -21,7 +21,7 @@ from models import ChangeOrder, Export, SovLine
 from quickbooks_online import purchase_orders
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
-from quickbooks_online.export.commitment import WrongPurchaseOrder
+from quickbooks_online.export.commitment import note_of
 from quickbooks_online.mapping import (
     cco_line_description,
     change_order_blockers,
@@ -30,7 +30,7 @@ from quickbooks_online.mapping import (
     mappings_for,
     set_amount,
 )
-from quickbooks_online.marker import Marker, join_note, split_note
+from quickbooks_online.marker import Marker, join_note
 
 ZERO = Decimal("0.00")
 
@@ -119,12 +119,7 @@ def push_change_order(export: Export) -> ExportResult:
         raise QboPermanentError(" ".join(str(p) for p in problems), "mapping")
     for attempt in range(4):
         po = purchase_orders.read(commitment.qbo_purchase_order_id)
-        user_text, marker = split_note(po.get("PrivateNote"))
-        if marker is not None and not marker.names(commitment.id):
-            raise WrongPurchaseOrder(
-                f"QuickBooks PurchaseOrder {po['Id']} belongs to another ChangeOrder Desk "
-                f"commitment (its note names commitment {marker.commitment_id}); nothing was "
-                "written to it.", "wrong-record")
+        user_text, marker = note_of(commitment, po)
         if marker is not None and marker.has_change_order(cco.number):
             return result_of(po, _recorded_new_lines(cco, po))  # already in QuickBooks
         plan = plan_change_order(cco, po.get("Line") or [])

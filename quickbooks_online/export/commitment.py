@@ -159,13 +159,20 @@ def _merge(current: dict, wanted: dict) -> dict:
     return merged
 
 
-def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResult:
+def note_of(commitment: Commitment, po: dict) -> tuple[str, Marker | None]:
+    """The PO's note split into the user's text and our marker; WrongPurchaseOrder if the
+    marker names another commitment (then nothing may be written to it)."""
     user_text, marker = split_note(po.get("PrivateNote"))
     if marker is not None and not marker.names(commitment.id):
         raise WrongPurchaseOrder(
             f"QuickBooks PurchaseOrder {po['Id']} belongs to another ChangeOrder Desk "
             f"commitment (its note names commitment {marker.commitment_id}); nothing was "
             "written to it.", "wrong-record")
+    return user_text, marker
+
+
+def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResult:
+    user_text, marker = note_of(commitment, po)
     matched, ours = _ours(commitment, po)
     wanted = sov_lines_payload(commitment)
     our_lines = [_merge(matched[sov.id], payload) if sov.id in matched else payload
