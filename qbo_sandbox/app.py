@@ -70,7 +70,8 @@ def _base_url() -> str:
 
 
 AUTHORIZE_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Connect {{ company }}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Connect {{ company }}</title>
 <style>
 body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}
 main{max-width:28rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;
@@ -99,12 +100,14 @@ h1{font-size:1.3rem}button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.5re
 """
 
 ERROR_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Authorization error</title></head>
-<body><h1>Authorization error</h1><p>{{ error }}: {{ description }}</p></body></html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Authorization error</title></head>
+<body><main><h1>Authorization error</h1><p>{{ error }}: {{ description }}</p></main></body></html>
 """
 
 INDEX_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>QuickBooks Online sandbox</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>QuickBooks Online sandbox</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse;margin:.4rem 0 1.2rem}
@@ -113,7 +116,8 @@ font-size:.9rem}
 th{background:#eef1f4}td.num{text-align:right}
 .lines{margin:0}.lines td,.lines th{font-size:.8rem}
 .inactive{color:#999}h2{margin-top:2rem;border-bottom:2px solid #2ca01c}
-</style></head><body>
+.scroll{overflow-x:auto;max-width:100%}
+</style></head><body><main>
 <h1>QuickBooks Online sandbox</h1>
 <p>Read-only view of what the emulator holds. API base: <code>{{ api_base }}</code></p>
 {% for r in realms %}
@@ -122,7 +126,7 @@ th{background:#eef1f4}td.num{text-align:right}
 {{ r.counters.purchase_orders }} purchase orders.</p>
 <h3>Purchase orders</h3>
 {% if r.purchase_orders %}
-<table class="pos"><tr><th>Id</th><th>SyncToken</th><th>DocNumber</th><th>Vendor</th>
+<div class="scroll"><table class="pos"><tr><th>Id</th><th>SyncToken</th><th>DocNumber</th><th>Vendor</th>
 <th>TxnDate</th><th>Status</th><th>TotalAmt</th><th>PrivateNote</th><th>Lines</th></tr>
 {% for po in r.purchase_orders %}
 <tr id="po-{{ po.Id }}"><td>{{ po.Id }}</td><td>{{ po.SyncToken }}</td>
@@ -138,7 +142,7 @@ th{background:#eef1f4}td.num{text-align:right}
 <td>{{ d.Qty if d.Qty is defined else "" }}</td>
 <td>{{ d.UnitPrice if d.UnitPrice is defined else "" }}</td></tr>
 {% endfor %}</table></td></tr>
-{% endfor %}</table>
+{% endfor %}</table></div>
 {% else %}<p>No purchase orders.</p>{% endif %}
 <h3>Vendors</h3>
 <table><tr><th>Id</th><th>DisplayName</th><th>Active</th></tr>
@@ -165,7 +169,7 @@ th{background:#eef1f4}td.num{text-align:right}
 {% for c in r.classes %}<tr><td>{{ c.Id }}</td><td>{{ c.Name }}</td><td>{{ c.Active }}</td></tr>
 {% endfor %}</table>
 {% endfor %}
-</body></html>
+</main></body></html>
 """
 
 

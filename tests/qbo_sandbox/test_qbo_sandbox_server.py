@@ -101,3 +101,13 @@ def test_sandbox_without_server_and_cli_parser():
                                       "http://127.0.0.1:5000/cb"])
     assert (args.host, args.port, args.state) == ("127.0.0.1", 5055, "x.json")
     assert args.client == [["id", "secret", "http://127.0.0.1:5000/cb"]]
+
+
+def test_the_sandbox_page_reads_on_a_phone():
+    """A viewport meta and a main landmark, and the wide purchase order table scrolls in its
+    own box instead of widening the page."""
+    from qbo_sandbox import create_sandbox_app
+
+    page = create_sandbox_app().test_client().get("/").get_data(as_text=True)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "<main>" in page and "</main>" in page
