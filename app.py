@@ -16,6 +16,8 @@ from extensions import csrf, db, limiter, login_manager, migrate
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    # INSTANCE_PATH: where the secret key, token key, SQLite file and sandbox state live.
+    instance_path = instance_path or os.environ.get("INSTANCE_PATH") or None
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(config.load(app.instance_path))
