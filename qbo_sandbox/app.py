@@ -70,7 +70,8 @@ def _base_url() -> str:
 
 
 AUTHORIZE_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Connect {{ company }}</title>
 <style>
 body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}
@@ -100,13 +101,16 @@ h1{font-size:1.3rem}button{font-size:1rem;padding:.5rem 1.2rem;margin-right:.5re
 """
 
 ERROR_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Authorization error</title></head>
-<body><main><h1>Authorization error</h1><p>{{ error }}: {{ description }}</p></main></body></html>
+<body><main><h1>Authorization error</h1><p>{{ error }}: {{ description }}</p></main>
+</body></html>
 """
 
 INDEX_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>QuickBooks Online sandbox</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
@@ -126,7 +130,8 @@ th{background:#eef1f4}td.num{text-align:right}
 {{ r.counters.purchase_orders }} purchase orders.</p>
 <h3>Purchase orders</h3>
 {% if r.purchase_orders %}
-<div class="scroll"><table class="pos"><tr><th>Id</th><th>SyncToken</th><th>DocNumber</th><th>Vendor</th>
+<div class="scroll"><table class="pos">
+<tr><th>Id</th><th>SyncToken</th><th>DocNumber</th><th>Vendor</th>
 <th>TxnDate</th><th>Status</th><th>TotalAmt</th><th>PrivateNote</th><th>Lines</th></tr>
 {% for po in r.purchase_orders %}
 <tr id="po-{{ po.Id }}"><td>{{ po.Id }}</td><td>{{ po.SyncToken }}</td>
