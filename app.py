@@ -74,6 +74,7 @@ def _bound_url_ids(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from blueprints.account import bp as account_bp
     from blueprints.admin import bp as admin_bp
     from blueprints.auth import bp as auth_bp
     from blueprints.change_events import bp as change_events_bp
@@ -90,6 +91,7 @@ def _register_blueprints(app: Flask) -> None:
     )
     app.register_blueprint(erp_bp, url_prefix="/erp")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(account_bp)
     register_template_helpers(app)
 
 

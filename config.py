@@ -114,6 +114,26 @@ def quickbooks(instance_path: str) -> dict:
     }
 
 
+def mail() -> dict:
+    """SMTP for email notifications. Unset MAIL_SERVER: mail is only written to the log and
+    kept in the outbox table (the /mail/outbox page), as in the demo."""
+    use_tls = _flag("MAIL_USE_TLS", True)
+    return {
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip() or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "") or (587 if use_tls else 25)),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", "").strip() or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", "") or None,
+        "MAIL_USE_TLS": use_tls,
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "").strip()
+        or "ChangeOrder Desk <changeorder@localhost>",
+        "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "20")),
+        # Where people reach the app: every link in an email starts with it.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").strip().rstrip("/") or None,
+        # Sends to ERP within this many seconds of the first go to each approver in one email.
+        "NOTIFY_COALESCE_SECONDS": int(os.environ.get("NOTIFY_COALESCE_SECONDS", "120")),
+    }
+
+
 def load(instance_path: str) -> dict:
     """Every setting the app reads, as a dict for ``app.config.update``."""
     return {
@@ -138,4 +158,5 @@ def load(instance_path: str) -> dict:
         "LOGIN_LIMIT_ADDRESS": os.environ.get("LOGIN_LIMIT_ADDRESS",
                                               "20 per minute;100 per hour"),
         **quickbooks(instance_path),
+        **mail(),
     }

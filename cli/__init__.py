@@ -1,4 +1,5 @@
-"""Command-line commands: ``flask users create-admin``, ``flask seed-demo``."""
+"""Command-line commands: ``flask users create-admin``, ``flask seed-demo``,
+``flask erp digest``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from workflow.errors import InvalidInput
 from workflow.people import UserSettings, create_user
 
 users_cli = AppGroup("users", help="Manage users.")
+erp_cli = AppGroup("erp", help="ERP Integrations.")
 
 
 @users_cli.command("create-admin")
@@ -54,6 +56,21 @@ def seed_demo_command() -> None:
         click.echo(f"  {login.role:<34} {login.email:<24} password: {login.password}")
 
 
+@erp_cli.command("digest")
+def digest_command() -> None:
+    """Mail each approver what waits for them (Ready to Export; Failed to Export for ERP
+    admins), for a daily cron. The emails are sent by RQ jobs (at once without REDIS_URL)."""
+    from jobs.queue import enqueue, is_inline
+    from workflow.notifications import digest_recipients
+
+    recipients = digest_recipients()
+    queued = sum(enqueue("jobs.notifications.digest", user.id,
+                         description=f"digest for user {user.id}") for user in recipients)
+    how = "sent" if is_inline() else "queued"
+    click.echo(f"Digest: {queued} of {len(recipients)} approver(s) {how} (an approver with "
+               "nothing waiting gets no email).")
+
+
 def _public_url() -> str:
     """Where the app is served: the built-in sandbox's configured address says it (it lives
     at <app>/qbo-sandbox), else FLASK_RUN_HOST / FLASK_RUN_PORT, else Flask's default."""
@@ -71,4 +88,5 @@ def _public_url() -> str:
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(erp_cli)
     app.cli.add_command(seed_demo_command)

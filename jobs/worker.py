@@ -63,3 +63,6 @@ class Worker(RqWorker):
 
         _in_app("run the exports outbox", requeue_stalled_exports)
         _in_app("reopen rejected change orders", reopen_stalled)
+        from jobs.notifications import queue_due
+
+        _in_app("queue due notification emails", queue_due)

@@ -11,6 +11,7 @@ from models.change_orders import ChangeOrder, ChangeOrderLine, cco_viewers
 from models.commitments import MAX_COMMITMENT_NUMBER, Commitment, SovLine
 from models.erp import CostMapping, Export, ExportStatus, Notice, QboConnection, QboRecord
 from models.history import HistoryEvent
+from models.notifications import EmailOptOut, NotificationKind, PendingNotification, SentEmail
 from models.people import ErpPermission, ProjectMembership, ProjectRole, User
 from models.reference import DEFAULT_CATEGORIES, Category, CostCode, Project, Vendor
 from models.statuses import (
@@ -43,17 +44,21 @@ __all__ = [
     "CommitmentType",
     "CostCode",
     "CostMapping",
+    "EmailOptOut",
     "ErpPermission",
     "ErpStatus",
     "Export",
     "ExportStatus",
     "HistoryEvent",
     "Notice",
+    "NotificationKind",
+    "PendingNotification",
     "Project",
     "ProjectMembership",
     "ProjectRole",
     "QboConnection",
     "QboRecord",
+    "SentEmail",
     "SovLine",
     "User",
     "Vendor",

@@ -118,6 +118,8 @@ STATE_CHANGING_ROUTES = [
     Route(ERP_SUBJECT + "/retry", "/erp/commitments/{failed}/retry", ERP, needs_qbo=True),
     Route(ERP_SUBJECT + "/retry", "/erp/change-orders/{failed_cco}/retry", ERP,
           needs_qbo=True),
+    Route("/erp/accept-selected", "/erp/accept-selected", ERP,
+          {"selected": "commitments:{ready}", "confirm": "yes"}, needs_qbo=True),
     # Dismissing a notice: anyone logged in, their own notices only (the cast's notice belongs
     # to someone else, so nothing changes for the others either).
     Route("/notices/<int:notice_id>/dismiss", "/notices/{notice}/dismiss",
@@ -163,6 +165,8 @@ STATE_CHANGING_ROUTES = [
           {"commitment_id": "{commitment}", "line_ids": "{ce_line}"}),
     Route(f"{CE}/settings", "/projects/{project}/change-events/settings",
           ("project_admin", "company_admin"), {}),
+    # Email notifications: everyone logged in sets their own (nothing checked: all off).
+    Route("/account/notifications", "/account/notifications", AUTHENTICATED, {}),
 ]
 
 PAGES = [

@@ -78,6 +78,24 @@ def can_view(user: User, cco: ChangeOrder) -> bool:
     return user.id in {cco.created_by_id, cco.designated_reviewer_id} | {v.id for v in cco.viewers}
 
 
+def private_filter(user: User):
+    """SQL: the CCOs ``user`` may see among those of any project (can_view for lists; the
+    inbox shows approvers every CCO that is not private to others)."""
+    from sqlalchemy import exists, false, or_, true
+
+    from models import cco_viewers
+
+    if user.is_company_admin:
+        return true()
+    project_admin = exists().where(
+        ProjectMembership.user_id == user.id, ProjectMembership.role == ProjectRole.ADMIN,
+        ProjectMembership.project_id == Commitment.project_id)
+    listed = exists().where(cco_viewers.c.change_order_id == ChangeOrder.id,
+                            cco_viewers.c.user_id == user.id)
+    return or_(ChangeOrder.private == false(), ChangeOrder.created_by_id == user.id,
+               ChangeOrder.designated_reviewer_id == user.id, listed, project_admin)
+
+
 def visible_change_orders(user: User, commitment: Commitment) -> list[ChangeOrder]:
     return [cco for cco in commitment.change_orders if can_view(user, cco)]
 

@@ -206,6 +206,7 @@ def send_to_erp(actor: User, subject: Subject) -> None:
     history.record(actor, subject, "resent" if resend else "sent", field="ERP status",
                    old=ERP.REJECTED if resend else ERP.NOT_SENT, new=ERP.READY_TO_EXPORT)
     db.session.commit()
+    _notify("sent_to_erp", subject_type(subject), subject.id)
 
 
 def retrieve_from_erp(actor: User, subject: Subject) -> None:
@@ -244,6 +245,7 @@ def reject(actor: User, subject: Subject, comment: str) -> None:
 
         enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
                 description=f"reopen rejected CCO {subject.id}")
+    _notify("rejected", subject_type(subject), subject.id)
 
 
 def reopen_rejected(cco: ChangeOrder) -> bool:
@@ -272,6 +274,13 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
                  f"/change-orders/{cco.id}"))
     db.session.commit()
     return True
+
+
+def _notify(job: str, *ids) -> None:
+    """Queue an email job (jobs/notifications.py) after the commit; it never fails the caller."""
+    from jobs.queue import enqueue
+
+    enqueue(f"jobs.notifications.{job}", *ids, description=f"email: {job} {ids}")
 
 
 def _last_sender(subject: Subject) -> User | None:
@@ -429,6 +438,7 @@ def export_synced(export: Export, result) -> None:
     history.record(None, subject, "exported", field="ERP status", old=ERP.EXPORTING,
                    new=ERP.SYNCED, comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
     db.session.commit()
+    _notify("export_synced", export.id)
 
 
 def export_failed(export: Export, code: str, message: str) -> None:
@@ -443,6 +453,7 @@ def export_failed(export: Export, code: str, message: str) -> None:
                    new=ERP.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
                    if code and code.isdigit() else message)
     db.session.commit()
+    _notify("export_failed", export.id)
 
 
 # ---- drift: what QuickBooks holds against what we hold ---------------------------------------
@@ -468,6 +479,66 @@ def drift(commitment: Commitment, visible: list[ChangeOrder]) -> Drift | None:
     return Drift(commitment.qbo_total, totals(commitment).revised,
                  [cco for cco in visible if cco.status == ChangeOrderStatus.APPROVED
                   and cco.erp_status != ERP.SYNCED])
+
+
+def approved_not_synced(commitment_ids: list[int], viewer: User) -> dict[int, list]:
+    """Commitment → its approved CCOs not (yet) in QuickBooks that ``viewer`` may see, in one
+    query (the drift line of a page of cards)."""
+    from workflow.change_orders import private_filter
+
+    if not commitment_ids:
+        return {}
+    found: dict[int, list] = {}
+    for cco in db.session.scalars(
+            select(ChangeOrder).join(ChangeOrder.commitment)
+            .where(ChangeOrder.commitment_id.in_(commitment_ids),
+                   ChangeOrder.status == ChangeOrderStatus.APPROVED,
+                   ChangeOrder.erp_status != ERP.SYNCED, private_filter(viewer))
+            .order_by(ChangeOrder.number)):
+        found.setdefault(cco.commitment_id, []).append(cco)
+    return found
+
+
+def returned_to(user: User, limit: int = 20) -> list:
+    """What accounting rejected and handed back, in the projects ``user`` administers (they
+    correct and resend it): commitments and CCOs, oldest first."""
+    from models import Project, ProjectMembership
+    from workflow.change_orders import private_filter
+
+    projects = select(Project.id)
+    if not user.is_company_admin:
+        projects = select(ProjectMembership.project_id).where(
+            ProjectMembership.user_id == user.id, ProjectMembership.role == ProjectRole.ADMIN)
+    commitments = db.session.scalars(
+        select(Commitment).where(Commitment.erp_status == ERP.REJECTED,
+                                 Commitment.project_id.in_(projects))
+        .order_by(Commitment.updated_at).limit(limit)).all()
+    ccos = db.session.scalars(
+        select(ChangeOrder).join(ChangeOrder.commitment)
+        .where(ChangeOrder.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects),
+               private_filter(user))
+        .order_by(ChangeOrder.updated_at).limit(limit)).all()
+    return sorted([*commitments, *ccos], key=lambda s: s.updated_at)[:limit]
+
+
+def returned_count(user: User) -> int:
+    """The navigation's count of rejected work a project admin may correct and resend."""
+    from models import Project, ProjectMembership
+    from workflow.change_orders import private_filter
+
+    if not user.is_authenticated:
+        return 0
+    projects = select(Project.id)
+    if not user.is_company_admin:
+        projects = select(ProjectMembership.project_id).where(
+            ProjectMembership.user_id == user.id, ProjectMembership.role == ProjectRole.ADMIN)
+    commitments = select(func.count()).select_from(Commitment).where(
+        Commitment.erp_status == ERP.REJECTED,
+        Commitment.project_id.in_(projects)).scalar_subquery()
+    ccos = select(func.count()).select_from(ChangeOrder).join(ChangeOrder.commitment).where(
+        ChangeOrder.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects),
+        private_filter(user)).scalar_subquery()
+    return db.session.scalar(select(commitments + ccos)) or 0
 
 
 def lines_touched_in_flight(commitment: Commitment) -> set[int]:

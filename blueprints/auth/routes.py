@@ -45,12 +45,24 @@ def unauthorized():
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site; anything else goes home (no open redirect)."""
+    """Only a path on this site; anything else goes where the user's work waits (no open
+    redirect)."""
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") \
                 and not target.startswith("//") and "\\" not in target:
             return target
+    return _landing()
+
+
+def _landing() -> str:
+    """Approvers land on the inbox; everyone else (company admins too, whose work is wider)
+    on their projects, where what accounting handed back is listed first."""
+    from workflow.permissions import is_approver
+
+    if current_user.is_authenticated and is_approver(current_user) \
+            and not current_user.is_company_admin:
+        return url_for("erp.index")
     return url_for("projects.index")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import flash, redirect, url_for
+from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from blueprints.commitments import bp
@@ -46,8 +46,10 @@ def _urls(subject) -> dict[str, str]:
     else:
         args = {"project_id": subject.project_id, "commitment_id": subject.id}
         send, retrieve = "commitments.send_to_erp", "commitments.retrieve_from_erp"
+    panel = ("commitments.cco_erp_panel" if isinstance(subject, ChangeOrder)
+             else "commitments.erp_panel")
     return {"send": url_for(send, **args), "resend": url_for(send, **args),
-            "retrieve": url_for(retrieve, **args)}
+            "retrieve": url_for(retrieve, **args), "self": url_for(panel, **args)}
 
 
 def panel_for(subject) -> Panel:
@@ -64,17 +66,20 @@ def panel_for(subject) -> Panel:
                            if allowed(current_user)})
 
 
+def _page_url(subject) -> str:
+    if isinstance(subject, ChangeOrder):
+        return url_for("commitments.show_cco", project_id=subject.commitment.project_id,
+                       commitment_id=subject.commitment_id, cco_id=subject.id)
+    return url_for("commitments.show", project_id=subject.project_id, commitment_id=subject.id)
+
+
 def _panel(subject, message: str | None = None, status: int = 200):
+    if not is_htmx() and request.method == "GET":
+        return redirect(_page_url(subject) + "#erp", 303)
     if not is_htmx():
         if message:
             flash(message, "error")
-        if isinstance(subject, ChangeOrder):
-            target = url_for("commitments.show_cco", project_id=subject.commitment.project_id,
-                             commitment_id=subject.commitment_id, cco_id=subject.id)
-        else:
-            target = url_for("commitments.show", project_id=subject.project_id,
-                             commitment_id=subject.id)
-        return redirect(target + "#erp", 303)
+        return redirect(_page_url(subject) + "#erp", 303)
     db.session.refresh(subject)
     return render_partial("erp/_panel.html", status=status, subject=subject,
                           panel=panel_for(subject), message=message)
@@ -117,3 +122,17 @@ def send_cco_to_erp(project_id: int, commitment_id: int, cco_id: int):
 @login_required
 def retrieve_cco_from_erp(project_id: int, commitment_id: int, cco_id: int):
     return _act(_cco(project_id, commitment_id, cco_id), erp.retrieve_from_erp)
+
+
+@bp.get("/<int:commitment_id>/erp")
+@login_required
+def erp_panel(project_id: int, commitment_id: int):
+    """The panel alone: polled while the record is with accounting, so a Reject or a Synced
+    shows without a reload."""
+    return _panel(load_commitment(project_id, commitment_id))
+
+
+@bp.get("/<int:commitment_id>/change-orders/<int:cco_id>/erp")
+@login_required
+def cco_erp_panel(project_id: int, commitment_id: int, cco_id: int):
+    return _panel(_cco(project_id, commitment_id, cco_id))

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
 from blueprints.erp import bp
 from blueprints.erp.forms import RejectForm
-from blueprints.fields import show_workflow_error, unique_ids
+from blueprints.fields import parse_id, show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, render, render_partial
 from extensions import db
-from models import ChangeOrder, ChangeOrderLine, Commitment, ErpStatus, ProjectRole, SovLine
-from workflow import erp, history
+from models import ChangeOrder, Commitment, ErpStatus, Project, ProjectRole, Vendor
+from workflow import erp, history, inbox
 from workflow.change_orders import can_view
 from workflow.commitments import totals_by_commitment
 from workflow.errors import AlreadyHandled, WorkflowError
-from workflow.permissions import can_view_erp, has_project_role
+from workflow.permissions import can_view_erp, has_project_role, is_approver
 
 TABS = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPORT,
         ErpStatus.REJECTED, ErpStatus.SYNCED)
@@ -30,12 +29,8 @@ def require_erp_view() -> None:
 
 
 def _counts() -> dict[ErpStatus, int]:
-    counts: dict[ErpStatus, int] = {}
-    for model in (Commitment, ChangeOrder):
-        for status, count in db.session.execute(
-                select(model.erp_status, func.count()).group_by(model.erp_status)).all():
-            counts[status] = counts.get(status, 0) + count
-    return counts
+    """Every status's count, unfiltered (the tabs updated beside a changed card)."""
+    return inbox.counts(inbox.Filters(ErpStatus.READY_TO_EXPORT), current_user)
 
 
 def kind_of(subject) -> str:
@@ -43,80 +38,107 @@ def kind_of(subject) -> str:
 
 
 class _CardData:
-    """What the cards need, loaded in a few queries for any number of records."""
+    """What a page of cards needs, in a fixed number of statements for any number of cards."""
 
-    def __init__(self, commitments: list[Commitment], ccos: list[ChangeOrder]) -> None:
+    def __init__(self, subjects: list) -> None:
         from quickbooks_online.lists import names
+        from quickbooks_online.mapping import mappings_for
 
-        self.totals = totals_by_commitment([c.id for c in commitments])
+        commitments = [s for s in subjects if isinstance(s, Commitment)]
+        ccos = [s for s in subjects if isinstance(s, ChangeOrder)]
+        of_cards = {(s.commitment if isinstance(s, ChangeOrder) else s) for s in subjects}
+        ids = [c.id for c in of_cards]
+        self.totals = totals_by_commitment(ids)
         self.exports = erp.latest_exports([c.id for c in commitments])
         self.cco_exports = erp.latest_change_order_exports([c.id for c in ccos])
+        self.unsent = erp.approved_not_synced(ids, current_user)
+        self.synced = inbox.synced_changes_by_commitment(list({c.commitment_id for c in ccos}))
+        self.mappings = mappings_for({(line.cost_code_id, line.category_id) for cco in ccos
+                                      for line in cco.lines if line.sov_line_id is None})
+        self.sendings = inbox.sendings(subjects)
         self.names = names()
 
     def name_of(self, entity: str, qbo_id: str | None) -> str | None:
         return self.names.get((entity, qbo_id))
 
+    def preview(self, cco: ChangeOrder):
+        """What QuickBooks will receive, by the export's own arithmetic (plan_change_order),
+        on the PurchaseOrder as we last synced it: each line now, change, after."""
+        from quickbooks_online.export.change_order import plan_change_order
+
+        synced = self.synced.get(cco.commitment_id, {})
+        lines = [{"Id": line.qbo_line_id, "Amount": str(line.amount + synced.get(line.id, 0))}
+                 for line in cco.commitment.sov_lines if line.qbo_line_id]
+        return plan_change_order(cco, lines, self.mappings)
+
     def card(self, subject, **extra) -> dict:
         kind = kind_of(subject)
+        commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
         if isinstance(subject, ChangeOrder):
             total, export = subject.grand_total, self.cco_exports.get(subject.id)
-            preview = change_order_preview(subject)
+            preview = self.preview(subject)
         else:
             total, export = self.totals[subject.id].original, self.exports.get(subject.id)
             preview = None
-        commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
-        shown = [c for c in commitment.change_orders
-                 if not c.private or can_view(current_user, c)]
+        drift = None
+        if commitment.qbo_purchase_order_id:
+            drift = erp.Drift(commitment.qbo_total, self.totals[commitment.id].revised,
+                              self.unsent.get(commitment.id, []))
         return {"subject": subject, "kind": kind, "total": total, "export": export,
-                "preview": preview, "drift": erp.drift(commitment, shown),
+                "preview": preview, "drift": drift,
+                "sending": self.sendings.get((kind, subject.id)),
                 "actions": erp.approver_actions(current_user, subject),
                 "name_of": self.name_of,
                 "reject_form": unique_ids(RejectForm(formdata=None), f"reject-{kind}-{subject.id}"),
                 **extra}
 
 
-def change_order_preview(cco: ChangeOrder):
-    """What QuickBooks will receive, by the export's own arithmetic (plan_change_order), on the
-    PurchaseOrder as we last synced it: each line now, change, after."""
-    from quickbooks_online.export.change_order import plan_change_order
-    from quickbooks_online.mapping import synced_changes
-
-    commitment = cco.commitment
-    synced = synced_changes(commitment)
-    lines = [{"Id": line.qbo_line_id, "Amount": str(line.amount + synced.get(line.id, 0))}
-             for line in commitment.sov_lines if line.qbo_line_id]
-    return plan_change_order(cco, lines)
-
-
 def _card_context(subject, **extra) -> dict:
-    if isinstance(subject, ChangeOrder):
-        return _CardData([], [subject]).card(subject, **extra)
-    return _CardData([subject], []).card(subject, **extra)
+    return _CardData([subject]).card(subject, **extra)
+
+
+def _filters() -> inbox.Filters:
+    tab = request.args.get("tab", ErpStatus.READY_TO_EXPORT.value)
+    status = ErpStatus(tab) if tab in {t.value for t in TABS} else ErpStatus.READY_TO_EXPORT
+    return inbox.Filters(status, parse_id(request.args.get("project")),
+                         parse_id(request.args.get("vendor")))
+
+
+def _inbox_context(filters: inbox.Filters) -> dict:
+    subjects, cursor = inbox.page(filters, current_user,
+                                  inbox.Cursor.parse(request.args.get("after")))
+    data = _CardData(subjects)
+    return {"tool": "erp", "tabs": TABS, "tab": filters.status, "filters": filters,
+            "counts": inbox.counts(filters, current_user), "subjects": subjects,
+            "card": data.card, "next_cursor": cursor.token() if cursor else None,
+            "fingerprint": inbox.fingerprint(filters, current_user),
+            "projects": db.session.scalars(select(Project).where(Project.active.is_(True))
+                                           .order_by(Project.number)).all(),
+            "vendors": db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
+            "after": request.args.get("after")}
 
 
 @bp.get("/")
 @login_required
 def index():
+    """The inbox: everything in one ERP status, oldest waiting first, a page at a time."""
     require_erp_view()
-    tab = request.args.get("tab", ErpStatus.READY_TO_EXPORT.value)
-    status = ErpStatus(tab) if tab in {t.value for t in TABS} else ErpStatus.READY_TO_EXPORT
-    commitments = db.session.scalars(
-        select(Commitment).where(Commitment.erp_status == status)
-        .options(selectinload(Commitment.vendor), selectinload(Commitment.project),
-                 selectinload(Commitment.sov_lines).selectinload(SovLine.cost_code),
-                 selectinload(Commitment.sov_lines).selectinload(SovLine.category))
-        .order_by(Commitment.updated_at.desc())
-    ).all()
-    ccos = [cco for cco in db.session.scalars(
-        select(ChangeOrder).where(ChangeOrder.erp_status == status)
-        .options(selectinload(ChangeOrder.commitment),
-                 selectinload(ChangeOrder.lines).selectinload(ChangeOrderLine.sov_line))
-        .order_by(ChangeOrder.updated_at.desc())).all()
-        if not cco.private or can_view(current_user, cco)]
-    data = _CardData(commitments, ccos)
-    subjects = sorted([*commitments, *ccos], key=lambda s: s.updated_at, reverse=True)
-    return render("erp/index.html", "erp/_cards.html", tool="erp", tabs=TABS, tab=status,
-                  counts=_counts(), subjects=subjects, card=data.card)
+    context = _inbox_context(_filters())
+    response = make_response(render("erp/index.html", "erp/_cards.html", **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+@bp.get("/changes")
+@login_required
+def changes():
+    """The live inbox's poll: 204 (nothing sent) while nothing changed, one cheap statement;
+    else the first page of cards again, swapped in out of band."""
+    require_erp_view()
+    filters = _filters()
+    if inbox.fingerprint(filters, current_user) == request.args.get("seen"):
+        return "", 204
+    return render_partial("erp/_live.html", **_inbox_context(filters))
 
 
 def _subject(kind: str, subject_id: int):
@@ -193,7 +215,52 @@ def _answer(subject, message: str | None, status: int = 200, **extra):
     if message:
         flash(message, "error")
     if status == 422:
-        return render_template("erp/index.html", tool="erp", tabs=TABS,
-                               tab=subject.erp_status, counts=_counts(), subjects=[subject],
-                               card=lambda s: _card_context(s, **extra)), status
+        context = _inbox_context(inbox.Filters(subject.erp_status))
+        context.update(subjects=[subject], card=lambda s: _card_context(s, **extra),
+                       next_cursor=None)
+        return render_template("erp/index.html", **context), status
     return redirect(url_for("erp.index", tab=subject.erp_status.value), 303)
+
+
+def _selected() -> list:
+    """The records ticked for "Accept selected" (kind:id), each one the viewer may see."""
+    subjects = []
+    for value in request.form.getlist("selected")[:100]:
+        kind, _, ident = value.partition(":")
+        subject_id = parse_id(ident)
+        if kind in KINDS and subject_id:
+            subject = db.session.get(KINDS[kind], subject_id)
+            if subject is not None and not (isinstance(subject, ChangeOrder) and subject.private
+                                            and not can_view(current_user, subject)):
+                subjects.append(subject)
+    return subjects
+
+
+@bp.post("/accept-selected")
+@login_required
+def accept_selected():
+    """Bulk Accept in two steps: the list with each amount and PurchaseOrder, then Confirm.
+    Each record is accepted (and exported exactly once) on its own; each card says how it went."""
+    require_erp_view()
+    if not is_approver(current_user):
+        abort(403)
+    subjects = _selected()
+    if not subjects:
+        flash("Tick the cards to accept first.", "error")
+        return redirect(url_for("erp.index"), 303)
+    if request.form.get("confirm") != "yes":
+        data = _CardData(subjects)
+        return render_template("erp/accept_selected.html", tool="erp", subjects=subjects,
+                               card=data.card, total=sum(data.card(s)["total"] for s in subjects))
+    outcomes = {}
+    for subject in subjects:
+        try:
+            erp.accept(current_user, subject)
+            outcomes[(kind_of(subject), subject.id)] = None
+        except AlreadyHandled as error:
+            outcomes[(kind_of(subject), subject.id)] = error.message
+    for subject in subjects:
+        db.session.refresh(subject)
+    data = _CardData(subjects)
+    return render_template("erp/accept_selected.html", tool="erp", subjects=subjects, done=True,
+                           card=lambda s: data.card(s, message=outcomes.get((kind_of(s), s.id))))

@@ -11,7 +11,10 @@ from workflow.permissions import visible_projects
 @bp.get("/")
 @login_required
 def index():
-    return render_template("projects/index.html", projects=visible_projects(current_user))
+    from workflow.erp import returned_to
+
+    return render_template("projects/index.html", projects=visible_projects(current_user),
+                           returned=returned_to(current_user), tool="projects")
 
 
 @bp.get("/projects/<int:project_id>/")

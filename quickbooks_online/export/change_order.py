@@ -56,8 +56,10 @@ class Plan:
     problems: list[str] = field(default_factory=list)
 
 
-def plan_change_order(cco: ChangeOrder, po_lines: list[dict]) -> Plan:
-    """The same arithmetic for the export and for the approver's preview."""
+def plan_change_order(cco: ChangeOrder, po_lines: list[dict],
+                      mappings: dict | None = None) -> Plan:
+    """The same arithmetic for the export and for the approver's preview (which passes the
+    ``mappings`` of a whole page of cards, read at once)."""
     lines = [dict(line) for line in po_lines]
     index_by_id = {str(line.get("Id")): i for i, line in enumerate(lines)}
     plan = Plan(lines)
@@ -78,7 +80,8 @@ def plan_change_order(cco: ChangeOrder, po_lines: list[dict]) -> Plan:
         lines[index] = set_amount(lines[index], after)
         plan.preview.append(PreviewLine(sov_line.label, now, change, after))
     new = [line for line in cco.lines if line.sov_line_id is None]
-    mappings = mappings_for({(line.cost_code_id, line.category_id) for line in new})
+    if mappings is None:
+        mappings = mappings_for({(line.cost_code_id, line.category_id) for line in new})
     customer = cco.commitment.project.qbo_customer_id
     for line in new:
         mapping = mappings.get((line.cost_code_id, line.category_id))

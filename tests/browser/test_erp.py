@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -45,7 +47,8 @@ def _login(page, base, user):
     page.fill("#email", user.email)
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{base}/")
+    # approvers land on the inbox, everyone else on their projects
+    page.wait_for_url(re.compile(re.escape(base) + r"/(erp/)?$"))
 
 
 def test_approver_accepts_on_a_phone_and_sees_it_synced(live_server, phone, ready,
@@ -53,11 +56,13 @@ def test_approver_accepts_on_a_phone_and_sees_it_synced(live_server, phone, read
     commitment, approver = ready
     _login(phone, live_server, approver)
     phone.click("nav.tools >> text=ERP Integrations")
-    card = phone.locator(f"#erp-commitment-{commitment.id}")
+    card = phone.locator(f"#erp-commitments-{commitment.id}")
     expect(card).to_contain_text("Ready to Export")
     expect(card).to_contain_text("$281,500.00")
     assert no_horizontal_scroll(phone)
-    card.locator("button:has-text('Accept')").click()
+    card.locator("summary:has-text('Accept')").click()
+    expect(card).to_contain_text("to QuickBooks PurchaseOrder")
+    card.locator("button:has-text('Confirm Accept')").click()
     expect(card.locator(".ribbon")).to_have_text("Synced", timeout=15_000)
     expect(card).to_contain_text("In QuickBooks as PurchaseOrder")
     phone.goto(sandbox_server.base_url + "/")
@@ -69,7 +74,7 @@ def test_reject_needs_a_reason_on_the_phone(live_server, phone, ready):
     commitment, approver = ready
     _login(phone, live_server, approver)
     phone.goto(f"{live_server}/erp/")
-    card = phone.locator(f"#erp-commitment-{commitment.id}")
+    card = phone.locator(f"#erp-commitments-{commitment.id}")
     card.locator("button:has-text('Reject')").click()
     expect(card).to_contain_text("Say why, so the project manager can correct it.")
     card.locator("textarea").fill("Wrong cost code on line 2")

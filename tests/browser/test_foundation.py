@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -17,7 +19,8 @@ def _login(page, base, user):
     page.fill("#email", user.email)
     page.fill("#password", PASSWORD)
     page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{base}/")
+    # approvers land on the inbox, everyone else on their projects
+    page.wait_for_url(re.compile(re.escape(base) + r"/(erp/)?$"))
 
 
 def test_login_with_a_wrong_password_then_the_right_one(live_server, phone, people):

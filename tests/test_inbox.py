@@ -1,0 +1,195 @@
+"""The approver's inbox: commitments and CCOs on one page, oldest waiting first, filters,
+keyset pages, a live poll that costs one statement when nothing changed, a guarded Accept,
+Accept selected, the landing page after login, and what the PM sees come back."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from extensions import db
+from models import Commitment, ErpStatus, Export
+from models.types import utcnow
+from tests import qbo_helpers
+from tests.qbo_helpers import run_jobs
+from workflow import erp
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def waiting(factory, people, connected):
+    """Three commitments Ready to Export, sent at different times, in two projects."""
+    other = factory.project(name="Second project")
+    made = []
+    for index, (project, number) in enumerate(((people.project, "SC-1"),
+                                               (other, "SC-2"), (people.project, "SC-3"))):
+        record = factory.commitment(project, number=number, sov=("100.00",))
+        qbo_helpers.map_for(record)
+        record.erp_status = ErpStatus.READY_TO_EXPORT
+        record.updated_at = utcnow() - timedelta(hours=10 - index)
+        made.append(record)
+    db.session.commit()
+    return made
+
+
+def _cards(html: str) -> list[str]:
+    return re.findall(r'id="erp-(commitments|change-orders)-(\d+)"', html)
+
+
+def test_oldest_waiting_first_and_filters_by_project_and_vendor(client, auth, approver, waiting):
+    auth.login(approver)
+    html = client.get("/erp/").get_data(as_text=True)
+    assert [int(i) for _, i in _cards(html)] == [c.id for c in waiting]
+    project = waiting[1].project_id
+    only = client.get(f"/erp/?project={project}").get_data(as_text=True)
+    assert [int(i) for _, i in _cards(only)] == [waiting[1].id]
+    vendor = waiting[2].vendor_id
+    by_vendor = client.get(f"/erp/?vendor={vendor}").get_data(as_text=True)
+    assert [int(i) for _, i in _cards(by_vendor)] == [waiting[2].id]
+    # the status choice is one select, with each status's count
+    assert re.search(r"<option value=\"ready_to_export\" selected>Ready to Export \(3\)", html)
+
+
+def test_pages_are_keyset_and_lose_nothing(client, auth, approver, waiting, monkeypatch):
+    from workflow import inbox
+
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+    auth.login(approver)
+    first = client.get("/erp/").get_data(as_text=True)
+    assert [int(i) for _, i in _cards(first)] == [waiting[0].id, waiting[1].id]
+    after = re.search(r'after=([0-9._]+)"', first).group(1)
+    second = client.get(f"/erp/?after={after}").get_data(as_text=True)
+    assert [int(i) for _, i in _cards(second)] == [waiting[2].id]
+    assert "Older ones" not in second
+
+
+def test_the_live_poll_sends_nothing_until_something_changes(client, auth, approver, people,
+                                                             waiting):
+    auth.login(approver)
+    html = client.get("/erp/").get_data(as_text=True)
+    poll = re.search(r'hx-get="(/erp/changes\?[^"]+)"', html).group(1).replace("&amp;", "&")
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        quiet = client.get(poll, headers=HTMX)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert quiet.status_code == 204 and quiet.data == b""
+    assert len([s for s in statements if "erp_status" in s]) == 1  # one cheap statement
+    erp.retrieve_from_erp(people.project_admin, waiting[0])  # the PM takes one back
+    changed = client.get(poll, headers=HTMX)
+    assert changed.status_code == 200
+    assert [int(i) for _, i in _cards(changed.get_data(as_text=True))] == [waiting[1].id,
+                                                                         waiting[2].id]
+
+
+def test_statements_per_inbox_request_do_not_grow_with_the_cards(client, auth, approver,
+                                                                 factory, people, connected):
+    def count_for_page() -> int:
+        statements = []
+        listener = lambda *args: statements.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/erp/").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    def add(count: int) -> None:
+        for _ in range(count):
+            record = factory.commitment(people.project, sov=("100.00", "50.00"))
+            record.erp_status = ErpStatus.READY_TO_EXPORT
+            cco = factory.change_order(record, status="approved",
+                                       lines=((record.sov_lines[0], "5.00"),))
+            cco.erp_status = ErpStatus.READY_TO_EXPORT
+        db.session.commit()
+
+    auth.login(approver)
+    add(2)
+    small = count_for_page()
+    add(20)
+    assert count_for_page() == small
+
+
+def test_accept_shows_the_amount_and_purchase_order_before_it_is_sent(client, auth, approver,
+                                                                      waiting):
+    auth.login(approver)
+    html = client.get("/erp/").get_data(as_text=True)
+    card = html.split(f'id="erp-commitments-{waiting[0].id}"', 1)[1].split("</article>", 1)[0]
+    assert "<summary" in card and "Confirm Accept" in card
+    assert "Export <strong>$100.00</strong> to QuickBooks PurchaseOrder <strong>SC-1</strong>" \
+        in card
+
+
+def test_accept_selected_lists_then_accepts_each_once(client, auth, approver, waiting, sandbox):
+    auth.login(approver)
+    picked = {"selected": [f"commitments:{waiting[0].id}", f"commitments:{waiting[2].id}"]}
+    listing = client.post("/erp/accept-selected", data=picked)
+    text = listing.get_data(as_text=True)
+    assert listing.status_code == 200 and "Confirm Accept of 2" in text and "Total" in text
+    db.session.expire_all()
+    assert db.session.get(Commitment, waiting[0].id).erp_status == ErpStatus.READY_TO_EXPORT
+    done = client.post("/erp/accept-selected", data={**picked, "confirm": "yes"})
+    assert done.status_code == 200
+    run_jobs()
+    db.session.expire_all()
+    assert {db.session.get(Commitment, c.id).erp_status for c in (waiting[0], waiting[2])} == {
+        ErpStatus.SYNCED}
+    assert db.session.get(Commitment, waiting[1].id).erp_status == ErpStatus.READY_TO_EXPORT
+    assert len(db.session.scalars(select(Export)).all()) == 2
+    again = client.post("/erp/accept-selected", data={**picked, "confirm": "yes"})
+    assert "Already handled" in again.get_data(as_text=True)
+    assert len(db.session.scalars(select(Export)).all()) == 2
+
+
+def test_accept_selected_is_for_approvers_only(client, auth, people, waiting):
+    auth.login(people.project_admin)
+    response = client.post("/erp/accept-selected",
+                           data={"selected": [f"commitments:{waiting[0].id}"], "confirm": "yes"})
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Commitment, waiting[0].id).erp_status == ErpStatus.READY_TO_EXPORT
+
+
+def test_approvers_land_on_the_inbox_and_others_on_their_projects(client, approver, people):
+    from tests.conftest import PASSWORD
+
+    landed = client.post("/auth/login", data={"email": approver.email, "password": PASSWORD})
+    assert landed.headers["Location"].endswith("/erp/")
+    client.post("/auth/logout")
+    other = client.post("/auth/login", data={"email": people.standard.email,
+                                             "password": PASSWORD})
+    assert other.headers["Location"].endswith("/")
+
+
+def test_the_pm_sees_returned_work_counted_and_listed(client, auth, approver, people,
+                                                      erp_commitment):
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    erp.reject(approver, erp_commitment, "Wrong vendor on line 2")
+    auth.login(people.project_admin)
+    page = client.get("/").get_data(as_text=True)
+    assert 'title="1 returned by accounting"' in page
+    assert "Returned by accounting" in page and "Wrong vendor on line 2" in page
+
+
+def test_the_cco_panel_polls_while_it_is_with_accounting(client, auth, people, approver,
+                                                        erp_commitment, factory):
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    erp.accept(approver, erp_commitment)
+    run_jobs()
+    db.session.expire_all()
+    synced = db.session.get(Commitment, erp_commitment.id)
+    cco = factory.change_order(synced, status="approved", lines=((synced.sov_lines[0], "10.00"),))
+    erp.send_to_erp(people.project_admin, cco)
+    auth.login(people.project_admin)
+    url = f"/projects/{people.project.id}/commitments/{synced.id}/change-orders/{cco.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert f'hx-get="{url}/erp"' in page and 'hx-trigger="every 10s"' in page
+    erp.reject(approver, cco, "Split line 1")
+    panel = client.get(url + "/erp", headers=HTMX).get_data(as_text=True)
+    assert "Rejected by accounting: Split line 1" in panel
