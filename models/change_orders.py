@@ -33,7 +33,11 @@ class ChangeOrder(db.Model):
     """A commitment change order. ``number`` is 001, 002 … per commitment."""
 
     __tablename__ = "change_orders"
-    __table_args__ = (sa.UniqueConstraint("commitment_id", "number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("commitment_id", "number"),
+        # The inbox: one ERP status, oldest waiting first (keyset pages).
+        sa.Index("ix_change_orders_erp_status_updated_at", "erp_status", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitments.id"), index=True)

@@ -24,7 +24,11 @@ MAX_COMMITMENT_NUMBER = 21  # it becomes the QuickBooks PurchaseOrder DocNumber
 
 class Commitment(db.Model):
     __tablename__ = "commitments"
-    __table_args__ = (sa.UniqueConstraint("project_id", "number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "number"),
+        # The inbox: one ERP status, oldest waiting first (keyset pages).
+        sa.Index("ix_commitments_erp_status_updated_at", "erp_status", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), index=True)

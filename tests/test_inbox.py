@@ -193,3 +193,39 @@ def test_the_cco_panel_polls_while_it_is_with_accounting(client, auth, people, a
     erp.reject(approver, cco, "Split line 1")
     panel = client.get(url + "/erp", headers=HTMX).get_data(as_text=True)
     assert "Rejected by accounting: Split line 1" in panel
+
+
+def test_the_card_preview_is_what_the_export_then_writes(client, auth, people, approver,
+                                                        erp_commitment, factory, sandbox):
+    """A CCO that changes one SOV line twice and adds a line: each PO line's "after" on the
+    approver's card is what QuickBooks holds after the export."""
+    from decimal import Decimal
+
+    from models import ChangeOrderLine
+    from tests.qbo_helpers import DEMO_REALM
+
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    erp.accept(approver, erp_commitment)
+    run_jobs()
+    db.session.expire_all()
+    synced = db.session.get(Commitment, erp_commitment.id)
+    first = synced.sov_lines[0]
+    cco = factory.change_order(synced, status="approved",
+                               lines=((first, "1200.00"), (first, "-200.50")))
+    db.session.add(ChangeOrderLine(change_order=cco, cost_code_id=first.cost_code_id,
+                                   category_id=first.category_id, description="Winter blankets",
+                                   amount=Decimal("640.00")))
+    db.session.commit()
+    erp.send_to_erp(people.project_admin, cco)
+    auth.login(approver)
+    html = client.get(f"/erp/change-orders/{cco.id}/card", headers=HTMX).get_data(as_text=True)
+    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">([^<]+)</td>"
+                      r"<td class=\"num\">([^<]+)</td><td class=\"num\">([^<]+)</td></tr>", html)
+    assert [(now, change, after) for _, now, change, after in rows] == [
+        ("$185,000.00", "$999.50", "$185,999.50"), ("new line", "$640.00", "$640.00")]
+    erp.accept(approver, cco)
+    run_jobs()
+    po = sandbox.purchase_orders(DEMO_REALM)[0]
+    amounts = {line["Description"]: f"${line['Amount']:,.2f}" for line in po["Line"]}
+    assert amounts[f"1. {first.description}"] == "$185,999.50"
+    assert amounts["CCO 001: Winter blankets"] == "$640.00"

@@ -138,7 +138,7 @@ def changes():
     filters = _filters()
     if inbox.fingerprint(filters, current_user) == request.args.get("seen"):
         return "", 204
-    return render_partial("erp/_live.html", **_inbox_context(filters))
+    return render_partial("erp/_live.html", polled=True, **_inbox_context(filters))
 
 
 def _subject(kind: str, subject_id: int):

@@ -81,3 +81,31 @@ def test_reject_needs_a_reason_on_the_phone(live_server, phone, ready):
     card.locator("button:has-text('Reject')").click()
     expect(card.locator(".ribbon")).to_have_text("Rejected")
     expect(card).to_contain_text("Rejected: Wrong cost code on line 2")
+
+
+def test_a_card_the_pm_sends_appears_in_the_open_inbox_without_a_reload(
+        live_server, browser, phone, ready, people, factory):
+    """Two people on two phones: the approver's inbox is open; the project manager presses
+    Send to ERP on another commitment; its card appears in the inbox by itself."""
+    from tests.browser.conftest import PHONE
+
+    commitment, approver = ready
+    second = factory.commitment(people.project, vendor=commitment.vendor, number="SC-3002",
+                                title="Slab", sov=("42000.00",))
+    qbo_helpers.map_for(second)
+    _login(phone, live_server, approver)
+    phone.goto(f"{live_server}/erp/")
+    expect(phone.locator(f"#erp-commitments-{commitment.id}")).to_be_visible()
+    expect(phone.locator(f"#erp-commitments-{second.id}")).to_have_count(0)
+    phone.evaluate("window.__not_reloaded = true")
+
+    pm = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
+    pm.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
+    _login(pm, live_server, people.project_admin)
+    pm.goto(f"{live_server}/projects/{people.project.id}/commitments/{second.id}")
+    pm.locator("#erp button:has-text('Send to ERP')").click()
+    expect(pm.locator("#erp")).to_contain_text("Ready to Export")
+
+    expect(phone.locator(f"#erp-commitments-{second.id}")).to_be_visible(timeout=25_000)
+    assert phone.evaluate("window.__not_reloaded") is True  # the same page, not reloaded
+    expect(phone.locator("#count-ready_to_export")).to_have_text("2")
