@@ -43,8 +43,19 @@ def _pages(people, factory):
         "cco": f"/projects/{p}/commitments/{commitment.id}/change-orders/{cco.id}",
         "change events": f"/projects/{p}/change-events/",
         "change event": f"/projects/{p}/change-events/{ce.id}",
+        "new commitment": f"/projects/{p}/commitments/new",
+        "new change order": f"/projects/{p}/commitments/{commitment.id}/change-orders/new",
         "inbox": "/erp/",
+        "inbox, exporting": "/erp/?tab=exporting",
+        "ERP settings": "/erp/settings",
+        "email settings": "/account/notifications",
+        "mail outbox": "/mail/outbox",
+        "admin": "/admin/",
         "users": "/admin/users",
+        "projects admin": "/admin/projects",
+        "vendors": "/admin/vendors",
+        "cost codes": "/admin/cost-codes",
+        "members": f"/admin/projects/{p}/members",
     }
 
 
