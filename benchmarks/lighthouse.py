@@ -81,6 +81,25 @@ def _scores(lighthouse: str, chrome: str, url: str, cookie: str) -> dict[str, in
     return {name: round((data["categories"][name]["score"] or 0) * 100) for name in CATEGORIES}
 
 
+def _first_cco(base: str, cookie: str) -> str | None:
+    """The demo's first CCO page, found as a person would: projects → commitments → CCO."""
+    import re
+
+    def get(path: str) -> str:
+        return requests.get(base + path, headers={"Cookie": cookie}, timeout=10).text
+
+    project = re.search(r'href="(/projects/\d+/)"', get("/"))
+    if not project:
+        return None
+    commitment = re.search(r'href="(/projects/\d+/commitments/\d+)"',
+                           get(project.group(1) + "commitments/"))
+    if not commitment:
+        return None
+    cco = re.search(r'href="(/projects/\d+/commitments/\d+/change-orders/\d+)"',
+                    get(commitment.group(1)))
+    return base + cco.group(1) if cco else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lighthouse", default=shutil.which("lighthouse"))
@@ -97,11 +116,10 @@ def main() -> None:
         try:
             approver, manager = _cookie(base, "approver@example.com"), _cookie(base,
                                                                                 "pm@example.com")
-            cco = requests.get(base + "/erp/", headers={"Cookie": approver}, timeout=10).text
-            link = cco.split('href="/projects/', 1)[-1].split('"', 1)[0]
             pages = [("inbox (approver)", base + "/erp/", approver)]
-            if "/change-orders/" in link:
-                pages.append(("CCO page (PM)", f"{base}/projects/{link}", manager))
+            cco = _first_cco(base, manager)
+            if cco:
+                pages.append(("CCO page (PM)", cco, manager))
             print(f"{'page':<22}" + "".join(f"{c:>16}" for c in CATEGORIES))
             for name, url, cookie in pages:
                 scores = _scores(args.lighthouse, args.chrome, url, cookie)
