@@ -106,3 +106,23 @@ def start_worker(app, redis_url: str, log_path):
          "--url", redis_url, config["RQ_QUEUE"]],
         cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log_path.open("w"),
         stderr=subprocess.STDOUT)
+
+
+def use_redis(app) -> str:
+    """Queue on Redis for this test even in the embedded run (REDIS_URL unset): the same
+    local Redis the worker tests use. A missing Redis skips here and fails in CI."""
+    import os
+
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    from tests.conftest import require
+
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    try:
+        Redis.from_url(url, socket_connect_timeout=1).ping()
+    except RedisError:
+        require(False, f"no Redis at {url}")
+    app.config["REDIS_URL"] = url
+    app.extensions["changeorder.queue"] = None
+    return url

@@ -37,7 +37,7 @@ from models import (
 from quickbooks_online import purchase_orders
 from quickbooks_online.marker import split_note
 from tests import qbo_helpers
-from tests.conftest import AuthActions, at_once, fingerprint, require
+from tests.conftest import AuthActions, at_once, fingerprint
 from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import DEMO_REALM, run_jobs
 from workflow import erp
@@ -192,10 +192,6 @@ def _sign_in(app, user) -> Browser:
     return browser
 
 
-def _redis_url() -> str | None:
-    return os.environ.get("REDIS_URL") or None
-
-
 def _wait(done, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not done():
@@ -224,8 +220,7 @@ def test_round_trip_send_reject_reopen_edit_resend_accept(app, client, auth, peo
                                                           worker_kind):
     worker = None
     if worker_kind == "worker-process":
-        url = _redis_url()
-        require(url is not None, "REDIS_URL is not set: no worker process to run")
+        url = qbo_helpers.use_redis(app)
         worker = qbo_helpers.start_worker(app, url, tmp_path / "worker.log")
     try:
         _round_trip(app, client, auth, people, approver, synced, cco, sandbox, worker)

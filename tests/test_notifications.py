@@ -8,7 +8,6 @@ worker's maintenance pass queues (``queue_due``).
 from __future__ import annotations
 
 import email
-import os
 import socket
 import time
 from datetime import timedelta
@@ -28,7 +27,6 @@ from models import (
 )
 from models.types import utcnow
 from quickbooks_online.connection import get_connection
-from tests.conftest import require
 from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import run_jobs
 from workflow import erp, notifications
@@ -173,7 +171,9 @@ def test_two_sends_within_the_window_make_one_email(smtp, people, approver, comm
 
 def test_two_sends_make_one_email_through_a_real_worker(smtp, people, approver, commitment,
                                                         factory, app):
-    require(bool(os.environ.get("REDIS_URL")), "REDIS_URL not set: jobs run inline")
+    from tests.qbo_helpers import use_redis
+
+    use_redis(app)
     app.config["NOTIFY_COALESCE_SECONDS"] = 3
     from jobs.notifications import queue_due
     from tests import qbo_helpers
