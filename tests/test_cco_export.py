@@ -9,7 +9,6 @@ in a real RQ worker (in this process via ``run_jobs``, or as an ``rq worker`` pr
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from contextlib import contextmanager
 from decimal import Decimal
