@@ -1,4 +1,4 @@
-"""Statuses, with the exact words users see (DESIGN §1 and §2)."""
+"""Statuses, with the exact words users see (docs/lifecycle.md)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ REVIEWABLE_CCO_STATUSES = (C.PENDING_IN_REVIEW, C.PENDING_REVISED)
 
 
 class ErpStatus(LabelledEnum):
-    """The ERP Integrations axis, shared by commitments and CCOs (DESIGN §2)."""
+    """The ERP Integrations axis, shared by commitments and CCOs (docs/lifecycle.md)."""
 
     NOT_SENT = "not_sent", "Not Sent"
     READY_TO_EXPORT = "ready_to_export", "Ready to Export"

@@ -1,4 +1,4 @@
-"""What went wrong in a QuickBooks call, sorted by what to do about it (DESIGN §3)."""
+"""What went wrong in a QuickBooks call, sorted by what to do about it (docs/quickbooks.md, "Errors")."""
 
 from __future__ import annotations
 

@@ -8,15 +8,12 @@ renumbering, a deletion) goes through the sandbox's hooks.
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from redis import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from extensions import db
@@ -33,7 +30,7 @@ from models import (
 from models.types import utcnow
 from quickbooks_online.marker import NOTE_LIMIT, Marker, join_note, split_note
 from tests import qbo_helpers
-from tests.conftest import fingerprint, require
+from tests.conftest import fingerprint
 from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import DEMO_REALM, run_jobs
 from workflow import erp
@@ -457,14 +454,7 @@ def test_settings_does_not_offer_an_item_quickbooks_only_sells(client, auth, peo
 
 @pytest.fixture
 def on_redis(app):
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
-    try:
-        Redis.from_url(url, socket_connect_timeout=1).ping()
-    except RedisError:
-        require(False, f"no Redis at {url}")
-    app.config["REDIS_URL"] = url
-    app.extensions["changeorder.queue"] = None
-    return url
+    return qbo_helpers.use_redis(app)
 
 
 def _wait_for(commitment_id: int, statuses: set[ErpStatus], seconds: float = 45) -> Commitment:

@@ -108,7 +108,7 @@ def can_edit(user: User, cco: ChangeOrder) -> bool:
 def lines_locked_reason(cco: ChangeOrder) -> str | None:
     """Why the lines of this CCO cannot change now, or None.
 
-    DESIGN §2: the ERP axis decides. An Approved CCO that is "Not Sent", or that accounting
+    docs/lifecycle.md: the ERP axis decides. An Approved CCO that is "Not Sent", or that accounting
     rejected, stays editable so it can be corrected and (re)sent.
     """
     if not cco.erp_editable:
