@@ -1,4 +1,6 @@
-"""What went wrong in a QuickBooks call, sorted by what to do about it (docs/quickbooks.md, "Errors")."""
+"""What went wrong in a QuickBooks call, sorted by what to do about it.
+
+See docs/quickbooks.md, "Errors"."""
 
 from __future__ import annotations
 

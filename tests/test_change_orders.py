@@ -261,8 +261,9 @@ def test_stale_cco_line_delete_is_refused_with_who_and_when(client, pm, commitme
 
 
 def test_an_approved_cco_not_yet_sent_can_be_corrected(client, pm, commitment, factory):
-    """docs/lifecycle.md: editability follows the ERP axis, so an Approved CCO that accounting has not
-    taken (Not Sent, or Rejected back) can be corrected; its new amount is the approved change."""
+    """docs/lifecycle.md: editability follows the ERP axis, so an Approved CCO that
+    accounting has not taken (Not Sent, or Rejected back) can be corrected; its new amount is
+    the approved change."""
     sov = commitment.sov_lines[0]
     cco = factory.change_order(commitment, status="approved", lines=((sov, "100.00"),))
     line = cco.lines[0]

@@ -9,8 +9,9 @@ from models import Category, CostCode, CostMapping, Project, QboRecord, User, Ve
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.permissions import is_erp_admin
 
-# QuickBooks account types a cost can be booked to (docs/quickbooks.md: "expense-type Account"); a PO line
-# on any other account (A/P, bank, income ...) is refused by QuickBooks or books it wrongly.
+# QuickBooks account types a cost can be booked to (docs/quickbooks.md: "expense-type
+# Account"); a PO line on any other account (A/P, bank, income ...) is refused by QuickBooks or
+# books it wrongly.
 EXPENSE_ACCOUNT_TYPES = ("Expense", "Cost of Goods Sold", "Other Expense")
 
 
