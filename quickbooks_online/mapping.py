@@ -150,16 +150,27 @@ def commitment_blockers(commitment: Commitment) -> list[Blocker]:
 
 def synced_changes(commitment: Commitment) -> dict[int, Decimal]:
     """SOV line id → the sum of the changes of this commitment's CCOs already in QuickBooks."""
+    return synced_changes_by_commitment([commitment.id]).get(commitment.id, {})
+
+
+def synced_changes_by_commitment(commitment_ids: list[int]) -> dict[int, dict[int, Decimal]]:
+    """Commitment → SOV line → the sum of its CCO changes already in QuickBooks, one query."""
     from models import ChangeOrderLine
 
+    if not commitment_ids:
+        return {}
     rows = db.session.execute(
-        select(ChangeOrderLine.sov_line_id, func.sum(ChangeOrderLine.amount))
+        select(ChangeOrder.commitment_id, ChangeOrderLine.sov_line_id,
+               func.sum(ChangeOrderLine.amount))
         .join(ChangeOrder, ChangeOrder.id == ChangeOrderLine.change_order_id)
-        .where(ChangeOrder.commitment_id == commitment.id,
+        .where(ChangeOrder.commitment_id.in_(commitment_ids),
                ChangeOrder.erp_status == ErpStatus.SYNCED,
                ChangeOrderLine.sov_line_id.is_not(None))
-        .group_by(ChangeOrderLine.sov_line_id)).all()
-    return {sov_line_id: Decimal(total) for sov_line_id, total in rows}
+        .group_by(ChangeOrder.commitment_id, ChangeOrderLine.sov_line_id)).all()
+    result: dict[int, dict[int, Decimal]] = {}
+    for commitment_id, sov_line_id, total in rows:
+        result.setdefault(commitment_id, {})[sov_line_id] = Decimal(total)
+    return result
 
 
 def change_order_sums(cco: ChangeOrder) -> dict[int, Decimal]:

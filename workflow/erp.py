@@ -499,16 +499,22 @@ def approved_not_synced(commitment_ids: list[int], viewer: User) -> dict[int, li
     return found
 
 
+def _administered_projects(user: User):
+    """SQL: the ids of the projects ``user`` administers (every project for company admins)."""
+    from models import Project, ProjectMembership
+
+    if user.is_company_admin:
+        return select(Project.id)
+    return select(ProjectMembership.project_id).where(
+        ProjectMembership.user_id == user.id, ProjectMembership.role == ProjectRole.ADMIN)
+
+
 def returned_to(user: User, limit: int = 20) -> list:
     """What accounting rejected and handed back, in the projects ``user`` administers (they
     correct and resend it): commitments and CCOs, oldest first."""
-    from models import Project, ProjectMembership
     from workflow.change_orders import private_filter
 
-    projects = select(Project.id)
-    if not user.is_company_admin:
-        projects = select(ProjectMembership.project_id).where(
-            ProjectMembership.user_id == user.id, ProjectMembership.role == ProjectRole.ADMIN)
+    projects = _administered_projects(user)
     commitments = db.session.scalars(
         select(Commitment).where(Commitment.erp_status == ERP.REJECTED,
                                  Commitment.project_id.in_(projects))
@@ -523,15 +529,11 @@ def returned_to(user: User, limit: int = 20) -> list:
 
 def returned_count(user: User) -> int:
     """The navigation's count of rejected work a project admin may correct and resend."""
-    from models import Project, ProjectMembership
     from workflow.change_orders import private_filter
 
     if not user.is_authenticated:
         return 0
-    projects = select(Project.id)
-    if not user.is_company_admin:
-        projects = select(ProjectMembership.project_id).where(
-            ProjectMembership.user_id == user.id, ProjectMembership.role == ProjectRole.ADMIN)
+    projects = _administered_projects(user)
     commitments = select(func.count()).select_from(Commitment).where(
         Commitment.erp_status == ERP.REJECTED,
         Commitment.project_id.in_(projects)).scalar_subquery()

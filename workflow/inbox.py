@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from sqlalchemy import and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
@@ -199,21 +198,3 @@ def sendings(subjects: list) -> dict[tuple[str, int], Sending]:
         found[(kind, ident)] = current
     return {(("change-orders" if kind == "change_order" else "commitments"), ident): value
             for (kind, ident), value in found.items()}
-
-
-def synced_changes_by_commitment(commitment_ids: list[int]) -> dict[int, dict[int, Decimal]]:
-    """Commitment → SOV line → the sum of its CCO changes already in QuickBooks, in one query."""
-    if not commitment_ids:
-        return {}
-    rows = db.session.execute(
-        select(ChangeOrder.commitment_id, ChangeOrderLine.sov_line_id,
-               func.sum(ChangeOrderLine.amount))
-        .join(ChangeOrder, ChangeOrder.id == ChangeOrderLine.change_order_id)
-        .where(ChangeOrder.commitment_id.in_(commitment_ids),
-               ChangeOrder.erp_status == ErpStatus.SYNCED,
-               ChangeOrderLine.sov_line_id.is_not(None))
-        .group_by(ChangeOrder.commitment_id, ChangeOrderLine.sov_line_id)).all()
-    result: dict[int, dict[int, Decimal]] = {}
-    for commitment_id, sov_line_id, total in rows:
-        result.setdefault(commitment_id, {})[sov_line_id] = Decimal(total)
-    return result

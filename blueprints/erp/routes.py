@@ -42,7 +42,7 @@ class _CardData:
 
     def __init__(self, subjects: list) -> None:
         from quickbooks_online.lists import names
-        from quickbooks_online.mapping import mappings_for
+        from quickbooks_online.mapping import mappings_for, synced_changes_by_commitment
 
         commitments = [s for s in subjects if isinstance(s, Commitment)]
         ccos = [s for s in subjects if isinstance(s, ChangeOrder)]
@@ -52,7 +52,7 @@ class _CardData:
         self.exports = erp.latest_exports([c.id for c in commitments])
         self.cco_exports = erp.latest_change_order_exports([c.id for c in ccos])
         self.unsent = erp.approved_not_synced(ids, current_user)
-        self.synced = inbox.synced_changes_by_commitment(list({c.commitment_id for c in ccos}))
+        self.synced = synced_changes_by_commitment(list({c.commitment_id for c in ccos}))
         self.mappings = mappings_for({(line.cost_code_id, line.category_id) for cco in ccos
                                       for line in cco.lines if line.sov_line_id is None})
         self.sendings = inbox.sendings(subjects)
