@@ -68,18 +68,19 @@ def register_template_helpers(app: Flask) -> None:
     from workflow.money import format_money
 
     app.add_template_filter(format_money, "money")
+    app.add_template_filter(capped_count, "count")
 
     @app.context_processor
     def inject_helpers():
         from workflow.change_orders import can_view
-        from workflow.erp import returned_count, waiting_on
 
         return {
             "perm": permissions,
             "can_view_cco": lambda cco: can_view(current_user, cco),
             "htmx_script": htmx_script,
-            "erp_waiting": waiting_on,
-            "erp_returned": returned_count,
+            "nav_projects": nav_projects,
+            "erp_waiting": lambda user: nav_counts(user)[0],
+            "erp_returned": lambda user: nav_counts(user)[1],
             "notices_for": notices_for,
         }
 
@@ -96,6 +97,40 @@ def htmx_script() -> Markup:
         '<script src="{cdn}" integrity="{sri}" crossorigin="anonymous"></script>\n'
         '<script src="{fallback}" data-src="{local}"></script>'
     ).format(cdn=HTMX_CDN_URL, sri=HTMX_INTEGRITY, fallback=fallback, local=local)
+
+
+def capped_count(number: int) -> str:
+    """A count read up to COUNT_CAP rows: "99+" at the cap (counts cost the same at any size)."""
+    from workflow.inbox import COUNT_CAP
+
+    return f"{COUNT_CAP - 1}+" if number >= COUNT_CAP else str(number)
+
+
+def per_request(key: str, compute=None, *, value=None):
+    """A value read once per request: ``compute()`` the first time, kept in the request's own
+    environ (``g`` can outlive a request when an app context is already pushed). A page that
+    has read it already stores it with ``value=``."""
+    from flask import request
+
+    cache = request.environ.setdefault("changeorder.per_request", {})
+    if value is not None:
+        cache[key] = value
+    elif key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def nav_projects():
+    """The projects in the navigation's picker, read once per request."""
+    return per_request("nav_projects", lambda: permissions.visible_projects(current_user))
+
+
+def nav_counts(user) -> tuple[int, int]:
+    """The navigation's (waiting, returned), read once per request."""
+    from workflow.erp import nav_counts as read
+    from workflow.inbox import COUNT_CAP
+
+    return per_request("nav_counts", lambda: read(user, COUNT_CAP))
 
 
 def notices_for(user):

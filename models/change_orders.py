@@ -17,6 +17,7 @@ from models.types import UTCDateTime, str_enum, utcnow
 if TYPE_CHECKING:
     from models.change_events import ChangeEventLine
     from models.commitments import Commitment, SovLine
+    from models.erp import CostMapping
     from models.people import User
     from models.reference import Category, CostCode
 
@@ -134,6 +135,13 @@ class ChangeOrderLine(db.Model):
     cost_code_own: Mapped[CostCode | None] = relationship(foreign_keys=[cost_code_id])
     category_own: Mapped[Category | None] = relationship(foreign_keys=[category_id])
     updated_by: Mapped[User | None] = relationship()
+    # A new line's QuickBooks mapping (its own cost code and category), read-only: lets a page
+    # load lines and their mappings in one statement.
+    mapping: Mapped[CostMapping | None] = relationship(
+        "CostMapping", viewonly=True, uselist=False,
+        primaryjoin="and_(foreign(ChangeOrderLine.cost_code_id) == "
+                    "remote(CostMapping.cost_code_id), foreign(ChangeOrderLine.category_id) == "
+                    "remote(CostMapping.category_id))")
 
     __mapper_args__ = {"version_id_col": version}
 

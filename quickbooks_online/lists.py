@@ -6,7 +6,7 @@ from quickbooks.objects.account import Account
 from quickbooks.objects.customer import Customer
 from quickbooks.objects.item import Item
 from quickbooks.objects.vendor import Vendor as QboVendor
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from extensions import db
 from models import QboRecord
@@ -88,13 +88,16 @@ def records(entity: str, *, detail: str | None = None,
     return list(db.session.scalars(query.order_by(QboRecord.name)))
 
 
-def names() -> dict[tuple[str, str], str]:
-    """(entity, QuickBooks id) → name, for every imported record of the connected company."""
-    from quickbooks_online.connection import get_connection
+def names_for(pairs: set[tuple[str, str | None]]) -> dict[tuple[str, str], str]:
+    """(entity, QuickBooks id) → name for just these records of the connected company, in one
+    statement (however long the company's lists are)."""
+    from models import QboConnection
 
-    connection = get_connection()
-    if connection is None or not connection.realm_id:
+    wanted = sorted((entity, qbo_id) for entity, qbo_id in pairs if qbo_id)
+    if not wanted:
         return {}
-    rows = db.session.execute(select(QboRecord.entity, QboRecord.qbo_id, QboRecord.name)
-                              .where(QboRecord.realm_id == connection.realm_id))
+    realm = (select(QboConnection.realm_id).order_by(QboConnection.id).limit(1)
+             .scalar_subquery())
+    rows = db.session.execute(select(QboRecord.entity, QboRecord.qbo_id, QboRecord.name).where(
+        QboRecord.realm_id == realm, tuple_(QboRecord.entity, QboRecord.qbo_id).in_(wanted)))
     return {(entity, qbo_id): name for entity, qbo_id, name in rows}

@@ -134,16 +134,59 @@ def waiting_statuses(user: User) -> list[ErpStatus]:
     return statuses
 
 
-def waiting_on(user: User) -> int:
-    """How many records wait for this user in ERP Integrations (the navigation's count)."""
+def _capped(query, cap: int | None):
+    """SQL: the count of ``query``'s rows, reading no more than ``cap`` of them."""
+    if cap is not None:
+        query = query.limit(cap)
+    return select(func.count()).select_from(query.subquery()).scalar_subquery()
+
+
+def waiting_on_sql(user: User, cap: int | None = None):
+    """SQL: how many records wait for this user in ERP Integrations (the navigation's count),
+    each kind counted up to ``cap``."""
+    from sqlalchemy import literal
+
     statuses = waiting_statuses(user)
     if not statuses:
-        return 0
-    commitments = select(func.count()).select_from(Commitment).where(
-        Commitment.erp_status.in_(statuses)).scalar_subquery()
-    change_orders = select(func.count()).select_from(ChangeOrder).where(
-        ChangeOrder.erp_status.in_(statuses)).scalar_subquery()
-    return db.session.scalar(select(commitments + change_orders)) or 0
+        return literal(0)
+    commitments = _capped(select(Commitment.id).where(Commitment.erp_status.in_(statuses)), cap)
+    change_orders = _capped(select(ChangeOrder.id).where(ChangeOrder.erp_status.in_(statuses)),
+                            cap)
+    return commitments + change_orders
+
+
+def returned_count_sql(user: User, cap: int | None = None):
+    """SQL: rejected work a project admin may correct and resend (the navigation's count)."""
+    from sqlalchemy import literal
+
+    from workflow.change_orders import private_filter
+
+    if not user.is_authenticated:
+        return literal(0)
+    projects = _administered_projects(user)
+    commitments = _capped(select(Commitment.id).where(
+        Commitment.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects)), cap)
+    ccos = _capped(select(ChangeOrder.id).join(ChangeOrder.commitment).where(
+        ChangeOrder.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects),
+        private_filter(user)), cap)
+    return commitments + ccos
+
+
+def nav_counts(user: User, cap: int | None = None) -> tuple[int, int]:
+    """(waiting, returned) for the navigation, in one statement."""
+    if not user.is_authenticated:
+        return 0, 0
+    waiting, returned = db.session.execute(
+        select(waiting_on_sql(user, cap), returned_count_sql(user, cap))).one()
+    return int(waiting or 0), int(returned or 0)
+
+
+def waiting_on(user: User) -> int:
+    return nav_counts(user)[0]
+
+
+def returned_count(user: User) -> int:
+    return nav_counts(user)[1]
 
 
 # ---- transitions -----------------------------------------------------------------------------
@@ -348,24 +391,28 @@ def latest_export(subject: Subject) -> Export | None:
                              .order_by(Export.id.desc()).limit(1))
 
 
-def latest_exports(commitment_ids: list[int]) -> dict[int, Export]:
-    """The newest commitment Export of each commitment, in one query."""
-    if not commitment_ids:
-        return {}
-    newest = (select(func.max(Export.id)).where(Export.commitment_id.in_(commitment_ids),
-                                                Export.change_order_id.is_(None))
-              .group_by(Export.commitment_id))
-    return {e.commitment_id: e for e in db.session.scalars(select(Export).where(
-        Export.id.in_(newest)))}
+def latest_exports_of(commitment_ids: list[int], cco_ids: list[int]
+                      ) -> tuple[dict[int, Export], dict[int, Export]]:
+    """The newest Export of each commitment (its own, not its CCOs') and of each CCO, in one
+    statement: (by commitment id, by CCO id)."""
+    from sqlalchemy import union_all
 
-
-def latest_change_order_exports(cco_ids: list[int]) -> dict[int, Export]:
-    if not cco_ids:
-        return {}
-    newest = (select(func.max(Export.id)).where(Export.change_order_id.in_(cco_ids))
-              .group_by(Export.change_order_id))
-    return {e.change_order_id: e for e in db.session.scalars(select(Export).where(
-        Export.id.in_(newest)))}
+    if not commitment_ids and not cco_ids:
+        return {}, {}
+    newest = union_all(
+        select(func.max(Export.id)).where(Export.commitment_id.in_(commitment_ids),
+                                          Export.change_order_id.is_(None))
+        .group_by(Export.commitment_id),
+        select(func.max(Export.id)).where(Export.change_order_id.in_(cco_ids))
+        .group_by(Export.change_order_id))
+    by_commitment: dict[int, Export] = {}
+    by_cco: dict[int, Export] = {}
+    for export in db.session.scalars(select(Export).where(Export.id.in_(newest))):
+        if export.change_order_id is None:
+            by_commitment[export.commitment_id] = export
+        else:
+            by_cco[export.change_order_id] = export
+    return by_commitment, by_cco
 
 
 def _dispatch(export: Export) -> None:
@@ -481,24 +528,6 @@ def drift(commitment: Commitment, visible: list[ChangeOrder]) -> Drift | None:
                   and cco.erp_status != ERP.SYNCED])
 
 
-def approved_not_synced(commitment_ids: list[int], viewer: User) -> dict[int, list]:
-    """Commitment → its approved CCOs not (yet) in QuickBooks that ``viewer`` may see, in one
-    query (the drift line of a page of cards)."""
-    from workflow.change_orders import private_filter
-
-    if not commitment_ids:
-        return {}
-    found: dict[int, list] = {}
-    for cco in db.session.scalars(
-            select(ChangeOrder).join(ChangeOrder.commitment)
-            .where(ChangeOrder.commitment_id.in_(commitment_ids),
-                   ChangeOrder.status == ChangeOrderStatus.APPROVED,
-                   ChangeOrder.erp_status != ERP.SYNCED, private_filter(viewer))
-            .order_by(ChangeOrder.number)):
-        found.setdefault(cco.commitment_id, []).append(cco)
-    return found
-
-
 def _administered_projects(user: User):
     """SQL: the ids of the projects ``user`` administers (every project for company admins)."""
     from models import Project, ProjectMembership
@@ -525,22 +554,6 @@ def returned_to(user: User, limit: int = 20) -> list:
                private_filter(user))
         .order_by(ChangeOrder.updated_at).limit(limit)).all()
     return sorted([*commitments, *ccos], key=lambda s: s.updated_at)[:limit]
-
-
-def returned_count(user: User) -> int:
-    """The navigation's count of rejected work a project admin may correct and resend."""
-    from workflow.change_orders import private_filter
-
-    if not user.is_authenticated:
-        return 0
-    projects = _administered_projects(user)
-    commitments = select(func.count()).select_from(Commitment).where(
-        Commitment.erp_status == ERP.REJECTED,
-        Commitment.project_id.in_(projects)).scalar_subquery()
-    ccos = select(func.count()).select_from(ChangeOrder).join(ChangeOrder.commitment).where(
-        ChangeOrder.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects),
-        private_filter(user)).scalar_subquery()
-    return db.session.scalar(select(commitments + ccos)) or 0
 
 
 def lines_touched_in_flight(commitment: Commitment) -> set[int]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import and_, func, literal, or_, select, union_all
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import (
     ChangeOrder,
     ChangeOrderLine,
+    ChangeOrderStatus,
     Commitment,
     ErpStatus,
     HistoryEvent,
@@ -26,6 +28,7 @@ from models import (
 )
 
 PAGE_SIZE = 25
+ZERO = Decimal("0.00")
 KIND_RANK = {"commitments": 0, "change-orders": 1}
 
 
@@ -91,17 +94,18 @@ def page(filters: Filters, viewer: User, cursor: Cursor | None = None,
         select(Commitment)
         .where(*_where(Commitment, filters, viewer), *_after(Commitment, 0, cursor))
         .options(joinedload(Commitment.vendor), joinedload(Commitment.project),
-                 selectinload(Commitment.sov_lines).joinedload(SovLine.cost_code),
-                 selectinload(Commitment.sov_lines).joinedload(SovLine.category))
+                 joinedload(Commitment.sov_lines).joinedload(SovLine.cost_code),
+                 joinedload(Commitment.sov_lines).joinedload(SovLine.category))
         .order_by(Commitment.updated_at, Commitment.id).limit(size + 1)).unique().all()
     ccos = db.session.scalars(
         select(ChangeOrder).join(ChangeOrder.commitment)
         .where(*_where(ChangeOrder, filters, viewer), *_after(ChangeOrder, 1, cursor))
         .options(joinedload(ChangeOrder.commitment).joinedload(Commitment.vendor),
                  joinedload(ChangeOrder.commitment).joinedload(Commitment.project),
-                 selectinload(ChangeOrder.lines).joinedload(ChangeOrderLine.sov_line),
-                 selectinload(ChangeOrder.lines).joinedload(ChangeOrderLine.cost_code_own),
-                 selectinload(ChangeOrder.lines).joinedload(ChangeOrderLine.category_own))
+                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.sov_line),
+                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.cost_code_own),
+                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.category_own),
+                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.mapping))
         .order_by(ChangeOrder.updated_at, ChangeOrder.id).limit(size + 1)).unique().all()
     merged = sorted([*commitments, *ccos], key=_sort_key)
     shown = merged[:size]
@@ -118,49 +122,66 @@ def _sort_key(subject) -> tuple:
     return (subject.updated_at, _rank(subject), subject.id)
 
 
-def counts(filters: Filters, viewer: User) -> dict[ErpStatus, int]:
-    """Records per ERP status under the project and vendor filters, in one statement."""
-    from workflow.change_orders import private_filter
-
-    def grouped(model):
-        query = select(model.erp_status.label("status"), func.count().label("n"))
-        if model is ChangeOrder:
-            query = query.join(ChangeOrder.commitment).where(private_filter(viewer))
-        if filters.project_id:
-            query = query.where(Commitment.project_id == filters.project_id)
-        if filters.vendor_id:
-            query = query.where(Commitment.vendor_id == filters.vendor_id)
-        return query.group_by(model.erp_status)
-
-    both = union_all(grouped(Commitment), grouped(ChangeOrder)).subquery()
-    rows = db.session.execute(select(both.c.status, func.sum(both.c.n))
-                              .group_by(both.c.status)).all()
-    return {ErpStatus(status): int(n) for status, n in rows}
+COUNT_CAP = 100  # a count reads at most this many rows; at the cap it shows as "99+"
 
 
-def fingerprint(filters: Filters, viewer: User) -> str:
-    """What a live inbox compares to know whether to redraw: one cheap statement."""
-    from workflow.change_orders import private_filter
+def _capped_count(query):
+    """SQL: how many rows ``query`` has, counting no further than COUNT_CAP (an index range
+    read of at most COUNT_CAP entries, whatever the table's size)."""
+    return select(func.count()).select_from(query.limit(COUNT_CAP).subquery()).scalar_subquery()
 
-    def part(model):
-        query = select(func.count().label("n"), func.max(model.updated_at).label("at"),
-                       func.coalesce(func.sum(model.id), 0).label("ids"))
-        query = query.select_from(model)
-        if model is ChangeOrder:
-            query = query.join(ChangeOrder.commitment).where(private_filter(viewer))
-        else:
-            query = query.where(literal(True))
-        query = query.where(model.erp_status == filters.status)
-        if filters.project_id:
-            query = query.where(Commitment.project_id == filters.project_id)
-        if filters.vendor_id:
-            query = query.where(Commitment.vendor_id == filters.vendor_id)
-        return query
 
-    both = union_all(part(Commitment), part(ChangeOrder)).subquery()
-    n, at, ids = db.session.execute(select(func.sum(both.c.n), func.max(both.c.at),
-                                           func.sum(both.c.ids))).one()
-    return f"{int(n or 0)}.{int(ids or 0)}.{at.timestamp() if hasattr(at, 'timestamp') else at}"
+def _in_status(model, filters: Filters, viewer: User, status: ErpStatus):
+    query = select(model.id)
+    if model is ChangeOrder:
+        query = query.join(ChangeOrder.commitment)
+    return query.where(*_where(model, Filters(status, filters.project_id, filters.vendor_id),
+                                viewer))
+
+
+def _first_keys(model, filters: Filters, viewer: User):
+    """SQL: the keys of the first page of ``model`` in the filtered status (what is shown)."""
+    return (_in_status(model, filters, viewer, filters.status)
+            .add_columns(model.updated_at.label("at"))
+            .order_by(model.updated_at, model.id).limit(PAGE_SIZE + 1).subquery())
+
+
+@dataclass(frozen=True)
+class Counters:
+    """What the inbox shows besides its cards, read in one statement of bounded cost.
+
+    ``tabs``: records per status under the filters, each capped at COUNT_CAP. ``waiting`` and
+    ``returned``: the navigation's counts (capped too). ``fingerprint``: changes whenever
+    something shown changes — a capped count, or the first page of the filtered status."""
+
+    tabs: dict[ErpStatus, int]
+    waiting: int
+    returned: int
+    fingerprint: str
+
+
+def counters(filters: Filters, viewer: User, statuses) -> Counters:
+    from workflow.erp import returned_count_sql, waiting_on_sql
+
+    columns = []
+    for status in statuses:
+        for model in (Commitment, ChangeOrder):
+            columns.append(_capped_count(_in_status(model, filters, viewer, status)))
+    for model in (Commitment, ChangeOrder):
+        keys = _first_keys(model, filters, viewer)
+        columns += [select(func.count()).select_from(keys).scalar_subquery(),
+                    select(func.coalesce(func.sum(keys.c.id), 0)).scalar_subquery(),
+                    select(func.max(keys.c.at)).scalar_subquery()]
+    columns += [waiting_on_sql(viewer, COUNT_CAP), returned_count_sql(viewer, COUNT_CAP)]
+    row = list(db.session.execute(select(*columns)).one())
+    tabs = {}
+    for index, status in enumerate(statuses):
+        tabs[status] = min(int(row[2 * index] or 0) + int(row[2 * index + 1] or 0), COUNT_CAP)
+    shown = row[2 * len(statuses):2 * len(statuses) + 6]
+    stamp = ".".join(str(v.timestamp() if hasattr(v, "timestamp") else v) for v in shown)
+    waiting, returned = (min(int(n or 0), COUNT_CAP) for n in row[-2:])
+    counts = ".".join(str(tabs[s]) for s in statuses)
+    return Counters(tabs, waiting, returned, f"{counts}.{waiting}-{stamp}")
 
 
 @dataclass(frozen=True)
@@ -198,3 +219,108 @@ def sendings(subjects: list) -> dict[tuple[str, int], Sending]:
         found[(kind, ident)] = current
     return {(("change-orders" if kind == "change_order" else "commitments"), ident): value
             for (kind, ident), value in found.items()}
+
+
+@dataclass(frozen=True)
+class NotSent:
+    """An approved CCO not (yet) in QuickBooks, as a card's drift line names it."""
+
+    number: str
+    erp_status: ErpStatus
+
+
+@dataclass
+class Ledger:
+    """The money facts a page of cards shows about their commitments, from one statement:
+    each commitment's totals, its approved CCOs not yet in QuickBooks (that the viewer may
+    see), and per SOV line the CCO changes already in QuickBooks (the preview's "now")."""
+
+    totals: dict
+    not_sent: dict[int, list[NotSent]]
+    synced: dict[int, dict[int, Decimal]]
+
+
+def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
+    from sqlalchemy import case, literal, null, union_all
+
+    from workflow.change_orders import private_filter
+    from workflow.commitments import Totals
+
+    ids = sorted(set(commitment_ids))
+    if not ids:
+        return Ledger({}, {}, {})
+    pending = [s for s in ChangeOrderStatus if s.is_pending]
+    originals = (
+        select(SovLine.commitment_id.label("commitment_id"), literal(None).label("number"),
+               null().label("status"), null().label("erp_status"),
+               literal(True).label("visible"), null().label("sov_line_id"),
+               func.coalesce(func.sum(SovLine.amount), 0).label("amount"))
+        .where(SovLine.commitment_id.in_(ids)).group_by(SovLine.commitment_id))
+    visible = case((private_filter(viewer), True), else_=False)
+    changes = (
+        select(ChangeOrder.commitment_id, ChangeOrder.number, ChangeOrder.status,
+               ChangeOrder.erp_status, visible, ChangeOrderLine.sov_line_id,
+               func.coalesce(func.sum(ChangeOrderLine.amount), 0))
+        .select_from(ChangeOrder).join(ChangeOrder.commitment)
+        .join(ChangeOrderLine, ChangeOrderLine.change_order_id == ChangeOrder.id)
+        .where(ChangeOrder.commitment_id.in_(ids),
+               or_(ChangeOrder.status.in_([ChangeOrderStatus.APPROVED, *pending]),
+                   ChangeOrder.erp_status == ErpStatus.SYNCED))
+        .group_by(ChangeOrder.commitment_id, ChangeOrder.id, ChangeOrder.number,
+                  ChangeOrder.status, ChangeOrder.erp_status, visible,
+                  ChangeOrderLine.sov_line_id))
+    original: dict[int, Decimal] = {}
+    approved: dict[int, Decimal] = {}
+    pending_sum: dict[int, Decimal] = {}
+    not_sent: dict[int, dict[str, NotSent]] = {}
+    synced: dict[int, dict[int, Decimal]] = {}
+    for cid, number, status, erp_status, seen, sov_line_id, amount in db.session.execute(
+            union_all(originals, changes)):
+        amount = Decimal(str(amount))
+        if number is None:
+            original[cid] = amount
+            continue
+        status, erp_status = ChangeOrderStatus(status), ErpStatus(erp_status)
+        if status == ChangeOrderStatus.APPROVED:
+            approved[cid] = approved.get(cid, ZERO) + amount
+            if erp_status != ErpStatus.SYNCED and seen:
+                not_sent.setdefault(cid, {})[number] = NotSent(number, erp_status)
+        elif status in pending:
+            pending_sum[cid] = pending_sum.get(cid, ZERO) + amount
+        if erp_status == ErpStatus.SYNCED and sov_line_id is not None:
+            line_sums = synced.setdefault(cid, {})
+            line_sums[sov_line_id] = line_sums.get(sov_line_id, ZERO) + amount
+    totals = {cid: Totals(original=original.get(cid, ZERO).quantize(Decimal("0.01")),
+                          approved_changes=approved.get(cid, ZERO),
+                          pending_changes=pending_sum.get(cid, ZERO)) for cid in ids}
+    return Ledger(totals, {cid: sorted(found.values(), key=lambda c: c.number)
+                           for cid, found in not_sent.items()}, synced)
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: int
+    number: str
+    name: str
+
+
+def choices(viewer: User) -> tuple[list[Choice], list[Choice], list[Choice]]:
+    """The inbox's filter options (active projects, vendors) and the projects the viewer can
+    open (the navigation's project picker), in one statement."""
+    from sqlalchemy import literal, union_all
+
+    from models import Project, ProjectMembership, Vendor
+
+    parts = [select(literal("project").label("kind"), Project.id, Project.number, Project.name)
+             .where(Project.active.is_(True)),
+             select(literal("vendor"), Vendor.id, literal(""), Vendor.name)]
+    if not viewer.is_company_admin:  # a company admin's picker is every active project
+        parts.append(select(literal("nav"), Project.id, Project.number, Project.name)
+                     .join(ProjectMembership).where(Project.active.is_(True),
+                                                    ProjectMembership.user_id == viewer.id))
+    found: dict[str, list[Choice]] = {"project": [], "vendor": [], "nav": []}
+    for kind, ident, number, name in db.session.execute(union_all(*parts)):
+        found[kind].append(Choice(ident, number, name))
+    projects = sorted(found["project"], key=lambda p: p.number)
+    nav = projects if viewer.is_company_admin else sorted(found["nav"], key=lambda p: p.number)
+    return projects, sorted(found["vendor"], key=lambda v: v.name), nav

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from blueprints.erp import bp
 from blueprints.erp.forms import RejectForm
 from blueprints.fields import parse_id, show_workflow_error, unique_ids
-from blueprints.rendering import is_htmx, render, render_partial
+from blueprints.rendering import is_htmx, per_request, render, render_partial
 from extensions import db
-from models import ChangeOrder, Commitment, ErpStatus, Project, ProjectRole, Vendor
+from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
 from workflow import erp, history, inbox
 from workflow.change_orders import can_view
-from workflow.commitments import totals_by_commitment
 from workflow.errors import AlreadyHandled, WorkflowError
 from workflow.permissions import can_view_erp, has_project_role, is_approver
 
@@ -28,9 +26,17 @@ def require_erp_view() -> None:
         abort(403)
 
 
+def _counters(filters: inbox.Filters) -> inbox.Counters:
+    """The tab counts, the navigation's counts and the live fingerprint, in one statement; the
+    navigation reads its counts from here instead of asking again."""
+    counters = inbox.counters(filters, current_user, TABS)
+    per_request("nav_counts", value=(counters.waiting, counters.returned))
+    return counters
+
+
 def _counts() -> dict[ErpStatus, int]:
     """Every status's count, unfiltered (the tabs updated beside a changed card)."""
-    return inbox.counts(inbox.Filters(ErpStatus.READY_TO_EXPORT), current_user)
+    return _counters(inbox.Filters(ErpStatus.READY_TO_EXPORT)).tabs
 
 
 def kind_of(subject) -> str:
@@ -41,22 +47,20 @@ class _CardData:
     """What a page of cards needs, in a fixed number of statements for any number of cards."""
 
     def __init__(self, subjects: list) -> None:
-        from quickbooks_online.lists import names
-        from quickbooks_online.mapping import mappings_for, synced_changes_by_commitment
+        from quickbooks_online.lists import names_for
 
         commitments = [s for s in subjects if isinstance(s, Commitment)]
         ccos = [s for s in subjects if isinstance(s, ChangeOrder)]
         of_cards = {(s.commitment if isinstance(s, ChangeOrder) else s) for s in subjects}
-        ids = [c.id for c in of_cards]
-        self.totals = totals_by_commitment(ids)
-        self.exports = erp.latest_exports([c.id for c in commitments])
-        self.cco_exports = erp.latest_change_order_exports([c.id for c in ccos])
-        self.unsent = erp.approved_not_synced(ids, current_user)
-        self.synced = synced_changes_by_commitment(list({c.commitment_id for c in ccos}))
-        self.mappings = mappings_for({(line.cost_code_id, line.category_id) for cco in ccos
-                                      for line in cco.lines if line.sov_line_id is None})
+        ledger = inbox.ledger([c.id for c in of_cards], current_user)
+        self.totals, self.unsent, self.synced = ledger.totals, ledger.not_sent, ledger.synced
+        self.exports, self.cco_exports = erp.latest_exports_of([c.id for c in commitments],
+                                                               [c.id for c in ccos])
+        self.mappings = {(line.cost_code_id, line.category_id): line.mapping for cco in ccos
+                         for line in cco.lines if line.sov_line_id is None and line.mapping}
         self.sendings = inbox.sendings(subjects)
-        self.names = names()
+        self.names = names_for({pair for c in of_cards for pair in (
+            ("Vendor", c.vendor.qbo_vendor_id), ("Customer", c.project.qbo_customer_id))})
 
     def name_of(self, entity: str, qbo_id: str | None) -> str | None:
         return self.names.get((entity, qbo_id))
@@ -67,8 +71,10 @@ class _CardData:
         from quickbooks_online.export.change_order import plan_change_order
 
         synced = self.synced.get(cco.commitment_id, {})
+        touched = {line.sov_line for line in cco.lines if line.sov_line is not None}
         lines = [{"Id": line.qbo_line_id, "Amount": str(line.amount + synced.get(line.id, 0))}
-                 for line in cco.commitment.sov_lines if line.qbo_line_id]
+                 for line in sorted(touched, key=lambda sov: sov.line_number)
+                 if line.qbo_line_id]
         return plan_change_order(cco, lines, self.mappings)
 
     def card(self, subject, **extra) -> dict:
@@ -108,13 +114,14 @@ def _inbox_context(filters: inbox.Filters) -> dict:
     subjects, cursor = inbox.page(filters, current_user,
                                   inbox.Cursor.parse(request.args.get("after")))
     data = _CardData(subjects)
+    counters = _counters(filters)
+    projects, vendors, nav = inbox.choices(current_user)
+    per_request("nav_projects", value=nav)
     return {"tool": "erp", "tabs": TABS, "tab": filters.status, "filters": filters,
-            "counts": inbox.counts(filters, current_user), "subjects": subjects,
+            "counts": counters.tabs, "subjects": subjects,
             "card": data.card, "next_cursor": cursor.token() if cursor else None,
-            "fingerprint": inbox.fingerprint(filters, current_user),
-            "projects": db.session.scalars(select(Project).where(Project.active.is_(True))
-                                           .order_by(Project.number)).all(),
-            "vendors": db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
+            "fingerprint": counters.fingerprint,
+            "projects": projects, "vendors": vendors,
             "after": request.args.get("after")}
 
 
@@ -136,7 +143,7 @@ def changes():
     else the first page of cards again, swapped in out of band."""
     require_erp_view()
     filters = _filters()
-    if inbox.fingerprint(filters, current_user) == request.args.get("seen"):
+    if _counters(filters).fingerprint == request.args.get("seen"):
         return "", 204
     return render_partial("erp/_live.html", polled=True, **_inbox_context(filters))
 
