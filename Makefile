@@ -34,5 +34,6 @@ worker: $(VENV)/.installed
 sandbox: $(VENV)/.installed
 	$(BIN)/python -m qbo_sandbox --host 127.0.0.1 --port 5055
 
+# make bench BENCH_ARGS="--sizes 100,10000 --exports 200" (README: Performance)
 bench: $(VENV)/.installed
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
