@@ -65,8 +65,10 @@ def field_errors(form, errors: dict[str, str]) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from blueprints.guards import register_role_cache
     from workflow.money import format_money
 
+    register_role_cache(app)
     app.add_template_filter(format_money, "money")
 
     @app.context_processor

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
 from models import (
@@ -128,6 +129,13 @@ def _cco_named_in(ce: ChangeEvent, event: HistoryEvent) -> ChangeOrder | None:
 
 # ---- queries -----------------------------------------------------------------------------------
 
+def _with_change_order():
+    """A CCO line with its CCO, commitment and viewers: what a page names or checks of it."""
+    cco = joinedload(ChangeOrderLine.change_order)
+    return (cco.joinedload(ChangeOrder.commitment).joinedload(Commitment.project),
+            cco.selectinload(ChangeOrder.viewers))
+
+
 def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
     """For each line item on a live CCO (status not Void), the CCO line made from it."""
     ids = list(item_ids)
@@ -137,7 +145,7 @@ def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
         select(ChangeOrderLine).join(ChangeOrder)
         .where(ChangeOrderLine.change_event_line_id.in_(ids),
                ChangeOrder.status != ChangeOrderStatus.VOID)
-        .order_by(ChangeOrderLine.id))
+        .options(*_with_change_order()).order_by(ChangeOrderLine.id))
     found: dict[int, ChangeOrderLine] = {}
     for line in rows:
         found.setdefault(line.change_event_line_id, line)
@@ -201,7 +209,8 @@ def ccos_from(user: User, ce: ChangeEvent) -> list[tuple[ChangeOrder, Decimal]]:
     for line in db.session.scalars(
             select(ChangeOrderLine).join(ChangeEventLine,
                                          ChangeOrderLine.change_event_line_id == ChangeEventLine.id)
-            .where(ChangeEventLine.change_event_id == ce.id).order_by(ChangeOrderLine.id)):
+            .where(ChangeEventLine.change_event_id == ce.id)
+            .options(*_with_change_order()).order_by(ChangeOrderLine.id)):
         cco = line.change_order
         if can_view(user, cco):
             ccos[cco.id] = cco
@@ -214,7 +223,7 @@ def approved_commitments(project: Project) -> list[Commitment]:
     return list(db.session.scalars(
         select(Commitment).where(Commitment.project_id == project.id,
                                  Commitment.status == CommitmentStatus.APPROVED)
-        .order_by(Commitment.number)))
+        .options(selectinload(Commitment.vendor)).order_by(Commitment.number)))
 
 
 # ---- change events -----------------------------------------------------------------------------

@@ -236,6 +236,9 @@ def create(project_id: int):
 # ---- one change event --------------------------------------------------------------------------
 
 def _page_context(ce: ChangeEvent, **extra) -> dict:
+    from workflow.pages import change_event_page
+
+    ce = change_event_page(ce)
     project = ce.project
     default_commitment = next((i.commitment_id for i in ce.lines if i.commitment_id), None)
     context = {

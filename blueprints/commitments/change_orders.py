@@ -108,6 +108,9 @@ def _urls(cco: ChangeOrder) -> dict:
 
 
 def _page_context(cco: ChangeOrder, **extra) -> dict:
+    from workflow.pages import change_order_page
+
+    cco = change_order_page(cco)
     commitment = cco.commitment
     return {
         "project": commitment.project, "commitment": commitment, "cco": cco,

@@ -159,6 +159,9 @@ def erp_panel_for(subject):
 
 
 def _page_context(commitment: Commitment) -> dict:
+    from workflow.pages import commitment_page
+
+    commitment = commitment_page(commitment)
     project = commitment.project
     return {
         "project": project, "commitment": commitment,
