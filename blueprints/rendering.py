@@ -70,20 +70,53 @@ def register_template_helpers(app: Flask) -> None:
 
     register_role_cache(app)
     app.add_template_filter(format_money, "money")
+    app.add_template_global(page_url)  # for macros imported without the context
 
     @app.context_processor
     def inject_helpers():
         from workflow.change_orders import can_view
-        from workflow.erp import returned_count, waiting_on
 
         return {
             "perm": permissions,
             "can_view_cco": lambda cco: can_view(current_user, cco),
             "htmx_script": htmx_script,
-            "erp_waiting": waiting_on,
-            "erp_returned": returned_count,
+            "erp_waiting": lambda user: _nav_counts(user)[1],
+            "erp_returned": lambda user: _nav_counts(user)[0],
             "notices_for": notices_for,
         }
+
+
+def page_url(**cursor) -> str:
+    """This page's URL with its filters and a new cursor (``after`` or ``before``) in place of
+    the old one."""
+    from flask import url_for
+
+    args = {k: v for k, v in request.args.items() if k not in ("after", "before")}
+    args.update({k: v for k, v in cursor.items() if v})
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+HISTORY_PAGE = 50
+
+
+def history_page(read) -> dict:
+    """The Change History of a record's page, newest first, one page of it: ``read(before,
+    limit)`` reads it; ``?history_before=<id>`` shows the older ones."""
+    from flask import url_for
+
+    from blueprints.fields import parse_id
+
+    before = parse_id(request.args.get("history_before", ""))
+    events = read(before, HISTORY_PAGE + 1)
+    args = {k: v for k, v in request.args.items() if k != "history_before"}
+    here = dict(request.view_args or {}, **args)
+    older = None
+    if len(events) > HISTORY_PAGE:
+        events = events[:HISTORY_PAGE]
+        older = url_for(request.endpoint, **here, history_before=events[-1].id,
+                        _anchor="history")
+    newest = url_for(request.endpoint, **here, _anchor="history") if before else None
+    return {"history": events, "history_older": older, "history_newest": newest}
 
 
 def htmx_script() -> Markup:
@@ -98,6 +131,16 @@ def htmx_script() -> Markup:
         '<script src="{cdn}" integrity="{sri}" crossorigin="anonymous"></script>\n'
         '<script src="{fallback}" data-src="{local}"></script>'
     ).format(cdn=HTMX_CDN_URL, sri=HTMX_INTEGRITY, fallback=fallback, local=local)
+
+
+def _nav_counts(user) -> tuple[int, int]:
+    """The navigation's counts (returned, waiting), read once per request in one statement."""
+    from workflow.erp import nav_counts
+
+    key = ("changeorder.nav_counts", getattr(user, "id", None))
+    if key not in request.environ:
+        request.environ[key] = nav_counts(user)
+    return request.environ[key]
 
 
 def notices_for(user):

@@ -99,12 +99,13 @@ def set_tool_enabled(actor: User, project: Project, enabled: bool) -> Project:
 COMMITMENT_CO_FIELD = "Commitment CO"
 
 
-def history_for(ce: ChangeEvent, viewer: User) -> list:
+def history_for(ce: ChangeEvent, viewer: User, before: int | None = None,
+                limit: int | None = None) -> list:
     """The change event's history as ``viewer`` may see it: a private CCO it records is not
-    named to someone who cannot view that CCO."""
+    named to someone who cannot view that CCO. ``before``/``limit``: one page of it."""
     sees_all = has_project_role(viewer, ce.project, ProjectRole.ADMIN)
     shown = []
-    for event in history.history_for(ce):
+    for event in history.history_for(ce, before, limit):
         if event.field == COMMITMENT_CO_FIELD and not sees_all:
             cco = _cco_named_in(ce, event)
             # Not found (the commitment was renumbered since): fail closed.
@@ -191,6 +192,22 @@ def totals_by_change_event(ids: list[int]) -> dict[int, Totals]:
                            Decimal(latest).quantize(Decimal("0.01")))
              for ce_id, rom, latest in rows}
     return {i: found.get(i, Totals(ZERO, ZERO)) for i in ids}
+
+
+def grand_totals(change_events) -> tuple[int, Totals]:
+    """How many change events a select of ids names, and their ROM and latest cost summed, in
+    one statement (the list's footer, whatever page of it is shown)."""
+    def scalar(column):
+        return select(column).where(ChangeEventLine.change_event_id.in_(change_events)
+                                    ).scalar_subquery()
+
+    count = (select(func.count()).select_from(ChangeEvent)
+             .where(ChangeEvent.id.in_(change_events)).scalar_subquery())
+    n, rom, latest = db.session.execute(select(
+        count, scalar(func.coalesce(func.sum(ChangeEventLine.cost_rom), 0)),
+        scalar(func.coalesce(func.sum(ChangeEventLine.latest_cost), 0)))).one()
+    return int(n or 0), Totals(Decimal(str(rom)).quantize(Decimal("0.01")),
+                               Decimal(str(latest)).quantize(Decimal("0.01")))
 
 
 def totals(ce: ChangeEvent) -> Totals:

@@ -13,7 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 
 from extensions import db
 from models import (
@@ -134,16 +134,30 @@ def waiting_statuses(user: User) -> list[ErpStatus]:
     return statuses
 
 
+def _waiting_count(statuses: list[ErpStatus]):
+    commitments = select(func.count()).select_from(Commitment).where(
+        Commitment.erp_status.in_(statuses)).scalar_subquery()
+    change_orders = select(func.count()).select_from(ChangeOrder).where(
+        ChangeOrder.erp_status.in_(statuses)).scalar_subquery()
+    return commitments + change_orders
+
+
 def waiting_on(user: User) -> int:
     """How many records wait for this user in ERP Integrations (the navigation's count)."""
     statuses = waiting_statuses(user)
     if not statuses:
         return 0
-    commitments = select(func.count()).select_from(Commitment).where(
-        Commitment.erp_status.in_(statuses)).scalar_subquery()
-    change_orders = select(func.count()).select_from(ChangeOrder).where(
-        ChangeOrder.erp_status.in_(statuses)).scalar_subquery()
-    return db.session.scalar(select(commitments + change_orders)) or 0
+    return db.session.scalar(select(_waiting_count(statuses))) or 0
+
+
+def nav_counts(user: User) -> tuple[int, int]:
+    """The navigation's two counts, (returned, waiting), in one statement."""
+    if not user.is_authenticated:
+        return 0, 0
+    statuses = waiting_statuses(user)
+    waiting = _waiting_count(statuses) if statuses else literal(0)
+    returned, waiting = db.session.execute(select(_returned_count(user), waiting)).one()
+    return int(returned or 0), int(waiting or 0)
 
 
 # ---- transitions -----------------------------------------------------------------------------
@@ -529,10 +543,14 @@ def returned_to(user: User, limit: int = 20) -> list:
 
 def returned_count(user: User) -> int:
     """The navigation's count of rejected work a project admin may correct and resend."""
-    from workflow.change_orders import private_filter
-
     if not user.is_authenticated:
         return 0
+    return db.session.scalar(select(_returned_count(user))) or 0
+
+
+def _returned_count(user: User):
+    from workflow.change_orders import private_filter
+
     projects = _administered_projects(user)
     commitments = select(func.count()).select_from(Commitment).where(
         Commitment.erp_status == ERP.REJECTED,
@@ -540,7 +558,7 @@ def returned_count(user: User) -> int:
     ccos = select(func.count()).select_from(ChangeOrder).join(ChangeOrder.commitment).where(
         ChangeOrder.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects),
         private_filter(user)).scalar_subquery()
-    return db.session.scalar(select(commitments + ccos)) or 0
+    return commitments + ccos
 
 
 def lines_touched_in_flight(commitment: Commitment) -> set[int]:
