@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort
+from flask import Flask, abort, has_request_context, request
 from flask_login import current_user, login_required
 
 from extensions import db
 from models import Project, ProjectRole
+from workflow import permissions
 from workflow.permissions import has_project_role, is_company_admin
+
+
+def _request_roles() -> dict | None:
+    """The project roles read in this request (the environ lives exactly as long as it)."""
+    if not has_request_context():
+        return None
+    return request.environ.setdefault("changeorder.project_roles", {})
+
+
+def register_role_cache(app: Flask) -> None:
+    permissions.use_role_cache(_request_roles)
 
 
 def company_admin_required(view):

@@ -65,10 +65,13 @@ def field_errors(form, errors: dict[str, str]) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from blueprints.guards import register_role_cache
     from workflow.money import format_money
 
+    register_role_cache(app)
     app.add_template_filter(format_money, "money")
     app.add_template_filter(capped_count, "count")
+    app.add_template_global(page_url)  # for macros imported without the context
 
     @app.context_processor
     def inject_helpers():
@@ -83,6 +86,39 @@ def register_template_helpers(app: Flask) -> None:
             "erp_returned": lambda user: nav_counts(user)[1],
             "notices_for": notices_for,
         }
+
+
+def page_url(**cursor) -> str:
+    """This page's URL with its filters and a new cursor (``after`` or ``before``) in place of
+    the old one."""
+    from flask import url_for
+
+    args = {k: v for k, v in request.args.items() if k not in ("after", "before")}
+    args.update({k: v for k, v in cursor.items() if v})
+    return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+HISTORY_PAGE = 50
+
+
+def history_page(read) -> dict:
+    """The Change History of a record's page, newest first, one page of it: ``read(before,
+    limit)`` reads it; ``?history_before=<id>`` shows the older ones."""
+    from flask import url_for
+
+    from blueprints.fields import parse_id
+
+    before = parse_id(request.args.get("history_before", ""))
+    events = read(before, HISTORY_PAGE + 1)
+    args = {k: v for k, v in request.args.items() if k != "history_before"}
+    here = dict(request.view_args or {}, **args)
+    older = None
+    if len(events) > HISTORY_PAGE:
+        events = events[:HISTORY_PAGE]
+        older = url_for(request.endpoint, **here, history_before=events[-1].id,
+                        _anchor="history")
+    newest = url_for(request.endpoint, **here, _anchor="history") if before else None
+    return {"history": events, "history_older": older, "history_newest": newest}
 
 
 def htmx_script() -> Markup:

@@ -47,7 +47,13 @@ class ChangeEvent(db.Model):
     """``number`` is 001, 002 … per project, from ``Project.last_change_event_number``."""
 
     __tablename__ = "change_events"
-    __table_args__ = (sa.UniqueConstraint("project_id", "number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "number"),
+        # The list: a project's change events by number under one filter (keyset pages).
+        sa.Index("ix_change_events_project_status_number", "project_id", "status", "number",
+                 "id"),
+        sa.Index("ix_change_events_project_scope_number", "project_id", "scope", "number", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id"), index=True)
@@ -89,7 +95,11 @@ class ChangeEventLine(db.Model):
     """A line item: what may change, for whom, and what it may cost (ROM, then latest)."""
 
     __tablename__ = "change_event_lines"
-    __table_args__ = (sa.UniqueConstraint("change_event_id", "line_number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("change_event_id", "line_number"),
+        # The change events list's vendor filter.
+        sa.Index("ix_change_event_lines_vendor_event", "vendor_id", "change_event_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     change_event_id: Mapped[int] = mapped_column(

@@ -28,6 +28,11 @@ class Commitment(db.Model):
         sa.UniqueConstraint("project_id", "number"),
         # The inbox: one ERP status, oldest waiting first (keyset pages).
         sa.Index("ix_commitments_erp_status_updated_at", "erp_status", "updated_at", "id"),
+        # The list: a project's commitments by number under one filter (keyset pages).
+        sa.Index("ix_commitments_project_type_number", "project_id", "type", "number", "id"),
+        sa.Index("ix_commitments_project_status_number", "project_id", "status", "number", "id"),
+        sa.Index("ix_commitments_project_vendor_number", "project_id", "vendor_id", "number",
+                 "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import and_, func, select, tuple_
 
 from extensions import db
 from models import (
@@ -56,12 +56,24 @@ def mappings_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], CostMappi
     return {(m.cost_code_id, m.category_id): m for m in rows}
 
 
-def _sales_only_items(item_ids: set[str], realm_id: str | None) -> set[str]:
-    if not item_ids or not realm_id:
-        return set()
-    return set(db.session.scalars(select(QboRecord.qbo_id).where(
-        QboRecord.realm_id == realm_id, QboRecord.entity == "Item",
-        QboRecord.qbo_id.in_(item_ids), QboRecord.detail.startswith(SALES_ONLY))))
+def _mappings_and_sales_only(pairs: set[tuple[int, int]], realm_id: str | None
+                             ) -> tuple[dict[tuple[int, int], CostMapping], set[str]]:
+    """The mappings of these pairs and which of their items QuickBooks only sells, in one
+    query however many lines use them."""
+    if not pairs:
+        return {}, set()
+    sales_only = and_(QboRecord.realm_id == (realm_id or ""), QboRecord.entity == "Item",
+                      QboRecord.qbo_id == CostMapping.qbo_item_id,
+                      QboRecord.detail.startswith(SALES_ONLY))
+    rows = db.session.execute(
+        select(CostMapping, QboRecord.qbo_id).outerjoin(QboRecord, sales_only)
+        .where(tuple_(CostMapping.cost_code_id, CostMapping.category_id).in_(sorted(pairs))))
+    found, refused = {}, set()
+    for mapping, sold_only in rows:
+        found[(mapping.cost_code_id, mapping.category_id)] = mapping
+        if sold_only is not None and realm_id:
+            refused.add(sold_only)
+    return found, refused
 
 
 def _connection_blockers(connection: QboConnection | None) -> list[Blocker]:
@@ -77,9 +89,9 @@ def _connection_blockers(connection: QboConnection | None) -> list[Blocker]:
 def _cost_blockers(pairs: list[tuple[object, object]], connection) -> list[Blocker]:
     """Each (cost code, category) used must map to an item that can be bought, or an account."""
     problems = []
-    found = mappings_for({(code.id, category.id) for code, category in pairs})
-    sales_only = _sales_only_items({m.qbo_item_id for m in found.values() if m.qbo_item_id},
-                                   connection.realm_id if connection else None)
+    found, sales_only = _mappings_and_sales_only(
+        {(code.id, category.id) for code, category in pairs},
+        connection.realm_id if connection else None)
     seen = set()
     for code, category in pairs:
         key = (code.id, category.id)
@@ -192,8 +204,9 @@ def change_order_blockers(cco: ChangeOrder) -> list[Blocker]:
     if not cco.lines:
         problems.append(Blocker("The change order has no lines."))
     before = synced_changes(commitment)
+    changed = {line.sov_line_id: line.sov_line for line in cco.lines if line.sov_line_id}
     for sov_line_id, change in change_order_sums(cco).items():
-        sov_line = db.session.get(SovLine, sov_line_id)
+        sov_line = changed[sov_line_id]
         after = sov_line.amount + before.get(sov_line_id, ZERO) + change
         if after < 0:
             problems.append(Blocker(

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
 from models import (
@@ -98,12 +99,13 @@ def set_tool_enabled(actor: User, project: Project, enabled: bool) -> Project:
 COMMITMENT_CO_FIELD = "Commitment CO"
 
 
-def history_for(ce: ChangeEvent, viewer: User) -> list:
+def history_for(ce: ChangeEvent, viewer: User, before: int | None = None,
+                limit: int | None = None) -> list:
     """The change event's history as ``viewer`` may see it: a private CCO it records is not
-    named to someone who cannot view that CCO."""
+    named to someone who cannot view that CCO. ``before``/``limit``: one page of it."""
     sees_all = has_project_role(viewer, ce.project, ProjectRole.ADMIN)
     shown = []
-    for event in history.history_for(ce):
+    for event in history.history_for(ce, before, limit):
         if event.field == COMMITMENT_CO_FIELD and not sees_all:
             cco = _cco_named_in(ce, event)
             # Not found (the commitment was renumbered since): fail closed.
@@ -128,6 +130,13 @@ def _cco_named_in(ce: ChangeEvent, event: HistoryEvent) -> ChangeOrder | None:
 
 # ---- queries -----------------------------------------------------------------------------------
 
+def _with_change_order():
+    """A CCO line with its CCO, commitment and viewers: what a page names or checks of it."""
+    cco = joinedload(ChangeOrderLine.change_order)
+    return (cco.joinedload(ChangeOrder.commitment).joinedload(Commitment.project),
+            cco.selectinload(ChangeOrder.viewers))
+
+
 def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
     """For each line item on a live CCO (status not Void), the CCO line made from it."""
     ids = list(item_ids)
@@ -137,7 +146,7 @@ def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
         select(ChangeOrderLine).join(ChangeOrder)
         .where(ChangeOrderLine.change_event_line_id.in_(ids),
                ChangeOrder.status != ChangeOrderStatus.VOID)
-        .order_by(ChangeOrderLine.id))
+        .options(*_with_change_order()).order_by(ChangeOrderLine.id))
     found: dict[int, ChangeOrderLine] = {}
     for line in rows:
         found.setdefault(line.change_event_line_id, line)
@@ -185,6 +194,22 @@ def totals_by_change_event(ids: list[int]) -> dict[int, Totals]:
     return {i: found.get(i, Totals(ZERO, ZERO)) for i in ids}
 
 
+def grand_totals(change_events) -> tuple[int, Totals]:
+    """How many change events a select of ids names, and their ROM and latest cost summed, in
+    one statement (the list's footer, whatever page of it is shown)."""
+    def scalar(column):
+        return select(column).where(ChangeEventLine.change_event_id.in_(change_events)
+                                    ).scalar_subquery()
+
+    count = (select(func.count()).select_from(ChangeEvent)
+             .where(ChangeEvent.id.in_(change_events)).scalar_subquery())
+    n, rom, latest = db.session.execute(select(
+        count, scalar(func.coalesce(func.sum(ChangeEventLine.cost_rom), 0)),
+        scalar(func.coalesce(func.sum(ChangeEventLine.latest_cost), 0)))).one()
+    return int(n or 0), Totals(Decimal(str(rom)).quantize(Decimal("0.01")),
+                               Decimal(str(latest)).quantize(Decimal("0.01")))
+
+
 def totals(ce: ChangeEvent) -> Totals:
     return totals_by_change_event([ce.id])[ce.id]
 
@@ -201,7 +226,8 @@ def ccos_from(user: User, ce: ChangeEvent) -> list[tuple[ChangeOrder, Decimal]]:
     for line in db.session.scalars(
             select(ChangeOrderLine).join(ChangeEventLine,
                                          ChangeOrderLine.change_event_line_id == ChangeEventLine.id)
-            .where(ChangeEventLine.change_event_id == ce.id).order_by(ChangeOrderLine.id)):
+            .where(ChangeEventLine.change_event_id == ce.id)
+            .options(*_with_change_order()).order_by(ChangeOrderLine.id)):
         cco = line.change_order
         if can_view(user, cco):
             ccos[cco.id] = cco
@@ -214,7 +240,7 @@ def approved_commitments(project: Project) -> list[Commitment]:
     return list(db.session.scalars(
         select(Commitment).where(Commitment.project_id == project.id,
                                  Commitment.status == CommitmentStatus.APPROVED)
-        .order_by(Commitment.number)))
+        .options(selectinload(Commitment.vendor)).order_by(Commitment.number)))
 
 
 # ---- change events -----------------------------------------------------------------------------

@@ -71,52 +71,87 @@ class Totals:
 
 # ---- totals ------------------------------------------------------------------------------------
 
+def _totals_rows(commitments, viewer: User | None, by_commitment: bool):
+    """(commitment id, kind, visible, amount, count) for the commitments ``commitments`` (a
+    select of their ids) in ONE statement: their SOV sums ("original"), their approved and
+    pending change order sums split by whether ``viewer`` may see them, and ("count") how many
+    commitments there are. Without ``by_commitment`` the sums are over all of them."""
+    from sqlalchemy import case, literal, union_all
+
+    from workflow.change_orders import private_filter
+
+    def key(column):
+        return column if by_commitment else literal(0)
+
+    pending = [s for s in ChangeOrderStatus if s.is_pending]
+    visible = (case((private_filter(viewer), 1), else_=0) if viewer is not None
+               else literal(1))
+    kind = case((ChangeOrder.status == ChangeOrderStatus.APPROVED, "approved"),
+                else_="pending")
+    original = (select(key(SovLine.commitment_id).label("cid"), literal("original").label("kind"),
+                       literal(1).label("visible"),
+                       func.coalesce(func.sum(SovLine.amount), 0).label("amount"),
+                       literal(0).label("n"))
+                .where(SovLine.commitment_id.in_(commitments)))
+    changes = (select(key(ChangeOrder.commitment_id), kind, visible,
+                      func.coalesce(func.sum(ChangeOrderLine.amount), 0),
+                      func.count(ChangeOrder.id.distinct()))
+               .join(ChangeOrderLine, ChangeOrderLine.change_order_id == ChangeOrder.id)
+               .join(Commitment, Commitment.id == ChangeOrder.commitment_id)
+               .where(ChangeOrder.commitment_id.in_(commitments),
+                      ChangeOrder.status.in_([ChangeOrderStatus.APPROVED, *pending])))
+    if by_commitment:
+        original = original.group_by(SovLine.commitment_id)
+        changes = changes.group_by(ChangeOrder.commitment_id, kind, visible)
+        return db.session.execute(union_all(original, changes)).all()
+    changes = changes.group_by(kind, visible)
+    count = select(literal(0), literal("count"), literal(1), literal(0),
+                   func.count()).select_from(Commitment).where(Commitment.id.in_(commitments))
+    return db.session.execute(union_all(original, changes, count)).all()
+
+
+def _cents(value) -> Decimal:
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
+def _fold(rows) -> tuple[dict[int, Totals], int]:
+    parts: dict[int, dict[str, Decimal]] = {}
+    hidden: dict[int, int] = {}
+    count = 0
+    for cid, kind, visible, amount, n in rows:
+        if kind == "count":
+            count = int(n)
+        elif not visible:
+            hidden[cid] = hidden.get(cid, 0) + int(n)
+        else:
+            part = parts.setdefault(cid, {})
+            part[kind] = part.get(kind, ZERO) + _cents(amount)
+    found = {cid: Totals(original=part.get("original", ZERO),
+                         approved_changes=part.get("approved", ZERO),
+                         pending_changes=part.get("pending", ZERO), hidden=hidden.get(cid, 0))
+             for cid, part in parts.items()}
+    for cid, n in hidden.items():
+        found.setdefault(cid, Totals(ZERO, ZERO, ZERO, n))
+    return found, count
+
+
 def totals_by_commitment(commitment_ids: list[int],
                          viewer: User | None = None) -> dict[int, Totals]:
-    """Original, approved-changes and pending-changes totals, a few queries for any number.
+    """Original, approved-changes and pending-changes totals, one statement for any number.
 
     With a ``viewer``, change orders they may not see (private ones) are left out and counted
     in ``hidden``, so no total tells them an amount they cannot open."""
     if not commitment_ids:
         return {}
-    original = dict(db.session.execute(
-        select(SovLine.commitment_id, func.coalesce(func.sum(SovLine.amount), 0))
-        .where(SovLine.commitment_id.in_(commitment_ids)).group_by(SovLine.commitment_id)
-    ).all())
-    changes: dict[tuple[int, bool], Decimal] = {}
-    hidden: dict[int, int] = {}
-    pending = [s for s in ChangeOrderStatus if s.is_pending]
-    rows = db.session.execute(
-        select(ChangeOrder.commitment_id, ChangeOrder.id, ChangeOrder.status,
-               ChangeOrder.private, func.coalesce(func.sum(ChangeOrderLine.amount), 0))
-        .join(ChangeOrderLine, ChangeOrderLine.change_order_id == ChangeOrder.id)
-        .where(ChangeOrder.commitment_id.in_(commitment_ids),
-               ChangeOrder.status.in_([ChangeOrderStatus.APPROVED, *pending]))
-        .group_by(ChangeOrder.commitment_id, ChangeOrder.id, ChangeOrder.status,
-                  ChangeOrder.private)
-    ).all()
-    unseen = _unseen_private_ccos(viewer, [r[1] for r in rows if r[3]])
-    for commitment_id, cco_id, status, _private, amount in rows:
-        if cco_id in unseen:
-            hidden[commitment_id] = hidden.get(commitment_id, 0) + 1
-            continue
-        key = (commitment_id, status == ChangeOrderStatus.APPROVED)
-        changes[key] = changes.get(key, ZERO) + Decimal(amount)
-    return {
-        cid: Totals(original=Decimal(original.get(cid, 0)).quantize(Decimal("0.01")),
-                    approved_changes=changes.get((cid, True), ZERO),
-                    pending_changes=changes.get((cid, False), ZERO),
-                    hidden=hidden.get(cid, 0))
-        for cid in commitment_ids
-    }
+    found, _ = _fold(_totals_rows(list(commitment_ids), viewer, by_commitment=True))
+    return {cid: found.get(cid, Totals(ZERO, ZERO, ZERO)) for cid in commitment_ids}
 
 
-def _unseen_private_ccos(viewer: User | None, private_ids: list[int]) -> set[int]:
-    """Which of these private change orders the viewer may not see (none without a viewer)."""
-    if viewer is None or not private_ids:
-        return set()
-    return {cco.id for cco in db.session.scalars(
-        select(ChangeOrder).where(ChangeOrder.id.in_(private_ids))) if not can_view(viewer, cco)}
+def grand_totals(commitments, viewer: User | None = None) -> tuple[int, Totals]:
+    """How many commitments a select of ids names, and their totals summed, in one statement
+    (a list's footer, whatever page of it is shown)."""
+    found, count = _fold(_totals_rows(commitments, viewer, by_commitment=False))
+    return count, found.get(0, Totals(ZERO, ZERO, ZERO))
 
 
 def totals(commitment: Commitment, viewer: User | None = None) -> Totals:

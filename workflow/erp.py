@@ -13,7 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 
 from extensions import db
 from models import (
@@ -144,8 +144,6 @@ def _capped(query, cap: int | None):
 def waiting_on_sql(user: User, cap: int | None = None):
     """SQL: how many records wait for this user in ERP Integrations (the navigation's count),
     each kind counted up to ``cap``."""
-    from sqlalchemy import literal
-
     statuses = waiting_statuses(user)
     if not statuses:
         return literal(0)
@@ -157,8 +155,6 @@ def waiting_on_sql(user: User, cap: int | None = None):
 
 def returned_count_sql(user: User, cap: int | None = None):
     """SQL: rejected work a project admin may correct and resend (the navigation's count)."""
-    from sqlalchemy import literal
-
     from workflow.change_orders import private_filter
 
     if not user.is_authenticated:

@@ -67,6 +67,7 @@ class MaskedEvent:
     """A history event as shown to someone who may not see all of it (the stored event is
     append-only and stays as it was)."""
 
+    id: int
     at: datetime
     user: User | None
     action: str
@@ -81,15 +82,22 @@ def masked(event: HistoryEvent, **shown) -> MaskedEvent:
     return MaskedEvent(**{**values, **shown})
 
 
-def history_for(subject) -> list[HistoryEvent]:
+def history_for(subject, before: int | None = None,
+                limit: int | None = None) -> list[HistoryEvent]:
+    """The record's history, newest first: with ``before`` only events older than that event
+    id (the cursor of the next page), at most ``limit`` of them; who made each is read along."""
     from sqlalchemy import select
+    from sqlalchemy.orm import joinedload
 
     subject_type, subject_id, _ = _subject(subject)
-    return list(db.session.scalars(
-        select(HistoryEvent).where(HistoryEvent.subject_type == subject_type,
-                                   HistoryEvent.subject_id == subject_id)
-        .order_by(HistoryEvent.id.desc())
-    ))
+    query = (select(HistoryEvent).where(HistoryEvent.subject_type == subject_type,
+                                        HistoryEvent.subject_id == subject_id)
+             .options(joinedload(HistoryEvent.user)).order_by(HistoryEvent.id.desc()))
+    if before is not None:
+        query = query.where(HistoryEvent.id < before)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
 
 
 def already_handled(subject, number: str, status_label: str) -> str:

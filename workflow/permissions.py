@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Callable
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from extensions import db
 from models import ErpPermission, Project, ProjectMembership, ProjectRole, User
@@ -14,17 +17,49 @@ def is_company_admin(user: User | None) -> bool:
                 and user.is_company_admin)
 
 
+# Where roles read in this request are kept (None: not in a request, read every time). The
+# blueprints give a per-request dict (blueprints/guards.py), so a page asks the database once
+# per project however many rows or buttons check the role (docs/architecture.md).
+def _no_cache() -> dict | None:
+    return None
+
+
+_role_cache: Callable[[], dict | None] = _no_cache
+
+
+def use_role_cache(provider: Callable[[], dict | None]) -> None:
+    global _role_cache
+    _role_cache = provider
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_roles_on_membership_change(session, _context) -> None:
+    """A membership written in this request: the roles read before it are stale."""
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(record, ProjectMembership) for record in changed):
+        cache = _role_cache()
+        if cache:
+            cache.clear()
+
+
 def project_role(user: User | None, project: Project) -> ProjectRole | None:
     """The user's role on the project; company admins act as project admins everywhere."""
     if user is None or not user.is_authenticated or not user.active:
         return None
     if user.is_company_admin:
         return ProjectRole.ADMIN
-    return db.session.scalar(
+    cache = _role_cache()
+    key = (user.id, project.id)
+    if cache is not None and key in cache:
+        return cache[key]
+    role = db.session.scalar(
         select(ProjectMembership.role).where(
             ProjectMembership.project_id == project.id, ProjectMembership.user_id == user.id
         )
     )
+    if cache is not None:
+        cache[key] = role
+    return role
 
 
 def has_project_role(user: User | None, project: Project, needed: ProjectRole) -> bool:

@@ -19,7 +19,7 @@ from blueprints.change_events.forms import (
 from blueprints.commitments.routes import _choices
 from blueprints.fields import parse_id, posted_version, show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
-from blueprints.rendering import is_htmx, render, render_partial, row_deleted
+from blueprints.rendering import history_page, is_htmx, render, render_partial, row_deleted
 from extensions import db
 from models import (
     Category,
@@ -46,7 +46,6 @@ from workflow.change_events import (
     history_for,
     live_cco_lines,
     set_tool_enabled,
-    sum_totals,
     totals,
     totals_by_change_event,
     update_change_event,
@@ -173,8 +172,10 @@ def index(project_id: int):
     project = load_project(project_id)
     if not project.change_events_enabled:
         return _tool_off(project)
-    query = (select(ChangeEvent).where(ChangeEvent.project_id == project.id)
-             .order_by(ChangeEvent.number))
+    from workflow.change_events import grand_totals
+    from workflow.pages import keyset
+
+    query = select(ChangeEvent).where(ChangeEvent.project_id == project.id)
     filters = {k: request.args.get(k, "") for k in ("status", "scope", "vendor")}
     if filters["status"] in {s.value for s in ChangeEventStatus}:
         query = query.where(ChangeEvent.status == ChangeEventStatus(filters["status"]))
@@ -185,11 +186,13 @@ def index(project_id: int):
         query = query.where(ChangeEvent.id.in_(
             select(ChangeEventLine.change_event_id)
             .where(ChangeEventLine.vendor_id == vendor_id)))
-    events = db.session.scalars(query).all()
-    by_id = totals_by_change_event([ce.id for ce in events])
+    page = keyset(query, (ChangeEvent.number, ChangeEvent.id), lambda ce: (ce.number, ce.id),
+                  after=request.args.get("after"), before=request.args.get("before"))
+    by_id = totals_by_change_event([ce.id for ce in page.rows])
+    count, grand = grand_totals(query.with_only_columns(ChangeEvent.id))
     vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
     return render("change_events/index.html", "change_events/_list.html", project=project,
-                  events=events, totals=by_id, grand=sum_totals(by_id.values()),
+                  events=page.rows, listing=page, count=count, totals=by_id, grand=grand,
                   filters=filters, vendors=vendors, statuses=list(ChangeEventStatus),
                   scopes=list(ChangeEventScope), can_edit=_can_edit(project),
                   can_admin=_can_admin(project), settings_form=_settings_form(project),
@@ -236,6 +239,9 @@ def create(project_id: int):
 # ---- one change event --------------------------------------------------------------------------
 
 def _page_context(ce: ChangeEvent, **extra) -> dict:
+    from workflow.pages import change_event_page
+
+    ce = change_event_page(ce)
     project = ce.project
     default_commitment = next((i.commitment_id for i in ce.lines if i.commitment_id), None)
     context = {
@@ -243,7 +249,8 @@ def _page_context(ce: ChangeEvent, **extra) -> dict:
         "live": live_cco_lines([i.id for i in ce.lines]), "can_edit": _can_edit(project),
         "new_line_form": _line_form(ce, blank=True),
         "cco_form": _cco_form(project, default_commitment),
-        "ccos": ccos_from(current_user, ce), "history": history_for(ce, current_user), "tool": TOOL,
+        "ccos": ccos_from(current_user, ce), "tool": TOOL,
+        **history_page(lambda before, limit: history_for(ce, current_user, before, limit)),
     }
     context.update(extra)
     return context

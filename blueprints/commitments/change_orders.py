@@ -16,7 +16,7 @@ from blueprints.fields import (
     submit,
     unique_ids,
 )
-from blueprints.rendering import is_htmx, render, render_partial, row_deleted
+from blueprints.rendering import history_page, is_htmx, render, render_partial, row_deleted
 from extensions import db
 from models import (
     Category,
@@ -108,15 +108,19 @@ def _urls(cco: ChangeOrder) -> dict:
 
 
 def _page_context(cco: ChangeOrder, **extra) -> dict:
+    from workflow.pages import change_order_page
+
+    cco = change_order_page(cco)
     commitment = cco.commitment
     return {
         "project": commitment.project, "commitment": commitment, "cco": cco,
         "can_edit": can_edit(current_user, cco), "can_review": can_review(current_user, cco),
         "can_edit_lines": can_edit_lines(current_user, cco),
-        "reviewer_name": reviewers_of(cco), "history": history.history_for(cco),
+        "reviewer_name": reviewers_of(cco),
         "new_line_form": _line_form(cco, blank=True),
         "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review"),
-        "tool": "commitments", "subject": cco, "panel": erp_panel_for(cco), **extra,
+        "tool": "commitments", "subject": cco, "panel": erp_panel_for(cco),
+        **history_page(lambda before, limit: history.history_for(cco, before, limit)), **extra,
     }
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
 from blueprints.fields import parse_id, posted_version, show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
-from blueprints.rendering import is_htmx, render, render_partial, row_deleted
+from blueprints.rendering import history_page, is_htmx, render, render_partial, row_deleted
 from extensions import db
 from models import (
     STATUSES_BY_TYPE,
@@ -33,7 +32,7 @@ from workflow.commitments import (
     add_sov_line,
     create_commitment,
     delete_sov_line,
-    sum_totals,
+    grand_totals,
     totals,
     totals_by_commitment,
     update_commitment,
@@ -102,9 +101,12 @@ def _can_edit(project) -> bool:
 @bp.get("/")
 @login_required
 def index(project_id: int):
+    from sqlalchemy.orm import joinedload
+
+    from workflow.pages import keyset
+
     project = load_project(project_id)
-    query = (select(Commitment).where(Commitment.project_id == project.id)
-             .options(selectinload(Commitment.vendor)).order_by(Commitment.number))
+    query = select(Commitment).where(Commitment.project_id == project.id)
     filters = {k: request.args.get(k, "") for k in ("type", "status", "vendor")}
     if filters["type"] in {t.value for t in CommitmentType}:
         query = query.where(Commitment.type == CommitmentType(filters["type"]))
@@ -113,11 +115,14 @@ def index(project_id: int):
     if filters["vendor"]:  # an id that names no record matches nothing
         vendor_id = parse_id(filters["vendor"]) or 0
         query = query.where(Commitment.vendor_id == vendor_id)
-    commitments = db.session.scalars(query).all()
-    by_id = totals_by_commitment([c.id for c in commitments], current_user)
+    page = keyset(query.options(joinedload(Commitment.vendor)),
+                  (Commitment.number, Commitment.id), lambda c: (c.number, c.id),
+                  after=request.args.get("after"), before=request.args.get("before"))
+    by_id = totals_by_commitment([c.id for c in page.rows], current_user)
+    count, grand = grand_totals(query.with_only_columns(Commitment.id), current_user)
     vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
     return render("commitments/index.html", "commitments/_list.html", project=project,
-                  commitments=commitments, totals=by_id, grand=sum_totals(by_id.values()),
+                  commitments=page.rows, listing=page, count=count, totals=by_id, grand=grand,
                   filters=filters, vendors=vendors, types=list(CommitmentType),
                   statuses=list(CommitmentStatus), can_edit=_can_edit(project),
                   tool="commitments")
@@ -159,15 +164,19 @@ def erp_panel_for(subject):
 
 
 def _page_context(commitment: Commitment) -> dict:
+    from workflow.pages import commitment_page
+
+    commitment = commitment_page(commitment)
     project = commitment.project
     return {
         "project": project, "commitment": commitment,
         "totals": totals(commitment, current_user),
         "change_orders": visible_change_orders(current_user, commitment),
-        "history": history.history_for(commitment), "can_edit": _can_edit(project),
+        "can_edit": _can_edit(project),
         "new_line_form": _sov_form(blank=True), "tool": "commitments",
         "statuses_by_type": STATUSES_BY_TYPE,
         "subject": commitment, "panel": erp_panel_for(commitment),
+        **history_page(lambda before, limit: history.history_for(commitment, before, limit)),
     }
 
 

@@ -1,0 +1,135 @@
+"""What a record's page shows, read once per request: its lines with their cost codes,
+categories and the records they name, in a fixed number of statements however many lines it
+has (docs/architecture.md, "Flat cost as data grows").
+
+Lines are eager-loaded, not paginated: the schedule of values, a CCO's lines and a change
+event's line items are edited, totalled, checked for QuickBooks and selected together on their
+page, and one QuickBooks PurchaseOrder carries them all, so a record has tens to a few hundred
+of them, never thousands. The lists that do grow (commitments, change events, history, admin
+and sandbox lists) are paged.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import joinedload, selectinload
+
+from extensions import db
+from models import (
+    ChangeEvent,
+    ChangeEventLine,
+    ChangeOrder,
+    ChangeOrderLine,
+    Commitment,
+    SovLine,
+)
+
+
+def _reload(model, ident: int, *options):
+    """The record again with ``options`` applied to what is already in the session."""
+    return db.session.execute(
+        select(model).where(model.id == ident).options(*options)
+        .execution_options(populate_existing=True)).unique().scalar_one()
+
+
+def _sov_lines(path):
+    return (path.joinedload(SovLine.cost_code), path.joinedload(SovLine.category))
+
+
+def commitment_page(commitment: Commitment) -> Commitment:
+    """The commitment with its project, vendor, SOV lines (cost code, category) and change
+    orders (lines, viewers): the page, its ERP panel and its blockers read nothing more per row."""
+    sov = selectinload(Commitment.sov_lines)
+    ccos = selectinload(Commitment.change_orders)
+    return _reload(Commitment, commitment.id,
+                   joinedload(Commitment.project), joinedload(Commitment.vendor),
+                   *_sov_lines(sov), ccos.selectinload(ChangeOrder.lines),
+                   ccos.selectinload(ChangeOrder.viewers))
+
+
+def change_order_page(cco: ChangeOrder) -> ChangeOrder:
+    """The CCO with its lines (the SOV line each changes, cost codes, categories, the change
+    event item it came from), its commitment's SOV lines (the new-line form) and its viewers."""
+    lines = selectinload(ChangeOrder.lines)
+    commitment = joinedload(ChangeOrder.commitment)
+    sov = commitment.selectinload(Commitment.sov_lines)
+    return _reload(ChangeOrder, cco.id,
+                   commitment.joinedload(Commitment.project),
+                   commitment.joinedload(Commitment.vendor),
+                   selectinload(ChangeOrder.viewers),
+                   joinedload(ChangeOrder.designated_reviewer),
+                   *_sov_lines(lines.joinedload(ChangeOrderLine.sov_line)),
+                   lines.joinedload(ChangeOrderLine.cost_code_own),
+                   lines.joinedload(ChangeOrderLine.category_own),
+                   lines.joinedload(ChangeOrderLine.change_event_line)
+                   .joinedload(ChangeEventLine.change_event),
+                   *_sov_lines(sov))
+
+
+def change_event_page(ce: ChangeEvent) -> ChangeEvent:
+    """The change event with its line items and what each names (cost code, category, vendor,
+    commitment)."""
+    lines = selectinload(ChangeEvent.lines)
+    return _reload(ChangeEvent, ce.id, joinedload(ChangeEvent.project),
+                   lines.joinedload(ChangeEventLine.cost_code),
+                   lines.joinedload(ChangeEventLine.category),
+                   lines.joinedload(ChangeEventLine.vendor),
+                   lines.joinedload(ChangeEventLine.commitment))
+
+
+# ---- keyset pages ------------------------------------------------------------------------------
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list, and the cursors of the pages either side (None: there is none)."""
+
+    rows: list
+    after: str | None  # the cursor of the next page ("Next")
+    before: str | None  # the cursor of the previous page ("Previous")
+
+
+def token(values: tuple) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+def parse_token(value: str | None, width: int) -> tuple | None:
+    """The sort key a cursor carries, or None for a missing or mangled one (the first page)."""
+    if not value:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if (not isinstance(values, list) or len(values) != width
+            or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)):
+        return None
+    return tuple(values)
+
+
+def keyset(query, keys: tuple, key_of, after: str | None = None, before: str | None = None,
+           size: int = PAGE_SIZE) -> Page:
+    """One page of ``query`` in ascending ``keys`` order (unique together, an index's order),
+    after or before a cursor: no OFFSET, so the last page costs what the first does."""
+    width = len(keys)
+    start, end = parse_token(after, width), parse_token(before, width)
+    if end is not None and start is None:
+        rows = list(db.session.scalars(query.where(tuple_(*keys) < tuple_(*end))
+                                       .order_by(*(k.desc() for k in keys)).limit(size + 1)))
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        return Page(rows, token(key_of(rows[-1])) if rows else None,
+                    token(key_of(rows[0])) if rows and more else None)
+    if start is not None:
+        query = query.where(tuple_(*keys) > tuple_(*start))
+    rows = list(db.session.scalars(query.order_by(*keys).limit(size + 1)))
+    more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows, token(key_of(rows[-1])) if more else None,
+                token(key_of(rows[0])) if rows and start is not None else None)
