@@ -82,6 +82,7 @@ def register_template_helpers(app: Flask) -> None:
             "can_view_cco": lambda cco: can_view(current_user, cco),
             "htmx_script": htmx_script,
             "nav_projects": nav_projects,
+            "picker_limit": permissions.PICKER_LIMIT,
             "erp_waiting": lambda user: nav_counts(user)[0],
             "erp_returned": lambda user: nav_counts(user)[1],
             "notices_for": notices_for,
@@ -158,7 +159,8 @@ def per_request(key: str, compute=None, *, value=None):
 
 def nav_projects():
     """The projects in the navigation's picker, read once per request."""
-    return per_request("nav_projects", lambda: permissions.visible_projects(current_user))
+    return per_request("nav_projects",
+                       lambda: permissions.picker_projects(current_user))
 
 
 def nav_counts(user) -> tuple[int, int]:

@@ -396,8 +396,10 @@ def latest_exports_of(commitment_ids: list[int], cco_ids: list[int]
     if not commitment_ids and not cco_ids:
         return {}, {}
     newest = union_all(
+        # by subject_type, not change_order_id IS NULL: the commitment_id index stays the one
+        # read (the NULL test would pick the index of every commitment export there is)
         select(func.max(Export.id)).where(Export.commitment_id.in_(commitment_ids),
-                                          Export.change_order_id.is_(None))
+                                          Export.subject_type == "commitment")
         .group_by(Export.commitment_id),
         select(func.max(Export.id)).where(Export.change_order_id.in_(cco_ids))
         .group_by(Export.change_order_id))

@@ -297,6 +297,9 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
                            for cid, found in not_sent.items()}, synced)
 
 
+CHOICES = 100  # options in a filter: the list costs the same at any size
+
+
 @dataclass(frozen=True)
 class Choice:
     id: int
@@ -304,23 +307,63 @@ class Choice:
     name: str
 
 
-def choices(viewer: User) -> tuple[list[Choice], list[Choice], list[Choice]]:
-    """The inbox's filter options (active projects, vendors) and the projects the viewer can
-    open (the navigation's project picker), in one statement."""
+@dataclass(frozen=True)
+class Choices:
+    """The inbox's filter options and the navigation's project picker. Each list holds at
+    most CHOICES entries (and the one chosen); ``more_*`` says there are others. With a
+    project chosen, the vendors are that project's."""
+
+    projects: list[Choice]
+    vendors: list[Choice]
+    nav: list[Choice]
+    more_projects: bool
+    more_vendors: bool
+    more_nav: bool
+
+
+def choices(viewer: User, filters: Filters) -> Choices:
+    """All three lists in one statement, each an index-ordered read of CHOICES + 1 rows."""
     from sqlalchemy import literal, union_all
 
     from models import Project, ProjectMembership, Vendor
+    from workflow.permissions import PICKER_LIMIT
 
-    parts = [select(literal("project").label("kind"), Project.id, Project.number, Project.name)
-             .where(Project.active.is_(True)),
-             select(literal("vendor"), Vendor.id, literal(""), Vendor.name)]
+    def row(kind: str, model):
+        number = model.number if model is Project else literal("")
+        return select(literal(kind).label("kind"), model.id, number.label("number"),
+                      model.name)
+
+    def bounded(query, model, limit=CHOICES):
+        order = (model.number, model.id) if model is Project else (model.name, model.id)
+        return select(query.order_by(*order).limit(max(limit, PICKER_LIMIT) + 1).subquery())
+
+    vendors = row("vendor", Vendor)
+    if filters.project_id:
+        vendors = vendors.where(Vendor.id.in_(select(Commitment.vendor_id).where(
+            Commitment.project_id == filters.project_id)))
+    parts = [bounded(row("project", Project).where(Project.active.is_(True)), Project),
+             bounded(vendors, Vendor)]
+    if filters.project_id:
+        parts.append(row("chosen project", Project).where(Project.id == filters.project_id))
+    if filters.vendor_id:
+        parts.append(row("chosen vendor", Vendor).where(Vendor.id == filters.vendor_id))
     if not viewer.is_company_admin:  # a company admin's picker is every active project
-        parts.append(select(literal("nav"), Project.id, Project.number, Project.name)
-                     .join(ProjectMembership).where(Project.active.is_(True),
-                                                    ProjectMembership.user_id == viewer.id))
-    found: dict[str, list[Choice]] = {"project": [], "vendor": [], "nav": []}
+        parts.append(bounded(row("nav", Project).join(ProjectMembership).where(
+            Project.active.is_(True), ProjectMembership.user_id == viewer.id), Project))
+    found: dict[str, list[Choice]] = {}
     for kind, ident, number, name in db.session.execute(union_all(*parts)):
-        found[kind].append(Choice(ident, number, name))
-    projects = sorted(found["project"], key=lambda p: p.number)
-    nav = projects if viewer.is_company_admin else sorted(found["nav"], key=lambda p: p.number)
-    return projects, sorted(found["vendor"], key=lambda v: v.name), nav
+        found.setdefault(kind, []).append(Choice(ident, number, name))
+
+    def listed(kind: str) -> tuple[list[Choice], bool]:
+        rows = sorted(found.get(kind, []), key=lambda c: (c.number, c.name, c.id))
+        extra = [c for c in found.get(f"chosen {kind}", []) if c not in rows[:CHOICES]]
+        return rows[:CHOICES] + extra, len(rows) > CHOICES
+
+    projects, more_projects = listed("project")
+    vendors_list, more_vendors = listed("vendor")
+    if viewer.is_company_admin:
+        nav = sorted(found.get("project", []), key=lambda c: (c.number, c.id))
+    else:
+        nav = sorted(found.get("nav", []), key=lambda c: (c.number, c.id))
+    return Choices(projects, vendors_list, nav[:PICKER_LIMIT], more_projects, more_vendors,
+                   len(nav) > PICKER_LIMIT)

@@ -104,3 +104,15 @@ def is_approver(user: User | None) -> bool:
         and user.erp_permission in (ErpPermission.STANDARD, ErpPermission.ADMIN)
         and user.can_push_to_accounting
     )
+
+
+PICKER_LIMIT = 100  # the navigation's project picker lists this many; the rest: the Projects page
+
+
+def picker_projects(user: User, limit: int = PICKER_LIMIT) -> list[Project]:
+    """The first ``limit`` projects the user can open, by number (the navigation's picker,
+    whose full list is the Projects page)."""
+    query = select(Project).where(Project.active.is_(True)).order_by(Project.number, Project.id)
+    if not user.is_company_admin:
+        query = query.join(ProjectMembership).where(ProjectMembership.user_id == user.id)
+    return list(db.session.scalars(query.limit(limit)))

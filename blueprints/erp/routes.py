@@ -115,13 +115,13 @@ def _inbox_context(filters: inbox.Filters) -> dict:
                                   inbox.Cursor.parse(request.args.get("after")))
     data = _CardData(subjects)
     counters = _counters(filters)
-    projects, vendors, nav = inbox.choices(current_user)
-    per_request("nav_projects", value=nav)
+    choices = inbox.choices(current_user, filters)
+    per_request("nav_projects", value=choices.nav)
     return {"tool": "erp", "tabs": TABS, "tab": filters.status, "filters": filters,
             "counts": counters.tabs, "subjects": subjects,
             "card": data.card, "next_cursor": cursor.token() if cursor else None,
             "fingerprint": counters.fingerprint,
-            "projects": projects, "vendors": vendors,
+            "choices": choices,
             "after": request.args.get("after")}
 
 
