@@ -12,6 +12,7 @@ queries whatever the number of lines — never the whole page's context.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from flask import abort, redirect, request, url_for
@@ -58,6 +59,11 @@ class LineKind:
     page: ClassVar[str]
     new_hint: ClassVar[str | None] = None
     tool: ClassVar[str]
+    # The workflow calls, as staticmethods: add(actor, parent, data),
+    # update(actor, line, data, version), delete(actor, line, version).
+    add: ClassVar[Callable]
+    update: ClassVar[Callable]
+    delete: ClassVar[Callable]
 
     def __init__(self, blueprint) -> None:
         self.blueprint = blueprint.name
@@ -76,15 +82,6 @@ class LineKind:
         """Give the form's select fields their choices."""
 
     def to_input(self, form):
-        raise NotImplementedError
-
-    def add(self, actor, parent, data):
-        raise NotImplementedError
-
-    def update(self, actor, line, data, version):
-        raise NotImplementedError
-
-    def delete(self, actor, line, version) -> None:
         raise NotImplementedError
 
     def context(self, parent, line) -> dict:

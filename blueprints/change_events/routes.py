@@ -275,6 +275,8 @@ class LineItems(LineKind):
     cells, fields = "change_events/_line_cells.html", "change_events/_line_fields.html"
     totals, page, tool = "change_events/_totals.html", "change_events/line_edit.html", TOOL
     noun, new_hint = "line item", "change_events/_line_new_hint.html"
+    add, update = staticmethod(add_line_item), staticmethod(update_line_item)
+    delete = staticmethod(delete_line_item)
 
     def load_parent(self, args, needed):
         return load_change_event(args["project_id"], args["ce_id"], needed)
@@ -298,15 +300,6 @@ class LineItems(LineKind):
                              cost_rom=form.cost_rom.data, latest_cost=form.latest_cost.data,
                              vendor_id=form.vendor_id.data,
                              commitment_id=form.commitment_id.data)
-
-    def add(self, actor, ce, data):
-        return add_line_item(actor, ce, data)
-
-    def update(self, actor, line, data, version):
-        return update_line_item(actor, line, data, version)
-
-    def delete(self, actor, line, version):
-        delete_line_item(actor, line, version)
 
     def context(self, ce, line):
         can_edit = _can_edit(ce.project)

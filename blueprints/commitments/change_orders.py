@@ -177,6 +177,8 @@ class ChangeOrderLines(LineKind):
     totals, page, tool = ("change_orders/_grand_total.html", "change_orders/line_edit.html",
                           "commitments")
     numbered = False
+    add, update = staticmethod(add_line), staticmethod(update_line)
+    delete = staticmethod(delete_line)
 
     def load_parent(self, args, needed):
         cco = load_cco(args["project_id"], args["commitment_id"], args["cco_id"])
@@ -204,15 +206,6 @@ class ChangeOrderLines(LineKind):
         return LineInput(sov_line_id=form.sov_line_id.data,
                          description=form.description.data or "", amount=form.amount.data,
                          cost_code_id=form.cost_code_id.data, category_id=form.category_id.data)
-
-    def add(self, actor, cco, data):
-        return add_line(actor, cco, data)
-
-    def update(self, actor, line, data, version):
-        return update_line(actor, line, data, version)
-
-    def delete(self, actor, line, version):
-        delete_line(actor, line, version)
 
     def context(self, cco, line):
         commitment = cco.commitment

@@ -210,6 +210,8 @@ class SovLines(LineKind):
     table_id, table_class, anchor, columns = "sov-table", "sov", "#sov", 6
     cells, fields = "commitments/_sov_cells.html", "commitments/_sov_fields.html"
     totals, page, tool = "commitments/_totals.html", "commitments/sov_edit.html", "commitments"
+    add, update = staticmethod(add_sov_line), staticmethod(update_sov_line)
+    delete = staticmethod(delete_sov_line)
 
     def load_parent(self, args, needed):
         return load_commitment(args["project_id"], args["commitment_id"], needed)
@@ -227,15 +229,6 @@ class SovLines(LineKind):
         return SovInput(description=form.description.data or "",
                         cost_code_id=form.cost_code_id.data, category_id=form.category_id.data,
                         amount=form.amount.data)
-
-    def add(self, actor, commitment, data):
-        return add_sov_line(actor, commitment, data)
-
-    def update(self, actor, line, data, version):
-        return update_sov_line(actor, line, data, version)
-
-    def delete(self, actor, line, version):
-        delete_sov_line(actor, line, version)
 
     def context(self, commitment, line):
         can_edit = _can_edit(commitment.project)
