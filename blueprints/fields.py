@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField
-from wtforms.validators import ValidationError
+from wtforms import HiddenField, SelectField, StringField
+from wtforms.validators import DataRequired, ValidationError
 
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, StaleEdit
 from workflow.money import format_money, parse_money
@@ -102,6 +102,22 @@ def optional_int(value):
     if value in (None, "", "None"):
         return None
     return id_int(value)
+
+
+def record_choice(label: str, required: str | None = None) -> SelectField:
+    """A record chosen by its id. A ``required`` one says so when none is chosen and must be
+    one of its choices; an optional one is not checked against them (the workflow says why the
+    record it names is refused)."""
+    if required:
+        return SelectField(label, coerce=optional_int, validators=[DataRequired(required)])
+    return SelectField(label, coerce=optional_int, validate_choice=False)
+
+
+class LineForm(Form):
+    """A line of a parent record edited in place (blueprints/line_editor.py): it carries the
+    version its row was rendered from."""
+
+    version = VersionField()
 
 
 def show_workflow_error(form, error) -> int:

@@ -3,7 +3,15 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from blueprints.commitments.forms import TITLE_MAX, text_field, title_field
-from blueprints.fields import Form, MoneyField, VersionField, id_int, optional_int
+from blueprints.fields import (
+    Form,
+    LineForm,
+    MoneyField,
+    VersionField,
+    id_int,
+    optional_int,
+    record_choice,
+)
 from models import ChangeEventScope, ChangeEventStatus, ChangeEventType
 from workflow.change_orders import CHANGE_REASONS
 
@@ -37,19 +45,16 @@ class ChangeEventForm(Form):
     version = VersionField()
 
 
-class LineItemForm(Form):
-    cost_code_id = SelectField("Cost code", coerce=optional_int,
-                               validators=[DataRequired("Choose a cost code.")])
-    category_id = SelectField("Category", coerce=optional_int,
-                              validators=[DataRequired("Choose a category.")])
-    vendor_id = SelectField("Vendor", coerce=optional_int, validate_choice=False)
-    commitment_id = SelectField("Commitment", coerce=optional_int, validate_choice=False)
+class LineItemForm(LineForm):
+    cost_code_id = record_choice("Cost code", required="Choose a cost code.")
+    category_id = record_choice("Category", required="Choose a category.")
+    vendor_id = record_choice("Vendor")
+    commitment_id = record_choice("Commitment")
     description = StringField("Description", validators=[
         DataRequired("Enter a description."),
         Length(max=TITLE_MAX, message=f"Use at most {TITLE_MAX} characters.")])
     cost_rom = MoneyField("Cost ROM")
     latest_cost = OptionalMoneyField("Latest cost")
-    version = VersionField()
 
 
 class CommitmentCoForm(Form):

@@ -17,9 +17,10 @@ from blueprints.change_events.forms import (
     ToolSettingsForm,
 )
 from blueprints.commitments.routes import _choices
-from blueprints.fields import parse_id, posted_version, show_workflow_error, submit, unique_ids
+from blueprints.fields import parse_id, show_workflow_error, submit, unique_ids
 from blueprints.guards import load_project
-from blueprints.rendering import history_page, is_htmx, render, render_partial, row_deleted
+from blueprints.line_editor import LineKind
+from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
 from models import (
     Category,
@@ -51,7 +52,7 @@ from workflow.change_events import (
     update_change_event,
     update_line_item,
 )
-from workflow.errors import Gone, WorkflowError
+from workflow.errors import WorkflowError
 from workflow.permissions import has_project_role
 
 TOOL = "change_events"
@@ -74,13 +75,6 @@ def load_change_event(project_id: int, ce_id: int,
     if ce.project_id != project.id:
         abort(404)
     return ce
-
-
-def _line(ce: ChangeEvent, line_id: int) -> ChangeEventLine:
-    line = db.get_or_404(ChangeEventLine, line_id)
-    if line.change_event_id != ce.id:
-        abort(404)
-    return line
 
 
 def _can_edit(project: Project) -> bool:
@@ -117,27 +111,6 @@ def _commitment_choices(project: Project, blank: str) -> list[SelectChoice]:
         .options(selectinload(Commitment.vendor)).order_by(Commitment.number))
     return [SelectChoice("", blank)] + [
         SelectChoice(c.id, f"{c.number} {c.title} ({c.vendor.name})") for c in commitments]
-
-
-def _line_form(ce: ChangeEvent, line: ChangeEventLine | None = None,
-               blank: bool = False) -> LineItemForm:
-    form = LineItemForm(formdata=None) if blank else LineItemForm(obj=line)
-    unique_ids(form, f"ce-line-{line.id}" if line else "ce-line-new")
-    form.cost_code_id.choices = _choices(CostCode, CostCode.code,
-                                         keep_id=line.cost_code_id if line else None)
-    form.category_id.choices = _choices(Category, Category.name,
-                                        keep_id=line.category_id if line else None)
-    form.vendor_id.choices = _choices(Vendor, Vendor.name, blank="—",
-                                      keep_id=line.vendor_id if line else None)
-    form.commitment_id.choices = _commitment_choices(ce.project, "—")
-    return form
-
-
-def _line_input(form: LineItemForm) -> LineItemInput:
-    return LineItemInput(cost_code_id=form.cost_code_id.data, category_id=form.category_id.data,
-                         description=form.description.data or "", cost_rom=form.cost_rom.data,
-                         latest_cost=form.latest_cost.data, vendor_id=form.vendor_id.data,
-                         commitment_id=form.commitment_id.data)
 
 
 def _cco_form(project: Project, default_commitment: int | None = None) -> CommitmentCoForm:
@@ -245,9 +218,9 @@ def _page_context(ce: ChangeEvent, **extra) -> dict:
     project = ce.project
     default_commitment = next((i.commitment_id for i in ce.lines if i.commitment_id), None)
     context = {
-        "project": project, "ce": ce, "totals": totals(ce),
-        "live": live_cco_lines([i.id for i in ce.lines]), "can_edit": _can_edit(project),
-        "new_line_form": _line_form(ce, blank=True),
+        **LINE_ITEMS.row_context(ce),
+        "live": live_cco_lines([i.id for i in ce.lines]),
+        "new_line_form": LINE_ITEMS.form(ce, blank=True),
         "cco_form": _cco_form(project, default_commitment),
         "ccos": ccos_from(current_user, ce), "tool": TOOL,
         **history_page(lambda before, limit: history_for(ce, current_user, before, limit)),
@@ -297,80 +270,52 @@ def update(project_id: int, ce_id: int):
 
 # ---- line items --------------------------------------------------------------------------------
 
-def _lines_response(ce, partial, status=200, **context):
-    """A row (or the new-line form) plus the totals, swapped out of band, for htmx."""
-    db.session.refresh(ce)
-    context = {**_page_context(ce), **context}
-    if not is_htmx():
-        if status >= 400:
-            return render("change_events/line_edit.html", status=status, body_partial=partial,
-                          **context)
-        return redirect(url_for("change_events.show", project_id=ce.project_id,
-                                ce_id=ce.id) + "#lines", 303)
-    return render_partial(partial, status=status, oob_totals=True, **context)
+class LineItems(LineKind):
+    """The line items of a change event, edited in place."""
+
+    rule = "/<int:ce_id>/lines"
+    endpoints = {"add": "add_line", "row": "line_row", "update": "update_line",
+                 "delete": "delete_line", "show": "show"}
+    line_model, parent_key, form_class = ChangeEventLine, "change_event_id", LineItemForm
+    form_prefix, row_prefix, new_form_id = "ce-line", "ce-line", "ce-line-new"
+    table_id, table_class, anchor, columns = "ce-lines-table", "ce-lines", "#lines", 10
+    cells, fields = "change_events/_line_cells.html", "change_events/_line_fields.html"
+    totals, page, tool = "change_events/_totals.html", "change_events/line_edit.html", TOOL
+    noun, new_hint = "line item", "change_events/_line_new_hint.html"
+    add, update = staticmethod(add_line_item), staticmethod(update_line_item)
+    delete = staticmethod(delete_line_item)
+
+    def load_parent(self, args, needed):
+        return load_change_event(args["project_id"], args["ce_id"], needed)
+
+    def url_args(self, ce):
+        return {"project_id": ce.project_id, "ce_id": ce.id}
+
+    def fill_choices(self, form, ce, line):
+        form.cost_code_id.choices = _choices(CostCode, CostCode.code,
+                                             keep_id=line.cost_code_id if line else None)
+        form.category_id.choices = _choices(Category, Category.name,
+                                            keep_id=line.category_id if line else None)
+        form.vendor_id.choices = _choices(Vendor, Vendor.name, blank="—",
+                                          keep_id=line.vendor_id if line else None)
+        form.commitment_id.choices = _commitment_choices(ce.project, "—")
+
+    def to_input(self, form):
+        return LineItemInput(cost_code_id=form.cost_code_id.data,
+                             category_id=form.category_id.data,
+                             description=form.description.data or "",
+                             cost_rom=form.cost_rom.data, latest_cost=form.latest_cost.data,
+                             vendor_id=form.vendor_id.data,
+                             commitment_id=form.commitment_id.data)
+
+    def context(self, ce, line):
+        can_edit = _can_edit(ce.project)
+        return {"project": ce.project, "ce": ce, "totals": totals(ce), "can_edit": can_edit,
+                "can_edit_lines": can_edit,
+                "live": live_cco_lines([line.id]) if line is not None else {}}
 
 
-@bp.post("/<int:ce_id>/lines")
-@login_required
-def add_line(project_id: int, ce_id: int):
-    ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
-    form = _line_form(ce)
-    outcome = submit(form, lambda: add_line_item(current_user, ce, _line_input(form)))
-    if outcome.ok:
-        return _lines_response(ce, "change_events/_line_added.html", line=outcome.value,
-                               new_line_form=_line_form(ce, blank=True))
-    return _lines_response(ce, "change_events/_line_new.html", status=outcome.status,
-                           new_line_form=form, form=form)
-
-
-@bp.get("/<int:ce_id>/lines/<int:line_id>")
-@login_required
-def line_row(project_id: int, ce_id: int, line_id: int):
-    ce = load_change_event(project_id, ce_id)
-    line = _line(ce, line_id)
-    if request.args.get("edit"):
-        load_tool_project(project_id, ProjectRole.STANDARD)
-        return _line_form_response(ce, line, _line_form(ce, line))
-    if not is_htmx():
-        return redirect(url_for("change_events.show", project_id=project_id, ce_id=ce_id)
-                        + "#lines")
-    return render_partial("change_events/_line_row.html", **_page_context(ce), line=line)
-
-
-def _line_form_response(ce, line, form, status=200):
-    return render("change_events/line_edit.html", "change_events/_line_row_form.html",
-                  status=status, body_partial="change_events/_line_row_form.html",
-                  **_page_context(ce), line=line, form=form)
-
-
-@bp.post("/<int:ce_id>/lines/<int:line_id>")
-@login_required
-def update_line(project_id: int, ce_id: int, line_id: int):
-    ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
-    line = _line(ce, line_id)
-    form = _line_form(ce, line)
-    outcome = submit(form, lambda: update_line_item(current_user, line, _line_input(form),
-                                                    form.version.data), refresh=line)
-    if outcome.ok:
-        return _lines_response(ce, "change_events/_line_row.html", line=line)
-    return _line_form_response(ce, line, form, outcome.status)
-
-
-@bp.post("/<int:ce_id>/lines/<int:line_id>/delete")
-@login_required
-def delete_line(project_id: int, ce_id: int, line_id: int):
-    ce = load_change_event(project_id, ce_id, ProjectRole.STANDARD)
-    line = _line(ce, line_id)
-    form = _line_form(ce, line)  # the row's edit form, posted with the version it showed
-    try:
-        delete_line_item(current_user, line, posted_version())
-    except Gone:  # someone deleted it first: what the user asked for is done
-        db.session.rollback()
-    except WorkflowError as error:
-        db.session.rollback()
-        db.session.refresh(line)
-        return _line_form_response(ce, line, form, show_workflow_error(form, error))
-    return row_deleted(_lines_response(ce, "change_events/_line_deleted.html"))
+LINE_ITEMS = LineItems(bp)
 
 
 # ---- "Create Commitment CO" --------------------------------------------------------------------

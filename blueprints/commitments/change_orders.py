@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
 from blueprints.commitments.routes import _choices, erp_panel_for, load_commitment
-from blueprints.fields import (
-    Outcome,
-    posted_version,
-    show_workflow_error,
-    submit,
-    unique_ids,
-)
-from blueprints.rendering import history_page, is_htmx, render, render_partial, row_deleted
+from blueprints.fields import Outcome, submit, unique_ids
+from blueprints.line_editor import LineKind
+from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
 from models import (
     Category,
@@ -26,6 +23,7 @@ from models import (
     Commitment,
     CostCode,
     ProjectRole,
+    SovLine,
 )
 from workflow import history
 from workflow.change_orders import (
@@ -45,7 +43,6 @@ from workflow.change_orders import (
     update_change_order,
     update_line,
 )
-from workflow.errors import Gone, WorkflowError
 
 NEW_LINE = "new"
 
@@ -83,25 +80,6 @@ def _cco_input(form: ChangeOrderForm) -> ChangeOrderInput:
     )
 
 
-def _line_form(cco: ChangeOrder, line: ChangeOrderLine | None = None,
-               blank: bool = False) -> ChangeOrderLineForm:
-    form = ChangeOrderLineForm(formdata=None) if blank else ChangeOrderLineForm(obj=line)
-    unique_ids(form, f"cco-line-{line.id}" if line else "cco-line-new")
-    form.sov_line_id.choices = [SelectChoice("", "New line (choose cost code + category)")] + [
-        SelectChoice(s.id, f"{s.line_number}. {s.description} ({s.cost_code.code} "
-                           f"{s.category.name})")
-        for s in cco.commitment.sov_lines]
-    form.cost_code_id.choices = _choices(CostCode, CostCode.code, blank="—")
-    form.category_id.choices = _choices(Category, Category.name, blank="—")
-    return form
-
-
-def _line_input(form: ChangeOrderLineForm) -> LineInput:
-    return LineInput(sov_line_id=form.sov_line_id.data, description=form.description.data or "",
-                     amount=form.amount.data, cost_code_id=form.cost_code_id.data,
-                     category_id=form.category_id.data)
-
-
 def _urls(cco: ChangeOrder) -> dict:
     return {"project_id": cco.commitment.project_id, "commitment_id": cco.commitment_id,
             "cco_id": cco.id}
@@ -111,15 +89,11 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
     from workflow.pages import change_order_page
 
     cco = change_order_page(cco)
-    commitment = cco.commitment
     return {
-        "project": commitment.project, "commitment": commitment, "cco": cco,
-        "can_edit": can_edit(current_user, cco), "can_review": can_review(current_user, cco),
-        "can_edit_lines": can_edit_lines(current_user, cco),
-        "reviewer_name": reviewers_of(cco),
-        "new_line_form": _line_form(cco, blank=True),
-        "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review"),
-        "tool": "commitments", "subject": cco, "panel": erp_panel_for(cco),
+        **CCO_LINES.row_context(cco),
+        "can_edit": can_edit(current_user, cco),
+        "new_line_form": CCO_LINES.form(cco, blank=True),
+        "subject": cco, "panel": erp_panel_for(cco),
         **history_page(lambda before, limit: history.history_for(cco, before, limit)), **extra,
     }
 
@@ -194,94 +168,68 @@ def update_cco(project_id: int, commitment_id: int, cco_id: int):
 
 # ---- lines -------------------------------------------------------------------------------------
 
-def _line(cco: ChangeOrder, line_id: int) -> ChangeOrderLine:
-    line = db.get_or_404(ChangeOrderLine, line_id)
-    if line.change_order_id != cco.id:
-        abort(404)
-    return line
+class ChangeOrderLines(LineKind):
+    """The lines of a CCO, edited in place."""
 
+    rule = "/<int:commitment_id>/change-orders/<int:cco_id>/lines"
+    endpoints = {"add": "add_cco_line", "row": "cco_line_row", "update": "update_cco_line",
+                 "delete": "delete_cco_line", "show": "show_cco"}
+    line_model, parent_key, form_class = ChangeOrderLine, "change_order_id", ChangeOrderLineForm
+    form_prefix, row_prefix, new_form_id = "cco-line", "cco-line", "cco-line-new"
+    table_id, table_class, anchor, columns = "cco-lines-table", "cco-lines", "#lines", 6
+    cells, fields = "change_orders/_line_cells.html", "change_orders/_line_fields.html"
+    totals, page, tool = ("change_orders/_grand_total.html", "change_orders/line_edit.html",
+                          "commitments")
+    numbered = False
+    add, update = staticmethod(add_line), staticmethod(update_line)
+    delete = staticmethod(delete_line)
 
-def _lines_response(cco, partial, status=200, **context):
-    db.session.refresh(cco)
-    context = {**_page_context(cco), **context}
-    if not is_htmx():
-        if status >= 400:
-            return render("change_orders/line_edit.html", status=status, body_partial=partial,
-                          **context)
-        return redirect(url_for("commitments.show_cco", **_urls(cco)) + "#lines", 303)
-    return render_partial(partial, status=status, oob_total=True, **context)
+    def load_parent(self, args, needed):
+        cco = load_cco(args["project_id"], args["commitment_id"], args["cco_id"])
+        if needed != ProjectRole.READ_ONLY:
+            load_commitment(args["project_id"], args["commitment_id"], needed)
+        return cco
 
+    def url_args(self, cco):
+        return _urls(cco)
 
-@bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/lines")
-@login_required
-def add_cco_line(project_id: int, commitment_id: int, cco_id: int):
-    cco = load_cco(project_id, commitment_id, cco_id)
-    load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
-    form = _line_form(cco)
-    outcome = submit(form, lambda: add_line(current_user, cco, _line_input(form)))
-    if outcome.ok:
-        return _lines_response(cco, "change_orders/_line_added.html", line=outcome.value,
-                               new_line_form=_line_form(cco, blank=True))
-    return _lines_response(cco, "change_orders/_line_new.html", status=outcome.status,
-                           new_line_form=form, form=form)
+    def fill_choices(self, form, cco, line):
+        sov_lines = db.session.scalars(
+            select(SovLine).where(SovLine.commitment_id == cco.commitment_id)
+            .options(joinedload(SovLine.cost_code), joinedload(SovLine.category))
+            .order_by(SovLine.line_number))
+        form.sov_line_id.choices = [
+            SelectChoice("", "New line (choose cost code + category)")] + [
+            SelectChoice(s.id, f"{s.line_number}. {s.description} ({s.cost_code.code} "
+                               f"{s.category.name})")
+            for s in sov_lines]
+        form.cost_code_id.choices = _choices(CostCode, CostCode.code, blank="—")
+        form.category_id.choices = _choices(Category, Category.name, blank="—")
 
+    def to_input(self, form):
+        return LineInput(sov_line_id=form.sov_line_id.data,
+                         description=form.description.data or "", amount=form.amount.data,
+                         cost_code_id=form.cost_code_id.data, category_id=form.category_id.data)
 
-@bp.get("/<int:commitment_id>/change-orders/<int:cco_id>/lines/<int:line_id>")
-@login_required
-def cco_line_row(project_id: int, commitment_id: int, cco_id: int, line_id: int):
-    cco = load_cco(project_id, commitment_id, cco_id)
-    line = _line(cco, line_id)
-    if request.args.get("edit"):
-        load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
-        form = _line_form(cco, line)
+    def context(self, cco, line):
+        commitment = cco.commitment
+        return {"project": commitment.project, "commitment": commitment, "cco": cco,
+                "can_edit_lines": can_edit_lines(current_user, cco),
+                # the grand total brings the review box along: it carries the CCO's version
+                "can_review": can_review(current_user, cco), "reviewer_name": reviewers_of(cco),
+                "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review")}
+
+    def opened(self, form, cco, line):
         if line.sov_line_id is None:
             form.sov_line_id.data = None
         locked = lines_locked_reason(cco)
         if locked:  # say so now, not after they have typed their change
             form.form_errors.append(locked)
-            return _line_form_response(cco, line, form, 409)
-        return _line_form_response(cco, line, form)
-    if not is_htmx():
-        return redirect(url_for("commitments.show_cco", **_urls(cco)) + "#lines")
-    return render_partial("change_orders/_line_row.html", **_page_context(cco), line=line)
+            return 409
+        return 200
 
 
-def _line_form_response(cco, line, form, status=200):
-    return render("change_orders/line_edit.html", "change_orders/_line_row_form.html",
-                  status=status, body_partial="change_orders/_line_row_form.html",
-                  **_page_context(cco), line=line, form=form)
-
-
-@bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/lines/<int:line_id>")
-@login_required
-def update_cco_line(project_id: int, commitment_id: int, cco_id: int, line_id: int):
-    cco = load_cco(project_id, commitment_id, cco_id)
-    load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
-    line = _line(cco, line_id)
-    form = _line_form(cco, line)
-    outcome = submit(form, lambda: update_line(current_user, line, _line_input(form),
-                                               form.version.data), refresh=line)
-    if outcome.ok:
-        return _lines_response(cco, "change_orders/_line_row.html", line=line)
-    return _line_form_response(cco, line, form, outcome.status)
-
-
-@bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/lines/<int:line_id>/delete")
-@login_required
-def delete_cco_line(project_id: int, commitment_id: int, cco_id: int, line_id: int):
-    cco = load_cco(project_id, commitment_id, cco_id)
-    load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
-    line = _line(cco, line_id)
-    form = _line_form(cco, line)  # the row's edit form, posted with the version it showed
-    try:
-        delete_line(current_user, line, posted_version())
-    except Gone:  # someone deleted it first: what the user asked for is done
-        db.session.rollback()
-    except WorkflowError as error:
-        db.session.rollback()
-        db.session.refresh(line)
-        return _line_form_response(cco, line, form, show_workflow_error(form, error))
-    return row_deleted(_lines_response(cco, "change_orders/_line_deleted.html"))
+CCO_LINES = ChangeOrderLines(bp)
 
 
 # ---- review ------------------------------------------------------------------------------------

@@ -9,7 +9,15 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from blueprints.fields import Form, MoneyField, VersionField, id_int, optional_int
+from blueprints.fields import (
+    Form,
+    LineForm,
+    MoneyField,
+    VersionField,
+    id_int,
+    optional_int,
+    record_choice,
+)
 from models import (
     EDITOR_SETTABLE_CCO_STATUSES,
     STATUSES_BY_TYPE,
@@ -48,15 +56,12 @@ class CommitmentForm(Form):
     version = VersionField()
 
 
-class SovLineForm(Form):
+class SovLineForm(LineForm):
     description = StringField("Description", validators=[DataRequired("Enter a description."),
                                                          Length(max=255)])
-    cost_code_id = SelectField("Cost code", coerce=optional_int,
-                               validators=[DataRequired("Choose a cost code.")])
-    category_id = SelectField("Category", coerce=optional_int,
-                              validators=[DataRequired("Choose a category.")])
+    cost_code_id = record_choice("Cost code", required="Choose a cost code.")
+    category_id = record_choice("Category", required="Choose a category.")
     amount = MoneyField("Amount")
-    version = VersionField()
 
 
 class ChangeOrderForm(Form):
@@ -88,13 +93,12 @@ class ChangeOrderForm(Form):
         self.status.choices = [SelectChoice(s.value, s.label) for s in allowed]
 
 
-class ChangeOrderLineForm(Form):
-    sov_line_id = SelectField("Changes", coerce=optional_int, validate_choice=False)
-    cost_code_id = SelectField("Cost code", coerce=optional_int, validate_choice=False)
-    category_id = SelectField("Category", coerce=optional_int, validate_choice=False)
+class ChangeOrderLineForm(LineForm):
+    sov_line_id = record_choice("Changes")
+    cost_code_id = record_choice("Cost code")
+    category_id = record_choice("Category")
     description = StringField("Description", validators=[Optional(), Length(max=255)])
     amount = MoneyField("Amount")
-    version = VersionField()
 
 
 class ReviewForm(Form):

@@ -9,9 +9,10 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import parse_id, posted_version, show_workflow_error, submit, unique_ids
+from blueprints.fields import parse_id, submit, unique_ids
 from blueprints.guards import load_project
-from blueprints.rendering import history_page, is_htmx, render, render_partial, row_deleted
+from blueprints.line_editor import LineKind
+from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
 from models import (
     STATUSES_BY_TYPE,
@@ -38,7 +39,6 @@ from workflow.commitments import (
     update_commitment,
     update_sov_line,
 )
-from workflow.errors import Gone, WorkflowError
 from workflow.permissions import has_project_role
 
 
@@ -68,28 +68,11 @@ def _commitment_form(commitment: Commitment | None = None) -> CommitmentForm:
     return form
 
 
-def _sov_form(line: SovLine | None = None, blank: bool = False) -> SovLineForm:
-    """The form for a line (edit), the posted new line, or a blank new line (``blank``)."""
-    form = SovLineForm(formdata=None) if blank else SovLineForm(obj=line)
-    unique_ids(form, f"sov-{line.id}" if line else "sov-new")
-    form.cost_code_id.choices = _choices(CostCode, CostCode.code,
-                                         keep_id=line.cost_code_id if line else None)
-    form.category_id.choices = _choices(Category, Category.name,
-                                        keep_id=line.category_id if line else None)
-    return form
-
-
 def _commitment_input(form: CommitmentForm) -> CommitmentInput:
     return CommitmentInput(type=CommitmentType(form.type.data), number=form.number.data or "",
                            title=form.title.data or "", vendor_id=form.vendor_id.data,
                            status=CommitmentStatus(form.status.data),
                            description=form.description.data or "")
-
-
-def _sov_input(form: SovLineForm) -> SovInput:
-    return SovInput(description=form.description.data or "",
-                    cost_code_id=form.cost_code_id.data, category_id=form.category_id.data,
-                    amount=form.amount.data)
 
 
 def _can_edit(project) -> bool:
@@ -167,13 +150,10 @@ def _page_context(commitment: Commitment) -> dict:
     from workflow.pages import commitment_page
 
     commitment = commitment_page(commitment)
-    project = commitment.project
     return {
-        "project": project, "commitment": commitment,
-        "totals": totals(commitment, current_user),
+        **SOV_LINES.row_context(commitment),
         "change_orders": visible_change_orders(current_user, commitment),
-        "can_edit": _can_edit(project),
-        "new_line_form": _sov_form(blank=True), "tool": "commitments",
+        "new_line_form": SOV_LINES.form(commitment, blank=True),
         "statuses_by_type": STATUSES_BY_TYPE,
         "subject": commitment, "panel": erp_panel_for(commitment),
         **history_page(lambda before, limit: history.history_for(commitment, before, limit)),
@@ -227,90 +207,42 @@ def header(project_id: int, commitment_id: int):
 
 # ---- schedule of values ------------------------------------------------------------------------
 
-def _sov_line(commitment: Commitment, line_id: int) -> SovLine:
-    line = db.get_or_404(SovLine, line_id)
-    if line.commitment_id != commitment.id:
-        abort(404)
-    return line
+class SovLines(LineKind):
+    """The schedule of values of a commitment, edited in place."""
+
+    rule = "/<int:commitment_id>/sov"
+    endpoints = {"add": "add_sov", "row": "sov_row", "update": "update_sov",
+                 "delete": "delete_sov", "show": "show"}
+    line_model, parent_key, form_class = SovLine, "commitment_id", SovLineForm
+    form_prefix, row_prefix, new_form_id = "sov", "sov-line", "sov-new"
+    table_id, table_class, anchor, columns = "sov-table", "sov", "#sov", 6
+    cells, fields = "commitments/_sov_cells.html", "commitments/_sov_fields.html"
+    totals, page, tool = "commitments/_totals.html", "commitments/sov_edit.html", "commitments"
+    add, update = staticmethod(add_sov_line), staticmethod(update_sov_line)
+    delete = staticmethod(delete_sov_line)
+
+    def load_parent(self, args, needed):
+        return load_commitment(args["project_id"], args["commitment_id"], needed)
+
+    def url_args(self, commitment):
+        return {"project_id": commitment.project_id, "commitment_id": commitment.id}
+
+    def fill_choices(self, form, commitment, line):
+        form.cost_code_id.choices = _choices(CostCode, CostCode.code,
+                                             keep_id=line.cost_code_id if line else None)
+        form.category_id.choices = _choices(Category, Category.name,
+                                            keep_id=line.category_id if line else None)
+
+    def to_input(self, form):
+        return SovInput(description=form.description.data or "",
+                        cost_code_id=form.cost_code_id.data, category_id=form.category_id.data,
+                        amount=form.amount.data)
+
+    def context(self, commitment, line):
+        can_edit = _can_edit(commitment.project)
+        return {"project": commitment.project, "commitment": commitment,
+                "totals": totals(commitment, current_user), "can_edit": can_edit,
+                "can_edit_lines": can_edit and commitment.erp_editable}
 
 
-def _sov_response(commitment, partial, status=200, **context):
-    """A row (or the new-line form) plus the totals, swapped out of band, for htmx."""
-    db.session.refresh(commitment)
-    context = {"project": commitment.project, "commitment": commitment,
-               "totals": totals(commitment, current_user),
-               "can_edit": _can_edit(commitment.project),
-               **context}
-    if not is_htmx():
-        if status >= 400:
-            return render("commitments/sov_edit.html", status=status, tool="commitments",
-                          body_partial=partial, **context)
-        return redirect(url_for("commitments.show", project_id=commitment.project_id,
-                                commitment_id=commitment.id) + "#sov", 303)
-    return render_partial(partial, status=status, oob_totals=True, **context)
-
-
-@bp.post("/<int:commitment_id>/sov")
-@login_required
-def add_sov(project_id: int, commitment_id: int):
-    commitment = load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
-    form = _sov_form()
-    outcome = submit(form, lambda: add_sov_line(current_user, commitment, _sov_input(form)))
-    if outcome.ok:
-        return _sov_response(commitment, "commitments/_sov_added.html", line=outcome.value,
-                             new_line_form=_sov_form(blank=True))
-    return _sov_response(commitment, "commitments/_sov_new.html", status=outcome.status,
-                         new_line_form=form, form=form)
-
-
-@bp.get("/<int:commitment_id>/sov/<int:line_id>")
-@login_required
-def sov_row(project_id: int, commitment_id: int, line_id: int):
-    commitment = load_commitment(project_id, commitment_id)
-    line = _sov_line(commitment, line_id)
-    if request.args.get("edit"):
-        load_project(project_id, ProjectRole.STANDARD)
-        return _edit_row(commitment, line, _sov_form(line))
-    if not is_htmx():
-        return redirect(url_for("commitments.show", project_id=project_id,
-                                commitment_id=commitment_id) + "#sov")
-    return render_partial("commitments/_sov_row.html", commitment=commitment, line=line,
-                          can_edit=_can_edit(commitment.project))
-
-
-def _edit_row(commitment, line, form, status=200):
-    context = {"commitment": commitment, "project": commitment.project, "line": line,
-               "form": form}
-    return render("commitments/sov_edit.html", "commitments/_sov_row_form.html", status=status,
-                  body_partial="commitments/_sov_row_form.html", tool="commitments", **context)
-
-
-@bp.post("/<int:commitment_id>/sov/<int:line_id>")
-@login_required
-def update_sov(project_id: int, commitment_id: int, line_id: int):
-    commitment = load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
-    line = _sov_line(commitment, line_id)
-    form = _sov_form(line)
-    outcome = submit(form, lambda: update_sov_line(current_user, line, _sov_input(form),
-                                                   form.version.data), refresh=line)
-    if outcome.ok:
-        return _sov_response(commitment, "commitments/_sov_row.html", line=line)
-    return _edit_row(commitment, line, form, outcome.status)
-
-
-@bp.post("/<int:commitment_id>/sov/<int:line_id>/delete")
-@login_required
-def delete_sov(project_id: int, commitment_id: int, line_id: int):
-    commitment = load_commitment(project_id, commitment_id, ProjectRole.STANDARD)
-    line = _sov_line(commitment, line_id)
-    form = _sov_form(line)  # the row's edit form, posted with the version it showed
-    try:
-        delete_sov_line(current_user, line, posted_version())
-    except Gone:  # someone deleted it first: what the user asked for is done
-        db.session.rollback()
-    except WorkflowError as error:
-        db.session.rollback()
-        db.session.refresh(line)
-        status = show_workflow_error(form, error)
-        return _edit_row(commitment, line, form, status)
-    return row_deleted(_sov_response(commitment, "commitments/_sov_deleted.html"))
+SOV_LINES = SovLines(bp)
