@@ -1,7 +1,8 @@
 """Change events: numbering, edits, line items, the tool switch, and "Create Commitment CO".
 
 A line item feeds at most one *live* CCO (one whose status is not Void). That rule is a query
-here (``live_cco_lines``): voiding the CCO or deleting its CCO line frees the item with no hook.
+(``live_cco_lines``, in change_orders.py, which also checks it when a Void CCO comes back):
+voiding the CCO or deleting its CCO line frees the item with no hook.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from extensions import db
 from models import (
@@ -21,7 +22,6 @@ from models import (
     ChangeEventType,
     ChangeOrder,
     ChangeOrderLine,
-    ChangeOrderStatus,
     Commitment,
     CommitmentStatus,
     CostCode,
@@ -33,7 +33,16 @@ from models import (
 )
 from models.types import utcnow
 from workflow import history
-from workflow.change_orders import CHANGE_REASONS, ChangeOrderInput, can_view, create_change_order
+from workflow.change_orders import (
+    CHANGE_REASONS,
+    HIDDEN_CCO,
+    ChangeOrderInput,
+    can_view,
+    create_change_order,
+    live_cco_lines,
+    lock_change_event_items,
+    used_on_message,
+)
 from workflow.errors import Gone, InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.numbering import next_number
@@ -127,48 +136,6 @@ def _cco_named_in(ce: ChangeEvent, event: HistoryEvent) -> ChangeOrder | None:
 
 
 # ---- queries -----------------------------------------------------------------------------------
-
-def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
-    """For each line item on a live CCO (status not Void), the CCO line made from it."""
-    ids = list(item_ids)
-    if not ids:
-        return {}
-    rows = db.session.scalars(
-        select(ChangeOrderLine).join(ChangeOrder)
-        .where(ChangeOrderLine.change_event_line_id.in_(ids),
-               ChangeOrder.status != ChangeOrderStatus.VOID)
-        .order_by(ChangeOrderLine.id))
-    found: dict[int, ChangeOrderLine] = {}
-    for line in rows:
-        found.setdefault(line.change_event_line_id, line)
-    return found
-
-
-HIDDEN_CCO = "another commitment change order you can't view"
-
-
-def used_on_message(item: ChangeEventLine, cco_line: ChangeOrderLine, viewer: User) -> str:
-    """Where the item is used, naming the CCO only to someone who may see it (it may be
-    private)."""
-    cco = cco_line.change_order
-    if can_view(viewer, cco):
-        return f"{item.label} is already on CCO #{cco.number} of {cco.commitment.number}."
-    return f"{item.label} is already on {HIDDEN_CCO}."
-
-
-def _lock_items(ids: list[int]) -> None:
-    """Take the write lock on these line items before checking where they are used.
-
-    An UPDATE locks the rows on PostgreSQL and the whole database on SQLite, where
-    SELECT … FOR UPDATE does nothing: a second transaction waits here until the first commits,
-    then sees its CCO lines. It writes the same version back, so a form open on the item is
-    not made stale by it. Sorted ids keep the lock order the same for everyone."""
-    for item_id in sorted(set(ids)):
-        db.session.execute(
-            update(ChangeEventLine).where(ChangeEventLine.id == item_id)
-            .values(version=ChangeEventLine.version)
-            .execution_options(synchronize_session=False))
-
 
 def totals_by_change_event(ids: list[int]) -> dict[int, Totals]:
     if not ids:
@@ -352,7 +319,7 @@ def delete_line_item(actor: User, line: ChangeEventLine, version: int | None) ->
     require_tool(ce.project)
     # Serialised with "Create Commitment CO" on this item, so a CCO line made meanwhile is
     # seen here (and refuses the delete) rather than silently losing its link.
-    _lock_items([line.id])
+    lock_change_event_items([line.id])
     if db.session.get(ChangeEventLine, line.id, populate_existing=True) is None:
         raise Gone()
     check_version(line, version, deleting=True)
@@ -414,7 +381,7 @@ def create_commitment_co(actor: User, commitment: Commitment,
     ids = sorted(set(line_ids))
     if not ids:
         raise InvalidInput({"line_ids": "Choose at least one line item."})
-    _lock_items(ids)
+    lock_change_event_items(ids)
     items = list(db.session.scalars(
         select(ChangeEventLine).where(ChangeEventLine.id.in_(ids))
         .order_by(ChangeEventLine.id).execution_options(populate_existing=True)))
@@ -450,15 +417,3 @@ def create_commitment_co(actor: User, commitment: Commitment,
                     comment=f"line{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}")
     db.session.commit()
     return cco
-
-
-def unvoid_conflict(actor: User, cco: ChangeOrder) -> str | None:
-    """Why a Void CCO cannot come back to life: one of its items is on another live CCO.
-    The items are write-locked first, as for "Create Commitment CO"."""
-    item_ids = [line.change_event_line_id for line in cco.lines if line.change_event_line_id]
-    _lock_items(item_ids)
-    for item_id, other in live_cco_lines(item_ids).items():
-        if other.change_order_id != cco.id:
-            item = db.session.get(ChangeEventLine, item_id)
-            return used_on_message(item, other, actor) + " Keep this change order Void."
-    return None
