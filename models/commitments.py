@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
+from models.limits import MAX_COMMITMENT_NUMBER
 from models.statuses import CommitmentStatus, CommitmentType, ErpStatus
 from models.types import UTCDateTime, str_enum, utcnow
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from models.reference import Category, CostCode, Project, Vendor
 
 Money = sa.Numeric(14, 2)
-MAX_COMMITMENT_NUMBER = 21  # it becomes the QuickBooks PurchaseOrder DocNumber
 
 
 class Commitment(db.Model):

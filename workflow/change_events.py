@@ -176,6 +176,22 @@ def ccos_from(user: User, ce: ChangeEvent) -> list[tuple[ChangeOrder, Decimal]]:
     return [(cco, amounts[cco.id]) for cco in ccos.values()]
 
 
+def filtered_change_events(project: Project, *, status: ChangeEventStatus | None = None,
+                           scope: ChangeEventScope | None = None, vendor_id: int | None = None):
+    """The query of the project's change events list, by number, narrowed by the list's
+    filters (None: not filtered; a vendor: events with a line item for it)."""
+    query = (select(ChangeEvent).where(ChangeEvent.project_id == project.id)
+             .order_by(ChangeEvent.number))
+    if status is not None:
+        query = query.where(ChangeEvent.status == status)
+    if scope is not None:
+        query = query.where(ChangeEvent.scope == scope)
+    if vendor_id is not None:
+        query = query.where(ChangeEvent.id.in_(
+            select(ChangeEventLine.change_event_id).where(ChangeEventLine.vendor_id == vendor_id)))
+    return query
+
+
 def approved_commitments(project: Project) -> list[Commitment]:
     """The commitments a CCO can be written on now."""
     return list(db.session.scalars(

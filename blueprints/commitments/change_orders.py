@@ -8,10 +8,11 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
-from blueprints.commitments.routes import _choices, erp_panel_for, load_commitment
+from blueprints.commitments.routes import erp_panel_for, load_commitment
 from blueprints.fields import (
     Outcome,
     posted_version,
+    record_choices,
     show_workflow_error,
     submit,
     unique_ids,
@@ -91,8 +92,8 @@ def _line_form(cco: ChangeOrder, line: ChangeOrderLine | None = None,
         SelectChoice(s.id, f"{s.line_number}. {s.description} ({s.cost_code.code} "
                            f"{s.category.name})")
         for s in cco.commitment.sov_lines]
-    form.cost_code_id.choices = _choices(CostCode, CostCode.code, blank="—")
-    form.category_id.choices = _choices(Category, Category.name, blank="—")
+    form.cost_code_id.choices = record_choices(CostCode, CostCode.code, blank="—")
+    form.category_id.choices = record_choices(Category, Category.name, blank="—")
     return form
 
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
-from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import parse_id, posted_version, show_workflow_error, submit, unique_ids
+from blueprints.fields import (
+    enum_or_none,
+    parse_id,
+    posted_version,
+    record_choices,
+    show_workflow_error,
+    submit,
+    unique_ids,
+)
 from blueprints.guards import load_project
 from blueprints.rendering import is_htmx, render, render_partial, row_deleted
 from extensions import db
@@ -31,13 +39,16 @@ from workflow.commitments import (
     CommitmentInput,
     SovInput,
     add_sov_line,
+    allowed_change_order_actions,
     create_commitment,
     delete_sov_line,
+    filtered_commitments,
     sum_totals,
     totals,
     totals_by_commitment,
     update_commitment,
     update_sov_line,
+    waits_for_approval,
 )
 from workflow.errors import Gone, WorkflowError
 from workflow.permissions import has_project_role
@@ -52,17 +63,11 @@ def load_commitment(project_id: int, commitment_id: int,
     return commitment
 
 
-def _choices(model, order, label=lambda r: r.label, blank="Choose…", keep_id=None):
-    records = db.session.scalars(
-        select(model).where((model.active.is_(True)) | (model.id == keep_id)).order_by(order))
-    return [SelectChoice("", blank)] + [SelectChoice(r.id, label(r)) for r in records]
-
-
 def _commitment_form(commitment: Commitment | None = None) -> CommitmentForm:
     form = CommitmentForm(obj=commitment) if commitment else CommitmentForm()
     unique_ids(form, "commitment")
-    form.vendor_id.choices = _choices(Vendor, Vendor.name,
-                                      keep_id=commitment.vendor_id if commitment else None)
+    form.vendor_id.choices = record_choices(Vendor, Vendor.name,
+                                            keep_id=commitment.vendor_id if commitment else None)
     if commitment and not form.is_submitted():
         form.type.data = commitment.type.value
         form.status.data = commitment.status.value
@@ -73,10 +78,10 @@ def _sov_form(line: SovLine | None = None, blank: bool = False) -> SovLineForm:
     """The form for a line (edit), the posted new line, or a blank new line (``blank``)."""
     form = SovLineForm(formdata=None) if blank else SovLineForm(obj=line)
     unique_ids(form, f"sov-{line.id}" if line else "sov-new")
-    form.cost_code_id.choices = _choices(CostCode, CostCode.code,
-                                         keep_id=line.cost_code_id if line else None)
-    form.category_id.choices = _choices(Category, Category.name,
-                                        keep_id=line.category_id if line else None)
+    form.cost_code_id.choices = record_choices(CostCode, CostCode.code,
+                                               keep_id=line.cost_code_id if line else None)
+    form.category_id.choices = record_choices(Category, Category.name,
+                                              keep_id=line.category_id if line else None)
     return form
 
 
@@ -103,16 +108,12 @@ def _can_edit(project) -> bool:
 @login_required
 def index(project_id: int):
     project = load_project(project_id)
-    query = (select(Commitment).where(Commitment.project_id == project.id)
-             .options(selectinload(Commitment.vendor)).order_by(Commitment.number))
     filters = {k: request.args.get(k, "") for k in ("type", "status", "vendor")}
-    if filters["type"] in {t.value for t in CommitmentType}:
-        query = query.where(Commitment.type == CommitmentType(filters["type"]))
-    if filters["status"] in {s.value for s in CommitmentStatus}:
-        query = query.where(Commitment.status == CommitmentStatus(filters["status"]))
-    if filters["vendor"]:  # an id that names no record matches nothing
-        vendor_id = parse_id(filters["vendor"]) or 0
-        query = query.where(Commitment.vendor_id == vendor_id)
+    query = filtered_commitments(
+        project, type=enum_or_none(CommitmentType, filters["type"]),
+        status=enum_or_none(CommitmentStatus, filters["status"]),
+        # an id that names no record matches nothing
+        vendor_id=(parse_id(filters["vendor"]) or 0) if filters["vendor"] else None)
     commitments = db.session.scalars(query).all()
     by_id = totals_by_commitment([c.id for c in commitments], current_user)
     vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
@@ -158,13 +159,43 @@ def erp_panel_for(subject):
     return panel_for(subject)
 
 
+# What each action the workflow allows on the Change Orders card is called, and where it goes.
+CCO_ACTIONS = {
+    "new_cco": ("New change order", "commitments.new_cco",
+                lambda c: {"project_id": c.project_id, "commitment_id": c.id}, True),
+    "from_change_event": ("From a change event", "change_events.commitment_co",
+                          lambda c: {"project_id": c.project_id, "commitment": c.id}, False),
+}
+
+
+@dataclass(frozen=True)
+class PageAction:
+    name: str
+    label: str
+    endpoint: str
+    url: str
+    primary: bool
+
+
+def _cco_actions(commitment: Commitment, can_edit: bool) -> list[PageAction]:
+    actions = []
+    for name in allowed_change_order_actions(commitment, can_edit):
+        label, endpoint, arguments, primary = CCO_ACTIONS[name]
+        actions.append(PageAction(name, label, endpoint, url_for(endpoint, **arguments(commitment)),
+                                  primary))
+    return actions
+
+
 def _page_context(commitment: Commitment) -> dict:
     project = commitment.project
+    can_edit = _can_edit(project)
     return {
         "project": project, "commitment": commitment,
         "totals": totals(commitment, current_user),
         "change_orders": visible_change_orders(current_user, commitment),
-        "history": history.history_for(commitment), "can_edit": _can_edit(project),
+        "history": history.history_for(commitment), "can_edit": can_edit,
+        "cco_actions": _cco_actions(commitment, can_edit),
+        "ccos_wait_for_approval": waits_for_approval(commitment, can_edit),
         "new_line_form": _sov_form(blank=True), "tool": "commitments",
         "statuses_by_type": STATUSES_BY_TYPE,
         "subject": commitment, "panel": erp_panel_for(commitment),
