@@ -116,3 +116,50 @@ def test_every_answer_varies_on_hx_request(client, auth, factory):
     assert home.status_code == 302
     for response in (anonymous_page, anonymous_htmx, home, client.get("/auth/login")):
         assert "HX-Request" in response.headers.get("Vary", ""), response.status_code
+
+
+def navigation(page) -> list[str]:
+    """The links of the Tools navigation in order, each as its HTML with whitespace collapsed."""
+    import re
+
+    html = page.get_data(as_text=True)
+    nav = re.search(r'<nav class="tools" aria-label="Tools">(.*?)</nav>', html, re.S).group(1)
+    return [" ".join(link.split()) for link in re.findall(r"<a .*?</a>", nav, re.S)]
+
+
+def test_the_navigation_lists_each_tool_a_person_may_use_in_order(client, auth, factory):
+    from models import ErpPermission, ErpStatus, ProjectRole
+
+    admin = factory.user(is_company_admin=True, erp=ErpPermission.ADMIN, can_push=True)
+    project = factory.project()
+    factory.member(project, admin, ProjectRole.ADMIN)
+    rejected = factory.commitment(project, number="SC-1")
+    waiting = factory.commitment(project, number="SC-2")
+    rejected.erp_status, waiting.erp_status = ErpStatus.REJECTED, ErpStatus.READY_TO_EXPORT
+    db.session.commit()
+    auth.login(admin)
+    returned = ('<a href="/#returned">Returned <span class="badge badge-warn" '
+                'title="1 returned by accounting">1</span></a>')
+    erp = ('<a href="/erp/" {current}>ERP Integrations <span id="erp-waiting" class="badge" '
+           'title="1 waiting for you">1</span></a>')
+    admin_link = '<a href="/admin/" >Admin</a>'
+    assert navigation(client.get(f"/projects/{project.id}/commitments/")) == [
+        f'<a href="/projects/{project.id}/commitments/" aria-current="page">Commitments</a>',
+        f'<a href="/projects/{project.id}/change-events/" >Change Events</a>',
+        returned, erp.format(current=""), admin_link]
+    assert navigation(client.get("/erp/")) == [
+        '<a href="/" >Projects</a>', returned, erp.format(current='aria-current="page"'),
+        admin_link]
+
+    project.change_events_enabled = False
+    db.session.commit()
+    assert navigation(client.get(f"/projects/{project.id}/commitments/"))[:2] == [
+        f'<a href="/projects/{project.id}/commitments/" aria-current="page">Commitments</a>',
+        returned]
+
+    reader = factory.user()
+    factory.member(project, reader, ProjectRole.READ_ONLY)
+    auth.logout()
+    auth.login(reader)
+    assert navigation(client.get("/")) == [
+        '<a href="/" aria-current="page">Projects</a>']
