@@ -71,16 +71,17 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_helpers():
+        from blueprints.tools import navigation
         from workflow.change_orders import can_view
-        from workflow.erp import returned_count, waiting_on
+        from workflow.erp import waiting_on
 
         return {
             "perm": permissions,
             "can_view_cco": lambda cco: can_view(current_user, cco),
             "htmx_script": htmx_script,
             "erp_waiting": waiting_on,
-            "erp_returned": returned_count,
             "notices_for": notices_for,
+            "nav_links": navigation,
         }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.limits import MAX_COMMITMENT_NUMBER
 from models.statuses import CommitmentStatus, CommitmentType, ErpStatus
+from models.subjects import history_subject
 from models.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 Money = sa.Numeric(14, 2)
 
 
+@history_subject("commitment", lambda commitment: commitment.project_id)
 class Commitment(db.Model):
     __tablename__ = "commitments"
     __table_args__ = (

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.limits import MAX_DOC_PREFIX
+from models.subjects import history_subject
 from models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 DEFAULT_CATEGORIES = ("Labor", "Material", "Equipment", "Subcontract", "Other")
 
 
+@history_subject("project", lambda project: project.id)
 class Project(db.Model):
     __tablename__ = "projects"
 

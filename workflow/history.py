@@ -8,22 +8,17 @@ from decimal import Decimal
 from enum import Enum
 
 from extensions import db
-from models import ChangeEvent, ChangeOrder, Commitment, HistoryEvent, Project, User
+from models import HistoryEvent, User
+from models.subjects import subject_of
 
 
 def _subject(record) -> tuple[str, int, int]:
-    if isinstance(record, Commitment):
-        return "commitment", record.id, record.project_id
-    if isinstance(record, ChangeOrder):
-        return "change_order", record.id, record.commitment.project_id
-    if isinstance(record, ChangeEvent):
-        return "change_event", record.id, record.project_id
-    if isinstance(record, Project):
-        return "project", record.id, record.id
-    raise TypeError(f"no history for {type(record).__name__}")
+    """The kind, id and project of a record with a Change History (models/subjects.py)."""
+    subject = subject_of(record)
+    return subject.kind, record.id, subject.project_id(record)
 
 
-def show(value) -> str | None:
+def display_value(value) -> str | None:
     """A value as the history shows it."""
     if value is None or value == "":
         return None
@@ -43,7 +38,8 @@ def record(actor: User | None, subject, action: str, *, field: str | None = None
     subject_type, subject_id, project_id = _subject(subject)
     event = HistoryEvent(user=actor, subject_type=subject_type, subject_id=subject_id,
                          project_id=project_id, action=action, field=field,
-                         old_value=show(old), new_value=show(new), comment=comment)
+                         old_value=display_value(old), new_value=display_value(new),
+                         comment=comment)
     db.session.add(event)
     return event
 
