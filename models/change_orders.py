@@ -30,7 +30,8 @@ cco_viewers = sa.Table(
 )
 
 
-@history_subject("change_order", lambda cco: cco.commitment.project_id)
+@history_subject("change_order", lambda cco: cco.commitment.project_id,
+                 name=lambda cco: f"CCO #{cco.number} of {cco.commitment.number}")
 class ChangeOrder(db.Model):
     """A commitment change order. ``number`` is 001, 002 … per commitment."""
 

@@ -13,16 +13,17 @@ class HistorySubject:
     kind: str  # stored in history_events.subject_type / ref_type
     model: type
     project_id: Callable  # (record) → the id of the project its events belong to
+    name: Callable  # (record) → how the history names it ("CCO #001 of SC-1042")
 
 
 _by_model: dict[type, HistorySubject] = {}
 _by_kind: dict[str, HistorySubject] = {}
 
 
-def history_subject(kind: str, project_id: Callable):
+def history_subject(kind: str, project_id: Callable, name: Callable = lambda record: record.number):
     """Class decorator: records of this model have a Change History, as ``kind``."""
     def register(model: type) -> type:
-        subject = HistorySubject(kind, model, project_id)
+        subject = HistorySubject(kind, model, project_id, name)
         _by_model[model] = _by_kind[kind] = subject
         return model
     return register

@@ -25,7 +25,6 @@ from models import (
     Commitment,
     CommitmentStatus,
     CostCode,
-    HistoryEvent,
     Project,
     ProjectRole,
     User,
@@ -113,26 +112,15 @@ def history_for(ce: ChangeEvent, viewer: User) -> list:
     sees_all = has_project_role(viewer, ce.project, ProjectRole.ADMIN)
     shown = []
     for event in history.history_for(ce):
-        if event.field == COMMITMENT_CO_FIELD and not sees_all:
-            cco = _cco_named_in(ce, event)
-            # Not found (the commitment was renumbered since): fail closed.
-            if cco is None or not can_view(viewer, cco):
-                event = history.masked(event, new_value=HIDDEN_CCO[0].upper() + HIDDEN_CCO[1:])
-        shown.append(event)
+        reference = history.referenced(event)
+        # No CCO on record (an event from before references were kept, whose CCO could not be
+        # found): fail closed.
+        hidden = event.field == COMMITMENT_CO_FIELD and not sees_all and (
+            not isinstance(reference, ChangeOrder) or not can_view(viewer, reference))
+        shown.append(history.masked(event, new_value=HIDDEN_CCO[0].upper() + HIDDEN_CCO[1:],
+                                    ref_type=None, ref_id=None) if hidden
+                     else history.with_words(event, reference))
     return shown
-
-
-def _cco_named_in(ce: ChangeEvent, event: HistoryEvent) -> ChangeOrder | None:
-    """The CCO a "Commitment CO" history event names ("CCO #001 of SC-1042")."""
-    import re
-
-    match = re.fullmatch(r"CCO #(\d+) of (.+)", event.new_value or "")
-    if match is None:
-        return None
-    return db.session.scalar(
-        select(ChangeOrder).join(Commitment)
-        .where(Commitment.project_id == ce.project_id, Commitment.number == match.group(2),
-               ChangeOrder.number == match.group(1)))
 
 
 # ---- queries -----------------------------------------------------------------------------------
@@ -429,7 +417,7 @@ def create_commitment_co(actor: User, commitment: Commitment,
         numbers = touched.pop(item.change_event_id, None)
         if numbers:
             history.record(actor, item.change_event, "changed", field=COMMITMENT_CO_FIELD,
-                    new=f"CCO #{cco.number} of {commitment.number}",
+                           refers_to=cco,
                     comment=f"line{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}")
     db.session.commit()
     return cco
