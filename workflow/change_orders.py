@@ -141,6 +141,16 @@ def can_review(user: User, cco: ChangeOrder) -> bool:
     return project_role(user, cco.commitment.project) == ProjectRole.ADMIN
 
 
+def review_stage(cco: ChangeOrder) -> str:
+    """Where the CCO's review is: "decided" (Approved or Rejected), "waiting" for the designated
+    reviewer, or "not_asked" yet."""
+    if cco.status in (ChangeOrderStatus.APPROVED, ChangeOrderStatus.REJECTED):
+        return "decided"
+    if cco.status in REVIEWABLE_CCO_STATUSES:
+        return "waiting"
+    return "not_asked"
+
+
 def eligible_reviewers(commitment: Commitment) -> list[User]:
     """Project members with at least standard rights, who may be named reviewer."""
     return list(db.session.scalars(

@@ -63,8 +63,8 @@ def record_changes(actor: User | None, subject, target, values: dict, labels: di
 
 @dataclass(frozen=True)
 class MaskedEvent:
-    """A history event as shown to someone who may not see all of it (the stored event is
-    append-only and stays as it was)."""
+    """A history event as shown: masked for someone who may not see all of it, or with the
+    record it refers to in words (the stored event is append-only and stays as it was)."""
 
     at: datetime
     user: User | None
