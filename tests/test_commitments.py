@@ -338,3 +338,29 @@ def test_commitment_page_lists_visible_change_orders(client, pm, commitment, fac
     page = client.get(commitment_url(commitment)).get_data(as_text=True)
     assert "Visible one" in page and "Approved" in page and "Not Sent" in page
     assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.NOT_SENT
+
+
+def test_the_change_orders_card_offers_what_the_commitment_allows(client, auth, factory, people):
+    approved = factory.commitment(people.project, status="approved")
+    draft = factory.commitment(people.project, status="draft")
+    new_cco = f'href="{commitment_url(approved, "/change-orders/new")}">New change order</a>'
+    from_ce = (f'href="/projects/{people.project.id}/change-events/commitment-co?'
+               f'commitment={approved.id}">From a change event</a>')
+    waits = "Change orders can be written once the commitment is Approved."
+
+    auth.login(people.standard)
+    page = client.get(commitment_url(approved)).get_data(as_text=True)
+    assert new_cco in page and from_ce in page and waits not in page
+    page = client.get(commitment_url(draft)).get_data(as_text=True)
+    assert "New change order" not in page and waits in page
+
+    people.project.change_events_enabled = False
+    db.session.commit()
+    page = client.get(commitment_url(approved)).get_data(as_text=True)
+    assert new_cco in page and "From a change event" not in page
+
+    auth.logout()
+    auth.login(people.read_only)
+    for commitment in (approved, draft):
+        page = client.get(commitment_url(commitment)).get_data(as_text=True)
+        assert "New change order" not in page and waits not in page
