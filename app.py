@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         app.config.update(test_config)
 
     _init_extensions(app)
+    _install_workflow_settings()
     _bound_url_ids(app)
     _register_blueprints(app)
 
@@ -57,6 +58,15 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)
+
+
+def _install_workflow_settings() -> None:
+    """The workflow reads settings (MAIL_SERVER, PUBLIC_URL, ...) without importing Flask."""
+    from flask import current_app
+
+    from workflow import settings
+
+    settings.install(lambda: current_app.config)
 
 
 def _bound_url_ids(app: Flask) -> None:

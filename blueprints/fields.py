@@ -29,6 +29,24 @@ def parse_id(value) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
+def enum_or_none(enum_class, value: str):
+    """The member of ``enum_class`` with this value (a list filter), or None for any other."""
+    return enum_class(value) if value in {member.value for member in enum_class} else None
+
+
+def record_choices(model, order, label=lambda r: r.label, blank="Choose…", keep_id=None):
+    """The choices of a select of active reference records (vendors, cost codes, categories),
+    keeping the one a record already has (``keep_id``) even if it was deactivated since."""
+    from sqlalchemy import select
+    from wtforms.fields.choices import SelectChoice
+
+    from extensions import db
+
+    records = db.session.scalars(
+        select(model).where((model.active.is_(True)) | (model.id == keep_id)).order_by(order))
+    return [SelectChoice("", blank)] + [SelectChoice(r.id, label(r)) for r in records]
+
+
 def id_int(value) -> int:
     """``coerce`` for id choices: refuses what cannot be an id (WTForms says "Not a valid
     choice")."""

@@ -70,11 +70,12 @@ def register_template_helpers(app: Flask) -> None:
 
     register_role_cache(app)
     app.add_template_filter(format_money, "money")
-    app.add_template_filter(capped_count, "count")
+    app.add_template_filter(capped_count, "capped")
     app.add_template_global(page_url)  # for macros imported without the context
 
     @app.context_processor
     def inject_helpers():
+        from blueprints.tools import navigation
         from workflow.change_orders import can_view
 
         return {
@@ -84,8 +85,8 @@ def register_template_helpers(app: Flask) -> None:
             "nav_projects": nav_projects,
             "picker_limit": permissions.PICKER_LIMIT,
             "erp_waiting": lambda user: nav_counts(user)[0],
-            "erp_returned": lambda user: nav_counts(user)[1],
             "notices_for": notices_for,
+            "nav_links": navigation,
         }
 
 

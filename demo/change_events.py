@@ -30,7 +30,6 @@ from workflow.change_events import (
     create_change_event,
 )
 
-D = Decimal
 # (title, status, scope, type, reason, description, [items])
 # item: (description, cost code, category, vendor, commitment or None, ROM, latest cost or None)
 DEMO_CHANGE_EVENTS = (
@@ -38,18 +37,18 @@ DEMO_CHANGE_EVENTS = (
      ChangeEventType.EXISTING_CONDITION, "Existing Condition",
      "Excavation hit rock 1.2 m above the geotechnical report at grid C-4.",
      [("Rock excavation at the C-4 footing", "03-300", "Subcontract", "Summit Concrete Co.",
-       "SC-1042", D("3800.00"), D("4150.00")),
+       "SC-1042", Decimal("3800.00"), Decimal("4150.00")),
       ("Concrete for the deepened footing", "03-300", "Material", "Summit Concrete Co.",
-       "SC-1042", D("1200.00"), None),
+       "SC-1042", Decimal("1200.00"), None),
       ("Rock hammer rental, 3 days", "01-500", "Equipment", "Summit Concrete Co.", None,
-       D("950.00"), D("875.00"))]),
+       Decimal("950.00"), Decimal("875.00"))]),
     ("Owner adds EV chargers in the garage", ChangeEventStatus.PENDING,
      ChangeEventScope.OUT_OF_SCOPE, ChangeEventType.OWNER_CHANGE, "Owner Change",
      "Four level-2 chargers on P1, per the owner's email of 3 March.",
      [("EV charger circuits (4)", "26-050", "Subcontract", "Apex Electrical Services",
-       "SC-1043", D("6400.00"), D("6980.00")),
+       "SC-1043", Decimal("6400.00"), Decimal("6980.00")),
       ("Housekeeping pads for the chargers", "03-300", "Subcontract", "Summit Concrete Co.",
-       "SC-1042", D("1150.00"), None)]),
+       "SC-1042", Decimal("1150.00"), None)]),
 )
 
 

@@ -31,7 +31,6 @@ from workflow.change_orders import (
 )
 from workflow.commitments import CommitmentInput, SovInput, add_sov_line, create_commitment
 
-D = Decimal
 # (number, type, vendor, title, status, [SOV lines], [CCOs])
 # SOV line: (description, cost code, category, amount)
 # CCO: (title, status, reason, [lines]);
@@ -39,29 +38,29 @@ D = Decimal
 DEMO_COMMITMENTS = (
     ("SC-1042", CommitmentType.SUBCONTRACT, "Summit Concrete Co.", "Cast-in-place concrete",
      CommitmentStatus.APPROVED,
-     [("Foundations and footings", "03-300", "Subcontract", D("185000.00")),
-      ("Slab on grade", "03-300", "Subcontract", D("96500.00")),
-      ("Concrete materials allowance", "03-300", "Material", D("42000.00"))],
+     [("Foundations and footings", "03-300", "Subcontract", Decimal("185000.00")),
+      ("Slab on grade", "03-300", "Subcontract", Decimal("96500.00")),
+      ("Concrete materials allowance", "03-300", "Material", Decimal("42000.00"))],
      [("Added footing at grid C-4", ChangeOrderStatus.APPROVED, "Existing Condition",
-       [(1, "Additional footing at C-4", D("4250.00")),
-        (1, "Rebar for the added footing", D("1180.00")),
-        (("01-500", "Equipment"), "Winter concrete protection", D("2600.00"))]),
+       [(1, "Additional footing at C-4", Decimal("4250.00")),
+        (1, "Rebar for the added footing", Decimal("1180.00")),
+        (("01-500", "Equipment"), "Winter concrete protection", Decimal("2600.00"))]),
       ("Slab depression for the MRI room", ChangeOrderStatus.PENDING_IN_REVIEW,
-       "Design Development", [(2, "Depressed slab at MRI suite", D("7800.00"))]),
+       "Design Development", [(2, "Depressed slab at MRI suite", Decimal("7800.00"))]),
       ("Credit: sidewalk removed from scope", ChangeOrderStatus.DRAFT, "Owner Change",
-       [(2, "Delete site sidewalk", D("-3500.00"))])]),
+       [(2, "Delete site sidewalk", Decimal("-3500.00"))])]),
     ("PO-2001", CommitmentType.PURCHASE_ORDER, "BuildRight Supply Co.",
      "Drywall and framing materials", CommitmentStatus.APPROVED,
-     [("Gypsum board", "09-290", "Material", D("38400.00")),
-      ("Metal studs and track", "09-290", "Material", D("21750.00"))],
+     [("Gypsum board", "09-290", "Material", Decimal("38400.00")),
+      ("Metal studs and track", "09-290", "Material", Decimal("21750.00"))],
      [("Moisture-resistant board in wet rooms", ChangeOrderStatus.APPROVED, "Design Development",
-       [(1, "Upgrade to moisture-resistant board", D("2940.00"))]),
+       [(1, "Upgrade to moisture-resistant board", Decimal("2940.00"))]),
       ("Extra studs for casework backing", ChangeOrderStatus.PENDING_PRICING, "Client Request",
-       [(2, "Backing for casework", D("860.00"))])]),
+       [(2, "Backing for casework", Decimal("860.00"))])]),
     ("SC-1043", CommitmentType.SUBCONTRACT, "Apex Electrical Services", "Electrical",
      CommitmentStatus.OUT_FOR_SIGNATURE,
-     [("Power distribution", "26-050", "Subcontract", D("212000.00")),
-      ("Lighting", "26-050", "Subcontract", D("88000.00"))], []),
+     [("Power distribution", "26-050", "Subcontract", Decimal("212000.00")),
+      ("Lighting", "26-050", "Subcontract", Decimal("88000.00"))], []),
 )
 
 

@@ -2,8 +2,9 @@
 
 Inline mode is RQ itself with ``is_async=False`` on an in-memory Redis, so a job runs the same
 code path (including RQ's Job bookkeeping) whether it is queued or not. Jobs are queued by
-their dotted name, so the workflow can queue them without importing the jobs (and the jobs,
-which call the workflow, never form an import cycle with it).
+their dotted name; the workflow reaches this module only through ``workflow/queue.py``, where
+``init_queue`` installs it, so the jobs (which call the workflow) never form an import cycle
+with it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def init_queue(app: Flask) -> None:
+    import sys
+
+    from workflow import queue as workflow_queue
+
     app.extensions[EXTENSION_KEY] = None  # built on first use, so importing the app needs no Redis
+    workflow_queue.install(sys.modules[__name__])  # enqueue and dispatch_export below
 
 
 def _build_queue(app: Flask) -> Queue:

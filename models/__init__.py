@@ -8,9 +8,10 @@ from models.change_events import (
     ChangeEventType,
 )
 from models.change_orders import ChangeOrder, ChangeOrderLine, cco_viewers
-from models.commitments import MAX_COMMITMENT_NUMBER, Commitment, SovLine
+from models.commitments import Commitment, SovLine
 from models.erp import CostMapping, Export, ExportStatus, Notice, QboConnection, QboRecord
 from models.history import HistoryEvent
+from models.limits import MAX_COMMITMENT_NUMBER
 from models.notifications import EmailOptOut, NotificationKind, PendingNotification, SentEmail
 from models.people import ErpPermission, ProjectMembership, ProjectRole, User
 from models.reference import DEFAULT_CATEGORIES, Category, CostCode, Project, Vendor

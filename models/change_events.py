@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.commitments import Money
 from models.statuses import LabelledEnum
+from models.subjects import history_subject
 from models.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class ChangeEventType(LabelledEnum):
     TBD = "tbd", "TBD"
 
 
+@history_subject("change_event", lambda ce: ce.project_id)
 class ChangeEvent(db.Model):
     """``number`` is 001, 002 … per project, from ``Project.last_change_event_number``."""
 

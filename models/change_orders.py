@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.commitments import Money
 from models.statuses import ChangeOrderStatus, ErpStatus
+from models.subjects import history_subject
 from models.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ cco_viewers = sa.Table(
 )
 
 
+@history_subject("change_order", lambda cco: cco.commitment.project_id,
+                 name=lambda cco: f"CCO #{cco.number} of {cco.commitment.number}")
 class ChangeOrder(db.Model):
     """A commitment change order. ``number`` is 001, 002 … per commitment."""
 

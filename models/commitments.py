@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
+from models.limits import MAX_COMMITMENT_NUMBER
 from models.statuses import CommitmentStatus, CommitmentType, ErpStatus
+from models.subjects import history_subject
 from models.types import UTCDateTime, str_enum, utcnow
 
 if TYPE_CHECKING:
@@ -19,9 +21,9 @@ if TYPE_CHECKING:
     from models.reference import Category, CostCode, Project, Vendor
 
 Money = sa.Numeric(14, 2)
-MAX_COMMITMENT_NUMBER = 21  # it becomes the QuickBooks PurchaseOrder DocNumber
 
 
+@history_subject("commitment", lambda commitment: commitment.project_id)
 class Commitment(db.Model):
     __tablename__ = "commitments"
     __table_args__ = (

@@ -28,6 +28,10 @@ class HistoryEvent(db.Model):
     old_value: Mapped[str | None] = mapped_column(sa.Text)
     new_value: Mapped[str | None] = mapped_column(sa.Text)
     comment: Mapped[str | None] = mapped_column(sa.Text)
+    # The record the event names (e.g. the CCO made from a change event), as a fact: its words
+    # are written when the event is shown (workflow/history.py), never parsed back.
+    ref_type: Mapped[str | None] = mapped_column(sa.String(30))  # a kind of models/subjects.py
+    ref_id: Mapped[int | None]
 
     user: Mapped[User | None] = relationship()
 

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
+from models.limits import MAX_DOC_PREFIX
+from models.subjects import history_subject
 from models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
 DEFAULT_CATEGORIES = ("Labor", "Material", "Equipment", "Subcontract", "Other")
 
 
+@history_subject("project", lambda project: project.id)
 class Project(db.Model):
     __tablename__ = "projects"
 
@@ -28,7 +31,8 @@ class Project(db.Model):
     # The QuickBooks Customer (job or sub-customer) every exported line is billed to.
     qbo_customer_id: Mapped[str | None] = mapped_column(sa.String(40))
     # Put before each commitment number to make its QuickBooks DocNumber (unique per company).
-    qbo_doc_prefix: Mapped[str] = mapped_column(sa.String(8), default="", server_default="")
+    qbo_doc_prefix: Mapped[str] = mapped_column(sa.String(MAX_DOC_PREFIX), default="",
+                                                server_default="")
     # The Change Events tool, switched on or off by a project admin.
     change_events_enabled: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     # The last change event number handed out; bumped with an atomic UPDATE.

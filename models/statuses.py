@@ -35,12 +35,15 @@ class CommitmentStatus(LabelledEnum):
     CLOSED = "closed", "Closed"
 
 
-S = CommitmentStatus
 STATUSES_BY_TYPE = {
-    CommitmentType.SUBCONTRACT: (S.DRAFT, S.OUT_FOR_BID, S.OUT_FOR_SIGNATURE, S.APPROVED,
-                                 S.COMPLETE, S.TERMINATED, S.VOID),
-    CommitmentType.PURCHASE_ORDER: (S.DRAFT, S.PROCESSING, S.SUBMITTED, S.PARTIALLY_RECEIVED,
-                                    S.RECEIVED, S.APPROVED, S.CLOSED),
+    CommitmentType.SUBCONTRACT: (
+        CommitmentStatus.DRAFT, CommitmentStatus.OUT_FOR_BID, CommitmentStatus.OUT_FOR_SIGNATURE,
+        CommitmentStatus.APPROVED, CommitmentStatus.COMPLETE, CommitmentStatus.TERMINATED,
+        CommitmentStatus.VOID),
+    CommitmentType.PURCHASE_ORDER: (
+        CommitmentStatus.DRAFT, CommitmentStatus.PROCESSING, CommitmentStatus.SUBMITTED,
+        CommitmentStatus.PARTIALLY_RECEIVED, CommitmentStatus.RECEIVED, CommitmentStatus.APPROVED,
+        CommitmentStatus.CLOSED),
 }
 
 
@@ -62,10 +65,11 @@ class ChangeOrderStatus(LabelledEnum):
         return self.value.startswith("pending_")
 
 
-C = ChangeOrderStatus
 # Statuses an editor may set; Approved and Rejected come only from the designated reviewer.
-EDITOR_SETTABLE_CCO_STATUSES = tuple(s for s in C if s not in (C.APPROVED, C.REJECTED))
-REVIEWABLE_CCO_STATUSES = (C.PENDING_IN_REVIEW, C.PENDING_REVISED)
+EDITOR_SETTABLE_CCO_STATUSES = tuple(
+    status for status in ChangeOrderStatus
+    if status not in (ChangeOrderStatus.APPROVED, ChangeOrderStatus.REJECTED))
+REVIEWABLE_CCO_STATUSES = (ChangeOrderStatus.PENDING_IN_REVIEW, ChangeOrderStatus.PENDING_REVISED)
 
 
 class ErpStatus(LabelledEnum):

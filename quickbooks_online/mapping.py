@@ -23,10 +23,10 @@ from models import (
     QboRecord,
     SovLine,
 )
+from models.limits import DOC_NUMBER_LIMIT
 from quickbooks_online.connection import get_connection
 from quickbooks_online.marker import Marker, join_note
 
-DOC_NUMBER_LIMIT = 21  # QuickBooks' DocNumber holds at most 21 characters
 SALES_ONLY = "sales only"  # QboRecord.detail prefix of an item with no expense account
 ZERO = Decimal("0.00")
 

@@ -35,6 +35,13 @@ def require(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+HTMX = {"HX-Request": "true"}  # the header htmx sends: the app answers with a partial
+
+
+def commitment_url(commitment, rest: str = "") -> str:
+    return f"/projects/{commitment.project_id}/commitments/{commitment.id}{rest}"
+
+
 TOKEN_KEY = "bXq2o3CqvI2cYk8nWm1Jx9a0lC3d6tQ9pW2sE5rT7uY="  # a fixed Fernet key for tests
 
 
@@ -177,6 +184,13 @@ class AuthActions:
 @pytest.fixture
 def auth(client):
     return AuthActions(client)
+
+
+@pytest.fixture
+def pm(client, auth, people):
+    """The project admin of ``people``, logged in."""
+    auth.login(people.project_admin)
+    return people.project_admin
 
 
 @pytest.fixture

@@ -108,9 +108,9 @@ def start_worker(app, redis_url: str, log_path):
         stderr=subprocess.STDOUT)
 
 
-def use_redis(app) -> str:
-    """Queue on Redis for this test even in the embedded run (REDIS_URL unset): the same
-    local Redis the worker tests use. A missing Redis skips here and fails in CI."""
+def local_redis_url() -> str:
+    """REDIS_URL, else the local Redis every developer machine and CI has. A missing Redis
+    skips the test here and fails it in CI."""
     import os
 
     from redis import Redis
@@ -123,6 +123,13 @@ def use_redis(app) -> str:
         Redis.from_url(url, socket_connect_timeout=1).ping()
     except RedisError:
         require(False, f"no Redis at {url}")
+    return url
+
+
+def use_redis(app) -> str:
+    """Queue on Redis for this test even in the embedded run (REDIS_URL unset): the same
+    local Redis the worker tests use."""
+    url = local_redis_url()
     app.config["REDIS_URL"] = url
     app.extensions["changeorder.queue"] = None
     return url

@@ -116,3 +116,48 @@ def test_every_answer_varies_on_hx_request(client, auth, factory):
     assert home.status_code == 302
     for response in (anonymous_page, anonymous_htmx, home, client.get("/auth/login")):
         assert "HX-Request" in response.headers.get("Vary", ""), response.status_code
+
+
+def navigation(page) -> list[tuple[str, bool, str]]:
+    """The links of the Tools navigation in order: the address, whether it is marked as the
+    current page, and what it says (its HTML, whitespace collapsed)."""
+    import re
+
+    html = page.get_data(as_text=True)
+    nav = re.search(r'<nav class="tools" aria-label="Tools">(.*?)</nav>', html, re.S).group(1)
+    return [(href, bool(current), " ".join(inside.split())) for href, current, inside in
+            re.findall(r'<a href="([^"]*)"\s*(aria-current="page")?\s*>(.*?)</a>', nav, re.S)]
+
+
+def test_the_navigation_lists_each_tool_a_person_may_use_in_order(client, auth, factory):
+    from models import ErpPermission, ErpStatus, ProjectRole
+
+    admin = factory.user(is_company_admin=True, erp=ErpPermission.ADMIN, can_push=True)
+    project = factory.project()
+    factory.member(project, admin, ProjectRole.ADMIN)
+    rejected = factory.commitment(project, number="SC-1")
+    waiting = factory.commitment(project, number="SC-2")
+    rejected.erp_status, waiting.erp_status = ErpStatus.REJECTED, ErpStatus.READY_TO_EXPORT
+    db.session.commit()
+    auth.login(admin)
+    returned = ("/#returned", False, 'Returned <span class="badge badge-warn" '
+                                     'title="1 returned by accounting">1</span>')
+    erp = 'ERP Integrations <span id="erp-waiting" class="badge" title="1 waiting for you">1</span>'
+    commitments = f"/projects/{project.id}/commitments/"
+    assert navigation(client.get(commitments)) == [
+        (commitments, True, "Commitments"),
+        (f"/projects/{project.id}/change-events/", False, "Change Events"),
+        returned, ("/erp/", False, erp), ("/admin/", False, "Admin")]
+    assert navigation(client.get("/erp/")) == [
+        ("/", False, "Projects"), returned, ("/erp/", True, erp), ("/admin/", False, "Admin")]
+
+    project.change_events_enabled = False
+    db.session.commit()
+    assert navigation(client.get(commitments))[:2] == [(commitments, True, "Commitments"),
+                                                       returned]
+
+    reader = factory.user()
+    factory.member(project, reader, ProjectRole.READ_ONLY)
+    auth.logout()
+    auth.login(reader)
+    assert navigation(client.get("/")) == [("/", True, "Projects")]

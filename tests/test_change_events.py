@@ -18,16 +18,8 @@ from models import (
     ChangeOrderStatus,
     Project,
 )
-from tests.conftest import at_once, error_for, fingerprint
+from tests.conftest import HTMX, at_once, error_for, fingerprint
 from workflow.change_events import ChangeEventInput, create_change_event
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def pm(client, auth, people):
-    auth.login(people.project_admin)
-    return people.project_admin
 
 
 @pytest.fixture

@@ -10,16 +10,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models import ChangeOrder, ChangeOrderLine, ChangeOrderStatus, ErpStatus
-from tests.conftest import at_once, error_for, fingerprint
+from tests.conftest import HTMX, at_once, commitment_url, error_for, fingerprint
 from workflow.change_orders import ChangeOrderInput, create_change_order
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def pm(client, auth, people):
-    auth.login(people.project_admin)
-    return people.project_admin
 
 
 @pytest.fixture
@@ -27,18 +19,14 @@ def commitment(factory, people):
     return factory.commitment(people.project, sov=("1000.00", "2000.00"))
 
 
-def _url(commitment, rest=""):
-    return f"/projects/{commitment.project_id}/commitments/{commitment.id}{rest}"
-
-
 def _cco_url(cco, rest=""):
-    return _url(cco.commitment, f"/change-orders/{cco.id}{rest}")
+    return commitment_url(cco.commitment, f"/change-orders/{cco.id}{rest}")
 
 
 def _create(client, commitment, **overrides):
     data = {"title": "Added footing", "status": "draft"}
     data.update(overrides)
-    return client.post(_url(commitment, "/change-orders"), data=data)
+    return client.post(commitment_url(commitment, "/change-orders"), data=data)
 
 
 # ---- numbers -------------------------------------------------------------------------------
@@ -274,7 +262,7 @@ def test_an_approved_cco_not_yet_sent_can_be_corrected(client, pm, commitment, f
         "version": line.version})
     assert response.status_code == 200
     assert "$250.00" in response.get_data(as_text=True)
-    commitment_page = client.get(_url(commitment)).get_data(as_text=True)
+    commitment_page = client.get(commitment_url(commitment)).get_data(as_text=True)
     assert "$250.00" in commitment_page.split("Approved changes")[1]
 
 
@@ -319,7 +307,7 @@ def test_designated_reviewer_approves_and_the_creator_sees_it(client, auth, peop
     page = client.get(_cco_url(cco)).get_data(as_text=True)
     assert f"Approved</strong> by {people.project_admin.name}" in page
     assert "Agreed on site" in page
-    commitment_page = client.get(_url(commitment)).get_data(as_text=True)
+    commitment_page = client.get(commitment_url(commitment)).get_data(as_text=True)
     assert "$300.00" in commitment_page.split("Approved changes")[1]
 
 
@@ -377,7 +365,7 @@ def test_private_cco_is_seen_only_by_admins_and_listed_users(client, auth, peopl
     for user, sees in ((people.standard, False), (people.read_only, True),
                        (people.project_admin, True), (people.company_admin, True)):
         auth.login(user)
-        page = client.get(_url(commitment)).get_data(as_text=True)
+        page = client.get(commitment_url(commitment)).get_data(as_text=True)
         assert ("Backcharge for damage" in page) is sees, user.name
         assert (client.get(_cco_url(cco)).status_code == 200) is sees, user.name
         auth.logout()

@@ -9,25 +9,13 @@ from sqlalchemy import select
 
 from extensions import db
 from models import Commitment, ErpStatus, HistoryEvent, SovLine
-from tests.conftest import error_for, fingerprint
+from tests.conftest import HTMX, commitment_url, error_for, fingerprint
 from workflow.commitments import totals
-
-HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-def pm(client, auth, people):
-    auth.login(people.project_admin)
-    return people.project_admin
 
 
 @pytest.fixture
 def commitment(factory, people):
     return factory.commitment(people.project, sov=("185000.00", "96500.00"))
-
-
-def _url(commitment, rest=""):
-    return f"/projects/{commitment.project_id}/commitments/{commitment.id}{rest}"
 
 
 def _sov_data(line, **overrides):
@@ -127,7 +115,7 @@ def test_header_edit_records_history(client, pm, commitment):
     form = {"type": "subcontract", "number": commitment.number, "title": "Concrete & rebar",
             "vendor_id": commitment.vendor_id, "status": "complete",
             "version": commitment.version}
-    response = client.post(_url(commitment), data=form, headers=HTMX)
+    response = client.post(commitment_url(commitment), data=form, headers=HTMX)
     assert response.status_code == 200
     assert "Concrete &amp; rebar" in response.get_data(as_text=True)
     events = db.session.scalars(select(HistoryEvent).where(HistoryEvent.field == "Status")).all()
@@ -139,7 +127,7 @@ def test_header_edit_records_history(client, pm, commitment):
 
 def test_add_sov_line_returns_the_form_row_and_totals(client, pm, commitment, factory):
     code = factory.cost_code("05-120", "Structural steel framing")
-    response = client.post(_url(commitment, "/sov"), headers=HTMX, data={
+    response = client.post(commitment_url(commitment, "/sov"), headers=HTMX, data={
         "description": "Embeds", "cost_code_id": code.id,
         "category_id": factory.category("Material").id, "amount": "1,250.50"})
     assert response.status_code == 200
@@ -154,18 +142,18 @@ def test_add_sov_line_returns_the_form_row_and_totals(client, pm, commitment, fa
 
 def test_edit_sov_line_partial_and_full_page(client, pm, commitment):
     line = commitment.sov_lines[0]
-    partial = client.get(_url(commitment, f"/sov/{line.id}?edit=1"), headers=HTMX)
-    full = client.get(_url(commitment, f"/sov/{line.id}?edit=1"))
+    partial = client.get(commitment_url(commitment, f"/sov/{line.id}?edit=1"), headers=HTMX)
+    full = client.get(commitment_url(commitment, f"/sov/{line.id}?edit=1"))
     assert partial.status_code == full.status_code == 200
     assert "<html" not in partial.get_data(as_text=True)
     assert "<html" in full.get_data(as_text=True)
     assert "HX-Request" in partial.headers["Vary"] and "HX-Request" in full.headers["Vary"]
-    saved = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+    saved = client.post(commitment_url(commitment, f"/sov/{line.id}"), headers=HTMX,
                         data=_sov_data(line, amount="190000"))
     assert saved.status_code == 200
     assert "$190,000.00" in saved.get_data(as_text=True)
     assert "$286,500.00" in saved.get_data(as_text=True)  # the new original total, out of band
-    without_htmx = client.post(_url(commitment, f"/sov/{line.id}"),
+    without_htmx = client.post(commitment_url(commitment, f"/sov/{line.id}"),
                                data=_sov_data(line, amount="191000"))
     assert without_htmx.status_code == 303
 
@@ -189,7 +177,7 @@ def test_bad_sov_input_is_explained_in_the_row(client, pm, commitment, overrides
                                                message):
     line = commitment.sov_lines[0]
     before = fingerprint()
-    response = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+    response = client.post(commitment_url(commitment, f"/sov/{line.id}"), headers=HTMX,
                            data=_sov_data(line, **overrides))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
@@ -204,7 +192,7 @@ def test_bad_sov_input_is_explained_in_the_row(client, pm, commitment, overrides
 ])
 def test_amounts_typed_the_usual_ways_are_saved(client, pm, commitment, typed, saved):
     line = commitment.sov_lines[0]
-    response = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+    response = client.post(commitment_url(commitment, f"/sov/{line.id}"), headers=HTMX,
                            data=_sov_data(line, amount=typed))
     assert response.status_code == 200
     db.session.expire_all()
@@ -213,9 +201,9 @@ def test_amounts_typed_the_usual_ways_are_saved(client, pm, commitment, typed, s
 
 def test_script_in_a_description_is_escaped(client, pm, commitment):
     line = commitment.sov_lines[0]
-    client.post(_url(commitment, f"/sov/{line.id}"),
+    client.post(commitment_url(commitment, f"/sov/{line.id}"),
                 data=_sov_data(line, description="<script>alert('x')</script>"))
-    page = client.get(_url(commitment)).get_data(as_text=True)
+    page = client.get(commitment_url(commitment)).get_data(as_text=True)
     assert "<script>alert('x')</script>" not in page
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
 
@@ -224,12 +212,12 @@ def test_stale_sov_save_is_refused_and_input_kept(client, pm, commitment, factor
                                                  people):
     line = commitment.sov_lines[0]
     opened_version = line.version
-    first = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+    first = client.post(commitment_url(commitment, f"/sov/{line.id}"), headers=HTMX,
                         data=_sov_data(line, amount="111.11", version=opened_version))
     assert first.status_code == 200
     auth.logout()
     auth.login(people.standard)
-    second = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+    second = client.post(commitment_url(commitment, f"/sov/{line.id}"), headers=HTMX,
                          data=_sov_data(line, amount="222.22", version=opened_version))
     assert second.status_code == 409
     html = second.get_data(as_text=True)
@@ -245,10 +233,10 @@ def test_a_save_without_a_version_is_refused(client, pm, commitment):
     before = fingerprint()
     data = _sov_data(line, amount="1.00")
     del data["version"]
-    response = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX, data=data)
+    response = client.post(commitment_url(commitment, f"/sov/{line.id}"), headers=HTMX, data=data)
     assert response.status_code == 409
     assert "did not say which version" in response.get_data(as_text=True)
-    header = client.post(_url(commitment), data={
+    header = client.post(commitment_url(commitment), data={
         "type": "subcontract", "number": commitment.number, "title": "Renamed",
         "vendor_id": commitment.vendor_id, "status": "approved"})
     assert header.status_code == 409
@@ -259,17 +247,17 @@ def test_a_save_without_a_version_is_refused(client, pm, commitment):
 def test_stale_sov_delete_is_refused_with_who_and_when(client, pm, commitment, auth, people):
     line = commitment.sov_lines[1]
     opened_version = line.version
-    assert client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+    assert client.post(commitment_url(commitment, f"/sov/{line.id}"), headers=HTMX,
                        data=_sov_data(line, amount="5.00")).status_code == 200
     auth.logout()
     auth.login(people.standard)
     before = fingerprint()
-    refused = client.post(_url(commitment, f"/sov/{line.id}/delete"), headers=HTMX,
+    refused = client.post(commitment_url(commitment, f"/sov/{line.id}/delete"), headers=HTMX,
                           data=_sov_data(line, version=opened_version))
     assert refused.status_code == 409
     html = refused.get_data(as_text=True)
     assert f"{pm.name} changed this at" in html and "so it was not deleted" in html
-    missing = client.post(_url(commitment, f"/sov/{line.id}/delete"), headers=HTMX)
+    missing = client.post(commitment_url(commitment, f"/sov/{line.id}/delete"), headers=HTMX)
     assert missing.status_code == 409 and b"did not say which version" in missing.data
     assert fingerprint() == before
     db.session.expire_all()
@@ -280,12 +268,12 @@ def test_delete_sov_line_used_by_a_cco_is_refused(client, pm, commitment, factor
     used, free = commitment.sov_lines
     cco = factory.change_order(commitment, lines=((used, "10.00"),))
     before = fingerprint()
-    refused = client.post(_url(commitment, f"/sov/{used.id}/delete"), headers=HTMX,
+    refused = client.post(commitment_url(commitment, f"/sov/{used.id}/delete"), headers=HTMX,
                           data={"version": used.version})
     assert refused.status_code == 422
     assert f"CCO #{cco.number} changes this line".encode() in refused.data
     assert fingerprint() == before
-    deleted = client.post(_url(commitment, f"/sov/{free.id}/delete"), headers=HTMX,
+    deleted = client.post(commitment_url(commitment, f"/sov/{free.id}/delete"), headers=HTMX,
                           data={"version": free.version})
     assert deleted.status_code == 200
     assert db.session.get(SovLine, free.id) is None
@@ -299,7 +287,7 @@ def test_refused_sov_delete_does_not_name_a_private_cco(client, auth, people, co
                          title="Backcharge for damage")
     auth.login(people.standard)
     before = fingerprint()
-    refused = client.post(_url(commitment, f"/sov/{used.id}/delete"), headers=HTMX,
+    refused = client.post(commitment_url(commitment, f"/sov/{used.id}/delete"), headers=HTMX,
                           data={"version": used.version})
     assert refused.status_code == 422
     html = refused.get_data(as_text=True)
@@ -313,24 +301,24 @@ def test_sov_is_locked_while_with_accounting(client, pm, commitment):
     db.session.commit()
     line = commitment.sov_lines[0]
     before = fingerprint()
-    response = client.post(_url(commitment, f"/sov/{line.id}"), headers=HTMX,
+    response = client.post(commitment_url(commitment, f"/sov/{line.id}"), headers=HTMX,
                            data=_sov_data(line, amount="1.00"))
     assert response.status_code == 409
     assert b"Ready to Export in ERP Integrations" in response.data
     assert fingerprint() == before
-    page = client.get(_url(commitment)).get_data(as_text=True)
+    page = client.get(commitment_url(commitment)).get_data(as_text=True)
     assert "Locked while the commitment is Ready to Export" in page
 
 
 def test_sov_line_of_another_commitment_is_404(client, pm, commitment, factory, people):
     other = factory.commitment(people.project, sov=("5.00",))
-    response = client.get(_url(commitment, f"/sov/{other.sov_lines[0].id}?edit=1"))
+    response = client.get(commitment_url(commitment, f"/sov/{other.sov_lines[0].id}?edit=1"))
     assert response.status_code == 404
 
 
 def test_history_is_append_only(app, commitment, pm, client):
     line = commitment.sov_lines[0]
-    client.post(_url(commitment, f"/sov/{line.id}"), data=_sov_data(line, amount="1.00"))
+    client.post(commitment_url(commitment, f"/sov/{line.id}"), data=_sov_data(line, amount="1.00"))
     event = db.session.scalars(select(HistoryEvent)).first()
     assert event.field == "SOV line 1 Amount"
     assert (event.old_value, event.new_value) == ("185,000.00", "1.00")
@@ -347,6 +335,32 @@ def test_history_is_append_only(app, commitment, pm, client):
 def test_commitment_page_lists_visible_change_orders(client, pm, commitment, factory, people):
     factory.change_order(commitment, title="Visible one", status="approved",
                          lines=((commitment.sov_lines[0], "10.00"),))
-    page = client.get(_url(commitment)).get_data(as_text=True)
+    page = client.get(commitment_url(commitment)).get_data(as_text=True)
     assert "Visible one" in page and "Approved" in page and "Not Sent" in page
     assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.NOT_SENT
+
+
+def test_the_change_orders_card_offers_what_the_commitment_allows(client, auth, factory, people):
+    approved = factory.commitment(people.project, status="approved")
+    draft = factory.commitment(people.project, status="draft")
+    new_cco = f'href="{commitment_url(approved, "/change-orders/new")}">New change order</a>'
+    from_ce = (f'href="/projects/{people.project.id}/change-events/commitment-co?'
+               f'commitment={approved.id}">From a change event</a>')
+    waits = "Change orders can be written once the commitment is Approved."
+
+    auth.login(people.standard)
+    page = client.get(commitment_url(approved)).get_data(as_text=True)
+    assert new_cco in page and from_ce in page and waits not in page
+    page = client.get(commitment_url(draft)).get_data(as_text=True)
+    assert "New change order" not in page and waits in page
+
+    people.project.change_events_enabled = False
+    db.session.commit()
+    page = client.get(commitment_url(approved)).get_data(as_text=True)
+    assert new_cco in page and "From a change event" not in page
+
+    auth.logout()
+    auth.login(people.read_only)
+    for commitment in (approved, draft):
+        page = client.get(commitment_url(commitment)).get_data(as_text=True)
+        assert "New change order" not in page and waits not in page

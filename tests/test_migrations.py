@@ -51,3 +51,57 @@ def test_users_from_before_0007_get_a_session_token_each(tmp_path):
         assert len(set(tokens)) == 2 and all(len(t) >= 32 for t in tokens)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_commitment_co_history_keeps_its_cco_as_a_reference_both_ways(tmp_path):
+    """0011: a "Commitment CO" event written as a sentence gets the CCO's id; downgrading
+    writes the sentence of an event that had only the reference; no words are lost."""
+    from flask_migrate import downgrade
+
+    from models import ChangeOrder, ProjectRole
+    from tests.factories import Factory
+    from workflow import change_events, history
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
+                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
+                     instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade()
+        factory = Factory(password="x" * 12)
+        project = factory.project()
+        admin = factory.user()
+        factory.member(project, admin, ProjectRole.ADMIN)
+        cco = factory.change_order(factory.commitment(project, number="SC-1042"))
+        ce = factory.change_event(project)
+        # Recorded the new way: a reference only.
+        history.record(admin, ce, "changed", field="Commitment CO", refers_to=cco)
+        db.session.commit()
+        ce_id, cco_id, project_id, admin_id = ce.id, cco.id, project.id, admin.id
+        db.session.remove()
+        downgrade(revision="0009")
+        # Recorded before 0011: the sentence only, one naming a CCO that cannot be found.
+        for sentence in ("CCO #001 of SC-1042", "CCO #007 of SC-0000"):
+            db.session.execute(text(
+                "INSERT INTO history_events (at, subject_type, subject_id, project_id, action, "
+                "field, new_value) VALUES ('2026-11-20 10:00:00', 'change_event', :ce, "
+                ":project, 'changed', 'Commitment CO', :sentence)"),
+                {"ce": ce_id, "project": project_id, "sentence": sentence})
+        db.session.commit()
+        assert db.session.execute(text(
+            "SELECT new_value FROM history_events ORDER BY id")).scalars().all() == [
+            "CCO #001 of SC-1042", "CCO #001 of SC-1042", "CCO #007 of SC-0000"]
+
+        upgrade()
+        rows = db.session.execute(text(
+            "SELECT new_value, ref_type, ref_id FROM history_events ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [
+            ("CCO #001 of SC-1042", "change_order", cco_id),
+            ("CCO #001 of SC-1042", "change_order", cco_id),
+            ("CCO #007 of SC-0000", None, None)]
+        ce = db.session.get(type(ce), ce_id)
+        assert isinstance(history.referenced(history.history_for(ce)[1]), ChangeOrder)
+        shown = change_events.history_for(ce, db.session.get(type(admin), admin_id))
+        assert [event.new_value for event in shown] == [
+            "CCO #007 of SC-0000", "CCO #001 of SC-1042", "CCO #001 of SC-1042"]
+        db.session.remove()
+        db.engine.dispose()

@@ -29,8 +29,8 @@ class Route:
     changes_db: bool = True  # False: the allowed answer changes the session only (a redirect)
 
 
-C = "/projects/<int:project_id>/commitments"
-CCO = f"{C}/<int:commitment_id>/change-orders/<int:cco_id>"
+COMMITMENTS = "/projects/<int:project_id>/commitments"
+CCO = f"{COMMITMENTS}/<int:commitment_id>/change-orders/<int:cco_id>"
 CE = "/projects/<int:project_id>/change-events"
 EDITORS = ("standard", "project_admin", "company_admin")
 PROJECT_ADMINS = ("project_admin", "company_admin")
@@ -63,23 +63,25 @@ STATE_CHANGING_ROUTES = [
     Route("/admin/projects/<int:project_id>/members/<int:user_id>/remove",
           "/admin/projects/{project}/members/{standard}/remove", ("company_admin",)),
     # Commitments tool: standard members and up write; read-only members and outsiders do not.
-    Route(f"{C}/", "/projects/{project}/commitments/", EDITORS,
+    Route(f"{COMMITMENTS}/", "/projects/{project}/commitments/", EDITORS,
           {"type": "subcontract", "number": "SC-NEW", "title": "New", "vendor_id": "{vendor}",
            "status": "draft"}),
-    Route(f"{C}/<int:commitment_id>", "/projects/{project}/commitments/{commitment}", EDITORS,
+    Route(f"{COMMITMENTS}/<int:commitment_id>", "/projects/{project}/commitments/{commitment}",
+          EDITORS,
           {"type": "subcontract", "number": "SC-RENAMED", "title": "Renamed",
            "vendor_id": "{vendor}", "status": "approved", "version": "{commitment_version}"}),
-    Route(f"{C}/<int:commitment_id>/sov", "/projects/{project}/commitments/{commitment}/sov",
-          EDITORS, {"description": "Added", "cost_code_id": "{cost_code}",
-                    "category_id": "{category}", "amount": "10.00"}),
-    Route(f"{C}/<int:commitment_id>/sov/<int:line_id>",
+    Route(f"{COMMITMENTS}/<int:commitment_id>/sov",
+          "/projects/{project}/commitments/{commitment}/sov", EDITORS,
+          {"description": "Added", "cost_code_id": "{cost_code}", "category_id": "{category}",
+           "amount": "10.00"}),
+    Route(f"{COMMITMENTS}/<int:commitment_id>/sov/<int:line_id>",
           "/projects/{project}/commitments/{commitment}/sov/{sov}", EDITORS,
           {"description": "Edited", "cost_code_id": "{cost_code}", "category_id": "{category}",
            "amount": "12.00", "version": "{sov_version}"}),
-    Route(f"{C}/<int:commitment_id>/sov/<int:line_id>/delete",
+    Route(f"{COMMITMENTS}/<int:commitment_id>/sov/<int:line_id>/delete",
           "/projects/{project}/commitments/{commitment}/sov/{spare_sov}/delete", EDITORS,
           {"version": "{spare_sov_version}"}),
-    Route(f"{C}/<int:commitment_id>/change-orders",
+    Route(f"{COMMITMENTS}/<int:commitment_id>/change-orders",
           "/projects/{project}/commitments/{commitment}/change-orders", EDITORS,
           {"title": "New CCO", "status": "draft"}),
     Route(f"{CCO}", "/projects/{project}/commitments/{commitment}/change-orders/{cco}", EDITORS,
@@ -96,10 +98,10 @@ STATE_CHANGING_ROUTES = [
           "/delete", EDITORS, {"version": "{cco_line_version}"}),
     # ERP: project admins send and retrieve; approvers accept and reject; ERP admins retry
     # and keep the settings (in the cast only the company admin holds ERP rights).
-    Route(f"{C}/<int:commitment_id>/erp/send",
+    Route(f"{COMMITMENTS}/<int:commitment_id>/erp/send",
           "/projects/{project}/commitments/{commitment}/erp/send", PROJECT_ADMINS,
           needs_qbo=True),
-    Route(f"{C}/<int:commitment_id>/erp/retrieve",
+    Route(f"{COMMITMENTS}/<int:commitment_id>/erp/retrieve",
           "/projects/{project}/commitments/{ready}/erp/retrieve", PROJECT_ADMINS,
           needs_qbo=True),
     Route(f"{CCO}/erp/send",

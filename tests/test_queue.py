@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
-from redis import Redis
-from redis.exceptions import RedisError
 from rq import SimpleWorker
 
 from jobs.queue import get_queue, is_inline
-from tests.conftest import require
+from tests.qbo_helpers import local_redis_url
 
 
 def double(value: int) -> int:
@@ -24,18 +20,8 @@ def test_without_redis_url_jobs_run_inline(app):
     assert job.is_finished and job.return_value() == 42
 
 
-def _redis_url() -> str:
-    """REDIS_URL, else the local Redis every developer machine and CI has."""
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
-    try:
-        Redis.from_url(url, socket_connect_timeout=1).ping()
-    except RedisError:
-        require(False, f"no Redis at {url}")
-    return url
-
-
 def test_with_redis_url_jobs_wait_for_a_worker(app):
-    url = _redis_url()
+    url = local_redis_url()
     app.config["REDIS_URL"] = url
     app.config["RQ_QUEUE"] = "test-queue"
     app.extensions["changeorder.queue"] = None

@@ -6,27 +6,19 @@ import os
 import time
 
 import pytest
-from redis import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from extensions import db
 from models import Commitment, ErpPermission, ErpStatus, Export
 from quickbooks_online.connection import get_connection
 from tests import qbo_helpers
-from tests.conftest import require
-from tests.qbo_helpers import DEMO_REALM, start_worker
+from tests.qbo_helpers import DEMO_REALM, local_redis_url, start_worker
 from workflow import erp
 
 
 @pytest.fixture
 def redis_url():
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
-    try:
-        Redis.from_url(url, socket_connect_timeout=1).ping()
-    except RedisError:
-        require(False, f"no Redis at {url}")
-    return url
+    return local_redis_url()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Change events: numbering, edits, line items, the tool switch, and "Create Commitment CO".
 
 A line item feeds at most one *live* CCO (one whose status is not Void). That rule is a query
-here (``live_cco_lines``): voiding the CCO or deleting its CCO line frees the item with no hook.
+(``live_cco_lines``, in change_orders.py, which also checks it when a Void CCO comes back):
+voiding the CCO or deleting its CCO line frees the item with no hook.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -22,11 +23,9 @@ from models import (
     ChangeEventType,
     ChangeOrder,
     ChangeOrderLine,
-    ChangeOrderStatus,
     Commitment,
     CommitmentStatus,
     CostCode,
-    HistoryEvent,
     Project,
     ProjectRole,
     User,
@@ -34,7 +33,17 @@ from models import (
 )
 from models.types import utcnow
 from workflow import history
-from workflow.change_orders import CHANGE_REASONS, ChangeOrderInput, can_view, create_change_order
+from workflow.change_orders import (
+    CHANGE_REASONS,
+    HIDDEN_CCO,
+    ChangeOrderInput,
+    can_view,
+    create_change_order,
+    live_cco_lines,
+    lock_change_event_items,
+    used_on_message,
+    with_change_order,
+)
 from workflow.errors import Gone, InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.numbering import next_number
@@ -99,85 +108,37 @@ def set_tool_enabled(actor: User, project: Project, enabled: bool) -> Project:
 COMMITMENT_CO_FIELD = "Commitment CO"
 
 
+def _load_referenced_ccos(events) -> None:
+    """Read the CCOs a page of history refers to in one statement (``history.referenced``
+    then finds each in the session instead of asking again)."""
+    ids = {e.ref_id for e in events if e.ref_type == "change_order" and e.ref_id}
+    if ids:
+        db.session.scalars(select(ChangeOrder).where(ChangeOrder.id.in_(ids))
+                           .options(selectinload(ChangeOrder.viewers),
+                                    joinedload(ChangeOrder.commitment))).all()
+
+
 def history_for(ce: ChangeEvent, viewer: User, before: int | None = None,
                 limit: int | None = None) -> list:
     """The change event's history as ``viewer`` may see it: a private CCO it records is not
     named to someone who cannot view that CCO. ``before``/``limit``: one page of it."""
     sees_all = has_project_role(viewer, ce.project, ProjectRole.ADMIN)
     shown = []
-    for event in history.history_for(ce, before, limit):
-        if event.field == COMMITMENT_CO_FIELD and not sees_all:
-            cco = _cco_named_in(ce, event)
-            # Not found (the commitment was renumbered since): fail closed.
-            if cco is None or not can_view(viewer, cco):
-                event = history.masked(event, new_value=HIDDEN_CCO[0].upper() + HIDDEN_CCO[1:])
-        shown.append(event)
+    events = history.history_for(ce, before, limit)
+    _load_referenced_ccos(events)
+    for event in events:
+        reference = history.referenced(event)
+        # No CCO on record (an event from before references were kept, whose CCO could not be
+        # found): fail closed.
+        hidden = event.field == COMMITMENT_CO_FIELD and not sees_all and (
+            not isinstance(reference, ChangeOrder) or not can_view(viewer, reference))
+        shown.append(history.masked(event, new_value=HIDDEN_CCO[0].upper() + HIDDEN_CCO[1:],
+                                    ref_type=None, ref_id=None) if hidden
+                     else history.with_words(event, reference))
     return shown
 
 
-def _cco_named_in(ce: ChangeEvent, event: HistoryEvent) -> ChangeOrder | None:
-    """The CCO a "Commitment CO" history event names ("CCO #001 of SC-1042")."""
-    import re
-
-    match = re.fullmatch(r"CCO #(\d+) of (.+)", event.new_value or "")
-    if match is None:
-        return None
-    return db.session.scalar(
-        select(ChangeOrder).join(Commitment)
-        .where(Commitment.project_id == ce.project_id, Commitment.number == match.group(2),
-               ChangeOrder.number == match.group(1)))
-
-
 # ---- queries -----------------------------------------------------------------------------------
-
-def _with_change_order():
-    """A CCO line with its CCO, commitment and viewers: what a page names or checks of it."""
-    cco = joinedload(ChangeOrderLine.change_order)
-    return (cco.joinedload(ChangeOrder.commitment).joinedload(Commitment.project),
-            cco.selectinload(ChangeOrder.viewers))
-
-
-def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
-    """For each line item on a live CCO (status not Void), the CCO line made from it."""
-    ids = list(item_ids)
-    if not ids:
-        return {}
-    rows = db.session.scalars(
-        select(ChangeOrderLine).join(ChangeOrder)
-        .where(ChangeOrderLine.change_event_line_id.in_(ids),
-               ChangeOrder.status != ChangeOrderStatus.VOID)
-        .options(*_with_change_order()).order_by(ChangeOrderLine.id))
-    found: dict[int, ChangeOrderLine] = {}
-    for line in rows:
-        found.setdefault(line.change_event_line_id, line)
-    return found
-
-
-HIDDEN_CCO = "another commitment change order you can't view"
-
-
-def used_on_message(item: ChangeEventLine, cco_line: ChangeOrderLine, viewer: User) -> str:
-    """Where the item is used, naming the CCO only to someone who may see it (it may be
-    private)."""
-    cco = cco_line.change_order
-    if can_view(viewer, cco):
-        return f"{item.label} is already on CCO #{cco.number} of {cco.commitment.number}."
-    return f"{item.label} is already on {HIDDEN_CCO}."
-
-
-def _lock_items(ids: list[int]) -> None:
-    """Take the write lock on these line items before checking where they are used.
-
-    An UPDATE locks the rows on PostgreSQL and the whole database on SQLite, where
-    SELECT … FOR UPDATE does nothing: a second transaction waits here until the first commits,
-    then sees its CCO lines. It writes the same version back, so a form open on the item is
-    not made stale by it. Sorted ids keep the lock order the same for everyone."""
-    for item_id in sorted(set(ids)):
-        db.session.execute(
-            update(ChangeEventLine).where(ChangeEventLine.id == item_id)
-            .values(version=ChangeEventLine.version)
-            .execution_options(synchronize_session=False))
-
 
 def totals_by_change_event(ids: list[int]) -> dict[int, Totals]:
     if not ids:
@@ -227,12 +188,28 @@ def ccos_from(user: User, ce: ChangeEvent) -> list[tuple[ChangeOrder, Decimal]]:
             select(ChangeOrderLine).join(ChangeEventLine,
                                          ChangeOrderLine.change_event_line_id == ChangeEventLine.id)
             .where(ChangeEventLine.change_event_id == ce.id)
-            .options(*_with_change_order()).order_by(ChangeOrderLine.id)):
+            .options(*with_change_order()).order_by(ChangeOrderLine.id)):
         cco = line.change_order
         if can_view(user, cco):
             ccos[cco.id] = cco
             amounts[cco.id] = amounts.get(cco.id, ZERO) + line.amount
     return [(cco, amounts[cco.id]) for cco in ccos.values()]
+
+
+def filtered_change_events(project: Project, *, status: ChangeEventStatus | None = None,
+                           scope: ChangeEventScope | None = None, vendor_id: int | None = None):
+    """The project's change events narrowed by the list's filters (None: not filtered; a
+    vendor: events with a line item for it), as a query with no order: the list reads it a
+    keyset page at a time (workflow/pages.py)."""
+    query = select(ChangeEvent).where(ChangeEvent.project_id == project.id)
+    if status is not None:
+        query = query.where(ChangeEvent.status == status)
+    if scope is not None:
+        query = query.where(ChangeEvent.scope == scope)
+    if vendor_id is not None:
+        query = query.where(ChangeEvent.id.in_(
+            select(ChangeEventLine.change_event_id).where(ChangeEventLine.vendor_id == vendor_id)))
+    return query
 
 
 def approved_commitments(project: Project) -> list[Commitment]:
@@ -378,7 +355,7 @@ def delete_line_item(actor: User, line: ChangeEventLine, version: int | None) ->
     require_tool(ce.project)
     # Serialised with "Create Commitment CO" on this item, so a CCO line made meanwhile is
     # seen here (and refuses the delete) rather than silently losing its link.
-    _lock_items([line.id])
+    lock_change_event_items([line.id])
     if db.session.get(ChangeEventLine, line.id, populate_existing=True) is None:
         raise Gone()
     check_version(line, version, deleting=True)
@@ -440,7 +417,7 @@ def create_commitment_co(actor: User, commitment: Commitment,
     ids = sorted(set(line_ids))
     if not ids:
         raise InvalidInput({"line_ids": "Choose at least one line item."})
-    _lock_items(ids)
+    lock_change_event_items(ids)
     items = list(db.session.scalars(
         select(ChangeEventLine).where(ChangeEventLine.id.in_(ids))
         .order_by(ChangeEventLine.id).execution_options(populate_existing=True)))
@@ -472,19 +449,7 @@ def create_commitment_co(actor: User, commitment: Commitment,
         numbers = touched.pop(item.change_event_id, None)
         if numbers:
             history.record(actor, item.change_event, "changed", field=COMMITMENT_CO_FIELD,
-                    new=f"CCO #{cco.number} of {commitment.number}",
+                           refers_to=cco,
                     comment=f"line{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}")
     db.session.commit()
     return cco
-
-
-def unvoid_conflict(actor: User, cco: ChangeOrder) -> str | None:
-    """Why a Void CCO cannot come back to life: one of its items is on another live CCO.
-    The items are write-locked first, as for "Create Commitment CO"."""
-    item_ids = [line.change_event_line_id for line in cco.lines if line.change_event_line_id]
-    _lock_items(item_ids)
-    for item_id, other in live_cco_lines(item_ids).items():
-        if other.change_order_id != cco.id:
-            item = db.session.get(ChangeEventLine, item_id)
-            return used_on_message(item, other, actor) + " Keep this change order Void."
-    return None

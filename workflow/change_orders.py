@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from extensions import db
 from models import (
     EDITOR_SETTABLE_CCO_STATUSES,
     REVIEWABLE_CCO_STATUSES,
     Category,
+    ChangeEventLine,
     ChangeOrder,
     ChangeOrderLine,
     ChangeOrderStatus,
@@ -140,6 +141,16 @@ def can_review(user: User, cco: ChangeOrder) -> bool:
     return project_role(user, cco.commitment.project) == ProjectRole.ADMIN
 
 
+def review_stage(cco: ChangeOrder) -> str:
+    """Where the CCO's review is: "decided" (Approved or Rejected), "waiting" for the designated
+    reviewer, or "not_asked" yet."""
+    if cco.status in (ChangeOrderStatus.APPROVED, ChangeOrderStatus.REJECTED):
+        return "decided"
+    if cco.status in REVIEWABLE_CCO_STATUSES:
+        return "waiting"
+    return "not_asked"
+
+
 def eligible_reviewers(commitment: Commitment) -> list[User]:
     """Project members with at least standard rights, who may be named reviewer."""
     return list(db.session.scalars(
@@ -184,8 +195,6 @@ def _validate(actor: User, commitment: Commitment, data: ChangeOrderInput,
                                 "choose Pending – In Review to ask for review.")
         elif current == ChangeOrderStatus.VOID:
             # Voiding freed its change event items; one may be on another live CCO by now.
-            from workflow.change_events import unvoid_conflict
-
             conflict = unvoid_conflict(actor, existing)
             if conflict:
                 errors["status"] = conflict
@@ -358,3 +367,69 @@ def review(actor: User, cco: ChangeOrder, *, approve: bool, comment: str,
         cco.reviewed_at = utcnow()
         _touch(actor, cco)
     return cco
+
+
+# ---- lines made from change event items --------------------------------------------------------
+
+def with_change_order():
+    """Loader options: a CCO line with its CCO, commitment, project and viewers (what a page
+    names or checks of it), read with the line."""
+    from sqlalchemy.orm import joinedload
+
+    cco = joinedload(ChangeOrderLine.change_order)
+    return (cco.joinedload(ChangeOrder.commitment).joinedload(Commitment.project),
+            cco.selectinload(ChangeOrder.viewers))
+
+
+def live_cco_lines(item_ids) -> dict[int, ChangeOrderLine]:
+    """For each line item on a live CCO (status not Void), the CCO line made from it."""
+    ids = list(item_ids)
+    if not ids:
+        return {}
+    rows = db.session.scalars(
+        select(ChangeOrderLine).join(ChangeOrder)
+        .where(ChangeOrderLine.change_event_line_id.in_(ids),
+               ChangeOrder.status != ChangeOrderStatus.VOID)
+        .options(*with_change_order()).order_by(ChangeOrderLine.id))
+    found: dict[int, ChangeOrderLine] = {}
+    for line in rows:
+        found.setdefault(line.change_event_line_id, line)
+    return found
+
+
+HIDDEN_CCO = "another commitment change order you can't view"
+
+
+def used_on_message(item: ChangeEventLine, cco_line: ChangeOrderLine, viewer: User) -> str:
+    """Where the item is used, naming the CCO only to someone who may see it (it may be
+    private)."""
+    cco = cco_line.change_order
+    if can_view(viewer, cco):
+        return f"{item.label} is already on CCO #{cco.number} of {cco.commitment.number}."
+    return f"{item.label} is already on {HIDDEN_CCO}."
+
+
+def lock_change_event_items(ids: list[int]) -> None:
+    """Take the write lock on these line items before checking where they are used.
+
+    An UPDATE locks the rows on PostgreSQL and the whole database on SQLite, where
+    SELECT … FOR UPDATE does nothing: a second transaction waits here until the first commits,
+    then sees its CCO lines. It writes the same version back, so a form open on the item is
+    not made stale by it. Sorted ids keep the lock order the same for everyone."""
+    for item_id in sorted(set(ids)):
+        db.session.execute(
+            update(ChangeEventLine).where(ChangeEventLine.id == item_id)
+            .values(version=ChangeEventLine.version)
+            .execution_options(synchronize_session=False))
+
+
+def unvoid_conflict(actor: User, cco: ChangeOrder) -> str | None:
+    """Why a Void CCO cannot come back to life: one of its items is on another live CCO.
+    The items are write-locked first, as for "Create Commitment CO" (workflow/change_events.py)."""
+    item_ids = [line.change_event_line_id for line in cco.lines if line.change_event_line_id]
+    lock_change_event_items(item_ids)
+    for item_id, other in live_cco_lines(item_ids).items():
+        if other.change_order_id != cco.id:
+            item = db.session.get(ChangeEventLine, item_id)
+            return used_on_message(item, other, actor) + " Keep this change order Void."
+    return None

@@ -24,6 +24,7 @@ from models import (
     User,
     Vendor,
 )
+from models.limits import MAX_COMMITMENT_NUMBER
 from models.types import utcnow
 from workflow import history
 from workflow.change_orders import can_view
@@ -32,6 +33,8 @@ from workflow.locking import check_version, committing
 from workflow.permissions import require_project_role
 
 ZERO = Decimal("0.00")
+NUMBER_TOO_LONG = (f"Use at most {MAX_COMMITMENT_NUMBER} characters (it becomes the QuickBooks "
+                   "PO number).")
 
 COMMITMENT_LABELS = {"type": "Type", "number": "Number", "title": "Title", "vendor": "Vendor",
                      "status": "Status", "description": "Description"}
@@ -158,6 +161,35 @@ def totals(commitment: Commitment, viewer: User | None = None) -> Totals:
     return totals_by_commitment([commitment.id], viewer)[commitment.id]
 
 
+def filtered_commitments(project: Project, *, type: CommitmentType | None = None,
+                         status: CommitmentStatus | None = None, vendor_id: int | None = None):
+    """The project's commitments narrowed by the list's filters (None: not filtered), as a
+    query with no order: the list reads it a keyset page at a time (workflow/pages.py)."""
+    query = select(Commitment).where(Commitment.project_id == project.id)
+    if type is not None:
+        query = query.where(Commitment.type == type)
+    if status is not None:
+        query = query.where(Commitment.status == status)
+    if vendor_id is not None:
+        query = query.where(Commitment.vendor_id == vendor_id)
+    return query
+
+
+def allowed_change_order_actions(commitment: Commitment, can_edit: bool) -> list[str]:
+    """What the commitment page's Change Orders card offers someone who may (``can_edit``)
+    or may not edit: "new_cco", and "from_change_event" when the project uses change events;
+    nothing until the commitment is Approved."""
+    if not can_edit or commitment.status != CommitmentStatus.APPROVED:
+        return []
+    return ["new_cco"] + (["from_change_event"] if commitment.project.change_events_enabled
+                          else [])
+
+
+def waits_for_approval(commitment: Commitment, can_edit: bool) -> bool:
+    """Whether to tell an editor that change orders can be written once it is Approved."""
+    return can_edit and commitment.status != CommitmentStatus.APPROVED
+
+
 def sum_totals(all_totals) -> Totals:
     items = list(all_totals)
     return Totals(original=sum((t.original for t in items), ZERO),
@@ -198,8 +230,8 @@ def _validate_commitment(project: Project, data: CommitmentInput,
     number = data.number.strip()
     if not number:
         errors["number"] = "Enter a number."
-    elif len(number) > 21:
-        errors["number"] = "Use at most 21 characters (it becomes the QuickBooks PO number)."
+    elif len(number) > MAX_COMMITMENT_NUMBER:
+        errors["number"] = NUMBER_TOO_LONG
     else:
         clash = db.session.scalar(select(Commitment).where(
             Commitment.project_id == project.id, func.lower(Commitment.number) == number.lower()))

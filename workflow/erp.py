@@ -31,7 +31,7 @@ from models import (
     User,
 )
 from models.types import utcnow
-from workflow import history
+from workflow import history, queue
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
 from workflow.permissions import has_project_role, is_approver, is_erp_admin
 from workflow.text import clean_text
@@ -280,9 +280,7 @@ def reject(actor: User, subject: Subject, comment: str) -> None:
                    new=ERP.REJECTED, comment=comment)
     db.session.commit()
     if cco:
-        from jobs.queue import enqueue
-
-        enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
+        queue.enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
                 description=f"reopen rejected CCO {subject.id}")
     _notify("rejected", subject_type(subject), subject.id)
 
@@ -317,9 +315,7 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
 
 def _notify(job: str, *ids) -> None:
     """Queue an email job (jobs/notifications.py) after the commit; it never fails the caller."""
-    from jobs.queue import enqueue
-
-    enqueue(f"jobs.notifications.{job}", *ids, description=f"email: {job} {ids}")
+    queue.enqueue(f"jobs.notifications.{job}", *ids, description=f"email: {job} {ids}")
 
 
 def _last_sender(subject: Subject) -> User | None:
@@ -414,9 +410,7 @@ def latest_exports_of(commitment_ids: list[int], cco_ids: list[int]
 
 
 def _dispatch(export: Export) -> None:
-    from jobs.queue import dispatch_export
-
-    dispatch_export(export.id)
+    queue.dispatch_export(export.id)
 
 
 # ---- what the export job records ---------------------------------------------------------------

@@ -1,11 +1,30 @@
-"""ERP Integrations → Settings: the QuickBooks connection and mappings (ERP admins only)."""
+"""ERP Integrations → Settings: the QuickBooks connection and mappings (ERP admins only).
+
+Connecting, disconnecting, importing QuickBooks' lists and saving links and mappings all
+happen here (the routes in blueprints/erp/settings.py make one call each), as do the reads
+the settings page shows."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from extensions import db
-from models import Category, CostCode, CostMapping, Project, QboRecord, User, Vendor
+from models import (
+    Category,
+    CostCode,
+    CostMapping,
+    Project,
+    QboConnection,
+    QboRecord,
+    SovLine,
+    User,
+    Vendor,
+)
+from quickbooks_online import connection as qbo
+from quickbooks_online import lists as qbo_lists
+from quickbooks_online.errors import QboError
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.permissions import is_erp_admin
 
@@ -20,10 +39,101 @@ def require_erp_admin(actor: User) -> None:
         raise PermissionDenied("Only an ERP admin can change QuickBooks settings.")
 
 
-def _record(entity: str, qbo_id: str, field: str, *, detail: str | None = None) -> QboRecord:
-    from quickbooks_online.connection import require_connection
+# ---- the connection ----------------------------------------------------------------------------
 
-    realm = require_connection().realm_id
+@dataclass(frozen=True)
+class Connected:
+    connection: QboConnection
+    previous_realm: str | None  # the company connected before, when it was another one
+
+
+def authorization_url(actor: User, state: str) -> str:
+    """Where to send the admin to grant access (QuickBooks' consent page)."""
+    require_erp_admin(actor)
+    return qbo.authorization_url(state)
+
+
+def connect(actor: User, code: str, realm_id: str) -> Connected:
+    """Finish the OAuth round trip: keep the tokens and the company. If it is another company
+    than before, its links are forgotten (``switch_company``). QboError: nothing changed."""
+    require_erp_admin(actor)
+    previous = qbo.get_connection()
+    previous_realm = previous.realm_id if previous is not None else None
+    try:
+        connection = qbo.complete_connection(actor, code, realm_id)
+    except QboError:
+        db.session.rollback()
+        raise
+    changed = previous_realm if previous_realm and previous_realm != connection.realm_id else None
+    return Connected(connection, changed)
+
+
+def disconnect(actor: User) -> bool:
+    """Revoke the access and forget the tokens (links and mappings are kept); False if there
+    was no live connection."""
+    require_erp_admin(actor)
+    connection = qbo.get_connection()
+    if connection is None or not connection.is_connected:
+        return False
+    qbo.disconnect(connection)
+    return True
+
+
+def import_lists(actor: User) -> dict[str, int]:
+    """Replace the imported QuickBooks lists with what QuickBooks holds now; counts by entity.
+    QboError: nothing changed."""
+    require_erp_admin(actor)
+    try:
+        return qbo_lists.import_lists()
+    except QboError:
+        db.session.rollback()
+        raise
+
+
+# ---- what the settings page shows ----------------------------------------------------------------
+
+def imported_lists() -> dict[str, list[QboRecord]]:
+    """The imported QuickBooks records each setting chooses from."""
+    return {"Customer": qbo_lists.records("Customer"), "Vendor": qbo_lists.records("Vendor"),
+            "Item": qbo_lists.records("Item", purchasable=True),
+            "Account": qbo_lists.records("Account"),
+            "AP": qbo_lists.records("Account", detail="Accounts Payable")}
+
+
+def settings_overview(extra_pairs=()) -> dict:
+    """Everything the settings page lists: the connection, the imported lists (when
+    connected), projects and vendors to link, and the cost code and category pairs to map:
+    those in use on schedules of values, those already mapped, and ``extra_pairs``."""
+    connection = qbo.get_connection()
+    connected = connection is not None and connection.is_connected
+    lists = imported_lists() if connected else {}
+    used = set(db.session.execute(select(SovLine.cost_code_id, SovLine.category_id)).all())
+    mappings = {(m.cost_code_id, m.category_id): m for m in db.session.scalars(select(CostMapping))}
+    pairs = sorted(used | set(mappings) | set(extra_pairs))
+    cost_codes = {c.id: c for c in db.session.scalars(select(CostCode))}
+    categories = {c.id: c for c in db.session.scalars(select(Category))}
+    return {
+        "connection": connection, "connected": connected,
+        "needs_reconnect": qbo.needs_reconnect(connection), "lists": lists,
+        "projects": db.session.scalars(select(Project).order_by(Project.number)).all(),
+        "vendors": db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
+        "pairs": [(cost_codes[a], categories[b], mappings.get((a, b))) for a, b in pairs
+                  if a in cost_codes and b in categories],
+        "all_cost_codes": cost_codes.values(), "all_categories": categories.values(),
+        "expense_types": EXPENSE_ACCOUNT_TYPES,
+        "vendor_suggestions": vendor_suggestions(lists.get("Vendor", [])),
+    }
+
+
+def cost_mapping(cost_code: CostCode, category: Category) -> CostMapping | None:
+    return db.session.scalar(select(CostMapping).where(
+        CostMapping.cost_code_id == cost_code.id, CostMapping.category_id == category.id))
+
+
+# ---- links and mappings ------------------------------------------------------------------------
+
+def _record(entity: str, qbo_id: str, field: str, *, detail: str | None = None) -> QboRecord:
+    realm = qbo.require_connection().realm_id
     record = db.session.scalar(select(QboRecord).where(
         QboRecord.realm_id == realm, QboRecord.entity == entity, QboRecord.qbo_id == qbo_id,
         QboRecord.active.is_(True)))
@@ -53,8 +163,7 @@ def map_cost(actor: User, cost_code: CostCode, category: Category, target: str |
              *, commit: bool = True) -> None:
     """``target`` is ``Item:<id>`` or ``Account:<id>``; empty removes the mapping."""
     require_erp_admin(actor)
-    mapping = db.session.scalar(select(CostMapping).where(
-        CostMapping.cost_code_id == cost_code.id, CostMapping.category_id == category.id))
+    mapping = cost_mapping(cost_code, category)
     if not target:
         if mapping is not None:
             db.session.delete(mapping)
@@ -128,10 +237,8 @@ def vendor_suggestions(qbo_vendors: list[QboRecord]) -> dict[int, str]:
 
 
 def set_ap_account(actor: User, qbo_id: str | None) -> None:
-    from quickbooks_online.connection import require_connection
-
     require_erp_admin(actor)
-    connection = require_connection()
+    connection = qbo.require_connection()
     if qbo_id:
         _record("Account", qbo_id, "ap_account_id", detail="Accounts Payable")
     connection.ap_account_id = qbo_id or None

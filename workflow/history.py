@@ -8,22 +8,17 @@ from decimal import Decimal
 from enum import Enum
 
 from extensions import db
-from models import ChangeEvent, ChangeOrder, Commitment, HistoryEvent, Project, User
+from models import HistoryEvent, User
+from models.subjects import subject_kind, subject_of
 
 
 def _subject(record) -> tuple[str, int, int]:
-    if isinstance(record, Commitment):
-        return "commitment", record.id, record.project_id
-    if isinstance(record, ChangeOrder):
-        return "change_order", record.id, record.commitment.project_id
-    if isinstance(record, ChangeEvent):
-        return "change_event", record.id, record.project_id
-    if isinstance(record, Project):
-        return "project", record.id, record.id
-    raise TypeError(f"no history for {type(record).__name__}")
+    """The kind, id and project of a record with a Change History (models/subjects.py)."""
+    subject = subject_of(record)
+    return subject.kind, record.id, subject.project_id(record)
 
 
-def show(value) -> str | None:
+def display_value(value) -> str | None:
     """A value as the history shows it."""
     if value is None or value == "":
         return None
@@ -39,11 +34,15 @@ def show(value) -> str | None:
 
 
 def record(actor: User | None, subject, action: str, *, field: str | None = None,
-           old=None, new=None, comment: str | None = None) -> HistoryEvent:
+           old=None, new=None, comment: str | None = None, refers_to=None) -> HistoryEvent:
+    """``refers_to``: a record the event names as its new value (kept as a reference; its
+    words are written when the event is shown, by ``with_words``)."""
     subject_type, subject_id, project_id = _subject(subject)
+    ref_type, ref_id, _ = _subject(refers_to) if refers_to is not None else (None, None, None)
     event = HistoryEvent(user=actor, subject_type=subject_type, subject_id=subject_id,
                          project_id=project_id, action=action, field=field,
-                         old_value=show(old), new_value=show(new), comment=comment)
+                         old_value=display_value(old), new_value=display_value(new),
+                         comment=comment, ref_type=ref_type, ref_id=ref_id)
     db.session.add(event)
     return event
 
@@ -64,8 +63,8 @@ def record_changes(actor: User | None, subject, target, values: dict, labels: di
 
 @dataclass(frozen=True)
 class MaskedEvent:
-    """A history event as shown to someone who may not see all of it (the stored event is
-    append-only and stays as it was)."""
+    """A history event as shown: masked for someone who may not see all of it, or with the
+    record it refers to in words (the stored event is append-only and stays as it was)."""
 
     id: int
     at: datetime
@@ -75,6 +74,23 @@ class MaskedEvent:
     old_value: str | None
     new_value: str | None
     comment: str | None
+    ref_type: str | None = None
+    ref_id: int | None = None
+
+
+def referenced(event: HistoryEvent):
+    """The record an event refers to (``record(refers_to=…)``), or None."""
+    kind = subject_kind(event.ref_type) if event.ref_type else None
+    return db.session.get(kind.model, event.ref_id) if kind and event.ref_id else None
+
+
+def with_words(event: HistoryEvent, reference=None):
+    """The event as shown: a reference named in words as its new value ("CCO #001 of
+    SC-1042"). ``reference``: the referenced record, when the caller has it already."""
+    reference = reference if reference is not None else referenced(event)
+    if reference is None:
+        return event
+    return masked(event, new_value=subject_of(reference).name(reference))
 
 
 def masked(event: HistoryEvent, **shown) -> MaskedEvent:

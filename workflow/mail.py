@@ -11,21 +11,20 @@ import smtplib
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-from flask import current_app
-
 from extensions import db
 from models import SentEmail, User
 from models.types import utcnow
+from workflow.settings import config as settings
 
 log = logging.getLogger(__name__)
 
 
 def transport() -> str:
-    return "smtp" if current_app.config.get("MAIL_SERVER") else "log"
+    return "smtp" if settings().get("MAIL_SERVER") else "log"
 
 
 def build_message(to: User, subject: str, body: str) -> EmailMessage:
-    config = current_app.config
+    config = settings()
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = formataddr((to.name, to.email))
@@ -37,7 +36,7 @@ def build_message(to: User, subject: str, body: str) -> EmailMessage:
 
 
 def _smtp_send(message: EmailMessage) -> None:
-    config = current_app.config
+    config = settings()
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"],
                       timeout=config.get("MAIL_TIMEOUT", 20)) as smtp:
         if config.get("MAIL_USE_TLS"):

@@ -27,7 +27,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, exists, func, or_, select, update
 
 from extensions import db
@@ -46,6 +45,7 @@ from models.types import utcnow
 from workflow import mail
 from workflow.money import format_money
 from workflow.permissions import is_approver, is_erp_admin
+from workflow.settings import config as settings
 
 Kind = NotificationKind
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
@@ -110,7 +110,7 @@ def approvers() -> list[User]:
 # ---- links ------------------------------------------------------------------------------------
 
 def public_url() -> str:
-    return (current_app.config.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    return (settings().get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
 def card_link(subject, tab: ErpStatus = ErpStatus.READY_TO_EXPORT) -> str:
@@ -194,7 +194,7 @@ def note_sent(subject_type: str, subject_id: int, now: datetime | None = None) -
     event = _last_event(subject_type, subject_id, TRIGGERS[Kind.SENT])
     if subject is None or event is None or subject.erp_status != ErpStatus.READY_TO_EXPORT:
         return []  # retrieved (or accepted) before the job ran: nothing waits any more
-    window = timedelta(seconds=current_app.config.get("NOTIFY_COALESCE_SECONDS", 120))
+    window = timedelta(seconds=settings().get("NOTIFY_COALESCE_SECONDS", 120))
     told = []
     for user in approvers():
         if user.id == event.user_id or not wants(user, Kind.SENT) \

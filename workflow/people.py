@@ -14,6 +14,7 @@ from models.people import reset_token_hash
 from models.types import utcnow
 from workflow.errors import InvalidInput, PermissionDenied
 from workflow.permissions import require_company_admin
+from workflow.settings import config as settings
 
 MIN_PASSWORD_LENGTH = 8
 PUSH_GRANT_REFUSED = "Only an admin who holds Can Push to Accounting can grant or remove it."
@@ -57,12 +58,11 @@ def authenticate(email: str, password: str) -> User | None:
 
     An unknown email costs one password hash too, so the time taken does not tell an attacker
     which emails have an account."""
-    from flask import current_app
     from werkzeug.security import check_password_hash
 
     user = find_user_by_email(email)
     if user is None:
-        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        method = settings().get("PASSWORD_HASH_METHOD", "scrypt")
         check_password_hash(_dummy_hash(method), password)
         return None
     if not user.check_password(password) or not user.active:

@@ -4,6 +4,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
 
 from blueprints.fields import Form, id_int
 from models import ErpPermission, ProjectRole
+from models.limits import MAX_DOC_PREFIX
 
 ERP_CHOICES = [SelectChoice(p.value, p.label) for p in ErpPermission]
 ROLE_CHOICES = [SelectChoice(r.value, r.label) for r in ProjectRole]
@@ -32,7 +33,8 @@ class ProjectForm(Form):
         "QuickBooks DocNumber prefix",
         description="Optional, e.g. P2-: put before this project's commitment numbers in "
                     "QuickBooks, where purchase order numbers must be unique across projects.",
-        validators=[Optional(), Length(max=8, message="Use at most 8 characters."),
+        validators=[Optional(), Length(max=MAX_DOC_PREFIX,
+                                       message=f"Use at most {MAX_DOC_PREFIX} characters."),
                     Regexp(r"^[A-Za-z0-9-]*$", message="Use letters, digits and - only.")])
     active = BooleanField("Active", default=True)
 

@@ -16,8 +16,14 @@ from blueprints.change_events.forms import (
     LineItemForm,
     ToolSettingsForm,
 )
-from blueprints.commitments.routes import _choices
-from blueprints.fields import parse_id, show_workflow_error, submit, unique_ids
+from blueprints.fields import (
+    enum_or_none,
+    parse_id,
+    record_choices,
+    show_workflow_error,
+    submit,
+    unique_ids,
+)
 from blueprints.guards import load_project
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
@@ -44,6 +50,7 @@ from workflow.change_events import (
     create_change_event,
     create_commitment_co,
     delete_line_item,
+    filtered_change_events,
     history_for,
     live_cco_lines,
     set_tool_enabled,
@@ -148,17 +155,12 @@ def index(project_id: int):
     from workflow.change_events import grand_totals
     from workflow.pages import keyset
 
-    query = select(ChangeEvent).where(ChangeEvent.project_id == project.id)
     filters = {k: request.args.get(k, "") for k in ("status", "scope", "vendor")}
-    if filters["status"] in {s.value for s in ChangeEventStatus}:
-        query = query.where(ChangeEvent.status == ChangeEventStatus(filters["status"]))
-    if filters["scope"] in {s.value for s in ChangeEventScope}:
-        query = query.where(ChangeEvent.scope == ChangeEventScope(filters["scope"]))
-    if filters["vendor"]:  # an id that names no record matches nothing
-        vendor_id = parse_id(filters["vendor"]) or 0
-        query = query.where(ChangeEvent.id.in_(
-            select(ChangeEventLine.change_event_id)
-            .where(ChangeEventLine.vendor_id == vendor_id)))
+    query = filtered_change_events(
+        project, status=enum_or_none(ChangeEventStatus, filters["status"]),
+        scope=enum_or_none(ChangeEventScope, filters["scope"]),
+        # an id that names no record matches nothing
+        vendor_id=(parse_id(filters["vendor"]) or 0) if filters["vendor"] else None)
     page = keyset(query, (ChangeEvent.number, ChangeEvent.id), lambda ce: (ce.number, ce.id),
                   after=request.args.get("after"), before=request.args.get("before"))
     by_id = totals_by_change_event([ce.id for ce in page.rows])
@@ -292,11 +294,11 @@ class LineItems(LineKind):
         return {"project_id": ce.project_id, "ce_id": ce.id}
 
     def fill_choices(self, form, ce, line):
-        form.cost_code_id.choices = _choices(CostCode, CostCode.code,
+        form.cost_code_id.choices = record_choices(CostCode, CostCode.code,
                                              keep_id=line.cost_code_id if line else None)
-        form.category_id.choices = _choices(Category, Category.name,
+        form.category_id.choices = record_choices(Category, Category.name,
                                             keep_id=line.category_id if line else None)
-        form.vendor_id.choices = _choices(Vendor, Vendor.name, blank="—",
+        form.vendor_id.choices = record_choices(Vendor, Vendor.name, blank="—",
                                           keep_id=line.vendor_id if line else None)
         form.commitment_id.choices = _commitment_choices(ce.project, "—")
 

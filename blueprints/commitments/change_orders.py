@@ -10,8 +10,8 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
-from blueprints.commitments.routes import _choices, erp_panel_for, load_commitment
-from blueprints.fields import Outcome, submit, unique_ids
+from blueprints.commitments.routes import erp_panel_for, load_commitment
+from blueprints.fields import Outcome, record_choices, submit, unique_ids
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
@@ -39,6 +39,7 @@ from workflow.change_orders import (
     lines_locked_reason,
     project_people,
     review,
+    review_stage,
     reviewers_of,
     update_change_order,
     update_line,
@@ -203,8 +204,8 @@ class ChangeOrderLines(LineKind):
             SelectChoice(s.id, f"{s.line_number}. {s.description} ({s.cost_code.code} "
                                f"{s.category.name})")
             for s in sov_lines]
-        form.cost_code_id.choices = _choices(CostCode, CostCode.code, blank="—")
-        form.category_id.choices = _choices(Category, Category.name, blank="—")
+        form.cost_code_id.choices = record_choices(CostCode, CostCode.code, blank="—")
+        form.category_id.choices = record_choices(Category, Category.name, blank="—")
 
     def to_input(self, form):
         return LineInput(sov_line_id=form.sov_line_id.data,
@@ -217,6 +218,7 @@ class ChangeOrderLines(LineKind):
                 "can_edit_lines": can_edit_lines(current_user, cco),
                 # the grand total brings the review box along: it carries the CCO's version
                 "can_review": can_review(current_user, cco), "reviewer_name": reviewers_of(cco),
+                "review_stage": review_stage(cco),
                 "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review")}
 
     def opened(self, form, cco, line):

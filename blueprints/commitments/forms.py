@@ -20,12 +20,14 @@ from blueprints.fields import (
 )
 from models import (
     EDITOR_SETTABLE_CCO_STATUSES,
+    MAX_COMMITMENT_NUMBER,
     STATUSES_BY_TYPE,
     ChangeOrderStatus,
     CommitmentStatus,
     CommitmentType,
 )
 from workflow.change_orders import CHANGE_REASONS
+from workflow.commitments import NUMBER_TOO_LONG
 
 TITLE_MAX = 255
 TEXT_MAX = 10_000
@@ -45,7 +47,7 @@ def text_field(label="Description"):
 class CommitmentForm(Form):
     type = SelectField("Type", choices=[SelectChoice(t.value, t.label) for t in CommitmentType])
     number = StringField("Number", validators=[DataRequired("Enter a number."), Length(
-        max=21, message="Use at most 21 characters (it becomes the QuickBooks PO number).")])
+        max=MAX_COMMITMENT_NUMBER, message=NUMBER_TOO_LONG)])
     title = title_field()
     vendor_id = SelectField("Vendor", coerce=optional_int,
                             validators=[DataRequired("Choose a vendor.")])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import parse_id, submit, unique_ids
+from blueprints.fields import enum_or_none, parse_id, record_choices, submit, unique_ids
 from blueprints.guards import load_project
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
@@ -31,13 +32,16 @@ from workflow.commitments import (
     CommitmentInput,
     SovInput,
     add_sov_line,
+    allowed_change_order_actions,
     create_commitment,
     delete_sov_line,
+    filtered_commitments,
     grand_totals,
     totals,
     totals_by_commitment,
     update_commitment,
     update_sov_line,
+    waits_for_approval,
 )
 from workflow.permissions import has_project_role
 
@@ -51,17 +55,11 @@ def load_commitment(project_id: int, commitment_id: int,
     return commitment
 
 
-def _choices(model, order, label=lambda r: r.label, blank="Choose…", keep_id=None):
-    records = db.session.scalars(
-        select(model).where((model.active.is_(True)) | (model.id == keep_id)).order_by(order))
-    return [SelectChoice("", blank)] + [SelectChoice(r.id, label(r)) for r in records]
-
-
 def _commitment_form(commitment: Commitment | None = None) -> CommitmentForm:
     form = CommitmentForm(obj=commitment) if commitment else CommitmentForm()
     unique_ids(form, "commitment")
-    form.vendor_id.choices = _choices(Vendor, Vendor.name,
-                                      keep_id=commitment.vendor_id if commitment else None)
+    form.vendor_id.choices = record_choices(Vendor, Vendor.name,
+                                            keep_id=commitment.vendor_id if commitment else None)
     if commitment and not form.is_submitted():
         form.type.data = commitment.type.value
         form.status.data = commitment.status.value
@@ -89,15 +87,12 @@ def index(project_id: int):
     from workflow.pages import keyset
 
     project = load_project(project_id)
-    query = select(Commitment).where(Commitment.project_id == project.id)
     filters = {k: request.args.get(k, "") for k in ("type", "status", "vendor")}
-    if filters["type"] in {t.value for t in CommitmentType}:
-        query = query.where(Commitment.type == CommitmentType(filters["type"]))
-    if filters["status"] in {s.value for s in CommitmentStatus}:
-        query = query.where(Commitment.status == CommitmentStatus(filters["status"]))
-    if filters["vendor"]:  # an id that names no record matches nothing
-        vendor_id = parse_id(filters["vendor"]) or 0
-        query = query.where(Commitment.vendor_id == vendor_id)
+    query = filtered_commitments(
+        project, type=enum_or_none(CommitmentType, filters["type"]),
+        status=enum_or_none(CommitmentStatus, filters["status"]),
+        # an id that names no record matches nothing
+        vendor_id=(parse_id(filters["vendor"]) or 0) if filters["vendor"] else None)
     page = keyset(query.options(joinedload(Commitment.vendor)),
                   (Commitment.number, Commitment.id), lambda c: (c.number, c.id),
                   after=request.args.get("after"), before=request.args.get("before"))
@@ -146,13 +141,43 @@ def erp_panel_for(subject):
     return panel_for(subject)
 
 
+# What each action the workflow allows on the Change Orders card is called, and where it goes.
+CCO_ACTIONS = {
+    "new_cco": ("New change order", "commitments.new_cco",
+                lambda c: {"project_id": c.project_id, "commitment_id": c.id}, True),
+    "from_change_event": ("From a change event", "change_events.commitment_co",
+                          lambda c: {"project_id": c.project_id, "commitment": c.id}, False),
+}
+
+
+@dataclass(frozen=True)
+class PageAction:
+    name: str
+    label: str
+    endpoint: str
+    url: str
+    primary: bool
+
+
+def _cco_actions(commitment: Commitment, can_edit: bool) -> list[PageAction]:
+    actions = []
+    for name in allowed_change_order_actions(commitment, can_edit):
+        label, endpoint, arguments, primary = CCO_ACTIONS[name]
+        actions.append(PageAction(name, label, endpoint, url_for(endpoint, **arguments(commitment)),
+                                  primary))
+    return actions
+
+
 def _page_context(commitment: Commitment) -> dict:
     from workflow.pages import commitment_page
 
     commitment = commitment_page(commitment)
+    can_edit = _can_edit(commitment.project)
     return {
         **SOV_LINES.row_context(commitment),
         "change_orders": visible_change_orders(current_user, commitment),
+        "cco_actions": _cco_actions(commitment, can_edit),
+        "ccos_wait_for_approval": waits_for_approval(commitment, can_edit),
         "new_line_form": SOV_LINES.form(commitment, blank=True),
         "statuses_by_type": STATUSES_BY_TYPE,
         "subject": commitment, "panel": erp_panel_for(commitment),
@@ -228,9 +253,9 @@ class SovLines(LineKind):
         return {"project_id": commitment.project_id, "commitment_id": commitment.id}
 
     def fill_choices(self, form, commitment, line):
-        form.cost_code_id.choices = _choices(CostCode, CostCode.code,
+        form.cost_code_id.choices = record_choices(CostCode, CostCode.code,
                                              keep_id=line.cost_code_id if line else None)
-        form.category_id.choices = _choices(Category, Category.name,
+        form.category_id.choices = record_choices(Category, Category.name,
                                             keep_id=line.category_id if line else None)
 
     def to_input(self, form):

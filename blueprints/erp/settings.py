@@ -1,4 +1,6 @@
-"""ERP Integrations → Settings: connect QuickBooks, import its lists, map ours to them."""
+"""ERP Integrations → Settings: connect QuickBooks, import its lists, map ours to them.
+
+Every change is one call to workflow/erp_settings.py."""
 
 from __future__ import annotations
 
@@ -6,14 +8,12 @@ import secrets
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from blueprints.erp import bp
 from blueprints.fields import parse_id
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
-from models import Category, CostCode, CostMapping, Project, SovLine, Vendor
-from quickbooks_online import connection as qbo
+from models import Category, CostCode, Project, Vendor
 from quickbooks_online.errors import QboError
 from workflow import erp_settings
 from workflow.errors import InvalidInput
@@ -31,14 +31,6 @@ def _back():
     return redirect(url_for("erp.settings"), 303)
 
 
-def _lists() -> dict:
-    from quickbooks_online.lists import records
-
-    return {"Customer": records("Customer"), "Vendor": records("Vendor"),
-            "Item": records("Item", purchasable=True), "Account": records("Account"),
-            "AP": records("Account", detail="Accounts Payable")}
-
-
 @bp.get("/settings")
 @login_required
 def settings():
@@ -50,25 +42,8 @@ def _settings_page(status: int = 200, mapping_errors: dict | None = None,
                    mapping_choices: dict | None = None):
     """The settings page; ``mapping_errors`` puts a message next to a mapping's field, keyed
     by (cost code id, category id), or "new" for the "map another" form."""
-    connection = qbo.get_connection()
-    connected = connection is not None and connection.is_connected
-    lists = _lists() if connected else {}
-    # The cost code and category pairs in use on schedules of values, plus those already mapped.
-    used = set(db.session.execute(select(SovLine.cost_code_id, SovLine.category_id)).all())
-    mappings = {(m.cost_code_id, m.category_id): m for m in db.session.scalars(select(CostMapping))}
-    pairs = sorted(used | set(mappings) | set(mapping_choices or {}))
-    cost_codes = {c.id: c for c in db.session.scalars(select(CostCode))}
-    categories = {c.id: c for c in db.session.scalars(select(Category))}
     return render_template(
-        "erp/settings.html", tool="erp", connection=connection, connected=connected,
-        needs_reconnect=qbo.needs_reconnect(connection),
-        lists=lists, projects=db.session.scalars(select(Project).order_by(Project.number)).all(),
-        vendors=db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
-        pairs=[(cost_codes[a], categories[b], mappings.get((a, b))) for a, b in pairs
-           if a in cost_codes and b in categories],
-        all_cost_codes=cost_codes.values(), all_categories=categories.values(),
-        expense_types=erp_settings.EXPENSE_ACCOUNT_TYPES,
-        vendor_suggestions=erp_settings.vendor_suggestions(lists.get("Vendor", [])),
+        "erp/settings.html", tool="erp", **erp_settings.settings_overview(mapping_choices or {}),
         mapping_errors=mapping_errors or {}, mapping_choices=mapping_choices or {}), status
 
 
@@ -79,7 +54,7 @@ def connect():
     state = secrets.token_urlsafe(24)
     session[STATE_KEY] = state
     try:
-        return redirect(qbo.authorization_url(state), 303)
+        return redirect(erp_settings.authorization_url(current_user, state), 303)
     except Exception as error:  # the discovery document could not be fetched
         flash(f"QuickBooks could not be reached: {error}", "error")
         return _back()
@@ -101,17 +76,16 @@ def callback():
     if not code or not realm_id:
         flash("QuickBooks' answer was incomplete; nothing was changed.", "error")
         return _settings_page(400)
-    previous = qbo.get_connection()
-    previous_realm = previous.realm_id if previous is not None else None
     try:
-        connection = qbo.complete_connection(current_user, code, realm_id)
+        connected = erp_settings.connect(current_user, code, realm_id)
     except QboError as error:
-        db.session.rollback()
         flash(error.message, "error")
         return _back()
+    connection = connected.connection
     flash(f"Connected to {connection.company_name} (company {connection.realm_id}).", "success")
-    if previous_realm and previous_realm != connection.realm_id:
-        flash(f"This is a different QuickBooks company from before (company {previous_realm}), "
+    if connected.previous_realm:
+        flash(f"This is a different QuickBooks company from before (company "
+              f"{connected.previous_realm}), "
               "so the links of projects, vendors and cost codes and the AP account were "
               "cleared. Import the lists, then link them again before sending to ERP.",
               "warning")
@@ -122,9 +96,7 @@ def callback():
 @login_required
 def disconnect():
     _require_admin()
-    connection = qbo.get_connection()
-    if connection is not None and connection.is_connected:
-        qbo.disconnect(connection)
+    if erp_settings.disconnect(current_user):
         flash("Disconnected from QuickBooks; the access was revoked.", "success")
     return _back()
 
@@ -133,12 +105,9 @@ def disconnect():
 @login_required
 def import_lists():
     _require_admin()
-    from quickbooks_online.lists import import_lists as run_import
-
     try:
-        counts = run_import()
+        counts = erp_settings.import_lists(current_user)
     except QboError as error:
-        db.session.rollback()
         flash(f"Import failed: {error.message}", "error")
         return _back()
     flash("Imported from QuickBooks: " + ", ".join(f"{n} {k.lower()}s" for k, n in
@@ -234,8 +203,7 @@ def map_costs():
 
 def _mapping_row(cost_code: CostCode, category: Category, status: int = 200, **extra):
     """One mapping's form again (htmx): with the message next to its field, or "Saved"."""
-    mapping = db.session.scalar(select(CostMapping).where(
-        CostMapping.cost_code_id == cost_code.id, CostMapping.category_id == category.id))
     return render_partial("erp/_mapping_form.html", status=status, cost_code=cost_code,
-                          category=category, mapping=mapping, lists=_lists(),
+                          category=category, mapping=erp_settings.cost_mapping(cost_code, category),
+                          lists=erp_settings.imported_lists(),
                           expense_types=erp_settings.EXPENSE_ACCOUNT_TYPES, **extra)

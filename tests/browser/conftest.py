@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
+from contextlib import contextmanager
 
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import require
+from tests.conftest import PASSWORD, require
 
 CHROMIUM = "/usr/bin/chromium"
 PHONE = {"width": 375, "height": 740}
@@ -43,16 +45,34 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def phone(browser):
+@contextmanager
+def phone_page(browser):
+    """A phone of its own: its own browser context, so its own session cookie."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
                                   has_touch=True)
     page = context.new_page()
     page.set_default_timeout(10_000)
     # No internet here: the CDN is unreachable, so htmx must come from the local fallback.
     page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
-    yield page
-    context.close()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    with phone_page(browser) as page:
+        yield page
+
+
+def log_in(page, base, user):
+    page.goto(f"{base}/auth/login")
+    page.fill("#email", user.email)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Log in')")
+    # approvers land on the inbox, everyone else on their projects
+    page.wait_for_url(re.compile(re.escape(base) + r"/(erp/)?$"))
 
 
 def no_horizontal_scroll(page) -> bool:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from models import ErpPermission, ErpStatus
-from tests.browser.conftest import PHONE
-from tests.browser.test_foundation import _login
+from tests.browser.conftest import PHONE, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -86,7 +85,7 @@ def test_no_axe_violations_on_the_main_pages(live_server, phone, people, factory
     found = {}
     phone.goto(f"{live_server}/auth/login")
     found["login"] = _axe(phone)
-    _login(phone, live_server, user)
+    log_in(phone, live_server, user)
     for name, path in pages.items():
         response = phone.goto(live_server + path)
         if response.status != 200:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models import ChangeOrder, ChangeOrderStatus, ProjectRole, SovLine
-from tests.browser.conftest import PHONE, no_horizontal_scroll
+from tests.browser.conftest import no_horizontal_scroll, phone_page
 from tests.conftest import PASSWORD, fingerprint
 
 pytestmark = pytest.mark.browser
@@ -61,13 +61,8 @@ def job(factory) -> Job:
 @pytest.fixture
 def second_phone(browser):
     """A second person's phone: its own context, so its own session cookie."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
-    yield page
-    context.close()
+    with phone_page(browser) as page:
+        yield page
 
 
 # ---- helpers -----------------------------------------------------------------------------------

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from models import ErpPermission
 from tests import qbo_helpers
-from tests.browser.conftest import no_horizontal_scroll
-from tests.conftest import PASSWORD
+from tests.browser.conftest import log_in, no_horizontal_scroll
 from workflow import erp
 
 pytestmark = pytest.mark.browser
@@ -42,19 +39,10 @@ def worker(app, tmp_path):
     process.wait(10)
 
 
-def _login(page, base, user):
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", user.email)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Log in')")
-    # approvers land on the inbox, everyone else on their projects
-    page.wait_for_url(re.compile(re.escape(base) + r"/(erp/)?$"))
-
-
 def test_approver_accepts_on_a_phone_and_sees_it_synced(live_server, phone, ready,
                                                         sandbox_server, worker):
     commitment, approver = ready
-    _login(phone, live_server, approver)
+    log_in(phone, live_server, approver)
     phone.click("nav.tools >> text=ERP Integrations")
     card = phone.locator(f"#erp-commitments-{commitment.id}")
     expect(card).to_contain_text("Ready to Export")
@@ -72,7 +60,7 @@ def test_approver_accepts_on_a_phone_and_sees_it_synced(live_server, phone, read
 
 def test_reject_needs_a_reason_on_the_phone(live_server, phone, ready):
     commitment, approver = ready
-    _login(phone, live_server, approver)
+    log_in(phone, live_server, approver)
     phone.goto(f"{live_server}/erp/")
     card = phone.locator(f"#erp-commitments-{commitment.id}")
     card.locator("button:has-text('Reject')").click()
@@ -93,7 +81,7 @@ def test_a_card_the_pm_sends_appears_in_the_open_inbox_without_a_reload(
     second = factory.commitment(people.project, vendor=commitment.vendor, number="SC-3002",
                                 title="Slab", sov=("42000.00",))
     qbo_helpers.map_for(second)
-    _login(phone, live_server, approver)
+    log_in(phone, live_server, approver)
     phone.goto(f"{live_server}/erp/")
     expect(phone.locator(f"#erp-commitments-{commitment.id}")).to_be_visible()
     expect(phone.locator(f"#erp-commitments-{second.id}")).to_have_count(0)
@@ -101,7 +89,7 @@ def test_a_card_the_pm_sends_appears_in_the_open_inbox_without_a_reload(
 
     pm = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
     pm.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
-    _login(pm, live_server, people.project_admin)
+    log_in(pm, live_server, people.project_admin)
     pm.goto(f"{live_server}/projects/{people.project.id}/commitments/{second.id}")
     pm.locator("#erp button:has-text('Send to ERP')").click()
     expect(pm.locator("#erp")).to_contain_text("Ready to Export")

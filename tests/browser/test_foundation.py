@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
 from models import ErpPermission
-from tests.browser.conftest import no_horizontal_scroll
-from tests.conftest import PASSWORD
+from tests.browser.conftest import log_in, no_horizontal_scroll
 
 pytestmark = pytest.mark.browser
-
-
-def _login(page, base, user):
-    page.goto(f"{base}/auth/login")
-    page.fill("#email", user.email)
-    page.fill("#password", PASSWORD)
-    page.click("button:has-text('Log in')")
-    # approvers land on the inbox, everyone else on their projects
-    page.wait_for_url(re.compile(re.escape(base) + r"/(erp/)?$"))
 
 
 def test_login_with_a_wrong_password_then_the_right_one(live_server, phone, people):
@@ -29,13 +17,13 @@ def test_login_with_a_wrong_password_then_the_right_one(live_server, phone, peop
     phone.fill("#password", "wrong")
     phone.click("button:has-text('Log in')")
     expect(phone.locator("text=That email and password do not match")).to_be_visible()
-    _login(phone, live_server, people.read_only)
+    log_in(phone, live_server, people.read_only)
     assert phone.locator("h1").inner_text() == "Your projects"
     assert no_horizontal_scroll(phone)
 
 
 def test_tools_bar_sits_at_the_bottom_on_a_phone(live_server, phone, people):
-    _login(phone, live_server, people.company_admin)
+    log_in(phone, live_server, people.company_admin)
     phone.locator("main a", has_text=people.project.name).click()
     nav = phone.locator("nav.tools")
     box = nav.bounding_box()
@@ -48,7 +36,7 @@ def test_tools_bar_sits_at_the_bottom_on_a_phone(live_server, phone, people):
 def test_inline_edit_with_htmx_from_the_local_fallback(live_server, phone, factory):
     admin = factory.user(is_company_admin=True, erp=ErpPermission.ADMIN, can_push=True)
     vendor = factory.vendor("Summit Concrete Co.")
-    _login(phone, live_server, admin)
+    log_in(phone, live_server, admin)
     phone.goto(f"{live_server}/admin/vendors")
     assert phone.evaluate("typeof window.htmx") == "object"
     row = phone.locator(f"#vendors-{vendor.id}")
@@ -65,7 +53,7 @@ def test_inline_edit_with_htmx_from_the_local_fallback(live_server, phone, facto
 
 
 def test_admin_pages_fit_a_phone(live_server, phone, people):
-    _login(phone, live_server, people.company_admin)
+    log_in(phone, live_server, people.company_admin)
     for path in ("/admin/users", "/admin/cost-codes",
                  f"/admin/projects/{people.project.id}/members"):
         phone.goto(live_server + path)
@@ -73,7 +61,7 @@ def test_admin_pages_fit_a_phone(live_server, phone, people):
 
 
 def test_logout_button(live_server, phone, people):
-    _login(phone, live_server, people.standard)
+    log_in(phone, live_server, people.standard)
     phone.click("button:has-text('Log out')")
     phone.wait_for_url(f"{live_server}/auth/login")
     expect(phone.locator("text=You have logged out.")).to_be_visible()

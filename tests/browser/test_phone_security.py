@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_foundation import _login
+from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ def test_the_htmx_fallback_and_our_script_run_under_the_policy(app, live_server,
                                                                 people, factory):
     app.config["HTMX_CDN"] = True  # the CDN is unreachable here: the fallback file loads it
     blocked = _violations(phone)
-    _login(phone, live_server, people.company_admin)
+    log_in(phone, live_server, people.company_admin)
     phone.goto(f"{live_server}/projects/{people.project.id}/commitments/")
     assert phone.evaluate("typeof window.htmx") == "object"
     picker = phone.locator("#project-picker")
@@ -49,7 +49,7 @@ def test_the_htmx_fallback_and_our_script_run_under_the_policy(app, live_server,
 def test_inputs_are_16px_and_tap_targets_44px_on_a_phone(live_server, phone, people, factory):
     blocked = _violations(phone)
     pages = _pages(people, factory)
-    _login(phone, live_server, people.company_admin)
+    log_in(phone, live_server, people.company_admin)
     for path in pages:
         phone.goto(live_server + path)
         for target in phone.evaluate(TARGETS):
