@@ -92,12 +92,21 @@ def register_template_helpers(app: Flask) -> None:
 
 def page_url(**cursor) -> str:
     """This page's URL with its filters and a new cursor (``after`` or ``before``) in place of
-    the old one."""
+    the old one. A list shown in answer to a post pages through the list's own page instead
+    (``paged_at``)."""
     from flask import url_for
 
+    endpoint, view_args = per_request(
+        "paged_at", lambda: (request.endpoint, request.view_args or {}))
     args = {k: v for k, v in request.args.items() if k not in ("after", "before")}
     args.update({k: v for k, v in cursor.items() if v})
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return url_for(endpoint, **view_args, **args)
+
+
+def paged_at(endpoint: str, **view_args) -> None:
+    """The page (a GET endpoint and its arguments) whose Previous / Next the list this request
+    shows links to: a list re-rendered after a post pages on its own page, not on the post's."""
+    per_request("paged_at", value=(endpoint, view_args))
 
 
 HISTORY_PAGE = 50

@@ -121,7 +121,15 @@ th{background:#eef1f4}td.num{text-align:right}
 .lines{margin:0}.lines td,.lines th{font-size:.8rem}
 .inactive{color:#999}h2{margin-top:2rem;border-bottom:2px solid #2ca01c}
 .scroll{overflow-x:auto;max-width:100%}
+.pager{display:flex;flex-wrap:wrap;gap:.5rem;justify-content:space-between;margin:0 0 1.2rem}
+.pager a{display:inline-flex;align-items:center;min-height:44px;min-width:44px;
+padding:0 1rem;border:1px solid #2ca01c;border-radius:4px;color:#1a6e10;text-decoration:none}
+.pager a[rel="next"]:only-child{margin-left:auto}
 </style></head><body><main>
+{% macro pager(p) %}{% if p.prev or p.next %}<nav class="pager" aria-label="{{ p.label }} pages">
+{% if p.prev %}<a class="button" rel="prev" href="{{ p.prev }}">Previous</a>{% endif %}
+{% if p.next %}<a class="button" rel="next" href="{{ p.next }}">Next</a>{% endif %}
+</nav>{% endif %}{% endmacro %}
 <h1>QuickBooks Online sandbox</h1>
 <p>Read-only view of what the emulator holds. API base: <code>{{ api_base }}</code></p>
 {% for r in realms %}
@@ -129,11 +137,11 @@ th{background:#eef1f4}td.num{text-align:right}
 <p>{{ r.counters.requests }} API requests, {{ r.counters.writes }} writes,
 {{ r.counters.purchase_orders }} purchase orders.</p>
 <h3>Purchase orders</h3>
-{% if r.purchase_orders %}
+{% if r.purchase_orders.rows %}
 <div class="scroll"><table class="pos">
 <tr><th>Id</th><th>SyncToken</th><th>DocNumber</th><th>Vendor</th>
 <th>TxnDate</th><th>Status</th><th>TotalAmt</th><th>PrivateNote</th><th>Lines</th></tr>
-{% for po in r.purchase_orders %}
+{% for po in r.purchase_orders.rows %}
 <tr id="po-{{ po.Id }}"><td>{{ po.Id }}</td><td>{{ po.SyncToken }}</td>
 <td>{{ po.DocNumber or "" }}</td><td>{{ ref(po.VendorRef) }}</td><td>{{ po.TxnDate }}</td>
 <td>{{ po.POStatus }}</td><td class="num">{{ "%.2f"|format(po.TotalAmt) }}</td>
@@ -148,34 +156,69 @@ th{background:#eef1f4}td.num{text-align:right}
 <td>{{ d.UnitPrice if d.UnitPrice is defined else "" }}</td></tr>
 {% endfor %}</table></td></tr>
 {% endfor %}</table></div>
+{{ pager(r.purchase_orders) }}
 {% else %}<p>No purchase orders.</p>{% endif %}
 <h3>Vendors</h3>
-<table><tr><th>Id</th><th>DisplayName</th><th>Active</th></tr>
-{% for v in r.vendors %}<tr class="{{ '' if v.Active else 'inactive' }}"><td>{{ v.Id }}</td>
-<td>{{ v.DisplayName }}</td><td>{{ v.Active }}</td></tr>{% endfor %}</table>
+<div class="scroll"><table><tr><th>Id</th><th>DisplayName</th><th>Active</th></tr>
+{% for v in r.vendors.rows %}<tr class="{{ '' if v.Active else 'inactive' }}"><td>{{ v.Id }}</td>
+<td>{{ v.DisplayName }}</td><td>{{ v.Active }}</td></tr>{% endfor %}</table></div>
+{{ pager(r.vendors) }}
 <h3>Customers and jobs</h3>
-<table><tr><th>Id</th><th>FullyQualifiedName</th><th>Job</th><th>Parent</th><th>Active</th></tr>
-{% for c in r.customers %}<tr class="{{ '' if c.Active else 'inactive' }}"><td>{{ c.Id }}</td>
+<div class="scroll"><table>
+<tr><th>Id</th><th>FullyQualifiedName</th><th>Job</th><th>Parent</th><th>Active</th></tr>
+{% for c in r.customers.rows %}<tr class="{{ '' if c.Active else 'inactive' }}"><td>{{ c.Id }}</td>
 <td>{{ c.FullyQualifiedName }}</td><td>{{ c.Job }}</td>
 <td>{{ c.ParentRef.value if c.ParentRef else "" }}</td><td>{{ c.Active }}</td></tr>
-{% endfor %}</table>
+{% endfor %}</table></div>
+{{ pager(r.customers) }}
 <h3>Items</h3>
-<table><tr><th>Id</th><th>Name</th><th>Type</th><th>ExpenseAccountRef</th><th>Active</th></tr>
-{% for i in r.item_list %}<tr class="{{ '' if i.Active else 'inactive' }}"><td>{{ i.Id }}</td>
+<div class="scroll"><table>
+<tr><th>Id</th><th>Name</th><th>Type</th><th>ExpenseAccountRef</th><th>Active</th></tr>
+{% for i in r.item_list.rows %}<tr class="{{ '' if i.Active else 'inactive' }}"><td>{{ i.Id }}</td>
 <td>{{ i.Name }}</td><td>{{ i.Type }}</td><td>{{ ref(i.ExpenseAccountRef) }}</td>
-<td>{{ i.Active }}</td></tr>{% endfor %}</table>
+<td>{{ i.Active }}</td></tr>{% endfor %}</table></div>
+{{ pager(r.item_list) }}
 <h3>Accounts</h3>
-<table><tr><th>Id</th><th>Name</th><th>AccountType</th><th>Active</th></tr>
-{% for a in r.accounts %}<tr class="{{ '' if a.Active else 'inactive' }}"><td>{{ a.Id }}</td>
+<div class="scroll"><table><tr><th>Id</th><th>Name</th><th>AccountType</th><th>Active</th></tr>
+{% for a in r.accounts.rows %}<tr class="{{ '' if a.Active else 'inactive' }}"><td>{{ a.Id }}</td>
 <td>{{ a.Name }}</td><td>{{ a.AccountType }}</td><td>{{ a.Active }}</td></tr>
-{% endfor %}</table>
+{% endfor %}</table></div>
+{{ pager(r.accounts) }}
 <h3>Classes</h3>
-<table><tr><th>Id</th><th>Name</th><th>Active</th></tr>
-{% for c in r.classes %}<tr><td>{{ c.Id }}</td><td>{{ c.Name }}</td><td>{{ c.Active }}</td></tr>
-{% endfor %}</table>
+<div class="scroll"><table><tr><th>Id</th><th>Name</th><th>Active</th></tr>
+{% for c in r.classes.rows %}
+<tr><td>{{ c.Id }}</td><td>{{ c.Name }}</td><td>{{ c.Active }}</td></tr>
+{% endfor %}</table></div>
+{{ pager(r.classes) }}
 {% endfor %}
 </main></body></html>
 """
+
+
+PAGE_SIZE = 50
+
+
+def _page(rows: list, param: str, label: str) -> dict:
+    """One page of ``rows``: the page number is the query argument ``param`` (a bad or missing
+    one is the first page, one past the end the last); Previous / Next are links to this page
+    with every other argument kept, so each list on the page turns its own pages."""
+    last = max(1, -(-len(rows) // PAGE_SIZE))
+    try:
+        number = min(max(1, int(request.args.get(param, "1"))), last)
+    except ValueError:
+        number = 1
+
+    def link(to: int) -> str:
+        args = request.args.to_dict()
+        args[param] = str(to)
+        if to == 1:
+            del args[param]
+        return "?" + urlencode(args)
+
+    start = (number - 1) * PAGE_SIZE
+    return {"rows": rows[start:start + PAGE_SIZE], "label": label,
+            "prev": link(number - 1) if number > 1 else None,
+            "next": link(number + 1) if number < last else None}
 
 
 def _ref_text(ref: object) -> str:
@@ -500,16 +543,18 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
                 def objs(entity: str, realm=realm) -> list[dict]:
                     return sb.list_objects(realm.realm_id, entity)
                 customers = sorted(objs("Customer"), key=lambda c: c["FullyQualifiedName"])
+                lists = {"purchase_orders": ("Purchase orders", objs("PurchaseOrder")),
+                         "vendors": ("Vendors", objs("Vendor")),
+                         "customers": ("Customers and jobs", customers),
+                         "item_list": ("Items", objs("Item")),
+                         "accounts": ("Accounts", objs("Account")),
+                         "classes": ("Classes", objs("Class"))}
                 realms.append({
                     "realm_id": realm.realm_id,
                     "company": realm.company_info().get("CompanyName", realm.company_name),
                     "counters": sb.counters(realm.realm_id),
-                    "purchase_orders": objs("PurchaseOrder"),
-                    "vendors": objs("Vendor"),
-                    "customers": customers,
-                    "item_list": objs("Item"),
-                    "accounts": objs("Account"),
-                    "classes": objs("Class"),
+                    **{key: _page(rows, f"{key}-{realm.realm_id}", label)
+                       for key, (label, rows) in lists.items()},
                 })
         html = render_template_string(INDEX_TEMPLATE, realms=realms, ref=_ref_text,
                                       api_base=_base_url() + API_PREFIX)

@@ -190,3 +190,11 @@ def _check_email(email: str, existing: User | None) -> dict[str, str]:
     if other is not None and (existing is None or other.id != existing.id):
         return {"email": "Another user already has this email."}
     return {}
+
+
+def users_page(after: str | None = None, before: str | None = None):
+    """One page of every user, by name (workflow.pages.keyset)."""
+    from workflow.pages import keyset
+
+    return keyset(select(User), (User.name, User.id), lambda u: (u.name, u.id),
+                  after=after, before=before)

@@ -77,12 +77,24 @@ def require_company_admin(user: User | None) -> None:
         raise PermissionDenied("Only a company admin can do that.")
 
 
-def visible_projects(user: User) -> list[Project]:
-    """Projects the user can open: all for company admins, their memberships otherwise."""
-    query = select(Project).where(Project.active.is_(True)).order_by(Project.number)
+def _visible_projects_query(user: User):
+    query = select(Project).where(Project.active.is_(True))
     if not user.is_company_admin:
         query = query.join(ProjectMembership).where(ProjectMembership.user_id == user.id)
-    return list(db.session.scalars(query))
+    return query
+
+
+def visible_projects(user: User) -> list[Project]:
+    """Projects the user can open: all for company admins, their memberships otherwise."""
+    return list(db.session.scalars(_visible_projects_query(user).order_by(Project.number)))
+
+
+def visible_projects_page(user: User, after: str | None = None, before: str | None = None):
+    """One page of ``visible_projects``, by number (workflow.pages.keyset)."""
+    from workflow.pages import keyset
+
+    return keyset(_visible_projects_query(user), (Project.number, Project.id),
+                  lambda p: (p.number, p.id), after=after, before=before)
 
 
 def can_view_erp(user: User | None) -> bool:

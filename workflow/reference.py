@@ -74,3 +74,26 @@ def remove_member(actor: User, project: Project, user: User) -> None:
         raise InvalidInput({"user": f"{user.name} is not a member of this project."})
     db.session.delete(membership)
     db.session.commit()
+
+
+def reference_page(model: type, order_by: str, after: str | None = None,
+                   before: str | None = None):
+    """One page of a kind of reference data by its ``order_by`` field (workflow.pages.keyset)."""
+    from workflow.pages import keyset
+
+    column = getattr(model, order_by)
+    return keyset(select(model), (column, model.id),
+                  lambda r: (getattr(r, order_by), r.id), after=after, before=before)
+
+
+def members_page(project: Project, after: str | None = None, before: str | None = None):
+    """One page of a project's members with their users, by name (workflow.pages.keyset)."""
+    from sqlalchemy.orm import contains_eager
+
+    from workflow.pages import keyset
+
+    query = (select(ProjectMembership).join(ProjectMembership.user)
+             .where(ProjectMembership.project_id == project.id)
+             .options(contains_eager(ProjectMembership.user)))
+    return keyset(query, (User.name, User.id), lambda m: (m.user.name, m.user.id),
+                  after=after, before=before)

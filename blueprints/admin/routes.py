@@ -22,6 +22,7 @@ from blueprints.guards import company_admin_required
 from blueprints.rendering import (
     field_errors,
     is_htmx,
+    paged_at,
     redirect_after_post,
     render,
     render_partial,
@@ -32,7 +33,6 @@ from models import (
     CostCode,
     ErpPermission,
     Project,
-    ProjectMembership,
     ProjectRole,
     User,
     Vendor,
@@ -44,8 +44,15 @@ from workflow.people import (
     issue_reset_link,
     set_user_active,
     update_user,
+    users_page,
 )
-from workflow.reference import remove_member, save_reference, set_member
+from workflow.reference import (
+    members_page,
+    reference_page,
+    remove_member,
+    save_reference,
+    set_member,
+)
 
 
 @dataclass(frozen=True)
@@ -94,16 +101,22 @@ def _settings(form: UserForm) -> UserSettings:
     )
 
 
-def _users_page(form: UserForm, status: int = 200):
-    users = db.session.scalars(select(User).order_by(User.name)).all()
-    return render("admin/users.html", "admin/_user_form.html", status=status,
-                  users=users, form=form, user=None, tool="admin")
+def _cursor() -> dict:
+    return {"after": request.args.get("after"), "before": request.args.get("before")}
+
+
+def _users_page(form: UserForm, status: int = 200, partial: str = "admin/_user_form.html"):
+    """The users page; for htmx ``partial`` alone (the form, or the list when paging)."""
+    paged_at("admin.users")
+    page = users_page(**_cursor())
+    return render("admin/users.html", partial, status=status, users=page.rows, listing=page,
+                  form=form, user=None, tool="admin")
 
 
 @bp.get("/users")
 @company_admin_required
 def users():
-    return _users_page(UserForm())
+    return _users_page(UserForm(), partial="admin/_users.html")
 
 
 @bp.post("/users")
@@ -202,18 +215,19 @@ def _kind(slug: str) -> ReferenceKind:
     return kind
 
 
-def _records(kind: ReferenceKind):
-    return db.session.scalars(
-        select(kind.model).order_by(getattr(kind.model, kind.order_by))
-    ).all()
+def _records(kind: ReferenceKind) -> dict:
+    """One page of the kind's records, as the list's context."""
+    paged_at("admin.reference_list", slug=kind.slug)
+    page = reference_page(kind.model, kind.order_by, **_cursor())
+    return {"records": page.rows, "listing": page}
 
 
 @bp.get("/<slug>")
 @company_admin_required
 def reference_list(slug: str):
     kind = _kind(slug)
-    return render("admin/reference.html", kind=kind, records=_records(kind), form=kind.form(),
-                  tool="admin")
+    return render("admin/reference.html", "admin/_reference_list.html", kind=kind,
+                  form=kind.form(), tool="admin", **_records(kind))
 
 
 @bp.post("/<slug>")
@@ -230,7 +244,7 @@ def reference_create(slug: str):
             flash(f"Added {kind.singular} {record.label}.", "success")
             return redirect(url_for("admin.reference_list", slug=slug), 303)
     return render("admin/reference.html", "admin/_reference_create.html", status=422,
-                  kind=kind, records=_records(kind), form=form, tool="admin")
+                  kind=kind, form=form, tool="admin", **_records(kind))
 
 
 @bp.get("/<slug>/<int:record_id>")
@@ -286,12 +300,11 @@ def _member_form(project: Project) -> MemberForm:
 
 
 def _members_page(project: Project, form: MemberForm, status: int = 200):
-    memberships = db.session.scalars(
-        select(ProjectMembership).join(User).where(ProjectMembership.project_id == project.id)
-        .order_by(User.name)
-    ).all()
+    paged_at("admin.members", project_id=project.id)
+    page = members_page(project, **_cursor())
     return render("admin/members.html", "admin/_members.html", status=status,
-                  project=project, memberships=memberships, form=form, tool="admin")
+                  project=project, memberships=page.rows, listing=page, form=form,
+                  tool="admin")
 
 
 @bp.get("/projects/<int:project_id>/members")

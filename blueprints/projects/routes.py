@@ -1,11 +1,12 @@
 """The project picker (home page) and a project's home."""
 
-from flask import redirect, render_template, url_for
+from flask import redirect, request, url_for
 from flask_login import current_user, login_required
 
 from blueprints.guards import load_project
 from blueprints.projects import bp
-from workflow.permissions import visible_projects
+from blueprints.rendering import is_htmx, render
+from workflow.permissions import visible_projects_page
 
 
 @bp.get("/")
@@ -13,8 +14,11 @@ from workflow.permissions import visible_projects
 def index():
     from workflow.erp import returned_to
 
-    return render_template("projects/index.html", projects=visible_projects(current_user),
-                           returned=returned_to(current_user), tool="projects")
+    page = visible_projects_page(current_user, after=request.args.get("after"),
+                                 before=request.args.get("before"))
+    returned = [] if is_htmx() else returned_to(current_user)  # htmx: the list alone
+    return render("projects/index.html", "projects/_list.html",
+                  listing=page, returned=returned, tool="projects")
 
 
 @bp.get("/projects/<int:project_id>/")
@@ -27,8 +31,6 @@ def show(project_id: int):
 @bp.post("/notices/<int:notice_id>/dismiss")
 @login_required
 def dismiss_notice(notice_id: int):
-    from flask import request
-
     from workflow.notices import dismiss
 
     dismiss(current_user, notice_id)
