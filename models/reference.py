@@ -22,6 +22,7 @@ DEFAULT_CATEGORIES = ("Labor", "Material", "Equipment", "Subcontract", "Other")
 @history_subject("project", lambda project: project.id)
 class Project(db.Model):
     __tablename__ = "projects"
+    __table_args__ = (sa.Index("ix_projects_active_number_id", "active", "number", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(30), unique=True)
@@ -49,6 +50,7 @@ class Project(db.Model):
 
 class Vendor(db.Model):
     __tablename__ = "vendors"
+    __table_args__ = (sa.Index("ix_vendors_name_id", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
