@@ -36,9 +36,21 @@ def realm_slot(realm_id: str):
 
 
 def _redis():
-    from jobs.queue import get_queue, is_inline
+    """The Redis every worker shares the counts through (REDIS_URL), or None when jobs run
+    inline in this one process. Its own connection, kept on the app: this package never
+    imports ``jobs`` (docs/architecture.md)."""
+    from redis import Redis
 
-    return None if is_inline() else get_queue().connection
+    app = current_app._get_current_object()
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    key = "changeorder.qbo_limits"
+    connection, for_url = app.extensions.get(key) or (None, None)
+    if connection is None or for_url != url:
+        connection = Redis.from_url(url)
+        app.extensions[key] = (connection, url)
+    return connection
 
 
 @contextmanager

@@ -89,3 +89,19 @@ def test_no_cycle_between_workflow_modules(first, second):
     second_uses_first = any(in_package(name, first) for name in modules[second])
     assert not (first_uses_second and second_uses_first), \
         f"{first} and {second} import each other"
+
+
+@pytest.mark.parametrize("package", ["quickbooks_online", "models"])
+def test_lower_layers_never_import_jobs_or_the_blueprints(package):
+    """The QuickBooks client and the models sit under the workflow and the jobs: importing
+    either from them would close a cycle (jobs → quickbooks_online → jobs)."""
+    assert package_imports(package), f"the {package} package was not found"
+    assert offenders(package, lambda name: in_package(name, "jobs")
+                     or in_package(name, "blueprints")) == []
+
+
+def test_the_sandbox_stands_alone():
+    """qbo_sandbox emulates QuickBooks; it never reaches into the app it is tested against."""
+    app_packages = ("models", "workflow", "jobs", "blueprints", "quickbooks_online", "app")
+    assert offenders("qbo_sandbox", lambda name: any(in_package(name, p)
+                                                     for p in app_packages)) == []
