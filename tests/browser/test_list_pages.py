@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import no_horizontal_scroll
-from tests.browser.test_foundation import _login
+from tests.browser.conftest import log_in, no_horizontal_scroll
 from workflow.pages import PAGE_SIZE
 
 pytestmark = pytest.mark.browser
@@ -24,7 +23,7 @@ def test_next_swaps_the_list_in_place_on_a_phone(live_server, phone, people, fac
     for i in range(PAGE_SIZE + 5):
         factory.project(number=f"L-{i:03d}")
         factory.vendor(f"Supplier {i:03d}")
-    _login(phone, live_server, people.company_admin)
+    log_in(phone, live_server, people.company_admin)
     phone.goto(live_server + path)
     assert no_horizontal_scroll(phone)
     assert all(h >= 43.5 for h in phone.evaluate(PAGER))
