@@ -13,7 +13,7 @@ from extensions import db
 from models.commitments import Money
 from models.statuses import LabelledEnum
 from models.subjects import history_subject
-from models.types import UTCDateTime, str_enum, utcnow
+from models.types import UTCDateTime, Versioned, str_enum, utcnow
 
 if TYPE_CHECKING:
     from models.change_orders import ChangeOrderLine
@@ -45,7 +45,7 @@ class ChangeEventType(LabelledEnum):
 
 
 @history_subject("change_event", lambda ce: ce.project_id)
-class ChangeEvent(db.Model):
+class ChangeEvent(Versioned, db.Model):
     """``number`` is 001, 002 … per project, from ``Project.last_change_event_number``."""
 
     __tablename__ = "change_events"
@@ -74,26 +74,20 @@ class ChangeEvent(db.Model):
     description: Mapped[str] = mapped_column(sa.Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    version: Mapped[int] = mapped_column(default=1)
 
     project: Mapped[Project] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
-    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     lines: Mapped[list[ChangeEventLine]] = relationship(
         back_populates="change_event", order_by="ChangeEventLine.line_number",
         cascade="all, delete-orphan",
     )
-
-    __mapper_args__ = {"version_id_col": version}
 
     @property
     def label(self) -> str:
         return f"CE #{self.number} {self.title}"
 
 
-class ChangeEventLine(db.Model):
+class ChangeEventLine(Versioned, db.Model):
     """A line item: what may change, for whom, and what it may cost (ROM, then latest)."""
 
     __tablename__ = "change_event_lines"
@@ -116,24 +110,18 @@ class ChangeEventLine(db.Model):
     description: Mapped[str] = mapped_column(sa.String(255))
     cost_rom: Mapped[Decimal] = mapped_column(Money)
     latest_cost: Mapped[Decimal | None] = mapped_column(Money)
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    version: Mapped[int] = mapped_column(default=1)
 
     change_event: Mapped[ChangeEvent] = relationship(back_populates="lines")
     cost_code: Mapped[CostCode] = relationship()
     category: Mapped[Category] = relationship()
     vendor: Mapped[Vendor | None] = relationship()
     commitment: Mapped[Commitment | None] = relationship()
-    updated_by: Mapped[User | None] = relationship()
     # The CCO lines made from this item (the live one, if any, plus those of void CCOs).
     cco_lines: Mapped[list[ChangeOrderLine]] = relationship(
         viewonly=True, order_by="ChangeOrderLine.id",
         primaryjoin="ChangeOrderLine.change_event_line_id == ChangeEventLine.id",
         foreign_keys="ChangeOrderLine.change_event_line_id",
     )
-
-    __mapper_args__ = {"version_id_col": version}
 
     @property
     def cco_amount(self) -> Decimal:

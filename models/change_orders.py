@@ -13,7 +13,7 @@ from extensions import db
 from models.commitments import Money
 from models.statuses import ChangeOrderStatus, ErpStatus
 from models.subjects import history_subject
-from models.types import UTCDateTime, str_enum, utcnow
+from models.types import UTCDateTime, Versioned, str_enum, utcnow
 
 if TYPE_CHECKING:
     from models.change_events import ChangeEventLine
@@ -33,7 +33,7 @@ cco_viewers = sa.Table(
 
 @history_subject("change_order", lambda cco: cco.commitment.project_id,
                  name=lambda cco: f"CCO #{cco.number} of {cco.commitment.number}")
-class ChangeOrder(db.Model):
+class ChangeOrder(Versioned, db.Model):
     """A commitment change order. ``number`` is 001, 002 … per commitment."""
 
     __tablename__ = "change_orders"
@@ -67,23 +67,17 @@ class ChangeOrder(db.Model):
     erp_reopen_pending: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    version: Mapped[int] = mapped_column(default=1)
 
     commitment: Mapped[Commitment] = relationship(back_populates="change_orders")
     designated_reviewer: Mapped[User | None] = relationship(
         foreign_keys=[designated_reviewer_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
-    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     viewers: Mapped[list[User]] = relationship(secondary=cco_viewers)
     lines: Mapped[list[ChangeOrderLine]] = relationship(
         back_populates="change_order", order_by="ChangeOrderLine.id",
         cascade="all, delete-orphan",
     )
-
-    __mapper_args__ = {"version_id_col": version}
 
     @property
     def grand_total(self) -> Decimal:
@@ -103,7 +97,7 @@ class ChangeOrder(db.Model):
         return self.commitment.project
 
 
-class ChangeOrderLine(db.Model):
+class ChangeOrderLine(Versioned, db.Model):
     """Either modifies an SOV line (``sov_line_id``) or adds a new line (cost code + category)."""
 
     __tablename__ = "change_order_lines"
@@ -128,16 +122,12 @@ class ChangeOrderLine(db.Model):
         sa.ForeignKey("change_event_lines.id", ondelete="SET NULL"), index=True)
     # The PurchaseOrder line a new line became in QuickBooks, once exported.
     qbo_line_id: Mapped[str | None] = mapped_column(sa.String(40))
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    version: Mapped[int] = mapped_column(default=1)
 
     change_order: Mapped[ChangeOrder] = relationship(back_populates="lines")
     change_event_line: Mapped[ChangeEventLine | None] = relationship()
     sov_line: Mapped[SovLine | None] = relationship()
     cost_code_own: Mapped[CostCode | None] = relationship(foreign_keys=[cost_code_id])
     category_own: Mapped[Category | None] = relationship(foreign_keys=[category_id])
-    updated_by: Mapped[User | None] = relationship()
     # A new line's QuickBooks mapping (its own cost code and category), read-only: lets a page
     # load lines and their mappings in one statement.
     mapping: Mapped[CostMapping | None] = relationship(
@@ -145,8 +135,6 @@ class ChangeOrderLine(db.Model):
         primaryjoin="and_(foreign(ChangeOrderLine.cost_code_id) == "
                     "remote(CostMapping.cost_code_id), foreign(ChangeOrderLine.category_id) == "
                     "remote(CostMapping.category_id))")
-
-    __mapper_args__ = {"version_id_col": version}
 
     @property
     def cost_code(self) -> CostCode | None:

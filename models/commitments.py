@@ -13,18 +13,17 @@ from extensions import db
 from models.limits import MAX_COMMITMENT_NUMBER
 from models.statuses import CommitmentStatus, CommitmentType, ErpStatus
 from models.subjects import history_subject
-from models.types import UTCDateTime, str_enum, utcnow
+from models.types import UTCDateTime, Versioned, str_enum, utcnow
 
 if TYPE_CHECKING:
     from models.change_orders import ChangeOrder
-    from models.people import User
     from models.reference import Category, CostCode, Project, Vendor
 
 Money = sa.Numeric(14, 2)
 
 
 @history_subject("commitment", lambda commitment: commitment.project_id)
-class Commitment(db.Model):
+class Commitment(Versioned, db.Model):
     __tablename__ = "commitments"
     __table_args__ = (
         sa.UniqueConstraint("project_id", "number"),
@@ -59,13 +58,9 @@ class Commitment(db.Model):
     last_cco_number: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    version: Mapped[int] = mapped_column(default=1)
 
     project: Mapped[Project] = relationship()
     vendor: Mapped[Vendor] = relationship()
-    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
     sov_lines: Mapped[list[SovLine]] = relationship(
         back_populates="commitment", order_by="SovLine.line_number",
         cascade="all, delete-orphan",
@@ -73,8 +68,6 @@ class Commitment(db.Model):
     change_orders: Mapped[list[ChangeOrder]] = relationship(
         back_populates="commitment", order_by="ChangeOrder.number"
     )
-
-    __mapper_args__ = {"version_id_col": version}
 
     @property
     def label(self) -> str:
@@ -90,7 +83,7 @@ class Commitment(db.Model):
         return self.erp_status.editable
 
 
-class SovLine(db.Model):
+class SovLine(Versioned, db.Model):
     """One schedule-of-values line; cost code and category are required."""
 
     __tablename__ = "sov_lines"
@@ -106,16 +99,10 @@ class SovLine(db.Model):
     category_id: Mapped[int] = mapped_column(sa.ForeignKey("categories.id"))
     amount: Mapped[Decimal] = mapped_column(Money)
     qbo_line_id: Mapped[str | None] = mapped_column(sa.String(40))
-    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    version: Mapped[int] = mapped_column(default=1)
 
     commitment: Mapped[Commitment] = relationship(back_populates="sov_lines")
     cost_code: Mapped[CostCode] = relationship()
     category: Mapped[Category] = relationship()
-    updated_by: Mapped[User | None] = relationship()
-
-    __mapper_args__ = {"version_id_col": version}
 
     @property
     def label(self) -> str:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from models.people import User
 
 
 def utcnow() -> datetime:
@@ -40,3 +45,20 @@ def str_enum(enum_class: type[enum.StrEnum], name: str) -> sa.Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
+
+class Versioned:
+    """Who changed a record last and when, and its version: every UPDATE checks the version
+    it read and raises it (optimistic locking, ``workflow/locking.py``)."""
+
+    updated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    @declared_attr
+    def updated_by(cls) -> Mapped[User | None]:
+        return relationship("User", foreign_keys=f"{cls.__name__}.updated_by_id")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:
+        return {"version_id_col": cls.__table__.c.version}

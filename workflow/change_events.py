@@ -15,7 +15,6 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
 from models import (
-    Category,
     ChangeEvent,
     ChangeEventLine,
     ChangeEventScope,
@@ -25,13 +24,11 @@ from models import (
     ChangeOrderLine,
     Commitment,
     CommitmentStatus,
-    CostCode,
     Project,
     ProjectRole,
     User,
     Vendor,
 )
-from models.types import utcnow
 from workflow import history
 from workflow.change_orders import (
     CHANGE_REASONS,
@@ -48,6 +45,7 @@ from workflow.errors import Gone, InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.numbering import next_number
 from workflow.permissions import has_project_role, require_project_role
+from workflow.reference import cost_code_and_category
 
 ZERO = Decimal("0.00")
 TITLE_MAX = 255
@@ -246,10 +244,7 @@ def create_change_event(actor: User, project: Project, data: ChangeEventInput) -
                      status=data.status, scope=data.scope, type=data.type,
                      change_reason=data.change_reason, description=data.description.strip(),
                      created_by=actor, updated_by=actor)
-    db.session.add(ce)
-    db.session.flush()
-    history.record(actor, ce, "created", comment=f"CE #{ce.number} {ce.title}")
-    db.session.commit()
+    history.record_created(actor, ce, f"CE #{ce.number} {ce.title}")
     return ce
 
 
@@ -261,14 +256,11 @@ def update_change_event(actor: User, ce: ChangeEvent, data: ChangeEventInput,
     errors = _validate_ce(data)
     if errors:
         raise InvalidInput(errors)
-    with committing(ce):
-        changed = history.record_changes(actor, ce, ce, {
-            "title": data.title.strip(), "status": data.status, "scope": data.scope,
-            "type": data.type, "change_reason": data.change_reason,
-            "description": data.description.strip(),
-        }, CE_LABELS)
-        if changed:
-            _touch(actor, ce)
+    history.save_changes(actor, ce, ce, {
+        "title": data.title.strip(), "status": data.status, "scope": data.scope,
+        "type": data.type, "change_reason": data.change_reason,
+        "description": data.description.strip(),
+    }, CE_LABELS)
     return ce
 
 
@@ -277,21 +269,11 @@ def _sentence(text: str) -> str:
     return text if text.endswith(".") else text + "."
 
 
-def _touch(actor: User, record) -> None:
-    record.updated_by = actor
-    record.updated_at = utcnow()
-
-
 # ---- line items --------------------------------------------------------------------------------
 
 def _validate_line(ce: ChangeEvent, data: LineItemInput):
     errors: dict[str, str] = {}
-    cost_code = db.session.get(CostCode, data.cost_code_id) if data.cost_code_id else None
-    category = db.session.get(Category, data.category_id) if data.category_id else None
-    if cost_code is None:
-        errors["cost_code_id"] = "Choose a cost code."
-    if category is None:
-        errors["category_id"] = "Choose a category."
+    cost_code, category = cost_code_and_category(data, errors)
     if not data.description.strip():
         errors["description"] = "Enter a description."
     vendor = db.session.get(Vendor, data.vendor_id) if data.vendor_id else None
@@ -321,11 +303,8 @@ def add_line_item(actor: User, ce: ChangeEvent, data: LineItemInput) -> ChangeEv
                            category=category, vendor=vendor, commitment=commitment,
                            description=data.description.strip(), cost_rom=data.cost_rom,
                            latest_cost=data.latest_cost, updated_by=actor)
-    db.session.add(line)
-    history.record(actor, ce, "changed", field=f"Line {number}",
-            new=f"{line.description}: ROM {data.cost_rom:,.2f}")
-    _touch(actor, ce)
-    db.session.commit()
+    history.record_added(actor, ce, line, f"Line {number}",
+                         f"{line.description}: ROM {data.cost_rom:,.2f}", touching=(ce,))
     return line
 
 
@@ -338,14 +317,11 @@ def update_line_item(actor: User, line: ChangeEventLine, data: LineItemInput,
     errors, cost_code, category, vendor, commitment = _validate_line(ce, data)
     if errors:
         raise InvalidInput(errors)
-    with committing(line):
-        changed = history.record_changes(actor, ce, line, {
-            "cost_code": cost_code, "category": category, "vendor": vendor,
-            "commitment": commitment, "description": data.description.strip(),
-            "cost_rom": data.cost_rom, "latest_cost": data.latest_cost,
-        }, LINE_LABELS, prefix=f"Line {line.line_number} ")
-        if changed:
-            _touch(actor, line)
+    history.save_changes(actor, ce, line, {
+        "cost_code": cost_code, "category": category, "vendor": vendor,
+        "commitment": commitment, "description": data.description.strip(),
+        "cost_rom": data.cost_rom, "latest_cost": data.latest_cost,
+    }, LINE_LABELS, prefix=f"Line {line.line_number} ")
     return line
 
 
@@ -367,7 +343,7 @@ def delete_line_item(actor: User, line: ChangeEventLine, version: int | None) ->
         history.record(actor, ce, "changed", field=f"Line {line.line_number}",
                        old=f"{line.description}: ROM {line.cost_rom:,.2f}", new="deleted")
         db.session.delete(line)  # the database unlinks CCO lines of void CCOs (SET NULL)
-        _touch(actor, ce)
+        history.touch(actor, ce)
 
 
 # ---- "Create Commitment CO" --------------------------------------------------------------------

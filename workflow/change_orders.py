@@ -12,14 +12,12 @@ from extensions import db
 from models import (
     EDITOR_SETTABLE_CCO_STATUSES,
     REVIEWABLE_CCO_STATUSES,
-    Category,
     ChangeEventLine,
     ChangeOrder,
     ChangeOrderLine,
     ChangeOrderStatus,
     Commitment,
     CommitmentStatus,
-    CostCode,
     ProjectMembership,
     ProjectRole,
     SovLine,
@@ -31,6 +29,7 @@ from workflow.errors import InvalidInput, Locked, PermissionDenied
 from workflow.locking import check_version, committing
 from workflow.numbering import next_number
 from workflow.permissions import has_project_role, project_role, require_project_role
+from workflow.reference import cost_code_and_category
 
 CCO_LABELS = {"title": "Title", "description": "Description", "change_reason": "Change reason",
               "status": "Status", "designated_reviewer": "Designated reviewer",
@@ -232,11 +231,7 @@ def create_change_order(actor: User, commitment: Commitment,
         executed=data.executed, private=data.private, viewers=viewers,
         created_by=actor, updated_by=actor,
     )
-    db.session.add(cco)
-    db.session.flush()
-    history.record(actor, cco, "created", comment=f"CCO #{cco.number} {cco.title}")
-    if commit:
-        db.session.commit()
+    history.record_created(actor, cco, f"CCO #{cco.number} {cco.title}", commit=commit)
     return cco
 
 
@@ -261,13 +256,8 @@ def update_change_order(actor: User, cco: ChangeOrder, data: ChangeOrderInput,
             cco.viewers = viewers
             changed.append("viewers")
         if changed:
-            _touch(actor, cco)
+            history.touch(actor, cco)
     return cco
-
-
-def _touch(actor: User, cco: ChangeOrder) -> None:
-    cco.updated_by = actor
-    cco.updated_at = utcnow()
 
 
 # ---- lines -------------------------------------------------------------------------------------
@@ -287,12 +277,7 @@ def _validate_line(cco: ChangeOrder, data: LineInput):
         if sov_line is None or sov_line.commitment_id != cco.commitment_id:
             errors["sov_line_id"] = "Choose a line of this commitment's schedule of values."
     else:
-        cost_code = db.session.get(CostCode, data.cost_code_id) if data.cost_code_id else None
-        category = db.session.get(Category, data.category_id) if data.category_id else None
-        if cost_code is None:
-            errors["cost_code_id"] = "A new line needs a cost code."
-        if category is None:
-            errors["category_id"] = "A new line needs a category."
+        cost_code, category = cost_code_and_category(data, errors, "A new line needs a {}.")
     description = data.description.strip() or (sov_line.description if sov_line else "")
     if not description:
         errors["description"] = "Enter a description."
@@ -307,11 +292,8 @@ def add_line(actor: User, cco: ChangeOrder, data: LineInput) -> ChangeOrderLine:
     line = ChangeOrderLine(change_order=cco, sov_line=sov_line, cost_code_own=cost_code,
                            category_own=category, description=description, amount=data.amount,
                            updated_by=actor)
-    db.session.add(line)
-    history.record(actor, cco, "changed", field="Line added",
-                   new=f"{description}: {data.amount:,.2f}")
-    _touch(actor, cco)
-    db.session.commit()
+    history.record_added(actor, cco, line, "Line added", f"{description}: {data.amount:,.2f}",
+                         touching=(cco,))
     return line
 
 
@@ -323,15 +305,10 @@ def update_line(actor: User, line: ChangeOrderLine, data: LineInput,
     errors, sov_line, cost_code, category, description = _validate_line(cco, data)
     if errors:
         raise InvalidInput(errors)
-    with committing(line):
-        changed = history.record_changes(actor, cco, line, {
-            "sov_line": sov_line, "cost_code_own": cost_code, "category_own": category,
-            "description": description, "amount": data.amount,
-        }, LINE_LABELS, prefix="Line ")
-        if changed:
-            line.updated_by = actor
-            line.updated_at = utcnow()
-            _touch(actor, cco)
+    history.save_changes(actor, cco, line, {
+        "sov_line": sov_line, "cost_code_own": cost_code, "category_own": category,
+        "description": description, "amount": data.amount,
+    }, LINE_LABELS, prefix="Line ", touching=(cco,))
     return line
 
 
@@ -343,7 +320,7 @@ def delete_line(actor: User, line: ChangeOrderLine, version: int | None) -> None
         history.record(actor, cco, "changed", field="Line deleted",
                        old=f"{line.description}: {line.amount:,.2f}")
         db.session.delete(line)
-        _touch(actor, cco)
+        history.touch(actor, cco)
 
 
 # ---- review ------------------------------------------------------------------------------------
@@ -365,7 +342,7 @@ def review(actor: User, cco: ChangeOrder, *, approve: bool, comment: str,
         cco.review_comment = comment.strip() or None
         cco.reviewed_by = actor
         cco.reviewed_at = utcnow()
-        _touch(actor, cco)
+        history.touch(actor, cco)
     return cco
 
 

@@ -25,12 +25,12 @@ from models import (
     Vendor,
 )
 from models.limits import MAX_COMMITMENT_NUMBER
-from models.types import utcnow
 from workflow import history
 from workflow.change_orders import can_view
 from workflow.errors import InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.permissions import require_project_role
+from workflow.reference import cost_code_and_category
 
 ZERO = Decimal("0.00")
 NUMBER_TOO_LONG = (f"Use at most {MAX_COMMITMENT_NUMBER} characters (it becomes the QuickBooks "
@@ -257,10 +257,7 @@ def create_commitment(actor: User, project: Project, data: CommitmentInput) -> C
                             number=data.number.strip(), title=data.title.strip(),
                             description=data.description.strip(), status=data.status,
                             created_by_id=actor.id, updated_by=actor)
-    db.session.add(commitment)
-    db.session.flush()
-    history.record(actor, commitment, "created", comment=f"{data.type.label} {commitment.number}")
-    db.session.commit()
+    history.record_created(actor, commitment, f"{data.type.label} {commitment.number}")
     return commitment
 
 
@@ -272,14 +269,10 @@ def update_commitment(actor: User, commitment: Commitment, data: CommitmentInput
     errors, vendor = _validate_commitment(commitment.project, data, commitment)
     if errors:
         raise InvalidInput(errors)
-    with committing(commitment):
-        changed = history.record_changes(actor, commitment, commitment, {
-            "type": data.type, "number": data.number.strip(), "title": data.title.strip(),
-            "vendor": vendor, "status": data.status, "description": data.description.strip(),
-        }, COMMITMENT_LABELS)
-        if changed:
-            commitment.updated_by = actor
-            commitment.updated_at = utcnow()
+    history.save_changes(actor, commitment, commitment, {
+        "type": data.type, "number": data.number.strip(), "title": data.title.strip(),
+        "vendor": vendor, "status": data.status, "description": data.description.strip(),
+    }, COMMITMENT_LABELS)
     return commitment
 
 
@@ -289,12 +282,7 @@ def _validate_sov(data: SovInput) -> tuple[dict[str, str], CostCode | None, Cate
     errors: dict[str, str] = {}
     if not data.description.strip():
         errors["description"] = "Enter a description."
-    cost_code = db.session.get(CostCode, data.cost_code_id) if data.cost_code_id else None
-    category = db.session.get(Category, data.category_id) if data.category_id else None
-    if cost_code is None:
-        errors["cost_code_id"] = "Choose a cost code."
-    if category is None:
-        errors["category_id"] = "Choose a category."
+    cost_code, category = cost_code_and_category(data, errors)
     return errors, cost_code, category
 
 
@@ -309,10 +297,8 @@ def add_sov_line(actor: User, commitment: Commitment, data: SovInput) -> SovLine
     line = SovLine(commitment=commitment, line_number=next_number,
                    description=data.description.strip(), cost_code=cost_code, category=category,
                    amount=data.amount, updated_by=actor)
-    db.session.add(line)
-    history.record(actor, commitment, "changed", field=f"SOV line {next_number}",
-                   new=f"{line.description}: {data.amount:,.2f}")
-    db.session.commit()
+    history.record_added(actor, commitment, line, f"SOV line {next_number}",
+                         f"{line.description}: {data.amount:,.2f}")
     return line
 
 
@@ -324,14 +310,10 @@ def update_sov_line(actor: User, line: SovLine, data: SovInput, version: int | N
     errors, cost_code, category = _validate_sov(data)
     if errors:
         raise InvalidInput(errors)
-    with committing(line):
-        changed = history.record_changes(actor, commitment, line, {
-            "description": data.description.strip(), "cost_code": cost_code,
-            "category": category, "amount": data.amount,
-        }, SOV_LABELS, prefix=f"SOV line {line.line_number} ")
-        if changed:
-            line.updated_by = actor
-            line.updated_at = utcnow()
+    history.save_changes(actor, commitment, line, {
+        "description": data.description.strip(), "cost_code": cost_code,
+        "category": category, "amount": data.amount,
+    }, SOV_LABELS, prefix=f"SOV line {line.line_number} ")
     return line
 
 

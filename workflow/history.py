@@ -10,6 +10,8 @@ from enum import Enum
 from extensions import db
 from models import HistoryEvent, User
 from models.subjects import subject_kind, subject_of
+from models.types import utcnow
+from workflow.locking import committing
 
 
 def _subject(record) -> tuple[str, int, int]:
@@ -60,6 +62,44 @@ def record_changes(actor: User | None, subject, target, values: dict, labels: di
             changed.append(name)
     return changed
 
+
+
+def record_created(actor: User, new, comment: str, *, commit: bool = True) -> None:
+    """Add a new record and its 'created' event, and commit (unless ``commit`` is false)."""
+    db.session.add(new)
+    db.session.flush()
+    record(actor, new, "created", comment=comment)
+    if commit:
+        db.session.commit()
+
+
+def record_added(actor: User, subject, line, field: str, new: str, *,
+                 touching: tuple = ()) -> None:
+    """Add ``line`` to ``subject`` with a 'changed' event of ``subject`` (``field`` and
+    ``new``), stamp ``touching`` with who changed them and when, and commit."""
+    db.session.add(line)
+    record(actor, subject, "changed", field=field, new=new)
+    touch(actor, *touching)
+    db.session.commit()
+
+
+def touch(actor: User, *records) -> None:
+    """Stamp the records with who changed them last, and when."""
+    for changed in records:
+        changed.updated_by = actor
+        changed.updated_at = utcnow()
+
+
+def save_changes(actor: User, subject, target, values: dict, labels: dict[str, str], *,
+                 prefix: str = "", touching: tuple = ()) -> list[str]:
+    """Set ``values`` on ``target`` and commit (a lost race is ``StaleEdit`` or ``Gone``):
+    each value that differs is a 'changed' event of ``subject``; if any did, ``target`` and
+    ``touching`` are stamped with who changed them and when."""
+    with committing(target):
+        changed = record_changes(actor, subject, target, values, labels, prefix)
+        if changed:
+            touch(actor, target, *touching)
+    return changed
 
 @dataclass(frozen=True)
 class MaskedEvent:

@@ -46,6 +46,19 @@ def save_reference(actor: User, model: type, record, values: dict):
     return record
 
 
+def cost_code_and_category(data, errors: dict[str, str], missing: str = "Choose a {}."
+                           ) -> tuple[CostCode | None, Category | None]:
+    """A line's cost code and category, read from ``data``'s ids; a missing one is an error
+    on its field (``missing`` filled with "cost code" or "category")."""
+    cost_code = db.session.get(CostCode, data.cost_code_id) if data.cost_code_id else None
+    category = db.session.get(Category, data.category_id) if data.category_id else None
+    if cost_code is None:
+        errors["cost_code_id"] = missing.format("cost code")
+    if category is None:
+        errors["category_id"] = missing.format("category")
+    return cost_code, category
+
+
 def set_member(actor: User, project: Project, user: User, role: ProjectRole) -> ProjectMembership:
     """Add the user to the project with this role, or change their role."""
     require_company_admin(actor)
