@@ -312,7 +312,22 @@ def start_from(seed: Seed, sandbox_server) -> None:
             for table in seed.tables:
                 if seed.rows[table.name]:
                     conn.execute(table.insert(), seed.rows[table.name])
-            for sequence, (last_value, is_called) in seed.sequences.items():
-                conn.execute(text("SELECT setval(:seq, :value, :called)"),
-                             {"seq": sequence, "value": last_value, "called": is_called})
+            if seed.sequences:
+                conn.execute(text(
+                    "SELECT setval(s::regclass, v, c) FROM unnest(CAST(:s AS text[]),"
+                    " CAST(:v AS bigint[]), CAST(:c AS boolean[])) AS t(s, v, c)"),
+                    {"s": list(seed.sequences),
+                     "v": [value for value, _ in seed.sequences.values()],
+                     "c": [called for _, called in seed.sequences.values()]})
     sandbox_server.sandbox.load_state(str(seed.sandbox_state))
+
+
+@pytest.fixture(scope="module")
+def matrix_seeds(database_template, sandbox_server, tmp_path_factory):
+    """The permission matrix's records, seeded once per module (see ``tests/test_permissions``:
+    ``seed_matrix`` and ``matrix_start``)."""
+    from tests.test_permissions import seed_matrix
+
+    seeds = seed_matrix(database_template, sandbox_server, tmp_path_factory.mktemp("matrix"))
+    yield seeds
+    sandbox_server.sandbox.reset()
