@@ -243,3 +243,105 @@ def at_once(app, count: int, action) -> list:
     for thread in threads:
         thread.join(30)
     return outcomes
+
+
+# ---- seeding once per module -------------------------------------------------------------------
+# A module whose every test starts from the same records seeds them once (``seed_once``) and
+# each test goes back to them (``start_from``) instead of building them again: on SQLite a copy
+# of the seeded file, on PostgreSQL the seeded rows put back, and the sandbox's state with them.
+
+
+class Seed:
+    """Records seeded once: the database as the seeding left it, the QuickBooks sandbox's
+    state, and what the seeding function returned (ids, never objects)."""
+
+    def __init__(self, kind: str, path, tables, rows, sequences, sandbox_state, value) -> None:
+        self.kind = kind
+        self.path = path  # SQLite: the seeded file
+        self.tables = tables  # PostgreSQL: every table, parents first
+        self.rows = rows  # PostgreSQL: table name -> its rows
+        self.sequences = sequences  # PostgreSQL: sequence -> (last_value, is_called)
+        self.sandbox_state = sandbox_state  # the sandbox's state file
+        self.value = value
+
+
+def _postgres_sequences(conn) -> dict[str, tuple]:
+    """Each sequence's position, as ``setval(sequence, value, is_called)`` takes it."""
+    return {name: (value, called) for name, value, called in conn.execute(text(
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename),"
+        " coalesce(last_value, start_value), last_value IS NOT NULL"
+        " FROM pg_sequences WHERE schemaname = current_schema()"))}
+
+
+def seed_once(database_template, sandbox_server, directory, seed) -> Seed:
+    """Run ``seed()`` (it commits, returns ids) on an empty migrated database and a reset
+    sandbox, and keep the result for ``start_from``."""
+    from sqlalchemy import MetaData
+
+    kind, template = database_template
+    directory.mkdir(parents=True, exist_ok=True)
+    if kind == "sqlite":
+        path = directory / "seed.db"
+        shutil.copy(template, path)
+        uri = f"sqlite:///{path}"
+    else:
+        path, uri = None, template
+    seeding = create_app(_test_config(uri, sandbox_server),
+                         instance_path=str(directory / "instance"))
+    tables, rows, sequences = [], {}, {}
+    with seeding.app_context():
+        if kind == "postgresql":
+            _empty_postgres()
+        _forget_quickbooks_limits()
+        sandbox_server.sandbox.reset()
+        value = seed()
+        db.session.remove()
+        if kind == "postgresql":
+            metadata = MetaData()
+            metadata.reflect(bind=db.engine)
+            tables = [t for t in metadata.sorted_tables if t.name != "alembic_version"]
+            with db.engine.connect() as conn:
+                for table in tables:
+                    rows[table.name] = [dict(r._mapping) for r in conn.execute(
+                        select(table).order_by(*table.primary_key.columns))]
+                sequences = _postgres_sequences(conn)
+        db.engine.dispose()
+    sandbox_state = directory / "sandbox.json"
+    sandbox_server.sandbox.save_state(str(sandbox_state))
+    sandbox_server.sandbox.reset()
+    return Seed(kind, path, tables, rows, sequences, sandbox_state, value)
+
+
+def start_from(seed: Seed, sandbox_server) -> None:
+    """Put the test's database (the ``app`` fixture's) and the sandbox back as ``seed`` left
+    them. Call it in the test's app context before touching any record."""
+    db.session.remove()
+    if seed.kind == "sqlite":
+        db.engine.dispose()
+        shutil.copy(seed.path, db.engine.url.database)
+    else:
+        with db.engine.begin() as conn:
+            for table in reversed(seed.tables):
+                conn.execute(table.delete())
+            for table in seed.tables:
+                if seed.rows[table.name]:
+                    conn.execute(table.insert(), seed.rows[table.name])
+            if seed.sequences:
+                conn.execute(text(
+                    "SELECT setval(s::regclass, v, c) FROM unnest(CAST(:s AS text[]),"
+                    " CAST(:v AS bigint[]), CAST(:c AS boolean[])) AS t(s, v, c)"),
+                    {"s": list(seed.sequences),
+                     "v": [value for value, _ in seed.sequences.values()],
+                     "c": [called for _, called in seed.sequences.values()]})
+    sandbox_server.sandbox.load_state(str(seed.sandbox_state))
+
+
+@pytest.fixture(scope="module")
+def matrix_seeds(database_template, sandbox_server, tmp_path_factory):
+    """The permission matrix's records, seeded once per module (see ``tests/test_permissions``:
+    ``seed_matrix`` and ``matrix_start``)."""
+    from tests.test_permissions import seed_matrix
+
+    seeds = seed_matrix(database_template, sandbox_server, tmp_path_factory.mktemp("matrix"))
+    yield seeds
+    sandbox_server.sandbox.reset()

@@ -60,9 +60,9 @@ def _routes_with_data():
 
 
 @pytest.mark.parametrize("route", _routes_with_data(), ids=lambda r: r.url)
-def test_no_form_field_answers_500(client, auth, people, factory, route):
+def test_no_form_field_answers_500(client, auth, matrix_seeds, sandbox_server, route):
     """Every field of every form, one at a time: a 40-digit number, then text with a NUL."""
-    ids = matrix._ids(people, factory, qbo=route.needs_qbo)
+    people, ids = matrix.matrix_start(matrix_seeds[route.needs_qbo], sandbox_server)
     matrix._login(client, auth, people, _allowed_role(route))
     data = {k: v.format(**ids) for k, v in route.data.items()}
     url = route.url.format(**ids)

@@ -9,7 +9,7 @@ import pytest
 from extensions import db
 from models import ErpPermission
 from tests.conftest import PASSWORD, fingerprint
-from tests.test_permissions import STATE_CHANGING_ROUTES, _ids
+from tests.test_permissions import STATE_CHANGING_ROUTES, matrix_start
 
 
 @pytest.fixture
@@ -39,9 +39,9 @@ def test_login_without_token_is_refused(csrf_app, client, factory):
 
 
 @pytest.mark.parametrize("route", STATE_CHANGING_ROUTES, ids=lambda r: r.url)
-def test_every_state_changing_route_refuses_a_post_without_token(csrf_app, client, people,
-                                                                  factory, route):
-    ids = _ids(people, factory)
+def test_every_state_changing_route_refuses_a_post_without_token(csrf_app, client, matrix_seeds,
+                                                                  sandbox_server, route):
+    people, ids = matrix_start(matrix_seeds[False], sandbox_server)
     _login(client, people.company_admin)
     before = fingerprint()
     data = {k: v.format(**ids) for k, v in route.data.items()}

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from extensions import db
-from models import ErpStatus, Export, ExportStatus, Notice
+from models import ErpStatus, Export, ExportStatus, Notice, Project, User
 from tests import qbo_helpers
-from tests.conftest import fingerprint
+from tests.conftest import PASSWORD, Seed, fingerprint, seed_once, start_from
+from tests.factories import Cast, Factory
 
 ROLES = ("anonymous", "outsider", "read_only", "standard", "project_admin", "company_admin")
 AUTHENTICATED = ROLES[1:]
@@ -289,6 +290,34 @@ def _change_event_ids(people, factory, commitment) -> dict[str, int]:
             "spare_ce_line_version": spare.version}
 
 
+CAST_ROLES = ("read_only", "standard", "project_admin", "company_admin", "outsider")
+
+
+def seed_matrix(database_template, sandbox_server, directory) -> dict[bool, Seed]:
+    """The cast and ``_ids``'s records, seeded once without and once with the QuickBooks
+    connection (``Route.needs_qbo``); each case goes back to one with ``matrix_start``."""
+
+    def seed(qbo: bool):
+        people = Factory(password=PASSWORD).cast()
+        ids = _ids(people, Factory(password=PASSWORD), qbo=qbo)
+        cast = {"project": people.project.id,
+                **{role: getattr(people, role).id for role in CAST_ROLES}}
+        return cast, ids
+
+    return {qbo: seed_once(database_template, sandbox_server, directory / f"qbo-{qbo}",
+                           lambda qbo=qbo: seed(qbo))
+            for qbo in (False, True)}
+
+
+def matrix_start(seed: Seed, sandbox_server) -> tuple[Cast, dict]:
+    """Back to the seeded records: the cast (loaded in this test's session) and the ids."""
+    start_from(seed, sandbox_server)
+    cast, ids = seed.value
+    people = Cast(project=db.session.get(Project, cast["project"]),
+                  **{role: db.session.get(User, cast[role]) for role in CAST_ROLES})
+    return people, dict(ids)
+
+
 def _login(client, auth, people, role):
     user = people.by_role(role)
     if user is not None:
@@ -312,8 +341,9 @@ def test_every_state_changing_route_is_in_the_matrix(app):
 
 @pytest.mark.parametrize("route", STATE_CHANGING_ROUTES, ids=lambda r: r.url)
 @pytest.mark.parametrize("role", ROLES)
-def test_state_changing_route_permissions(client, auth, people, factory, route, role):
-    ids = _ids(people, factory, qbo=route.needs_qbo)
+def test_state_changing_route_permissions(client, auth, matrix_seeds, sandbox_server, route,
+                                          role):
+    people, ids = matrix_start(matrix_seeds[route.needs_qbo], sandbox_server)
     _login(client, auth, people, role)
     data = {k.format(**ids): v.format(**ids) for k, v in route.data.items()}
     before = fingerprint()
@@ -330,8 +360,8 @@ def test_state_changing_route_permissions(client, auth, people, factory, route, 
 
 @pytest.mark.parametrize("page,allowed", PAGES, ids=[p for p, _ in PAGES])
 @pytest.mark.parametrize("role", ROLES)
-def test_page_visibility(client, auth, people, factory, page, allowed, role):
-    ids = _ids(people, factory)
+def test_page_visibility(client, auth, matrix_seeds, sandbox_server, page, allowed, role):
+    people, ids = matrix_start(matrix_seeds[False], sandbox_server)
     _login(client, auth, people, role)
     response = client.get(page.format(**ids))
     if role in allowed:
@@ -340,6 +370,26 @@ def test_page_visibility(client, auth, people, factory, page, allowed, role):
             assert "/auth/login" not in response.headers["Location"]
     else:
         assert _refused(response, role), response.status_code
+
+
+def test_each_case_starts_from_the_seeded_records(client, auth, matrix_seeds, sandbox_server):
+    """What one case changes, in the database or in QuickBooks, is gone for the next."""
+    import json
+
+    def quickbooks() -> str:
+        return json.dumps(sandbox_server.sandbox.to_json(), sort_keys=True, default=str)
+
+    people, ids = matrix_start(matrix_seeds[True], sandbox_server)
+    records, company = fingerprint(), quickbooks()
+    _login(client, auth, people, "company_admin")
+    assert client.post(f"/erp/commitments/{ids['ready']}/accept").status_code < 400
+    assert client.post("/erp/settings/disconnect").status_code < 400
+    assert client.post("/admin/vendors", data={"name": "Fresh Vendor"}).status_code < 400
+    assert fingerprint() != records and quickbooks() != company
+    people, again = matrix_start(matrix_seeds[True], sandbox_server)
+    assert again == ids
+    assert fingerprint() == records
+    assert quickbooks() == company
 
 
 def test_navigation_shows_only_the_tools_a_user_may_open(client, auth, people):
