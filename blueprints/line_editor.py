@@ -18,7 +18,13 @@ from typing import Any, ClassVar
 from flask import abort, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from blueprints.fields import posted_version, show_workflow_error, submit, unique_ids
+from blueprints.fields import (
+    posted_version,
+    record_choices,
+    show_workflow_error,
+    submit,
+    unique_ids,
+)
 from blueprints.rendering import is_htmx, render, render_partial, row_deleted
 from extensions import db
 from models import ProjectRole
@@ -80,6 +86,17 @@ class LineKind:
 
     def fill_choices(self, form, parent, line) -> None:
         """Give the form's select fields their choices."""
+
+    @staticmethod
+    def code_and_category_choices(form, line, blank: str = "Choose…") -> None:
+        """The cost code and category selects every kind of line has: the active records, and
+        the line's own even if it was deactivated since."""
+        from models import Category, CostCode
+
+        form.cost_code_id.choices = record_choices(
+            CostCode, CostCode.code, blank=blank, keep_id=line.cost_code_id if line else None)
+        form.category_id.choices = record_choices(
+            Category, Category.name, blank=blank, keep_id=line.category_id if line else None)
 
     def to_input(self, form):
         raise NotImplementedError

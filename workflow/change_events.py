@@ -210,12 +210,33 @@ def filtered_change_events(project: Project, *, status: ChangeEventStatus | None
     return query
 
 
-def approved_commitments(project: Project) -> list[Commitment]:
-    """The commitments a CCO can be written on now."""
-    return list(db.session.scalars(
-        select(Commitment).where(Commitment.project_id == project.id,
-                                 Commitment.status == CommitmentStatus.APPROVED)
-        .options(selectinload(Commitment.vendor)).order_by(Commitment.number)))
+COMMITMENT_CHOICES = 100  # a select of commitments lists at most this many (and the chosen one)
+
+
+def commitment_choices(project: Project, *, approved_only: bool = False,
+                       vendor_ids=None, chosen: int | None = None) -> tuple[list[Commitment], bool]:
+    """The commitments a select offers, by number: the project's (Approved ones only: those a
+    CCO can be written on now), of ``vendor_ids`` when given (an item's commitment is its
+    vendor's), at most COMMITMENT_CHOICES and the ``chosen`` one; and whether there are more.
+    One statement, however many commitments the project has."""
+    query = select(Commitment).where(Commitment.project_id == project.id)
+    if approved_only:
+        query = query.where(Commitment.status == CommitmentStatus.APPROVED)
+    if vendor_ids:
+        query = query.where(Commitment.vendor_id.in_(sorted(vendor_ids)))
+    first = (query.order_by(Commitment.number, Commitment.id).limit(COMMITMENT_CHOICES + 1)
+             .with_only_columns(Commitment.id))
+    wanted = Commitment.id.in_(first)
+    if chosen:
+        wanted = wanted | ((Commitment.id == chosen) & (Commitment.project_id == project.id))
+    rows = list(db.session.scalars(select(Commitment).where(wanted)
+                                   .options(selectinload(Commitment.vendor))
+                                   .order_by(Commitment.number, Commitment.id)))
+    more = len([c for c in rows if c.id != chosen]) > COMMITMENT_CHOICES
+    if more:
+        extra = [c for c in rows if c.id != chosen][COMMITMENT_CHOICES:]
+        rows = [c for c in rows if c not in extra]
+    return rows, more
 
 
 # ---- change events -----------------------------------------------------------------------------
@@ -429,3 +450,12 @@ def create_commitment_co(actor: User, commitment: Commitment,
                     comment=f"line{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}")
     db.session.commit()
     return cco
+
+
+def vendors_of(project: Project, chosen: int | None = None) -> list[Vendor]:
+    """The vendors on the project's line items, by name (the list's vendor filter), and the
+    one chosen."""
+    ids = (select(ChangeEventLine.vendor_id).join(ChangeEvent)
+           .where(ChangeEvent.project_id == project.id, ChangeEventLine.vendor_id.is_not(None)))
+    return list(db.session.scalars(select(Vendor).where(
+        Vendor.id.in_(ids) | (Vendor.id == chosen)).order_by(Vendor.name, Vendor.id)))

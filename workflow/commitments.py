@@ -333,3 +333,11 @@ def delete_sov_line(actor: User, line: SovLine, version: int | None) -> None:
         history.record(actor, commitment, "changed", field=f"SOV line {line.line_number}",
                        old=f"{line.description}: {line.amount:,.2f}", new="deleted")
         db.session.delete(line)
+
+
+def vendors_of(project: Project, chosen: int | None = None) -> list[Vendor]:
+    """The vendors of the project's commitments, by name (the list's vendor filter), and the
+    one chosen: read through the project's index, whatever the size of the vendor list."""
+    ids = select(Commitment.vendor_id).where(Commitment.project_id == project.id)
+    return list(db.session.scalars(select(Vendor).where(
+        Vendor.id.in_(ids) | (Vendor.id == chosen)).order_by(Vendor.name, Vendor.id)))

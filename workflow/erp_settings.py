@@ -143,19 +143,17 @@ def _record(entity: str, qbo_id: str, field: str, *, detail: str | None = None) 
     return record
 
 
-def link_project(actor: User, project: Project, qbo_id: str | None) -> None:
-    require_erp_admin(actor)
-    if qbo_id:
-        _record("Customer", qbo_id, "qbo_id")
-    project.qbo_customer_id = qbo_id or None
-    db.session.commit()
+# What a project and a vendor link to in QuickBooks: the entity and the column that holds its id.
+LINKS = {Project: ("Customer", "qbo_customer_id"), Vendor: ("Vendor", "qbo_vendor_id")}
 
 
-def link_vendor(actor: User, vendor: Vendor, qbo_id: str | None) -> None:
+def link(actor: User, record: Project | Vendor, qbo_id: str | None) -> None:
+    """Link a project to a QuickBooks customer / job, or a vendor to a vendor (empty: unlink)."""
     require_erp_admin(actor)
+    entity, column = LINKS[type(record)]
     if qbo_id:
-        _record("Vendor", qbo_id, "qbo_id")
-    vendor.qbo_vendor_id = qbo_id or None
+        _record(entity, qbo_id, "qbo_id")
+    setattr(record, column, qbo_id or None)
     db.session.commit()
 
 

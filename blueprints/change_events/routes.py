@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.change_events import bp
@@ -29,24 +28,23 @@ from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
 from models import (
-    Category,
     ChangeEvent,
     ChangeEventLine,
     ChangeEventScope,
     ChangeEventStatus,
     ChangeEventType,
     Commitment,
-    CostCode,
     Project,
     ProjectRole,
     Vendor,
 )
 from workflow.change_events import (
+    COMMITMENT_CHOICES,
     ChangeEventInput,
     LineItemInput,
     add_line_item,
-    approved_commitments,
     ccos_from,
+    commitment_choices,
     create_change_event,
     create_commitment_co,
     delete_line_item,
@@ -58,6 +56,7 @@ from workflow.change_events import (
     totals_by_change_event,
     update_change_event,
     update_line_item,
+    vendors_of,
 )
 from workflow.errors import WorkflowError
 from workflow.permissions import has_project_role
@@ -112,19 +111,25 @@ def _ce_input(form: ChangeEventForm) -> ChangeEventInput:
                             description=form.description.data or "")
 
 
-def _commitment_choices(project: Project, blank: str) -> list[SelectChoice]:
-    commitments = db.session.scalars(
-        select(Commitment).where(Commitment.project_id == project.id)
-        .options(selectinload(Commitment.vendor)).order_by(Commitment.number))
-    return [SelectChoice("", blank)] + [
+def _commitment_choices(project: Project, blank: str, **which) -> list[SelectChoice]:
+    """A commitment select's options (workflow.change_events.commitment_choices), with a word
+    when the project has more than it lists."""
+    commitments, more = commitment_choices(project, **which)
+    choices = [SelectChoice("", blank)] + [
         SelectChoice(c.id, f"{c.number} {c.title} ({c.vendor.name})") for c in commitments]
+    if more:
+        choices.append(SelectChoice("", f"First {COMMITMENT_CHOICES} by number; choose the "
+                                        "item's vendor for its own", render_kw={"disabled": True}))
+    return choices
 
 
-def _cco_form(project: Project, default_commitment: int | None = None) -> CommitmentCoForm:
+def _cco_form(project: Project, default_commitment: int | None = None,
+              vendor_ids=None) -> CommitmentCoForm:
     form = unique_ids(CommitmentCoForm(), "ce-cco")
-    form.commitment_id.choices = [SelectChoice("", "Choose an Approved commitment…")] + [
-        SelectChoice(c.id, f"{c.number} {c.title} ({c.vendor.name})")
-        for c in approved_commitments(project)]
+    chosen = form.commitment_id.data if form.is_submitted() else default_commitment
+    form.commitment_id.choices = _commitment_choices(
+        project, "Choose an Approved commitment…", approved_only=True, vendor_ids=vendor_ids,
+        chosen=parse_id(str(chosen)) if chosen else None)
     if not form.is_submitted() and default_commitment:
         form.commitment_id.data = default_commitment
     return form
@@ -165,7 +170,7 @@ def index(project_id: int):
                   after=request.args.get("after"), before=request.args.get("before"))
     by_id = totals_by_change_event([ce.id for ce in page.rows])
     count, grand = grand_totals(query.with_only_columns(ChangeEvent.id))
-    vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
+    vendors = vendors_of(project, parse_id(filters["vendor"]))
     return render("change_events/index.html", "change_events/_list.html", project=project,
                   events=page.rows, listing=page, count=count, totals=by_id, grand=grand,
                   filters=filters, vendors=vendors, statuses=list(ChangeEventStatus),
@@ -223,7 +228,8 @@ def _page_context(ce: ChangeEvent, **extra) -> dict:
         **LINE_ITEMS.row_context(ce),
         "live": live_cco_lines([i.id for i in ce.lines]),
         "new_line_form": LINE_ITEMS.form(ce, blank=True),
-        "cco_form": _cco_form(project, default_commitment),
+        "cco_form": _cco_form(project, default_commitment,
+                              {i.vendor_id for i in ce.lines if i.vendor_id}),
         "ccos": ccos_from(current_user, ce), "tool": TOOL,
         **history_page(lambda before, limit: history_for(ce, current_user, before, limit)),
     }
@@ -294,13 +300,12 @@ class LineItems(LineKind):
         return {"project_id": ce.project_id, "ce_id": ce.id}
 
     def fill_choices(self, form, ce, line):
-        form.cost_code_id.choices = record_choices(CostCode, CostCode.code,
-                                             keep_id=line.cost_code_id if line else None)
-        form.category_id.choices = record_choices(Category, Category.name,
-                                            keep_id=line.category_id if line else None)
+        self.code_and_category_choices(form, line)
         form.vendor_id.choices = record_choices(Vendor, Vendor.name, blank="—",
-                                          keep_id=line.vendor_id if line else None)
-        form.commitment_id.choices = _commitment_choices(ce.project, "—")
+                                                keep_id=line.vendor_id if line else None)
+        form.commitment_id.choices = _commitment_choices(
+            ce.project, "—", vendor_ids={line.vendor_id} if line and line.vendor_id else None,
+            chosen=line.commitment_id if line else None)
 
     def to_input(self, form):
         return LineItemInput(cost_code_id=form.cost_code_id.data,

@@ -11,17 +11,15 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
 from blueprints.commitments.routes import erp_panel_for, load_commitment
-from blueprints.fields import Outcome, record_choices, submit, unique_ids
+from blueprints.fields import Outcome, submit, unique_ids
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
 from models import (
-    Category,
     ChangeOrder,
     ChangeOrderLine,
     ChangeOrderStatus,
     Commitment,
-    CostCode,
     ProjectRole,
     SovLine,
 )
@@ -204,8 +202,7 @@ class ChangeOrderLines(LineKind):
             SelectChoice(s.id, f"{s.line_number}. {s.description} ({s.cost_code.code} "
                                f"{s.category.name})")
             for s in sov_lines]
-        form.cost_code_id.choices = record_choices(CostCode, CostCode.code, blank="—")
-        form.category_id.choices = record_choices(Category, Category.name, blank="—")
+        self.code_and_category_choices(form, line, blank="—")
 
     def to_input(self, form):
         return LineInput(sov_line_id=form.sov_line_id.data,

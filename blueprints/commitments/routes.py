@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
@@ -17,11 +16,9 @@ from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
 from models import (
     STATUSES_BY_TYPE,
-    Category,
     Commitment,
     CommitmentStatus,
     CommitmentType,
-    CostCode,
     ProjectRole,
     SovLine,
     Vendor,
@@ -41,6 +38,7 @@ from workflow.commitments import (
     totals_by_commitment,
     update_commitment,
     update_sov_line,
+    vendors_of,
     waits_for_approval,
 )
 from workflow.permissions import has_project_role
@@ -98,7 +96,7 @@ def index(project_id: int):
                   after=request.args.get("after"), before=request.args.get("before"))
     by_id = totals_by_commitment([c.id for c in page.rows], current_user)
     count, grand = grand_totals(query.with_only_columns(Commitment.id), current_user)
-    vendors = db.session.scalars(select(Vendor).order_by(Vendor.name)).all()
+    vendors = vendors_of(project, parse_id(filters["vendor"]))
     return render("commitments/index.html", "commitments/_list.html", project=project,
                   commitments=page.rows, listing=page, count=count, totals=by_id, grand=grand,
                   filters=filters, vendors=vendors, types=list(CommitmentType),
@@ -253,10 +251,7 @@ class SovLines(LineKind):
         return {"project_id": commitment.project_id, "commitment_id": commitment.id}
 
     def fill_choices(self, form, commitment, line):
-        form.cost_code_id.choices = record_choices(CostCode, CostCode.code,
-                                             keep_id=line.cost_code_id if line else None)
-        form.category_id.choices = record_choices(Category, Category.name,
-                                            keep_id=line.category_id if line else None)
+        self.code_and_category_choices(form, line)
 
     def to_input(self, form):
         return SovInput(description=form.description.data or "",

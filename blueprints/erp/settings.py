@@ -139,18 +139,18 @@ def ap_account():
 @bp.post("/settings/projects/<int:project_id>")
 @login_required
 def link_project(project_id: int):
-    _require_admin()
-    _apply(erp_settings.link_project, db.get_or_404(Project, project_id),
-           request.form.get("qbo_id") or None)
-    return _back()
+    return _link(Project, project_id)
 
 
 @bp.post("/settings/vendors/<int:vendor_id>")
 @login_required
 def link_vendor(vendor_id: int):
+    return _link(Vendor, vendor_id)
+
+
+def _link(model, record_id: int):
     _require_admin()
-    _apply(erp_settings.link_vendor, db.get_or_404(Vendor, vendor_id),
-           request.form.get("qbo_id") or None)
+    _apply(erp_settings.link, db.get_or_404(model, record_id), request.form.get("qbo_id") or None)
     return _back()
 
 
