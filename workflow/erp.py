@@ -37,7 +37,6 @@ from workflow.permissions import has_project_role, is_approver, is_erp_admin
 from workflow.text import clean_text
 
 Subject = Commitment | ChangeOrder
-ERP = ErpStatus
 REASON_LIMIT = 2000
 
 
@@ -91,8 +90,8 @@ def send_blockers(subject: Subject) -> list:
 def project_actions(user: User, subject: Subject) -> list[Action]:
     """The project-side buttons of an ERP panel: Send / Resend to ERP, Retrieve from ERP."""
     admin = has_project_role(user, subject.project, ProjectRole.ADMIN)
-    if subject.erp_status in (ERP.NOT_SENT, ERP.REJECTED):
-        resend = subject.erp_status == ERP.REJECTED
+    if subject.erp_status in (ErpStatus.NOT_SENT, ErpStatus.REJECTED):
+        resend = subject.erp_status == ErpStatus.REJECTED
         name, label = ("resend", "Resend to ERP") if resend else ("send", "Send to ERP")
         if getattr(subject, "erp_reopen_pending", False):
             return [Action(name, label, False, "It is being handed back to the project; "
@@ -103,7 +102,7 @@ def project_actions(user: User, subject: Subject) -> list[Action]:
         if blockers:
             return [Action(name, label, False, "Not yet:", tuple(blockers))]
         return [Action(name, label, True)]
-    if subject.erp_status == ERP.READY_TO_EXPORT:
+    if subject.erp_status == ErpStatus.READY_TO_EXPORT:
         return [Action("retrieve", "Retrieve from ERP", admin,
                        None if admin else "Only a project admin can retrieve from ERP.")]
     return []
@@ -114,10 +113,10 @@ def approver_actions(user: User, subject: Subject) -> list[Action]:
     approver = is_approver(user)
     why = None if approver else ("Only an approver (ERP standard or admin with Can Push to "
                                  "Accounting) can accept or reject.")
-    if subject.erp_status == ERP.READY_TO_EXPORT:
+    if subject.erp_status == ErpStatus.READY_TO_EXPORT:
         return [Action("accept", "Accept", approver, why),
                 Action("reject", "Reject", approver, why)]
-    if subject.erp_status == ERP.FAILED_TO_EXPORT:
+    if subject.erp_status == ErpStatus.FAILED_TO_EXPORT:
         admin = is_erp_admin(user)
         return [Action("retry", "Retry Export", admin,
                        None if admin else "Only an ERP admin can retry an export."),
@@ -128,9 +127,9 @@ def approver_actions(user: User, subject: Subject) -> list[Action]:
 def waiting_statuses(user: User) -> list[ErpStatus]:
     statuses = []
     if is_approver(user):
-        statuses.append(ERP.READY_TO_EXPORT)
+        statuses.append(ErpStatus.READY_TO_EXPORT)
     if is_erp_admin(user):
-        statuses.append(ERP.FAILED_TO_EXPORT)
+        statuses.append(ErpStatus.FAILED_TO_EXPORT)
     return statuses
 
 
@@ -161,9 +160,9 @@ def returned_count_sql(user: User, cap: int | None = None):
         return literal(0)
     projects = _administered_projects(user)
     commitments = _capped(select(Commitment.id).where(
-        Commitment.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects)), cap)
+        Commitment.erp_status == ErpStatus.REJECTED, Commitment.project_id.in_(projects)), cap)
     ccos = _capped(select(ChangeOrder.id).join(ChangeOrder.commitment).where(
-        ChangeOrder.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects),
+        ChangeOrder.erp_status == ErpStatus.REJECTED, Commitment.project_id.in_(projects),
         private_filter(user)), cap)
     return commitments + ccos
 
@@ -232,7 +231,7 @@ def send_to_erp(actor: User, subject: Subject) -> None:
     if isinstance(subject, ChangeOrder):
         lock(subject.commitment)  # SOV edits take it too
     lock(subject)
-    if subject.erp_status not in (ERP.NOT_SENT, ERP.REJECTED):
+    if subject.erp_status not in (ErpStatus.NOT_SENT, ErpStatus.REJECTED):
         raise _already_handled(subject)
     if getattr(subject, "erp_reopen_pending", False):
         raise Locked("This change order is still being handed back to the project; try again "
@@ -240,10 +239,12 @@ def send_to_erp(actor: User, subject: Subject) -> None:
     blockers = send_blockers(subject)
     if blockers:
         raise Locked("Cannot send to ERP: " + " ".join(str(b) for b in blockers))
-    resend = subject.erp_status == ERP.REJECTED
-    _move(subject, (ERP.NOT_SENT, ERP.REJECTED), ERP.READY_TO_EXPORT, updated_by_id=actor.id)
+    resend = subject.erp_status == ErpStatus.REJECTED
+    _move(subject, (ErpStatus.NOT_SENT, ErpStatus.REJECTED), ErpStatus.READY_TO_EXPORT,
+          updated_by_id=actor.id)
     history.record(actor, subject, "resent" if resend else "sent", field="ERP status",
-                   old=ERP.REJECTED if resend else ERP.NOT_SENT, new=ERP.READY_TO_EXPORT)
+                   old=ErpStatus.REJECTED if resend else ErpStatus.NOT_SENT,
+                   new=ErpStatus.READY_TO_EXPORT)
     db.session.commit()
     _notify("sent_to_erp", subject_type(subject), subject.id)
 
@@ -251,9 +252,9 @@ def send_to_erp(actor: User, subject: Subject) -> None:
 def retrieve_from_erp(actor: User, subject: Subject) -> None:
     """Ready to Export → Not Sent, before accounting acts (project admin)."""
     _require_project_admin(actor, subject, "retrieve from ERP")
-    _move(subject, (ERP.READY_TO_EXPORT,), ERP.NOT_SENT, updated_by_id=actor.id)
-    history.record(actor, subject, "retrieved", field="ERP status", old=ERP.READY_TO_EXPORT,
-                   new=ERP.NOT_SENT)
+    _move(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.NOT_SENT, updated_by_id=actor.id)
+    history.record(actor, subject, "retrieved", field="ERP status", old=ErpStatus.READY_TO_EXPORT,
+                   new=ErpStatus.NOT_SENT)
     db.session.commit()
 
 
@@ -274,10 +275,10 @@ def reject(actor: User, subject: Subject, comment: str) -> None:
         raise InvalidInput({"comment": f"Use at most {REASON_LIMIT:,} characters."})
     before = subject.erp_status
     cco = isinstance(subject, ChangeOrder)
-    _move(subject, (ERP.READY_TO_EXPORT, ERP.FAILED_TO_EXPORT), ERP.REJECTED,
+    _move(subject, (ErpStatus.READY_TO_EXPORT, ErpStatus.FAILED_TO_EXPORT), ErpStatus.REJECTED,
           erp_rejection_reason=comment, **({"erp_reopen_pending": True} if cco else {}))
     history.record(actor, subject, "rejected", field="ERP status", old=before,
-                   new=ERP.REJECTED, comment=comment)
+                   new=ErpStatus.REJECTED, comment=comment)
     db.session.commit()
     if cco:
         queue.enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
@@ -290,7 +291,7 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
     sender. Idempotent: False when there is nothing (left) to do."""
     result = db.session.execute(
         update(ChangeOrder)
-        .where(ChangeOrder.id == cco.id, ChangeOrder.erp_status == ERP.REJECTED,
+        .where(ChangeOrder.id == cco.id, ChangeOrder.erp_status == ErpStatus.REJECTED,
                ChangeOrder.erp_reopen_pending.is_(True))
         .values(erp_reopen_pending=False)
         .execution_options(synchronize_session=False))
@@ -298,8 +299,8 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
         db.session.rollback()
         return False
     db.session.refresh(cco)
-    history.record(None, cco, "reopened", field="ERP status", old=ERP.REJECTED,
-                   new=ERP.REJECTED, comment="Handed back to the project: editable again.")
+    history.record(None, cco, "reopened", field="ERP status", old=ErpStatus.REJECTED,
+                   new=ErpStatus.REJECTED, comment="Handed back to the project: editable again.")
     sender = _last_sender(cco)
     if sender is not None:
         db.session.add(Notice(
@@ -331,14 +332,14 @@ def accept(actor: User, subject: Subject) -> Export:
     """Ready to Export → Exporting, and one Export queued after the commit (approver)."""
     if not is_approver(actor):
         raise PermissionDenied("Only an approver can accept.")
-    _move(subject, (ERP.READY_TO_EXPORT,), ERP.EXPORTING)
+    _move(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.EXPORTING)
     commitment = _commitment_of(subject)
     export = Export(subject_type=subject_type(subject), commitment_id=commitment.id,
                     change_order_id=subject.id if isinstance(subject, ChangeOrder) else None,
                     idempotency_key=_new_key(subject), accepted_by=actor)
     db.session.add(export)
-    history.record(actor, subject, "accepted", field="ERP status", old=ERP.READY_TO_EXPORT,
-                   new=ERP.EXPORTING)
+    history.record(actor, subject, "accepted", field="ERP status", old=ErpStatus.READY_TO_EXPORT,
+                   new=ErpStatus.EXPORTING)
     db.session.commit()
     _dispatch(export)
     return export
@@ -352,15 +353,15 @@ def retry_export(actor: User, subject: Subject) -> Export:
     twice: every run reads QuickBooks (the PO by Id, our marker block) before it writes."""
     if not is_erp_admin(actor):
         raise PermissionDenied("Only an ERP admin can retry an export.")
-    _move(subject, (ERP.FAILED_TO_EXPORT,), ERP.EXPORTING)
+    _move(subject, (ErpStatus.FAILED_TO_EXPORT,), ErpStatus.EXPORTING)
     export = latest_export(subject)
     export.status = ExportStatus.QUEUED
     export.idempotency_key = _new_key(subject)
     export.retries = 0
     export.next_attempt_at = None
     export.job_id = None  # the failed job is over; the new one's id comes with the dispatch
-    history.record(actor, subject, "retried", field="ERP status", old=ERP.FAILED_TO_EXPORT,
-                   new=ERP.EXPORTING)
+    history.record(actor, subject, "retried", field="ERP status", old=ErpStatus.FAILED_TO_EXPORT,
+                   new=ErpStatus.EXPORTING)
     db.session.commit()
     _dispatch(export)
     return export
@@ -468,14 +469,15 @@ def export_synced(export: Export, result) -> None:
                                  "SyncToken": result.sync_token,
                                  "Lines": {str(k): v for k, v in result.line_ids.items()}})
     db.session.flush()
-    _move(subject, (ERP.EXPORTING,), ERP.SYNCED)
+    _move(subject, (ErpStatus.EXPORTING,), ErpStatus.SYNCED)
     db.session.execute(
         update(Commitment).where(Commitment.id == commitment.id)
         .values(qbo_purchase_order_id=result.purchase_order_id,
                 qbo_sync_token=result.sync_token, qbo_total=result.total)
         .execution_options(synchronize_session=False))
-    history.record(None, subject, "exported", field="ERP status", old=ERP.EXPORTING,
-                   new=ERP.SYNCED, comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
+    history.record(None, subject, "exported", field="ERP status", old=ErpStatus.EXPORTING,
+                   new=ErpStatus.SYNCED,
+                   comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
     db.session.commit()
     _notify("export_synced", export.id)
 
@@ -487,9 +489,9 @@ def export_failed(export: Export, code: str, message: str) -> None:
     export.next_attempt_at = None
     export.last_error_code, export.last_error_message = code, message
     db.session.flush()
-    _move(subject, (ERP.EXPORTING,), ERP.FAILED_TO_EXPORT)
-    history.record(None, subject, "export failed", field="ERP status", old=ERP.EXPORTING,
-                   new=ERP.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
+    _move(subject, (ErpStatus.EXPORTING,), ErpStatus.FAILED_TO_EXPORT)
+    history.record(None, subject, "export failed", field="ERP status", old=ErpStatus.EXPORTING,
+                   new=ErpStatus.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
                    if code and code.isdigit() else message)
     db.session.commit()
     _notify("export_failed", export.id)
@@ -517,7 +519,7 @@ def drift(commitment: Commitment, visible: list[ChangeOrder]) -> Drift | None:
         return None
     return Drift(commitment.qbo_total, totals(commitment).revised,
                  [cco for cco in visible if cco.status == ChangeOrderStatus.APPROVED
-                  and cco.erp_status != ERP.SYNCED])
+                  and cco.erp_status != ErpStatus.SYNCED])
 
 
 def _administered_projects(user: User):
@@ -537,12 +539,12 @@ def returned_to(user: User, limit: int = 20) -> list:
 
     projects = _administered_projects(user)
     commitments = db.session.scalars(
-        select(Commitment).where(Commitment.erp_status == ERP.REJECTED,
+        select(Commitment).where(Commitment.erp_status == ErpStatus.REJECTED,
                                  Commitment.project_id.in_(projects))
         .order_by(Commitment.updated_at).limit(limit)).all()
     ccos = db.session.scalars(
         select(ChangeOrder).join(ChangeOrder.commitment)
-        .where(ChangeOrder.erp_status == ERP.REJECTED, Commitment.project_id.in_(projects),
+        .where(ChangeOrder.erp_status == ErpStatus.REJECTED, Commitment.project_id.in_(projects),
                private_filter(user))
         .order_by(ChangeOrder.updated_at).limit(limit)).all()
     return sorted([*commitments, *ccos], key=lambda s: s.updated_at)[:limit]
@@ -553,7 +555,7 @@ def lines_touched_in_flight(commitment: Commitment) -> set[int]:
     return set(db.session.scalars(
         select(ChangeOrderLine.sov_line_id).join(ChangeOrder)
         .where(ChangeOrder.commitment_id == commitment.id,
-               ChangeOrder.erp_status.in_((ERP.READY_TO_EXPORT, ERP.EXPORTING,
-                                           ERP.FAILED_TO_EXPORT)),
+               ChangeOrder.erp_status.in_((ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING,
+                                           ErpStatus.FAILED_TO_EXPORT)),
                ChangeOrderLine.sov_line_id.is_not(None))))
 
