@@ -21,6 +21,7 @@ from models import (
     Commitment,
     EmailOptOut,
     ErpPermission,
+    ErpStatus,
     NotificationKind,
     PendingNotification,
     SentEmail,
@@ -305,7 +306,7 @@ def test_digest_mails_each_approver_what_waits(smtp, people, approver, commitmen
     erp.send_to_erp(people.project_admin, commitment)
     erp.send_to_erp(people.project_admin, db.session.get(Commitment, failing.id))
     failing = db.session.get(Commitment, failing.id)
-    failing.erp_status = erp.ERP.FAILED_TO_EXPORT
+    failing.erp_status = ErpStatus.FAILED_TO_EXPORT
     db.session.commit()
     run_jobs()
     smtp.received.clear()
