@@ -12,6 +12,7 @@ from models.commitments import Commitment, SovLine
 from models.erp import CostMapping, Export, ExportStatus, Notice, QboConnection, QboRecord
 from models.history import HistoryEvent
 from models.limits import MAX_COMMITMENT_NUMBER
+from models.list_totals import ANY_VENDOR  # registers the list totals tables and their hook
 from models.notifications import EmailOptOut, NotificationKind, PendingNotification, SentEmail
 from models.people import ErpPermission, ProjectMembership, ProjectRole, User
 from models.reference import DEFAULT_CATEGORIES, Category, CostCode, Project, Vendor
@@ -26,6 +27,7 @@ from models.statuses import (
 )
 
 __all__ = [
+    "ANY_VENDOR",
     "DEFAULT_CATEGORIES",
     "EDITOR_SETTABLE_CCO_STATUSES",
     "MAX_COMMITMENT_NUMBER",

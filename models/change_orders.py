@@ -28,6 +28,8 @@ cco_viewers = sa.Table(
     sa.Column("change_order_id", sa.ForeignKey("change_orders.id", ondelete="CASCADE"),
               primary_key=True),
     sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    # The private CCOs one viewer may see (the lists' totals rows).
+    sa.Index("ix_cco_viewers_user_id", "user_id"),
 )
 
 
@@ -41,6 +43,9 @@ class ChangeOrder(Versioned, db.Model):
         sa.UniqueConstraint("commitment_id", "number"),
         # The inbox: one ERP status, oldest waiting first (keyset pages).
         sa.Index("ix_change_orders_erp_status_updated_at", "erp_status", "updated_at", "id"),
+        # The private CCOs one viewer may see (the lists' totals rows).
+        sa.Index("ix_change_orders_created_by_private", "created_by_id", "private"),
+        sa.Index("ix_change_orders_reviewer_private", "designated_reviewer_id", "private"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

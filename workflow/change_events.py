@@ -141,32 +141,41 @@ def history_for(ce: ChangeEvent, viewer: User, before: int | None = None,
 def totals_by_change_event(ids: list[int]) -> dict[int, Totals]:
     if not ids:
         return {}
+    from sqlalchemy import bindparam
+
     rows = db.session.execute(
         select(ChangeEventLine.change_event_id,
                func.coalesce(func.sum(ChangeEventLine.cost_rom), 0),
                func.coalesce(func.sum(ChangeEventLine.latest_cost), 0))
-        .where(ChangeEventLine.change_event_id.in_(ids))
-        .group_by(ChangeEventLine.change_event_id)).all()
+        # one parameter for the ids: the statement is built and cached, not per id
+        .where(ChangeEventLine.change_event_id.in_(bindparam("ids", expanding=True)))
+        .group_by(ChangeEventLine.change_event_id), {"ids": list(ids)}).all()
     found = {ce_id: Totals(Decimal(rom).quantize(Decimal("0.01")),
                            Decimal(latest).quantize(Decimal("0.01")))
              for ce_id, rom, latest in rows}
     return {i: found.get(i, Totals(ZERO, ZERO)) for i in ids}
 
 
-def grand_totals(change_events) -> tuple[int, Totals]:
-    """How many change events a select of ids names, and their ROM and latest cost summed, in
-    one statement (the list's footer, whatever page of it is shown)."""
-    def scalar(column):
-        return select(column).where(ChangeEventLine.change_event_id.in_(change_events)
-                                    ).scalar_subquery()
+def list_totals(project: Project, *, status: ChangeEventStatus | None = None,
+                scope: ChangeEventScope | None = None,
+                vendor_id: int | None = None) -> tuple[int, Totals]:
+    """How many of the project's change events the list's filters match, and their ROM and
+    latest cost (the list's totals row, whatever page is shown), in one statement that reads
+    the few list totals rows of these filters (models/list_totals.py), whatever the size."""
+    from models import ANY_VENDOR
+    from models.list_totals import change_event_list_totals as rows
 
-    count = (select(func.count()).select_from(ChangeEvent)
-             .where(ChangeEvent.id.in_(change_events)).scalar_subquery())
-    n, rom, latest = db.session.execute(select(
-        count, scalar(func.coalesce(func.sum(ChangeEventLine.cost_rom), 0)),
-        scalar(func.coalesce(func.sum(ChangeEventLine.latest_cost), 0)))).one()
-    return int(n or 0), Totals(Decimal(str(rom)).quantize(Decimal("0.01")),
-                               Decimal(str(latest)).quantize(Decimal("0.01")))
+    where = [rows.c.project_id == project.id,
+             rows.c.vendor_id == (ANY_VENDOR if vendor_id is None else vendor_id)]
+    if status is not None:
+        where.append(rows.c.status == status.value)
+    if scope is not None:
+        where.append(rows.c.scope == scope.value)
+    count, rom, latest = db.session.execute(select(
+        *(func.coalesce(func.sum(rows.c[name]), 0)
+          for name in ("records", "cost_rom", "latest_cost"))).where(*where)).one()
+    return int(count), Totals((Decimal(int(rom)) / 100).quantize(Decimal("0.01")),
+                              (Decimal(int(latest)) / 100).quantize(Decimal("0.01")))
 
 
 def totals(ce: ChangeEvent) -> Totals:
@@ -452,10 +461,10 @@ def create_commitment_co(actor: User, commitment: Commitment,
     return cco
 
 
-def vendors_of(project: Project, chosen: int | None = None) -> list[Vendor]:
-    """The vendors on the project's line items, by name (the list's vendor filter), and the
-    one chosen."""
-    ids = (select(ChangeEventLine.vendor_id).join(ChangeEvent)
-           .where(ChangeEvent.project_id == project.id, ChangeEventLine.vendor_id.is_not(None)))
-    return list(db.session.scalars(select(Vendor).where(
-        Vendor.id.in_(ids) | (Vendor.id == chosen)).order_by(Vendor.name, Vendor.id)))
+def vendors_of(project: Project, chosen: int | None = None):
+    """The list's vendor filter: the vendors on the project's line items by name, a bounded
+    number of them (workflow/pages.py:vendor_choices), and the one chosen."""
+    from models.list_totals import change_event_list_totals
+    from workflow.pages import vendor_choices
+
+    return vendor_choices(change_event_list_totals, project.id, chosen)

@@ -74,68 +74,40 @@ class Totals:
 
 # ---- totals ------------------------------------------------------------------------------------
 
-def _totals_rows(commitments, viewer: User | None, by_commitment: bool):
-    """(commitment id, kind, visible, amount, count) for the commitments ``commitments`` (a
-    select of their ids) in ONE statement: their SOV sums ("original"), their approved and
-    pending change order sums split by whether ``viewer`` may see them, and ("count") how many
-    commitments there are. Without ``by_commitment`` the sums are over all of them."""
-    from sqlalchemy import case, literal, union_all
+def _totals_rows(commitment_ids: list[int], viewer: User | None):
+    """(commitment id, kind, visible, amount, count) for these commitments in ONE statement:
+    their SOV sums ("original"), and their approved and pending change order sums split by
+    whether ``viewer`` may see them (with how many change orders)."""
+    from sqlalchemy import bindparam, case, literal, union_all
 
     from workflow.change_orders import private_filter
 
-    def key(column):
-        return column if by_commitment else literal(0)
+    ids = bindparam("ids", expanding=True)  # one parameter: the statement is built and cached
 
     pending = [s for s in ChangeOrderStatus if s.is_pending]
     visible = (case((private_filter(viewer), 1), else_=0) if viewer is not None
                else literal(1))
     kind = case((ChangeOrder.status == ChangeOrderStatus.APPROVED, "approved"),
                 else_="pending")
-    original = (select(key(SovLine.commitment_id).label("cid"), literal("original").label("kind"),
+    original = (select(SovLine.commitment_id.label("cid"), literal("original").label("kind"),
                        literal(1).label("visible"),
                        func.coalesce(func.sum(SovLine.amount), 0).label("amount"),
                        literal(0).label("n"))
-                .where(SovLine.commitment_id.in_(commitments)))
-    changes = (select(key(ChangeOrder.commitment_id), kind, visible,
+                .where(SovLine.commitment_id.in_(ids))
+                .group_by(SovLine.commitment_id))
+    changes = (select(ChangeOrder.commitment_id, kind, visible,
                       func.coalesce(func.sum(ChangeOrderLine.amount), 0),
                       func.count(ChangeOrder.id.distinct()))
                .join(ChangeOrderLine, ChangeOrderLine.change_order_id == ChangeOrder.id)
                .join(Commitment, Commitment.id == ChangeOrder.commitment_id)
-               .where(ChangeOrder.commitment_id.in_(commitments),
-                      ChangeOrder.status.in_([ChangeOrderStatus.APPROVED, *pending])))
-    if by_commitment:
-        original = original.group_by(SovLine.commitment_id)
-        changes = changes.group_by(ChangeOrder.commitment_id, kind, visible)
-        return db.session.execute(union_all(original, changes)).all()
-    changes = changes.group_by(kind, visible)
-    count = select(literal(0), literal("count"), literal(1), literal(0),
-                   func.count()).select_from(Commitment).where(Commitment.id.in_(commitments))
-    return db.session.execute(union_all(original, changes, count)).all()
+               .where(ChangeOrder.commitment_id.in_(ids),
+                      ChangeOrder.status.in_([ChangeOrderStatus.APPROVED, *pending]))
+               .group_by(ChangeOrder.commitment_id, kind, visible))
+    return db.session.execute(union_all(original, changes), {"ids": commitment_ids}).all()
 
 
 def _cents(value) -> Decimal:
     return Decimal(str(value or 0)).quantize(Decimal("0.01"))
-
-
-def _fold(rows) -> tuple[dict[int, Totals], int]:
-    parts: dict[int, dict[str, Decimal]] = {}
-    hidden: dict[int, int] = {}
-    count = 0
-    for cid, kind, visible, amount, n in rows:
-        if kind == "count":
-            count = int(n)
-        elif not visible:
-            hidden[cid] = hidden.get(cid, 0) + int(n)
-        else:
-            part = parts.setdefault(cid, {})
-            part[kind] = part.get(kind, ZERO) + _cents(amount)
-    found = {cid: Totals(original=part.get("original", ZERO),
-                         approved_changes=part.get("approved", ZERO),
-                         pending_changes=part.get("pending", ZERO), hidden=hidden.get(cid, 0))
-             for cid, part in parts.items()}
-    for cid, n in hidden.items():
-        found.setdefault(cid, Totals(ZERO, ZERO, ZERO, n))
-    return found, count
 
 
 def totals_by_commitment(commitment_ids: list[int],
@@ -146,15 +118,65 @@ def totals_by_commitment(commitment_ids: list[int],
     in ``hidden``, so no total tells them an amount they cannot open."""
     if not commitment_ids:
         return {}
-    found, _ = _fold(_totals_rows(list(commitment_ids), viewer, by_commitment=True))
-    return {cid: found.get(cid, Totals(ZERO, ZERO, ZERO)) for cid in commitment_ids}
+    parts: dict[int, dict[str, Decimal]] = {}
+    hidden: dict[int, int] = {}
+    for cid, kind, visible, amount, n in _totals_rows(list(commitment_ids), viewer):
+        if not visible:
+            hidden[cid] = hidden.get(cid, 0) + int(n)
+        else:
+            part = parts.setdefault(cid, {})
+            part[kind] = part.get(kind, ZERO) + _cents(amount)
+    return {cid: Totals(original=parts.get(cid, {}).get("original", ZERO),
+                        approved_changes=parts.get(cid, {}).get("approved", ZERO),
+                        pending_changes=parts.get(cid, {}).get("pending", ZERO),
+                        hidden=hidden.get(cid, 0))
+            for cid in commitment_ids}
 
 
-def grand_totals(commitments, viewer: User | None = None) -> tuple[int, Totals]:
-    """How many commitments a select of ids names, and their totals summed, in one statement
-    (a list's footer, whatever page of it is shown)."""
-    found, count = _fold(_totals_rows(commitments, viewer, by_commitment=False))
-    return count, found.get(0, Totals(ZERO, ZERO, ZERO))
+def list_totals(project: Project, viewer: User | None = None, *,
+                type: CommitmentType | None = None, status: CommitmentStatus | None = None,
+                vendor_id: int | None = None) -> tuple[int, Totals]:
+    """How many of the project's commitments the list's filters match, and their totals
+    (the list's totals row, whatever page is shown), in one statement that reads the few
+    list totals rows of these filters (models/list_totals.py), whatever the project's size.
+
+    Private change orders are summed apart: a viewer who may see every one (a project admin)
+    gets them all; anyone else gets those they may see (their own rows), and the count of the
+    rest in ``hidden``."""
+    from sqlalchemy import case
+
+    from models import ANY_VENDOR, ProjectRole
+    from models.list_totals import EVERYONE
+    from models.list_totals import commitment_list_totals as rows
+    from workflow.permissions import has_project_role
+
+    sees_all = viewer is None or has_project_role(viewer, project, ProjectRole.ADMIN)
+    own = EVERYONE if sees_all else viewer.id
+    where = [rows.c.project_id == project.id,
+             rows.c.vendor_id == (ANY_VENDOR if vendor_id is None else vendor_id),
+             rows.c.viewer_id.in_({EVERYONE, own})]
+    if type is not None:
+        where.append(rows.c.type == type.value)
+    if status is not None:
+        where.append(rows.c.status == status.value)
+
+    def total(name, viewer_id):
+        return func.coalesce(func.sum(case((rows.c.viewer_id == viewer_id, rows.c[name]),
+                                           else_=0)), 0)
+
+    (count, original, approved, pending, private_count, seen_approved, seen_pending,
+     seen_count) = db.session.execute(select(
+        *(total(name, EVERYONE) for name in ("records", "original", "approved", "pending",
+                                             "private_count")),
+        *(total(name, own) for name in ("private_approved", "private_pending",
+                                        "private_count"))).where(*where)).one()
+
+    def money(*cents) -> Decimal:
+        return (Decimal(sum(int(c) for c in cents)) / 100).quantize(Decimal("0.01"))
+
+    return int(count), Totals(money(original), money(approved, seen_approved),
+                              money(pending, seen_pending),
+                              hidden=int(private_count) - int(seen_count))
 
 
 def totals(commitment: Commitment, viewer: User | None = None) -> Totals:
@@ -335,9 +357,10 @@ def delete_sov_line(actor: User, line: SovLine, version: int | None) -> None:
         db.session.delete(line)
 
 
-def vendors_of(project: Project, chosen: int | None = None) -> list[Vendor]:
-    """The vendors of the project's commitments, by name (the list's vendor filter), and the
-    one chosen: read through the project's index, whatever the size of the vendor list."""
-    ids = select(Commitment.vendor_id).where(Commitment.project_id == project.id)
-    return list(db.session.scalars(select(Vendor).where(
-        Vendor.id.in_(ids) | (Vendor.id == chosen)).order_by(Vendor.name, Vendor.id)))
+def vendors_of(project: Project, chosen: int | None = None):
+    """The list's vendor filter: the project's vendors by name, a bounded number of them
+    (workflow/pages.py:vendor_choices), and the one chosen."""
+    from models.list_totals import commitment_list_totals
+    from workflow.pages import vendor_choices
+
+    return vendor_choices(commitment_list_totals, project.id, chosen)

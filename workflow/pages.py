@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
@@ -133,3 +134,44 @@ def keyset(query, keys: tuple, key_of, after: str | None = None, before: str | N
     rows = rows[:size]
     return Page(rows, token(key_of(rows[-1])) if more else None,
                 token(key_of(rows[0])) if rows and start is not None else None)
+
+
+# ---- a list's vendor filter --------------------------------------------------------------------
+
+VENDOR_CHOICES = 100  # vendors the filter offers: the page costs the same with any number
+
+
+class VendorChoice(NamedTuple):
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class VendorChoices:
+    vendors: list[VendorChoice]  # the first VENDOR_CHOICES by name, and the one chosen
+    more: bool  # the project has others (a vendor's name in the list filters by it)
+    first: int = VENDOR_CHOICES
+
+
+def vendor_choices(totals, project_id: int, chosen: int | None) -> VendorChoices:
+    """The vendors a list's filter offers: those with a record in the project, read from the
+    list's totals rows (``totals``, models/list_totals.py) in name order, at most
+    VENDOR_CHOICES of them and the one chosen, in one statement."""
+    from sqlalchemy import exists, or_
+
+    from models import Vendor
+
+    listed = exists().where(totals.c.project_id == project_id, totals.c.vendor_id == Vendor.id,
+                            totals.c.records > 0)
+    first = (select(Vendor.id).where(listed).order_by(Vendor.name, Vendor.id)
+             .limit(VENDOR_CHOICES + 1))
+    rows = db.session.execute(
+        select(Vendor.id, Vendor.name, listed.label("listed"))
+        .where(or_(Vendor.id.in_(first), Vendor.id == (chosen or 0)))
+        .order_by(Vendor.name, Vendor.id)).all()
+    listed_rows = [VendorChoice(i, name) for i, name, is_listed in rows if is_listed]
+    shown = listed_rows[:VENDOR_CHOICES]
+    shown += [VendorChoice(i, name) for i, name, _ in rows
+              if i == chosen and VendorChoice(i, name) not in shown]
+    return VendorChoices(sorted(shown, key=lambda v: (v.name, v.id)),
+                         len(listed_rows) > VENDOR_CHOICES)

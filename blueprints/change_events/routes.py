@@ -157,19 +157,19 @@ def index(project_id: int):
     project = load_project(project_id)
     if not project.change_events_enabled:
         return _tool_off(project)
-    from workflow.change_events import grand_totals
+    from workflow.change_events import list_totals
     from workflow.pages import keyset
 
     filters = {k: request.args.get(k, "") for k in ("status", "scope", "vendor")}
-    query = filtered_change_events(
-        project, status=enum_or_none(ChangeEventStatus, filters["status"]),
-        scope=enum_or_none(ChangeEventScope, filters["scope"]),
-        # an id that names no record matches nothing
-        vendor_id=(parse_id(filters["vendor"]) or 0) if filters["vendor"] else None)
+    chosen = dict(status=enum_or_none(ChangeEventStatus, filters["status"]),
+                  scope=enum_or_none(ChangeEventScope, filters["scope"]),
+                  # an id that names no record matches nothing
+                  vendor_id=(parse_id(filters["vendor"]) or 0) if filters["vendor"] else None)
+    query = filtered_change_events(project, **chosen)
     page = keyset(query, (ChangeEvent.number, ChangeEvent.id), lambda ce: (ce.number, ce.id),
                   after=request.args.get("after"), before=request.args.get("before"))
     by_id = totals_by_change_event([ce.id for ce in page.rows])
-    count, grand = grand_totals(query.with_only_columns(ChangeEvent.id))
+    count, grand = list_totals(project, **chosen)
     vendors = vendors_of(project, parse_id(filters["vendor"]))
     return render("change_events/index.html", "change_events/_list.html", project=project,
                   events=page.rows, listing=page, count=count, totals=by_id, grand=grand,

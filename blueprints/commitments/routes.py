@@ -33,7 +33,7 @@ from workflow.commitments import (
     create_commitment,
     delete_sov_line,
     filtered_commitments,
-    grand_totals,
+    list_totals,
     totals,
     totals_by_commitment,
     update_commitment,
@@ -86,16 +86,16 @@ def index(project_id: int):
 
     project = load_project(project_id)
     filters = {k: request.args.get(k, "") for k in ("type", "status", "vendor")}
-    query = filtered_commitments(
-        project, type=enum_or_none(CommitmentType, filters["type"]),
-        status=enum_or_none(CommitmentStatus, filters["status"]),
-        # an id that names no record matches nothing
-        vendor_id=(parse_id(filters["vendor"]) or 0) if filters["vendor"] else None)
+    chosen = dict(type=enum_or_none(CommitmentType, filters["type"]),
+                  status=enum_or_none(CommitmentStatus, filters["status"]),
+                  # an id that names no record matches nothing
+                  vendor_id=(parse_id(filters["vendor"]) or 0) if filters["vendor"] else None)
+    query = filtered_commitments(project, **chosen)
     page = keyset(query.options(joinedload(Commitment.vendor)),
                   (Commitment.number, Commitment.id), lambda c: (c.number, c.id),
                   after=request.args.get("after"), before=request.args.get("before"))
     by_id = totals_by_commitment([c.id for c in page.rows], current_user)
-    count, grand = grand_totals(query.with_only_columns(Commitment.id), current_user)
+    count, grand = list_totals(project, current_user, **chosen)
     vendors = vendors_of(project, parse_id(filters["vendor"]))
     return render("commitments/index.html", "commitments/_list.html", project=project,
                   commitments=page.rows, listing=page, count=count, totals=by_id, grand=grand,
