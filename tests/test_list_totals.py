@@ -127,7 +127,7 @@ def step(site: Site, rng: random.Random) -> str:
         rng.choice(lines).amount = Decimal(money(rng))
     elif action == 2 and lines and not any(
             line.sov_line_id for cco in ccos for line in cco.lines):
-        db.session.delete(rng.choice(lines))
+        db.session.delete(max(lines, key=lambda line: line.line_number))  # numbers stay unique
     elif action == 3:
         commitment.vendor = rng.choice(site.vendors)
     elif action == 4:
@@ -181,8 +181,10 @@ def step(site: Site, rng: random.Random) -> str:
                 item.vendor = rng.choice([None, *site.vendors])
             elif choice == 1:
                 item.latest_cost = rng.choice([None, Decimal(money(rng))])
-            elif not item.cco_lines:
-                db.session.delete(item)
+            else:
+                last = max(item.change_event.lines, key=lambda line: line.line_number)
+                if not last.cco_lines:
+                    db.session.delete(last)  # the last one: line numbers stay unique
     elif action == 15:
         commitment.type = rng.choice(list(CommitmentType))
     db.session.commit()
