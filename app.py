@@ -90,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.change_events import bp as change_events_bp
     from blueprints.commitments import bp as commitments_bp
     from blueprints.erp import bp as erp_bp
+    from blueprints.pickers import bp as pickers_bp
     from blueprints.projects import bp as projects_bp
     from blueprints.rendering import register_template_helpers
 
@@ -100,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
         change_events_bp, url_prefix="/projects/<int:project_id>/change-events"
     )
     app.register_blueprint(erp_bp, url_prefix="/erp")
+    app.register_blueprint(pickers_bp, url_prefix="/pick")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(account_bp)
     register_template_helpers(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField
@@ -45,6 +46,43 @@ def record_choices(model, order, label=lambda r: r.label, blank="Choose…", kee
     records = db.session.scalars(
         select(model).where((model.active.is_(True)) | (model.id == keep_id)).order_by(order))
     return [SelectChoice("", blank)] + [SelectChoice(r.id, label(r)) for r in records]
+
+
+@dataclass(frozen=True)
+class Picker:
+    """A select of reference records that can grow without limit (cost codes, vendors): it
+    offers the first OFFERED (workflow/reference.py) and, when there are more, a Find box that
+    fills it with the matches (blueprints/pickers.py, static/js/app.js)."""
+
+    model: str  # the model's name in ``models``
+    order: str  # the column it is sorted by
+    searched: tuple[str, ...]  # the columns Find looks in
+
+    def columns(self):
+        import models
+
+        model = getattr(models, self.model)
+        return model, getattr(model, self.order), [getattr(model, c) for c in self.searched]
+
+
+PICKERS = {"cost_code": Picker("CostCode", "code", ("code", "description")),
+           "vendor": Picker("Vendor", "name", ("name",))}
+
+
+def offer(field, kind: str, *, blank: str = "Choose…", keep_id: int | None = None) -> None:
+    """Give a select ``field`` its choices of ``kind`` (PICKERS): the first records, the one a
+    record already has (``keep_id``, even if deactivated since) and the one just submitted
+    (found with Find), so a submitted id is checked against the records themselves. With more
+    records than it offers, ``field.picker`` tells the template to add the Find box."""
+    from wtforms.fields.choices import SelectChoice
+
+    from workflow.reference import OFFERED, offered
+
+    model, order, _ = PICKERS[kind].columns()
+    submitted = field.data if isinstance(field.data, int) else None
+    records, more = offered(model, order, keep_ids=(keep_id,), active_ids=(submitted,))
+    field.choices = [SelectChoice("", blank)] + [SelectChoice(r.id, r.label) for r in records]
+    field.picker = {"kind": kind, "blank": blank, "first": OFFERED} if more else None
 
 
 def id_int(value) -> int:

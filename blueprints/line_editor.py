@@ -19,6 +19,7 @@ from flask import abort, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from blueprints.fields import (
+    offer,
     posted_version,
     record_choices,
     show_workflow_error,
@@ -91,10 +92,10 @@ class LineKind:
     def code_and_category_choices(form, line, blank: str = "Choose…") -> None:
         """The cost code and category selects every kind of line has: the active records, and
         the line's own even if it was deactivated since."""
-        from models import Category, CostCode
+        from models import Category
 
-        form.cost_code_id.choices = record_choices(
-            CostCode, CostCode.code, blank=blank, keep_id=line.cost_code_id if line else None)
+        offer(form.cost_code_id, "cost_code", blank=blank,
+              keep_id=line.cost_code_id if line else None)
         form.category_id.choices = record_choices(
             Category, Category.name, blank=blank, keep_id=line.category_id if line else None)
 

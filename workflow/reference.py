@@ -110,3 +110,44 @@ def members_page(project: Project, after: str | None = None, before: str | None 
              .options(contains_eager(ProjectMembership.user)))
     return keyset(query, (User.name, User.id), lambda m: (m.user.name, m.user.id),
                   after=after, before=before)
+
+
+# ---- what a select of reference records offers -------------------------------------------------
+
+OFFERED = 100  # options in a select of vendors or cost codes: a page costs the same with any number
+
+
+def offered(model: type, order, keep_ids=(), active_ids=(),
+            limit: int = OFFERED) -> tuple[list, bool]:
+    """The records a select offers, in ``order``: the first ``limit`` active ones, those in
+    ``keep_ids`` (a line's own, even if deactivated since) and the active ones in
+    ``active_ids`` (one just chosen with Find), in one statement; and whether more active ones
+    exist (the select then offers Find)."""
+    from sqlalchemy import and_, or_
+
+    first = (select(model.id).where(model.active.is_(True)).order_by(order, model.id)
+             .limit(limit + 1))
+    keep = sorted({i for i in keep_ids if isinstance(i, int)})
+    found = sorted({i for i in active_ids if isinstance(i, int)})
+    rows = db.session.execute(
+        select(model, model.id.in_(first).label("first"))
+        .where(or_(model.id.in_(first), model.id.in_(keep),
+                   and_(model.id.in_(found), model.active.is_(True))))
+        .order_by(order, model.id)).all()
+    listed = [record for record, is_first in rows if is_first]
+    shown = listed[:limit]
+    shown += [record for record, is_first in rows if not is_first]
+    return sorted(shown, key=lambda r: (getattr(r, order.key), r.id)), len(listed) > limit
+
+
+def find(model: type, order, columns, text: str, limit: int = OFFERED) -> list:
+    """Active records whose ``columns`` contain ``text`` (any case), the first ``limit`` in
+    ``order`` (a select's search)."""
+    from sqlalchemy import or_
+
+    words = text.strip().lower()
+    query = select(model).where(model.active.is_(True))
+    if words:
+        pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(*(func.lower(c).like(pattern, escape="\\") for c in columns)))
+    return list(db.session.scalars(query.order_by(order, model.id).limit(limit)))

@@ -17,8 +17,8 @@ from blueprints.change_events.forms import (
 )
 from blueprints.fields import (
     enum_or_none,
+    offer,
     parse_id,
-    record_choices,
     show_workflow_error,
     submit,
     unique_ids,
@@ -301,8 +301,7 @@ class LineItems(LineKind):
 
     def fill_choices(self, form, ce, line):
         self.code_and_category_choices(form, line)
-        form.vendor_id.choices = record_choices(Vendor, Vendor.name, blank="—",
-                                                keep_id=line.vendor_id if line else None)
+        offer(form.vendor_id, "vendor", blank="—", keep_id=line.vendor_id if line else None)
         form.commitment_id.choices = _commitment_choices(
             ce.project, "—", vendor_ids={line.vendor_id} if line and line.vendor_id else None,
             chosen=line.commitment_id if line else None)

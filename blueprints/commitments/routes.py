@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
-from blueprints.fields import enum_or_none, parse_id, record_choices, submit, unique_ids
+from blueprints.fields import enum_or_none, offer, parse_id, submit, unique_ids
 from blueprints.guards import load_project
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
@@ -21,7 +21,6 @@ from models import (
     CommitmentType,
     ProjectRole,
     SovLine,
-    Vendor,
 )
 from workflow import history
 from workflow.change_orders import visible_change_orders
@@ -56,8 +55,7 @@ def load_commitment(project_id: int, commitment_id: int,
 def _commitment_form(commitment: Commitment | None = None) -> CommitmentForm:
     form = CommitmentForm(obj=commitment) if commitment else CommitmentForm()
     unique_ids(form, "commitment")
-    form.vendor_id.choices = record_choices(Vendor, Vendor.name,
-                                            keep_id=commitment.vendor_id if commitment else None)
+    offer(form.vendor_id, "vendor", keep_id=commitment.vendor_id if commitment else None)
     if commitment and not form.is_submitted():
         form.type.data = commitment.type.value
         form.status.data = commitment.status.value

@@ -421,3 +421,33 @@ def test_markup_in_a_cco_title_is_shown_as_text(live_server, phone, job):
     assert row.locator("script, img").count() == 0
     assert dialogs == []
 
+
+
+def test_find_reaches_a_cost_code_beyond_the_first_listed(live_server, phone, job, factory):
+    """With more cost codes than the select lists, typing in Find fills it with the matches;
+    Enter there finds, it does not add the line."""
+    from workflow.reference import OFFERED
+
+    for n in range(OFFERED + 20):
+        factory.cost_code(f"{100 + n}-500", f"Trade {n:03d}")
+    url = job.commitment_url(live_server)
+    _login(phone, live_server, job.pm, url)
+    _mark_page(phone)
+    new = phone.locator("#sov-new")
+    select = new.locator("select[name=cost_code_id]")
+    expect(select.locator("option", has_text="Trade 115")).to_have_count(0)  # not listed
+    new.locator("input[name=description]").fill("Glazing")
+    find = new.get_by_label("Find cost code")
+    find.fill("trade 115")
+    find.press("Enter")
+    expect(select.locator("option", has_text="Trade 115")).to_have_count(1)
+    assert phone.locator("#sov-table tr", has_text="Glazing").count() == 0  # Enter added nothing
+    select.select_option(label="215-500 Trade 115")
+    new.locator("select[name=category_id]").select_option(label="Material")
+    new.locator("input[name=amount]").fill("800")
+    new.locator("button:has-text('Add line')").click()
+    added = phone.locator("#sov-table tr", has_text="Glazing")
+    expect(added).to_contain_text("215-500 Trade 115")
+    _expect_totals(phone, "$13,300.00", "$0.00", "$13,300.00")
+    _assert_no_page_load(phone, url)
+    assert no_horizontal_scroll(phone)
