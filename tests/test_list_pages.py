@@ -217,3 +217,40 @@ def test_statements_per_list_page_do_not_grow_with_rows(factory, client, admin, 
     large = count()
     assert large == small
     assert max(large.values()) <= LIST_LIMIT
+
+
+# ---- the Commitment CO selection page ---------------------------------------------------------
+
+def test_the_commitment_co_selection_pages_its_items_and_keeps_the_filter(factory, client,
+                                                                          auth, people):
+    """Line items of every change event of the project, 50 at a time, filtered by vendor,
+    with the same statements for 3 items as for 120."""
+    project = people.project
+    project.change_events_enabled = True
+    db.session.commit()
+    auth.login(people.standard)
+    acme, other = factory.vendor("Acme Glass"), factory.vendor("Other Co")
+    url = f"/projects/{project.id}/change-events/commitment-co?vendor={acme.id}"
+
+    def add_items(n):
+        for i in range(n):
+            ce = factory.change_event(project, title=f"Event {i}")
+            factory.change_event_line(ce, vendor=acme, description=f"Acme item {i}",
+                                      cost_rom="10.00")
+            factory.change_event_line(ce, vendor=other, description=f"Other item {i}")
+
+    add_items(3)
+    few = statements(client, url)
+    add_items(PAGE_SIZE + 7)
+    many = statements(client, url)
+    assert few == many <= LIST_LIMIT + 3  # the page's own reads, then the item page's
+
+    first = client.get(url).get_data(as_text=True)
+    assert first.count('name="line_ids"') == PAGE_SIZE
+    assert "Other item" not in first  # the vendor filter holds
+    after = next_link(first)
+    assert after and f"vendor={acme.id}" in after
+    second = client.get(after, headers=HTMX).get_data(as_text=True)
+    assert "<html" not in second and 'id="lines"' in second  # swapped in place with htmx
+    assert second.count('name="line_ids"') == PAGE_SIZE + 10 - PAGE_SIZE
+    assert prev_link(second)

@@ -219,6 +219,21 @@ def filtered_change_events(project: Project, *, status: ChangeEventStatus | None
     return query
 
 
+def selectable_items(project: Project, *, vendor_id: int | None = None,
+                     commitment_id: int | None = None):
+    """The line items a Commitment CO can be made from: those of the project's change events
+    that are not Void, narrowed by vendor or commitment (None: not filtered), as a query with
+    no order (the selection page reads it a keyset page at a time, workflow/pages.py)."""
+    query = (select(ChangeEventLine).join(ChangeEvent)
+             .where(ChangeEvent.project_id == project.id,
+                    ChangeEvent.status != ChangeEventStatus.VOID))
+    if vendor_id is not None:
+        query = query.where(ChangeEventLine.vendor_id == vendor_id)
+    if commitment_id is not None:
+        query = query.where(ChangeEventLine.commitment_id == commitment_id)
+    return query
+
+
 COMMITMENT_CHOICES = 100  # a select of commitments lists at most this many (and the chosen one)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.change_events import bp
@@ -25,7 +24,7 @@ from blueprints.fields import (
 )
 from blueprints.guards import load_project
 from blueprints.line_editor import LineKind
-from blueprints.rendering import history_page, is_htmx, render, render_partial
+from blueprints.rendering import history_page, is_htmx, paged_at, render, render_partial
 from extensions import db
 from models import (
     ChangeEvent,
@@ -36,7 +35,6 @@ from models import (
     Commitment,
     Project,
     ProjectRole,
-    Vendor,
 )
 from workflow.change_events import (
     COMMITMENT_CHOICES,
@@ -327,28 +325,32 @@ LINE_ITEMS = LineItems(bp)
 # ---- "Create Commitment CO" --------------------------------------------------------------------
 
 def _selection_context(project: Project, form: CommitmentCoForm) -> dict:
-    """Line items of the project's change events (not Void), filtered by vendor or commitment."""
+    """A page of the line items a Commitment CO can be made from (keyset, 50 at a time),
+    filtered by vendor or commitment, with the filters' bounded choices."""
+    from sqlalchemy.orm import joinedload
+
+    from workflow.change_events import selectable_items
+    from workflow.pages import keyset
+
     filters = {k: request.args.get(k, "") for k in ("vendor", "commitment")}
-    query = (select(ChangeEventLine).join(ChangeEvent)
-             .where(ChangeEvent.project_id == project.id,
-                    ChangeEvent.status != ChangeEventStatus.VOID)
-             .order_by(ChangeEvent.number, ChangeEventLine.line_number))
-    if filters["vendor"]:  # an id that names no record matches nothing
-        vendor_id = parse_id(filters["vendor"]) or 0
-        query = query.where(ChangeEventLine.vendor_id == vendor_id)
-    if filters["commitment"]:  # an id that names no record matches nothing
-        commitment_id = parse_id(filters["commitment"]) or 0
-        query = query.where(ChangeEventLine.commitment_id == commitment_id)
-    items = db.session.scalars(query).all()
-    selected = set(form.line_ids.data or [])
+    # an id that names no record matches nothing
+    vendor_id = (parse_id(filters["vendor"]) or 0) if filters["vendor"] else None
+    commitment_id = (parse_id(filters["commitment"]) or 0) if filters["commitment"] else None
+    query = selectable_items(project, vendor_id=vendor_id, commitment_id=commitment_id).options(
+        joinedload(ChangeEventLine.change_event), joinedload(ChangeEventLine.cost_code),
+        joinedload(ChangeEventLine.category), joinedload(ChangeEventLine.vendor),
+        joinedload(ChangeEventLine.commitment))
+    page = keyset(query, (ChangeEvent.number, ChangeEventLine.line_number, ChangeEventLine.id),
+                  lambda line: (line.change_event.number, line.line_number, line.id),
+                  after=request.args.get("after"), before=request.args.get("before"))
+    commitments, more_commitments = commitment_choices(
+        project, vendor_ids={vendor_id} if vendor_id else None, chosen=commitment_id)
     return {
-        "project": project, "items": items, "live": live_cco_lines([i.id for i in items]),
-        "filters": filters, "cco_form": form, "selected": selected,
-        "vendors": db.session.scalars(select(Vendor).order_by(Vendor.name)).all(),
-        "commitments": db.session.scalars(
-            select(Commitment).where(Commitment.project_id == project.id)
-            .order_by(Commitment.number)).all(),
-        "tool": TOOL,
+        "project": project, "items": page.rows, "listing": page,
+        "live": live_cco_lines([i.id for i in page.rows]),
+        "filters": filters, "cco_form": form, "selected": set(form.line_ids.data or []),
+        "vendors": vendors_of(project, vendor_id), "commitments": commitments,
+        "more_commitments": more_commitments, "tool": TOOL,
     }
 
 
@@ -358,8 +360,8 @@ def commitment_co(project_id: int):
     project = load_tool_project(project_id, ProjectRole.STANDARD)
     commitment = request.args.get("commitment", "")
     form = _cco_form(project, parse_id(commitment))
-    return render_template("change_events/commitment_co.html",
-                           **_selection_context(project, form))
+    return render("change_events/commitment_co.html", "change_events/_selection_items.html",
+                  **_selection_context(project, form))
 
 
 @bp.post("/commitment-co")
@@ -387,5 +389,6 @@ def create_cco(project_id: int):
         return render_template("change_events/show.html",
                                **_page_context(ce, cco_form=form,
                                                selected=set(form.line_ids.data or []))), status
+    paged_at("change_events.commitment_co", project_id=project.id)
     return render_template("change_events/commitment_co.html",
                            **_selection_context(project, form)), status
