@@ -8,7 +8,9 @@ export throughput against the QuickBooks sandbox with its rate limit in force.
 For each size N (``--sizes``, default 100,10000,100000) a fresh database (SQLite in a
 temporary folder, or the PostgreSQL database of ``--database-url``, its schema dropped and
 migrated again) is bulk-seeded by benchmarks/seed.py with N commitments, N CCOs and N change
-event items, connected to the in-process QuickBooks sandbox. Each page and each inline save is
+event items, connected to a QuickBooks sandbox of its own. Each size runs in a fresh process
+(this module with ``--only-size``), so no size pays for what an earlier one left in memory or
+in caches. Each page and each inline save is
 requested through the Flask test client by the user who would use it, logged in through the
 login form: warm-up requests, then ``--requests`` timed ones (fewer when a page takes longer
 than ``--max-seconds`` in all). No app context is held around the requests, so nothing is
@@ -25,15 +27,18 @@ asserted: compare runs.
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
+import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import event, select, text
@@ -203,6 +208,12 @@ def pages(size: int, server, args) -> tuple[list[Row], seeding.Seeded]:
         approver = _login(app, seeding.APPROVER_EMAIL)
         admin = _login(app, seeding.ADMIN_EMAIL)
         counter = QueryCounter(engine)
+        # What the harness itself holds (the seeded rows it built, the in-process sandbox, the
+        # sizes before this one) is set aside from the garbage collector, as a preloading
+        # server does after start-up: the requests then pay for their own objects only, and
+        # no size pays to scan what an earlier one left.
+        gc.collect()
+        gc.freeze()
         project = f"/projects/{seeded.project_id}"
         commitment = f"{project}/commitments/{seeded.commitment_id}"
         cco = f"{commitment}/change-orders/{seeded.cco_id}"
@@ -248,6 +259,7 @@ def pages(size: int, server, args) -> tuple[list[Row], seeding.Seeded]:
                   f"{rows[-1].statements} statements", file=sys.stderr)
         event.remove(engine, "before_cursor_execute", counter._count)
         engine.dispose()
+        gc.unfreeze()
     return rows, seeded
 
 
@@ -425,6 +437,19 @@ def export_report(result: Exports) -> list[str]:
     return lines
 
 
+def _one_size(size: int, args) -> tuple[list[Row], seeding.Seeded]:
+    """The pages of one size, measured in a fresh process (its progress goes to stderr)."""
+    command = [sys.executable, "-m", "benchmarks.run", "--only-size", str(size),
+               "--requests", str(args.requests), "--warmup", str(args.warmup),
+               "--max-seconds", str(args.max_seconds)]
+    if args.database_url:
+        command += ["--database-url", args.database_url]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True,  # noqa: S603
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return [Row(**r) for r in found["rows"]], seeding.Seeded(**found["seeded"])
+
+
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,10000,100000",
@@ -440,19 +465,25 @@ def main(argv: list[str] | None = None) -> str:
                         help="the app's own pacing (default: its QBO_MAX_PER_MINUTE)")
     parser.add_argument("--database-url", "--postgres", dest="database_url",
                         help="a PostgreSQL database to use (its schema is dropped!)")
+    parser.add_argument("--only-size", type=int, help=argparse.SUPPRESS)  # one size, as JSON
     args = parser.parse_args(argv)
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
     from qbo_sandbox import SandboxServer
 
+    if args.only_size:
+        with SandboxServer() as server:
+            size_rows, seeded = pages(args.only_size, server, args)
+        print(json.dumps({"rows": [asdict(r) for r in size_rows], "seeded": asdict(seeded)}))
+        return ""
     rows: list[Row] = []
     seeds: list[seeding.Seeded] = []
     result = None
-    with SandboxServer() as server:
-        for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
-            size_rows, seeded = pages(size, server, args)
-            rows += size_rows
-            seeds.append(seeded)
-        if args.exports:
+    for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
+        size_rows, seeded = _one_size(size, args)
+        rows += size_rows
+        seeds.append(seeded)
+    if args.exports:
+        with SandboxServer() as server:
             result = exports(args.exports, server, args)
     database = "PostgreSQL" if args.database_url else "SQLite"
     out = [f"## ChangeOrder Desk benchmarks ({database}; p50/p95 of {args.requests} requests "
