@@ -15,6 +15,7 @@ LONGEST_SEARCH = 100  # characters of the Find box read: no name or code is long
 @bp.get("/<kind>")
 @login_required
 def options(kind: str):
+    from extensions import db
     from workflow.reference import find
 
     if kind not in PICKERS:
@@ -23,8 +24,6 @@ def options(kind: str):
     text = request.args.get("q", "")[:LONGEST_SEARCH]
     selected = parse_id(request.args.get("selected", ""))
     found = find(model, order, searched, text)
-    from extensions import db
-
     chosen = db.session.get(model, selected) if selected else None
     extra = [chosen] if chosen is not None and chosen.active and chosen not in found else []
     return render_template("_picker_options.html", records=extra + found, selected=selected,

@@ -59,6 +59,15 @@ def test_a_line_may_use_a_code_found_with_find_and_not_a_retired_one(client, pm,
     assert (f'<option selected value="{beyond.id}">' in row.get_data(as_text=True)
             or f'<option value="{beyond.id}" selected>' in row.get_data(as_text=True))
 
+    # the one just past the first listed is no exception
+    edge = many_codes[OFFERED]
+    response = client.post(commitment_url(commitment, "/sov"), headers=HTMX, data={
+        "description": "Edge", "cost_code_id": edge.id, "category_id": category,
+        "amount": "5.00"})
+    assert response.status_code == 200
+    assert db.session.scalar(select(SovLine.cost_code_id).where(
+        SovLine.description == "Edge")) == edge.id
+
     retired = many_codes[-1]
     before = db.session.scalar(select(db.func.count()).select_from(SovLine))
     response = client.post(commitment_url(commitment, "/sov"), headers=HTMX, data={

@@ -136,7 +136,9 @@ def offered(model: type, order, keep_ids=(), active_ids=(),
         .order_by(order, model.id)).all()
     listed = [record for record, is_first in rows if is_first]
     shown = listed[:limit]
-    shown += [record for record, is_first in rows if not is_first]
+    wanted = set(keep) | set(found)  # even the one just past the first ``limit``
+    shown += [record for record in (r for r, _ in rows)
+              if record.id in wanted and record not in shown]
     return sorted(shown, key=lambda r: (getattr(r, order.key), r.id)), len(listed) > limit
 
 
