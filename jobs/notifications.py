@@ -42,6 +42,15 @@ def rejected(subject_type: str, subject_id: int) -> int:
         return _for_sender(NotificationKind.REJECTED, subject_type, subject_id)
 
 
+def approval_withdrawn(change_order_id: int) -> int:
+    """A CCO changed after its approval: whoever approved it is told what changed."""
+    with job_app_context():
+        user_id = notifications.note_withdrawn(change_order_id)
+        if user_id is None:
+            return 0
+        return notifications.mail_due(user_ids=[user_id])
+
+
 def _export_outcome(kind: NotificationKind, export_id: int) -> int:
     from workflow.erp import subject_of
 

@@ -7,7 +7,7 @@ from models.change_events import (
     ChangeEventStatus,
     ChangeEventType,
 )
-from models.change_orders import ChangeOrder, ChangeOrderLine, cco_viewers
+from models.change_orders import ChangeOrder, ChangeOrderApproval, ChangeOrderLine, cco_viewers
 from models.commitments import Commitment, SovLine
 from models.erp import CostMapping, Export, ExportStatus, Notice, QboConnection, QboRecord
 from models.history import HistoryEvent
@@ -40,6 +40,7 @@ __all__ = [
     "ChangeEventStatus",
     "ChangeEventType",
     "ChangeOrder",
+    "ChangeOrderApproval",
     "ChangeOrderLine",
     "ChangeOrderStatus",
     "Commitment",

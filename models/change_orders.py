@@ -83,6 +83,12 @@ class ChangeOrder(Versioned, db.Model):
         back_populates="change_order", order_by="ChangeOrderLine.id",
         cascade="all, delete-orphan",
     )
+    # The reviewer's approval in force (none once withdrawn): what exactly was approved.
+    approval: Mapped[ChangeOrderApproval | None] = relationship(
+        viewonly=True, uselist=False,
+        primaryjoin="and_(ChangeOrder.id == ChangeOrderApproval.change_order_id, "
+                    "ChangeOrderApproval.withdrawn_at.is_(None))",
+        order_by="ChangeOrderApproval.id.desc()")
 
     @property
     def grand_total(self) -> Decimal:
@@ -148,3 +154,29 @@ class ChangeOrderLine(Versioned, db.Model):
     @property
     def category(self) -> Category | None:
         return self.sov_line.category if self.sov_line else self.category_own
+
+
+class ChangeOrderApproval(db.Model):
+    """What the designated reviewer approved: who, when, each line's SOV line / cost code /
+    category / amount, and the total (docs/lifecycle.md, "Approval is a record").
+
+    ``lines`` is JSON: one object per CCO line (``line_id``, ``sov_line_id``, ``cost_code_id``,
+    ``category_id``, ``amount`` as a string, and the words shown: ``sov_line``, ``cost_code``,
+    ``category``, ``description``). A change that moves money or where it goes withdraws it
+    (``withdrawn_at``); the rows stay as the record of every approval given."""
+
+    __tablename__ = "change_order_approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_order_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("change_orders.id", ondelete="CASCADE"), index=True)
+    approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    total: Mapped[Decimal] = mapped_column(Money)
+    lines: Mapped[str] = mapped_column(sa.Text)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    withdrawn_because: Mapped[str | None] = mapped_column(sa.Text)
+
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])

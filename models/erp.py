@@ -131,7 +131,8 @@ class Notice(db.Model):
     """An in-app message for one user, shown on their next page (then marked seen)."""
 
     __tablename__ = "notices"
-    __table_args__ = (sa.Index("ix_notices_user_id_seen_at", "user_id", "seen_at"),)
+    __table_args__ = (sa.Index("ix_notices_user_id_seen_at", "user_id", "seen_at"),
+                      sa.Index("ix_notices_subject", "subject_type", "subject_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
@@ -139,3 +140,8 @@ class Notice(db.Model):
     link: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What it is about ("change_order", 12) and why ("erp_rejected", "approval_withdrawn"): a
+    # notice is put away by itself once that is settled (workflow/notices.py:settle).
+    subject_type: Mapped[str | None] = mapped_column(sa.String(30))
+    subject_id: Mapped[int | None]
+    about: Mapped[str | None] = mapped_column(sa.String(30))

@@ -20,6 +20,7 @@ class NotificationKind(enum.StrEnum):
     SYNCED = "synced"  # to the sender: it is in QuickBooks
     FAILED = "failed"  # to the sender: the export failed (with QuickBooks' words)
     DIGEST = "digest"  # to approvers: the daily summary of what waits (flask erp digest)
+    WITHDRAWN = "withdrawn"  # to the reviewer: a CCO they approved changed; approve it again
 
     @property
     def label(self) -> str:
@@ -29,6 +30,7 @@ class NotificationKind(enum.StrEnum):
             "synced": "Something I sent is in QuickBooks (Synced)",
             "failed": "Something I sent failed to export",
             "digest": "The morning summary of what waits for me",
+            "withdrawn": "A change order I approved was changed and needs my approval again",
         }[self.value]
 
 

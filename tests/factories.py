@@ -29,6 +29,7 @@ from models import (
     User,
     Vendor,
 )
+from models.types import utcnow
 
 _counter = itertools.count(1)
 
@@ -128,7 +129,26 @@ class Factory:
         for sov_line, amount in lines:
             db.session.add(ChangeOrderLine(change_order=cco, sov_line=sov_line,
                                            description="Change", amount=Decimal(amount)))
+        if cco.status == ChangeOrderStatus.APPROVED:  # approved as it stands, as review() keeps
+            from workflow.approvals import record_approval
+
+            cco.reviewed_by, cco.reviewed_at = reviewer, utcnow()
+            record_approval(reviewer, cco)
         db.session.commit()
+        return cco
+
+    def approve_again(self, cco: ChangeOrder, reviewer: User | None = None) -> ChangeOrder:
+        """The reviewer approves a CCO once more as its lines are now (a test that changed the
+        lines of an approved CCO on purpose, as the reviewer would after reading them)."""
+        from workflow.approvals import record_approval
+
+        db.session.refresh(cco)
+        if cco.approval is not None:
+            cco.approval.withdrawn_at = utcnow()
+        cco.status = ChangeOrderStatus.APPROVED
+        record_approval(reviewer or cco.reviewed_by or cco.designated_reviewer, cco)
+        db.session.commit()
+        db.session.expire(cco)
         return cco
 
     def cast(self) -> Cast:

@@ -24,7 +24,7 @@ from models import (
     User,
 )
 from models.types import utcnow
-from workflow import history
+from workflow import approvals, history, notices
 from workflow.errors import InvalidInput, Locked, PermissionDenied
 from workflow.locking import check_version, committing
 from workflow.numbering import next_number
@@ -292,8 +292,14 @@ def add_line(actor: User, cco: ChangeOrder, data: LineInput) -> ChangeOrderLine:
     line = ChangeOrderLine(change_order=cco, sov_line=sov_line, cost_code_own=cost_code,
                            category_own=category, description=description, amount=data.amount,
                            updated_by=actor)
-    history.record_added(actor, cco, line, "Line added", f"{description}: {data.amount:,.2f}",
-                         touching=(cco,))
+    db.session.add(line)
+    history.record(actor, cco, "changed", field="Line added",
+                   new=f"{description}: {data.amount:,.2f}")
+    history.touch(actor, cco)
+    withdrawn = approvals.withdraw_if_changed(actor, cco)
+    db.session.commit()
+    if withdrawn:
+        approvals.tell_reviewer(cco)
     return line
 
 
@@ -305,10 +311,17 @@ def update_line(actor: User, line: ChangeOrderLine, data: LineInput,
     errors, sov_line, cost_code, category, description = _validate_line(cco, data)
     if errors:
         raise InvalidInput(errors)
-    history.save_changes(actor, cco, line, {
-        "sov_line": sov_line, "cost_code_own": cost_code, "category_own": category,
-        "description": description, "amount": data.amount,
-    }, LINE_LABELS, prefix="Line ", touching=(cco,))
+    withdrawn = None
+    with committing(line):
+        changed = history.record_changes(actor, cco, line, {
+            "sov_line": sov_line, "cost_code_own": cost_code, "category_own": category,
+            "description": description, "amount": data.amount,
+        }, LINE_LABELS, prefix="Line ")
+        if changed:
+            history.touch(actor, line, cco)
+            withdrawn = approvals.withdraw_if_changed(actor, cco)
+    if withdrawn:
+        approvals.tell_reviewer(cco)
     return line
 
 
@@ -316,11 +329,15 @@ def delete_line(actor: User, line: ChangeOrderLine, version: int | None) -> None
     cco = line.change_order
     _require_line_edit(actor, cco)
     check_version(line, version, deleting=True)
+    withdrawn = None
     with committing(line, deleting=True):
         history.record(actor, cco, "changed", field="Line deleted",
                        old=f"{line.description}: {line.amount:,.2f}")
         db.session.delete(line)
         history.touch(actor, cco)
+        withdrawn = approvals.withdraw_if_changed(actor, cco)
+    if withdrawn:
+        approvals.tell_reviewer(cco)
 
 
 # ---- review ------------------------------------------------------------------------------------
@@ -343,6 +360,9 @@ def review(actor: User, cco: ChangeOrder, *, approve: bool, comment: str,
         cco.reviewed_by = actor
         cco.reviewed_at = utcnow()
         history.touch(actor, cco)
+        if approve:
+            approvals.record_approval(actor, cco)
+        notices.settle("change_order", cco.id, approvals.WITHDRAWN)
     return cco
 
 

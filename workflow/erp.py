@@ -31,13 +31,14 @@ from models import (
     User,
 )
 from models.types import utcnow
-from workflow import history, queue
+from workflow import approvals, history, notices, queue
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
 from workflow.permissions import has_project_role, is_approver, is_erp_admin
 from workflow.text import clean_text
 
 Subject = Commitment | ChangeOrder
 REASON_LIMIT = 2000
+REJECTED_NOTICE = "erp_rejected"  # "Accounting rejected … Resend to ERP": put away on resend
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ def send_blockers(subject: Subject) -> list:
         if subject.status != ChangeOrderStatus.APPROVED:
             problems.append(Blocker(f"The change order must be Approved (it is "
                                     f"{subject.status.label})."))
+        differs = approvals.mismatch(subject)
+        if differs:
+            problems.append(Blocker(differs))
         return problems + change_order_blockers(subject)
     problems = []
     if subject.status != CommitmentStatus.APPROVED:
@@ -114,6 +118,10 @@ def approver_actions(user: User, subject: Subject) -> list[Action]:
     why = None if approver else ("Only an approver (ERP standard or admin with Can Push to "
                                  "Accounting) can accept or reject.")
     if subject.erp_status == ErpStatus.READY_TO_EXPORT:
+        differs = approvals.mismatch(subject) if isinstance(subject, ChangeOrder) else None
+        if approver and differs:
+            return [Action("accept", "Accept", False, differs + " Reject it back to the project."),
+                    Action("reject", "Reject", True)]
         return [Action("accept", "Accept", approver, why),
                 Action("reject", "Reject", approver, why)]
     if subject.erp_status == ErpStatus.FAILED_TO_EXPORT:
@@ -245,6 +253,7 @@ def send_to_erp(actor: User, subject: Subject) -> None:
     history.record(actor, subject, "resent" if resend else "sent", field="ERP status",
                    old=ErpStatus.REJECTED if resend else ErpStatus.NOT_SENT,
                    new=ErpStatus.READY_TO_EXPORT)
+    notices.settle(subject_type(subject), subject.id, REJECTED_NOTICE)
     db.session.commit()
     _notify("sent_to_erp", subject_type(subject), subject.id)
 
@@ -304,7 +313,8 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
     sender = _last_sender(cco)
     if sender is not None:
         db.session.add(Notice(
-            user_id=sender.id,
+            user_id=sender.id, subject_type="change_order", subject_id=cco.id,
+            about=REJECTED_NOTICE,
             message=(f"Accounting rejected {subject_name(cco)} ({cco.title}): "
                      f"{cco.erp_rejection_reason} It is editable again; correct it and "
                      "Resend to ERP."),
@@ -332,6 +342,13 @@ def accept(actor: User, subject: Subject) -> Export:
     """Ready to Export → Exporting, and one Export queued after the commit (approver)."""
     if not is_approver(actor):
         raise PermissionDenied("Only an approver can accept.")
+    if isinstance(subject, ChangeOrder):
+        lock(subject)  # what is checked here is what the export reads
+        differs = approvals.mismatch(subject)
+        if differs and subject.erp_status == ErpStatus.READY_TO_EXPORT:
+            db.session.rollback()
+            raise Locked(f"Cannot accept {subject_name(subject)}: {differs} Reject it back to "
+                         "the project.")
     _move(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.EXPORTING)
     commitment = _commitment_of(subject)
     export = Export(subject_type=subject_type(subject), commitment_id=commitment.id,
@@ -478,6 +495,7 @@ def export_synced(export: Export, result) -> None:
     history.record(None, subject, "exported", field="ERP status", old=ErpStatus.EXPORTING,
                    new=ErpStatus.SYNCED,
                    comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
+    notices.settle(subject_type(subject), subject.id, REJECTED_NOTICE)
     db.session.commit()
     _notify("export_synced", export.id)
 

@@ -23,3 +23,14 @@ def dismiss(user: User, notice_id: int) -> None:
                                             Notice.seen_at.is_(None))
                        .values(seen_at=utcnow()))
     db.session.commit()
+
+
+def settle(subject_type: str, subject_id: int, about: str) -> None:
+    """What the notices ``about`` this record asked for is done (a rejected CCO resent or
+    synced, a withdrawn approval reviewed again): put them away for everyone, in the caller's
+    transaction, so nobody reads a request that no longer holds."""
+    db.session.execute(update(Notice).where(Notice.subject_type == subject_type,
+                                            Notice.subject_id == subject_id,
+                                            Notice.about == about, Notice.seen_at.is_(None))
+                       .values(seen_at=utcnow())
+                       .execution_options(synchronize_session=False))

@@ -55,6 +55,7 @@ TRIGGERS = {  # the history actions each kind is about
     Kind.REJECTED: ("rejected",),
     Kind.SYNCED: ("exported",),
     Kind.FAILED: ("export failed",),
+    Kind.WITHDRAWN: ("approval_withdrawn",),
 }
 MODELS = {"commitment": Commitment, "change_order": ChangeOrder}
 
@@ -73,7 +74,7 @@ def preferences(user: User) -> dict[NotificationKind, bool]:
 
 def relevant_kinds(user: User) -> list[NotificationKind]:
     """The kinds that can reach this user (the settings page lists these)."""
-    kinds = [Kind.REJECTED, Kind.SYNCED, Kind.FAILED]
+    kinds = [Kind.REJECTED, Kind.SYNCED, Kind.FAILED, Kind.WITHDRAWN]
     if is_approver(user):
         kinds = [Kind.SENT, Kind.DIGEST, *kinds]
     return kinds
@@ -232,6 +233,31 @@ def note_for_sender(kind: NotificationKind, subject_type: str, subject_id: int,
     return sender.id
 
 
+def note_withdrawn(change_order_id: int, now: datetime | None = None) -> int | None:
+    """A CCO's approval was withdrawn by a change: a row for whoever approved it (not the one
+    who changed it), due at once, with what changed. Their id."""
+    from workflow.approvals import last_withdrawal
+
+    now = now or utcnow()
+    cco = db.session.get(ChangeOrder, change_order_id)
+    event = _last_event("change_order", change_order_id, TRIGGERS[Kind.WITHDRAWN])
+    if cco is None or event is None:
+        return None
+    approval = last_withdrawal(cco)
+    reviewer = (approval.approved_by if approval and approval.approved_by
+                else cco.reviewed_by or cco.designated_reviewer)
+    if reviewer is None or reviewer.id == event.user_id or not wants(reviewer, Kind.WITHDRAWN) \
+            or _already_noted(reviewer.id, event.id):
+        return None
+    db.session.add(PendingNotification(
+        user_id=reviewer.id, kind=Kind.WITHDRAWN, subject_type="change_order",
+        subject_id=change_order_id, action=event.action, actor_id=event.user_id,
+        history_event_id=event.id, detail=approval.withdrawn_because if approval else None,
+        created_at=now, due_at=now))
+    db.session.commit()
+    return reviewer.id
+
+
 # ---- mailing due batches ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -351,6 +377,14 @@ def compose(user: User, kind: NotificationKind, rows: list[PendingNotification]
                 f"{_amount(subject)}, at {_when(row.created_at)}.\n\n"
                 f"Reason: {row.detail or '(none given)'}\n\n"
                 f"Correct it and press \"Resend to ERP\":\n{link}")
+    elif kind == Kind.WITHDRAWN:
+        title = f"Approval withdrawn: {_title(subject)}"
+        changes = "\n".join(f"* {change}" for change in (row.detail or "").split("; ") if change)
+        body = (f"{actor.name if actor else 'Someone'} changed {_title(subject)} at "
+                f"{_when(row.created_at)}, after you approved it:\n\n"
+                f"{changes or '* its lines'}\n\nYour approval is withdrawn: it is "
+                f"{subject.status.label} and cannot go to accounting until you approve it "
+                f"again (now {_amount(subject)}):\n{link}")
     elif kind == Kind.SYNCED:
         title = f"In QuickBooks: {_title(subject)}"
         body = (f"{_title(subject)}, {_amount(subject)}, was exported to QuickBooks at "
