@@ -107,6 +107,11 @@ class LineKind:
         ``can_edit_lines`` offers the Edit link."""
         raise NotImplementedError
 
+    def saved_context(self, parent) -> dict:
+        """What else a save's answer swaps out of band besides the totals (the parent's ERP
+        panel and status, which a change of lines may change)."""
+        return {}
+
     def opened(self, form, parent, line) -> int:
         """A row's form is opened for editing: the status to answer with."""
         return 200
@@ -146,7 +151,8 @@ class LineKind:
                               **self.row_context(parent, line, **extra))
             return redirect(self.url("show", parent) + self.anchor, 303)
         return render_partial(partial, status=status, oob_totals=True,
-                              **self.row_context(parent, line, **extra))
+                              **self.row_context(parent, line, **self.saved_context(parent),
+                                                 **extra))
 
     def form_response(self, parent, line, form, status: int = 200):
         return render(self.page, ROW_FORM, status=status, body_partial=ROW_FORM,

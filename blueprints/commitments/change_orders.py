@@ -23,7 +23,7 @@ from models import (
     ProjectRole,
     SovLine,
 )
-from workflow import history
+from workflow import approvals, history
 from workflow.change_orders import (
     ChangeOrderInput,
     LineInput,
@@ -92,7 +92,7 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
         **CCO_LINES.row_context(cco),
         "can_edit": can_edit(current_user, cco),
         "new_line_form": CCO_LINES.form(cco, blank=True),
-        "subject": cco, "panel": erp_panel_for(cco),
+        "subject": cco, "panel": erp_panel_for(cco), "withdrawal": approvals.last_withdrawal(cco),
         **history_page(lambda before, limit: history.history_for(cco, before, limit)), **extra,
     }
 
@@ -215,8 +215,14 @@ class ChangeOrderLines(LineKind):
                 "can_edit_lines": can_edit_lines(current_user, cco),
                 # the grand total brings the review box along: it carries the CCO's version
                 "can_review": can_review(current_user, cco), "reviewer_name": reviewers_of(cco),
-                "review_stage": review_stage(cco),
+                "review_stage": review_stage(cco), "withdrawal": approvals.last_withdrawal(cco),
                 "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review")}
+
+    def saved_context(self, cco):
+        from workflow.pages import change_order_page
+
+        cco = change_order_page(cco)  # the panel's checks read every line: read them at once
+        return {"subject": cco, "panel": erp_panel_for(cco), "oob_state": True}
 
     def opened(self, form, cco, line):
         if line.sov_line_id is None:

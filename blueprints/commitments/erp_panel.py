@@ -82,7 +82,7 @@ def _panel(subject, message: str | None = None, status: int = 200):
         return redirect(_page_url(subject) + "#erp", 303)
     db.session.refresh(subject)
     return render_partial("erp/_panel.html", status=status, subject=subject,
-                          panel=panel_for(subject), message=message)
+                          panel=panel_for(subject), message=message, oob_state=True)
 
 
 def _act(subject, action):

@@ -262,5 +262,11 @@ class SovLines(LineKind):
                 "totals": totals(commitment, current_user), "can_edit": can_edit,
                 "can_edit_lines": can_edit and commitment.erp_editable}
 
+    def saved_context(self, commitment):
+        from workflow.pages import commitment_page
+
+        commitment = commitment_page(commitment)  # the panel's checks read every line at once
+        return {"subject": commitment, "panel": erp_panel_for(commitment), "oob_state": True}
+
 
 SOV_LINES = SovLines(bp)

@@ -13,7 +13,7 @@ from extensions import db
 from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
 from workflow import erp, history, inbox
 from workflow.change_orders import can_view
-from workflow.errors import AlreadyHandled, WorkflowError
+from workflow.errors import AlreadyHandled, Locked, WorkflowError
 from workflow.permissions import can_view_erp, has_project_role, is_approver
 
 TABS = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPORT,
@@ -192,7 +192,7 @@ def retry(kind: str, subject_id: int):
 def _act(subject, action):
     try:
         action(current_user, subject)
-    except AlreadyHandled as error:
+    except (AlreadyHandled, Locked) as error:
         return _answer(subject, error.message, 409)
     return _answer(subject, None)
 
@@ -264,7 +264,7 @@ def accept_selected():
         try:
             erp.accept(current_user, subject)
             outcomes[(kind_of(subject), subject.id)] = None
-        except AlreadyHandled as error:
+        except (AlreadyHandled, Locked) as error:
             outcomes[(kind_of(subject), subject.id)] = error.message
     for subject in subjects:
         db.session.refresh(subject)
