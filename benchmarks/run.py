@@ -325,6 +325,10 @@ def exports(count: int, server, args) -> Exports:
                 model = Commitment if kind == "commitment" else ChangeOrder
                 subject = db.session.get(model, subject_id)
                 if kind == "change_order":  # approved and sent by the PM, waiting for Accept
+                    if subject.approval is None:
+                        from workflow.approvals import record_approval
+
+                        record_approval(None, subject)
                     subject.status, subject.erp_status = "approved", "ready_to_export"
                     db.session.commit()
                 erp.accept(db.session.get(User, approver_id), subject)

@@ -98,6 +98,7 @@ def seed(size: int, connect=None) -> Seeded:
         ChangeEvent,
         ChangeEventLine,
         ChangeOrder,
+        ChangeOrderApproval,
         ChangeOrderLine,
         Commitment,
         CostCode,
@@ -270,6 +271,7 @@ def seed(size: int, connect=None) -> Seeded:
                             "accepted_at": now, "finished_at": now, "retries": 0})
     write(ChangeOrder.__table__, ccos)
     write(ChangeOrderLine.__table__, cco_lines)
+    write(ChangeOrderApproval.__table__, _approvals(ccos, cco_lines, now))
     write(cco_viewers, viewers)
     _set_last_numbers(session, Commitment.__table__, "last_cco_number", last_cco)
 
@@ -327,6 +329,28 @@ def seed(size: int, connect=None) -> Seeded:
                          if line["change_order_id"] == measured_cco["id"]),
         change_event_id=1,
         change_event_line_id=next(i["id"] for i in items_rows if i["change_event_id"] == 1))
+
+
+def _approvals(ccos: list[dict], cco_lines: list[dict], now) -> list[dict]:
+    """The reviewer's approval of each Approved CCO: its lines as seeded."""
+    import json
+
+    by_cco: dict[int, list[dict]] = {}
+    for line in cco_lines:
+        by_cco.setdefault(line["change_order_id"], []).append(line)
+    rows = []
+    for cco in ccos:
+        if cco["status"] != "approved":
+            continue
+        lines = by_cco.get(cco["id"], [])
+        rows.append({"change_order_id": cco["id"], "approved_by_id": 2, "approved_at": now,
+                     "total": sum((line["amount"] for line in lines), Decimal("0.00")),
+                     "lines": json.dumps([{
+                         "line_id": line["id"], "sov_line_id": line["sov_line_id"],
+                         "cost_code_id": line["cost_code_id"],
+                         "category_id": line["category_id"], "amount": f"{line['amount']:.2f}",
+                     } for line in lines])})
+    return rows
 
 
 def _set_last_numbers(session, table, column: str, values: dict[int, int]) -> None:

@@ -81,7 +81,7 @@ def _approved_cco(factory, commitment, changes=(), new=(), title: str = "Extra w
                                        category_own=category, description=description,
                                        amount=Decimal(str(amount))))
     db.session.commit()
-    return cco
+    return factory.approve_again(cco) if new else cco  # approved with its new lines
 
 
 def _fresh(model, record_id):
@@ -287,6 +287,14 @@ def _round_trip(app, client, auth, people, approver, commitment, cco, sandbox, w
         "version": line.version})
     assert edited.status_code == 200, edited.get_data(as_text=True)
     assert _fresh(ChangeOrderLine, line.id).amount == Decimal("2100.50")
+    # a changed amount withdraws the approval: the reviewer (a project admin, none being
+    # named) approves the corrected CCO again before it can be resent
+    corrected = _fresh(ChangeOrder, cco_id)
+    assert corrected.status.label == "Pending – Revised"
+    assert client.post(_cco_url(reopened, "/erp/send"), headers=HTMX).status_code == 409
+    assert client.post(_cco_url(reopened, "/review"), data={
+        "decision": "approve", "comment": "2,100.50 per the quote",
+        "version": corrected.version}).status_code == 303
     resent = client.post(_cco_url(reopened, "/erp/send"), headers=HTMX)
     assert resent.status_code == 200 and "Ready to Export" in _text(resent)
     assert "Rejected by accounting" not in _text(resent)  # the reason goes once resent
