@@ -272,6 +272,7 @@ def test_the_card_preview_is_what_the_export_then_writes(client, auth, people, a
                                    category_id=first.category_id, description="Winter blankets",
                                    amount=Decimal("640.00")))
     db.session.commit()
+    factory.approve_again(cco)  # approved with its new line
     erp.send_to_erp(people.project_admin, cco)
     auth.login(approver)
     html = client.get(f"/erp/change-orders/{cco.id}/card", headers=HTMX).get_data(as_text=True)

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import (
@@ -107,7 +107,7 @@ def page(filters: Filters, viewer: User, cursor: Cursor | None = None,
                  joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.cost_code_own),
                  joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.category_own),
                  joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.mapping),
-                 selectinload(ChangeOrder.approval).joinedload(ChangeOrderApproval.approved_by))
+                 joinedload(ChangeOrder.approval).joinedload(ChangeOrderApproval.approved_by))
         .order_by(ChangeOrder.updated_at, ChangeOrder.id).limit(size + 1)).unique().all()
     merged = sorted([*commitments, *ccos], key=_sort_key)
     shown = merged[:size]
