@@ -30,6 +30,7 @@ from models import (
 from tests import qbo_helpers
 from tests.conftest import HTMX, commitment_url
 from tests.erp_fixtures import send_and_accept
+from tests.qbo_helpers import run_jobs
 
 ITEM = "Concrete - Subcontract"
 
@@ -215,6 +216,7 @@ def test_a_change_that_moves_money_withdraws_the_approval(client, cco, synced, c
     assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.NOT_SENT
 
     # the reviewer is told, in the app and by email, with what changed
+    run_jobs()  # with Redis, the email job waits for a worker
     [notice] = db.session.scalars(select(Notice).where(Notice.user_id == sam.id)).all()
     assert said in notice.message and "Your approval is withdrawn" in notice.message
     [mail] = db.session.scalars(select(SentEmail).where(SentEmail.user_id == sam.id)).all()
@@ -332,6 +334,7 @@ def test_a_corrected_cco_needs_the_reviewer_again_before_resend(client, auth, cc
     reason = "Line 2 is 2,600.00 per the signed quote."
     assert client.post(f"/erp/change-orders/{cco.id}/reject", headers=HTMX,
                        data={"comment": reason}).status_code == 200
+    run_jobs()  # the reopen job hands it back
     auth.logout()
     auth.login(pm)
     reopened = _fresh(ChangeOrder, cco.id)
@@ -348,6 +351,7 @@ def test_a_corrected_cco_needs_the_reviewer_again_before_resend(client, auth, cc
     refused = client.post(_cco_url(cco, "/erp/send"), headers=HTMX)
     assert refused.status_code == 409
     assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.REJECTED
+    run_jobs()
     [mail] = db.session.scalars(select(SentEmail).where(SentEmail.user_id == sam.id,
                                                         SentEmail.kind == "withdrawn")).all()
     assert "* line 2 $2,400.00 → $2,600.00" in mail.body and "$3,750.50" in mail.body
