@@ -105,3 +105,53 @@ def test_commitment_co_history_keeps_its_cco_as_a_reference_both_ways(tmp_path):
             "CCO #007 of SC-0000", "CCO #001 of SC-1042", "CCO #001 of SC-1042"]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_ccos_approved_before_0014_keep_their_approval_and_can_still_be_sent(tmp_path):
+    """0014: each Approved CCO gets the record of its current lines, approved by its reviewer
+    at its review time; an unseen "Accounting rejected" notice learns its CCO."""
+    from decimal import Decimal
+
+    from models import ChangeOrder, ProjectRole
+    from tests.factories import Factory
+    from workflow import approvals, erp
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
+                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
+                     instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade(revision="0013")
+        factory = Factory(password="x" * 12)
+        project = factory.project()
+        sam = factory.user(name="Sam Ortiz")
+        factory.member(project, sam, ProjectRole.STANDARD)
+        commitment = factory.commitment(project, number="SC-1042", sov=("1000.00", "2000.00"))
+        sov1, sov2 = commitment.sov_lines
+        cco = factory.change_order(commitment, status="pending_in_review", reviewer=sam,
+                                   lines=((sov1, "1150.50"), (sov2, "2400.00")))
+        cco_id, sam_id = cco.id, sam.id
+        db.session.execute(text(
+            "UPDATE change_orders SET status = 'approved', reviewed_by_id = :sam, "
+            "reviewed_at = '2026-12-05 15:30:00' WHERE id = :id"), {"sam": sam_id, "id": cco_id})
+        db.session.execute(text(
+            "INSERT INTO notices (user_id, message, link, created_at) VALUES (:sam, "
+            "'Accounting rejected CCO #001 of SC-1042 (Extra work): no. It is editable again; "
+            "correct it and Resend to ERP.', :link, '2026-12-05 16:00:00')"),
+            {"sam": sam_id, "link": f"/projects/{project.id}/commitments/{commitment.id}"
+                                   f"/change-orders/{cco_id}"})
+        db.session.commit()
+        db.session.remove()
+
+        upgrade()
+        cco = db.session.get(ChangeOrder, cco_id)
+        approval = cco.approval
+        assert approval.approved_by_id == sam_id and approval.total == Decimal("3550.50")
+        assert f"{approval.approved_at:%Y-%m-%d %H:%M}" == "2026-12-05 15:30"
+        assert approvals.mismatch(cco) is None
+        assert not [b for b in erp.send_blockers(cco)
+                    if "approved" in str(b) or "Approved" in str(b)]
+        assert db.session.execute(text(
+            "SELECT subject_type, subject_id, about FROM notices")).one() == (
+            "change_order", cco_id, "erp_rejected")
+        db.session.remove()
+        db.engine.dispose()
