@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
         mount_sandbox(app)
         guard_sandbox_hooks(app)
+    _trust_proxies(app)
     _configure_logging(app)
     return app
 
@@ -211,6 +212,17 @@ def guard_sandbox_hooks(app: Flask) -> None:
     from quickbooks_online.builtin import SandboxDoor
 
     assert isinstance(app.wsgi_app, SandboxDoor), "mount_sandbox(app) first"
+
+
+def _trust_proxies(app: Flask) -> None:
+    """TRUSTED_PROXIES > 0: the client's address and scheme come from that many proxies'
+    X-Forwarded-For / X-Forwarded-Proto (the login throttle counts real addresses). Links
+    never come from the request's Host: they start with PUBLIC_URL."""
+    count = app.config.get("TRUSTED_PROXIES") or 0
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -157,6 +157,12 @@ def load(instance_path: str) -> dict:
         "LOGIN_LIMIT_ACCOUNT": os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per minute;20 per hour"),
         "LOGIN_LIMIT_ADDRESS": os.environ.get("LOGIN_LIMIT_ADDRESS",
                                               "20 per minute;100 per hour"),
+        # Failed logins per account from every address together (a known device is not held).
+        "LOGIN_LIMIT_ACCOUNT_ANY": os.environ.get("LOGIN_LIMIT_ACCOUNT_ANY",
+                                                  "30 per minute;100 per hour"),
+        # How many proxies in front of the app set X-Forwarded-For / -Proto (Werkzeug's
+        # ProxyFix); 0: none trusted, the address is the connection's.
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
         **quickbooks(instance_path),
         **mail(),
     }

@@ -237,3 +237,86 @@ def test_an_unknown_email_takes_as_long_as_a_wrong_password(app, client, auth, f
     known = _median_login_time(auth, user.email)
     unknown = _median_login_time(auth, "nobody-here@example.com")
     assert unknown > known * 0.5, (known, unknown)
+
+
+# ---- a stranger cannot lock a real user out ------------------------------------------------------
+
+def _from(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def _try(client, email, password, address):
+    return client.post("/auth/login", data={"email": email, "password": password},
+                       **_from(address))
+
+
+def test_wrong_passwords_from_other_addresses_do_not_hold_the_right_one(app, factory):
+    user = factory.user()
+    stranger = app.test_client()
+    for n in range(5):
+        assert _try(stranger, user.email, f"guess-{n}", f"198.51.100.{n + 1}").status_code == 422
+    assert _try(app.test_client(), user.email, PASSWORD, "198.51.100.77").status_code == 302
+
+
+def test_guessing_spread_over_addresses_holds_new_devices_but_not_a_known_one(app, factory):
+    user = factory.user()
+    known = app.test_client()
+    assert _try(known, user.email, PASSWORD, "198.51.100.200").status_code == 302
+    known.post("/auth/logout")
+    app.config["LOGIN_LIMIT_ACCOUNT_ANY"] = "5 per minute"
+    stranger = app.test_client()
+    for n in range(6):
+        _try(stranger, user.email, f"guess-{n}", f"203.0.113.{n + 1}")
+    held = _try(app.test_client(), user.email, PASSWORD, "203.0.113.99")
+    assert held.status_code == 429  # a new device waits while the guessing goes on
+    # The user's own browser is not held, from any address.
+    assert _try(known, user.email, PASSWORD, "203.0.113.100").status_code == 302
+
+
+def test_failed_logins_with_unknown_emails_behind_one_address_lock_nobody_out(app, factory):
+    """Everyone behind one proxy shares an address: strangers' failures there do not hold a
+    user's known browser."""
+    user = factory.user()
+    browser = app.test_client()
+    assert _try(browser, user.email, PASSWORD, "127.0.0.1").status_code == 302
+    browser.post("/auth/logout")
+    stranger = app.test_client()
+    answers = [_try(stranger, f"random{n}@example.com", "guess", "127.0.0.1").status_code
+               for n in range(22)]
+    assert answers[-1] == 429
+    assert _try(browser, user.email, PASSWORD, "127.0.0.1").status_code == 302
+
+
+def test_a_forged_device_cookie_counts_for_nothing(app, factory):
+    user = factory.user()
+    app.config["LOGIN_LIMIT_ACCOUNT_ANY"] = "3 per minute"
+    for n in range(4):
+        _try(app.test_client(), user.email, "guess", f"203.0.113.{n + 1}")
+    forged = app.test_client()
+    forged.set_cookie("changeorder_device", f'{{"d":"x","u":[{user.id}]}}',
+                      path="/auth/login")
+    assert _try(forged, user.email, PASSWORD, "203.0.113.50").status_code == 429
+
+
+def test_trusted_proxies_give_each_client_its_own_address(app, factory):
+    from app import _trust_proxies
+
+    user = factory.user()
+    client = app.test_client()
+
+    def through_proxy(password, client_address):
+        return client.post("/auth/login", data={"email": user.email, "password": password},
+                           headers={"X-Forwarded-For": client_address})
+
+    for n in range(5):
+        through_proxy(f"guess-{n}", "198.51.100.1")
+    assert through_proxy(PASSWORD, "198.51.100.2").status_code == 429  # one address: the proxy's
+    app.config["TRUSTED_PROXIES"] = 1
+    _trust_proxies(app)
+    from extensions import limiter
+
+    limiter.reset()
+    for n in range(5):
+        through_proxy(f"guess-{n}", "198.51.100.1")
+    assert through_proxy(PASSWORD, "198.51.100.1").status_code == 429
+    assert through_proxy(PASSWORD, "198.51.100.2").status_code == 302
