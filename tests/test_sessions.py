@@ -40,7 +40,7 @@ def _logged_in_client(app, user):
 
 def _link(response) -> str:
     html = response.get_data(as_text=True)
-    match = re.search(r'value="http://localhost(/auth/reset/[^"]+)"', html)
+    match = re.search(r'value="https?://[^/"]+(/auth/reset/[^"]+)"', html)
     assert match, "no password link shown"
     return match.group(1)
 
@@ -320,3 +320,16 @@ def test_trusted_proxies_give_each_client_its_own_address(app, factory):
         through_proxy(f"guess-{n}", "198.51.100.1")
     assert through_proxy(PASSWORD, "198.51.100.1").status_code == 429
     assert through_proxy(PASSWORD, "198.51.100.2").status_code == 302
+
+
+def test_the_password_link_comes_from_public_url_never_the_request_host(app, client, auth,
+                                                                       factory, admin):
+    app.config["PUBLIC_URL"] = "https://desk.example.test"
+    user = factory.user()
+    evil = {"base_url": "http://evil.example.com",
+            "headers": {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example.com"}}
+    client.post("/auth/login", data={"email": admin.email, "password": PASSWORD}, **evil)
+    response = client.post(f"/admin/users/{user.id}/reset-link", **evil)
+    html = response.get_data(as_text=True)
+    assert 'value="https://desk.example.test/auth/reset/' in html
+    assert "evil.example.com" not in html

@@ -147,7 +147,11 @@ def _reset_link(user: User) -> str | None:
         token = issue_reset_link(current_user, user)
     except PermissionDenied:
         return None
-    return url_for("auth.reset", token=token, _external=True)
+    from workflow.notifications import public_url
+
+    # From PUBLIC_URL, never from the request's Host or scheme (a forged Host header must not
+    # put the link on another site).
+    return f"{public_url()}/auth/reset/{token}"
 
 
 @bp.post("/users/<int:user_id>/reset-link")
