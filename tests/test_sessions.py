@@ -333,3 +333,65 @@ def test_the_password_link_comes_from_public_url_never_the_request_host(app, cli
     html = response.get_data(as_text=True)
     assert 'value="https://desk.example.test/auth/reset/' in html
     assert "evil.example.com" not in html
+
+
+def test_granting_can_push_leaves_nobody_else_knowing_the_password(app, client, auth, factory,
+                                                                  admin):
+    """The residue: an admin without Can Push creates a user, opens the link and sets the
+    password; an admin with Can Push then grants it. The first admin must not get in."""
+    plain_admin = factory.user(is_company_admin=True)
+    auth.login(plain_admin)
+    client.post("/admin/users", data={"email": "casey@example.com", "name": "Casey",
+                                      "erp_permission": "standard", "active": "y"})
+    from models import User
+
+    casey = db.session.scalar(db.select(User).where(User.email == "casey@example.com"))
+    link = _link(client.post(f"/admin/users/{casey.id}/reset-link"))
+    auth.logout()
+    assert client.post(link, data={"password": "plain-admin-knows",
+                                   "confirm": "plain-admin-knows"}).status_code == 303
+    session_of_the_plain_admin = app.test_client()
+    assert _log_in(session_of_the_plain_admin, casey.email, "plain-admin-knows") == 302
+
+    granter = app.test_client()
+    _log_in(granter, admin.email, PASSWORD)
+    saved = granter.post(f"/admin/users/{casey.id}", follow_redirects=True, data={
+        "email": casey.email, "name": casey.name, "erp_permission": "standard",
+        "can_push_to_accounting": "y", "active": "y"})
+    assert "voids their password" in saved.get_data(as_text=True)
+    # The password someone else set no longer works, and its session has ended.
+    assert _log_in(app.test_client(), casey.email, "plain-admin-knows") == 422
+    assert session_of_the_plain_admin.get("/erp/").status_code in (302, 401)
+    # A fresh link, made by the admin who holds Can Push, lets Casey set their own.
+    fresh = _link(granter.post(f"/admin/users/{casey.id}/reset-link"))
+    casey_browser = app.test_client()
+    assert casey_browser.post(fresh, data={"password": "only-casey-knows",
+                                           "confirm": "only-casey-knows"}).status_code == 303
+    assert _log_in(app.test_client(), casey.email, "only-casey-knows") == 302
+
+
+def _log_in(client, email, password) -> int:
+    return client.post("/auth/login", data={"email": email, "password": password}).status_code
+
+
+def test_deactivation_kills_an_outstanding_password_link(client, auth, factory, admin):
+    user = factory.user()
+    auth.login(admin)
+    link = _link(client.post(f"/admin/users/{user.id}/reset-link"))
+    client.post(f"/admin/users/{user.id}/deactivate")
+    client.post(f"/admin/users/{user.id}/reactivate")
+    auth.logout()
+    assert client.get(link).status_code == 404
+    assert client.post(link, data={"password": "a-new-password",
+                                   "confirm": "a-new-password"}).status_code == 404
+
+
+def test_deactivation_through_the_user_form_kills_the_link_too(client, auth, factory, admin):
+    user = factory.user()
+    auth.login(admin)
+    link = _link(client.post(f"/admin/users/{user.id}/reset-link"))
+    data = {"email": user.email, "name": user.name, "erp_permission": "none"}
+    client.post(f"/admin/users/{user.id}", data=data)  # active unticked
+    client.post(f"/admin/users/{user.id}", data={**data, "active": "y"})
+    auth.logout()
+    assert client.get(link).status_code == 404
