@@ -317,6 +317,13 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
     return True
 
 
+def _notify(job: str, *ids) -> None:
+    """Queue an email job (jobs/notifications.py) after the commit; it never fails the caller.
+    (The notices of this module are written with the change instead: ``notifications.record``
+    and ``_deliver_notifications``.)"""
+    queue.enqueue(f"jobs.notifications.{job}", *ids, description=f"email: {job} {ids}")
+
+
 def _deliver_notifications() -> None:
     """After the commit that wrote the notices (``notifications.record``): ask the worker to
     mail them now. Best effort: if Redis is down the notices wait in the database, and the

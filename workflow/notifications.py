@@ -424,12 +424,15 @@ def _sender_notice(kind: NotificationKind, row: PendingNotification, subject
         title = f"In QuickBooks: {_title(subject)}"
         body = (f"{_title(subject)}, {_amount(subject)}, was exported to QuickBooks at "
                 f"{_when(row.created_at)} and is Synced.\n\n{link}")
-    else:
+    elif kind == Kind.FAILED:
         title = f"Failed to export: {_title(subject)}"
         body = (f"{_title(subject)}, {_amount(subject)}, could not be exported to QuickBooks "
                 f"at {_when(row.created_at)}.\n\nQuickBooks said: "
                 f"{row.detail or '(no message)'}\n\nAn ERP admin can Retry Export once it is "
                 f"put right, or accounting can reject it back to you:\n{link}")
+    else:
+        title = f"{kind.label}: {_title(subject)}"
+        body = f"{_title(subject)}, {_amount(subject)}, at {_when(row.created_at)}.\n\n{link}"
     return title, body
 
 
