@@ -94,6 +94,10 @@ class ChangeOrderForm(Form):
         if field.data not in {s.value for s in ChangeOrderStatus}:
             raise ValidationError("Choose a status.")
 
+    def validate_due_date(self, field):
+        if field.data is not None and not EARLIEST_DUE_DATE <= field.data <= LATEST_DUE_DATE:
+            raise ValidationError(DUE_DATE_RANGE)
+
     def editor_statuses(self, current):
         allowed = list(EDITOR_SETTABLE_CCO_STATUSES)
         if current is not None and current not in allowed:
