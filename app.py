@@ -43,6 +43,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
         mount_sandbox(app)
         guard_sandbox_hooks(app)
+    _trust_proxies(app)
     _configure_logging(app)
     return app
 
@@ -205,43 +206,23 @@ def _static_files(app: Flask) -> None:
                                    max_age=86400)
 
 
-SANDBOX_HOOKS = "/qbo-sandbox/_sandbox/"
-
-
 def guard_sandbox_hooks(app: Flask) -> None:
-    """The built-in sandbox's test hooks (reset, faults, config…) answer only a request from
-    this machine or a logged-in company admin; its QuickBooks API and OAuth pages stay open to
-    the app itself. Wraps the mount point; the sandbox itself is unchanged."""
-    inner = app.wsgi_app
+    """The built-in sandbox's door is part of its mount (quickbooks_online/builtin.py,
+    ``SandboxDoor``): its pages and hooks answer only this machine or a logged-in admin."""
+    from quickbooks_online.builtin import SandboxDoor
 
-    def guarded(environ, start_response):
-        if (environ.get("PATH_INFO", "").startswith(SANDBOX_HOOKS)
-                and not _hook_allowed(app, environ)):
-            start_response("403 Forbidden", [("Content-Type", "text/plain; charset=utf-8")])
-            return [b"The sandbox hooks answer only this machine or a logged-in admin.\n"]
-        return inner(environ, start_response)
-
-    app.wsgi_app = guarded
+    assert isinstance(app.wsgi_app, SandboxDoor), "mount_sandbox(app) first"
 
 
-def _hook_allowed(app: Flask, environ) -> bool:
-    import ipaddress
+def _trust_proxies(app: Flask) -> None:
+    """TRUSTED_PROXIES > 0: the client's address and scheme come from that many proxies'
+    X-Forwarded-For / X-Forwarded-Proto (the login throttle counts real addresses). Links
+    never come from the request's Host: they start with PUBLIC_URL."""
+    count = app.config.get("TRUSTED_PROXIES") or 0
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
 
-    # Behind a proxy every request comes from loopback: then only the admin check counts.
-    if "HTTP_X_FORWARDED_FOR" not in environ:
-        try:
-            if ipaddress.ip_address(environ.get("REMOTE_ADDR", "")).is_loopback:
-                return True
-        except ValueError:
-            pass
-    from flask import g
-    from flask_login import current_user
-
-    from workflow.permissions import is_company_admin
-
-    with app.request_context(environ):
-        g.pop("_login_user", None)  # this request's session, whatever an outer context held
-        return is_company_admin(current_user)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 def _configure_logging(app: Flask) -> None:

@@ -75,6 +75,15 @@ INTUIT_API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com/v3",
               "production": "https://quickbooks.api.intuit.com/v3"}
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"  # where `make run` (flask run) serves the app
+
+
+def public_url() -> str | None:
+    """PUBLIC_URL: where people reach the app. Every link the app writes starts with it, and
+    the built-in sandbox's address and the OAuth redirect URI are derived from it."""
+    return os.environ.get("PUBLIC_URL", "").strip().rstrip("/") or None
+
+
 def quickbooks(instance_path: str) -> dict:
     """Where QuickBooks is. Unset: the built-in sandbox, served by this app under /qbo-sandbox.
 
@@ -83,7 +92,9 @@ def quickbooks(instance_path: str) -> dict:
     """
     client_id = os.environ.get("QBO_CLIENT_ID", "").strip()
     builtin = not client_id
-    sandbox_url = os.environ.get("QBO_SANDBOX_URL", "http://127.0.0.1:5000/qbo-sandbox").rstrip("/")
+    base = public_url() or DEFAULT_PUBLIC_URL
+    sandbox_url = (os.environ.get("QBO_SANDBOX_URL", "").strip()
+                   or base + "/qbo-sandbox").rstrip("/")
     environment = os.environ.get("QBO_ENVIRONMENT", "").strip() or (
         sandbox_url + "/.well-known/openid_configuration" if builtin else "sandbox")
     api_url = os.environ.get("QBO_API_URL", "").strip() or (
@@ -95,7 +106,7 @@ def quickbooks(instance_path: str) -> dict:
         "QBO_CLIENT_SECRET": os.environ.get("QBO_CLIENT_SECRET", "").strip()
         or ("sandbox-client-secret" if builtin else ""),
         "QBO_REDIRECT_URI": os.environ.get("QBO_REDIRECT_URI", "").strip()
-        or "http://127.0.0.1:5000/erp/settings/callback",
+        or base + "/erp/settings/callback",
         "QBO_ENVIRONMENT": environment,
         "QBO_API_URL": api_url,
         "QBO_MINOR_VERSION": int(os.environ.get("QBO_MINOR_VERSION", "75")),
@@ -128,7 +139,7 @@ def mail() -> dict:
         or "ChangeOrder Desk <changeorder@localhost>",
         "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "20")),
         # Where people reach the app: every link in an email starts with it.
-        "PUBLIC_URL": os.environ.get("PUBLIC_URL", "").strip().rstrip("/") or None,
+        "PUBLIC_URL": public_url(),
         # Sends to ERP within this many seconds of the first go to each approver in one email.
         "NOTIFY_COALESCE_SECONDS": int(os.environ.get("NOTIFY_COALESCE_SECONDS", "120")),
     }
@@ -157,6 +168,12 @@ def load(instance_path: str) -> dict:
         "LOGIN_LIMIT_ACCOUNT": os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per minute;20 per hour"),
         "LOGIN_LIMIT_ADDRESS": os.environ.get("LOGIN_LIMIT_ADDRESS",
                                               "20 per minute;100 per hour"),
+        # Failed logins per account from every address together (a known device is not held).
+        "LOGIN_LIMIT_ACCOUNT_ANY": os.environ.get("LOGIN_LIMIT_ACCOUNT_ANY",
+                                                  "30 per minute;100 per hour"),
+        # How many proxies in front of the app set X-Forwarded-For / -Proto (Werkzeug's
+        # ProxyFix); 0: none trusted, the address is the connection's.
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0") or 0),
         **quickbooks(instance_path),
         **mail(),
     }

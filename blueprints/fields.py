@@ -19,6 +19,10 @@ MAX_ID = 2**31 - 1
 # NUL in text, and none of them belong in anything a person types.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 CONTROL_MESSAGE = "Remove the invisible control character (such as NUL) from this text."
+# A name, title or number is one line: it goes into email subjects and headers, a select, a
+# QuickBooks field. Line feed, carriage return and Unicode's other line breaks are refused.
+LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+LINE_BREAK_MESSAGE = "Keep this on one line: remove the line break."
 
 
 def parse_id(value) -> int | None:
@@ -95,14 +99,21 @@ def id_int(value) -> int:
 
 
 class Form(FlaskForm):
-    """Every form of the app: text with control characters is refused next to its field."""
+    """Every form of the app: text with control characters is refused next to its field, and
+    so is a line break in a one-line field (every text field but a text area)."""
 
     def validate(self, extra_validators=None) -> bool:
+        from wtforms import TextAreaField
+
         valid = super().validate(extra_validators)
         for field in self:
             raw = [v for v in (field.raw_data or []) if isinstance(v, str)]
             if any(CONTROL_CHARACTERS.search(v) for v in raw):
                 field.errors = [*list(field.errors or []), CONTROL_MESSAGE]
+                valid = False
+            elif isinstance(field, StringField) and not isinstance(field, TextAreaField) \
+                    and any(LINE_BREAKS.search(v) for v in raw):
+                field.errors = [*list(field.errors or []), LINE_BREAK_MESSAGE]
                 valid = False
         return valid
 

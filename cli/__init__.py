@@ -72,12 +72,15 @@ def digest_command() -> None:
 
 
 def _public_url() -> str:
-    """Where the app is served: the built-in sandbox's configured address says it (it lives
-    at <app>/qbo-sandbox), else FLASK_RUN_HOST / FLASK_RUN_PORT, else Flask's default."""
+    """Where the app is served: PUBLIC_URL, else the built-in sandbox's configured address
+    (it lives at <app>/qbo-sandbox), else FLASK_RUN_HOST / FLASK_RUN_PORT, else Flask's
+    default."""
     import os
 
     from flask import current_app
 
+    if current_app.config.get("PUBLIC_URL"):
+        return current_app.config["PUBLIC_URL"]
     sandbox_url = os.environ.get("QBO_SANDBOX_URL", "")
     if sandbox_url.rstrip("/").endswith("/qbo-sandbox"):
         return sandbox_url.rstrip("/")[: -len("/qbo-sandbox")]

@@ -1,9 +1,14 @@
 """RQ jobs for email notifications (the rules: workflow/notifications.py). They take ids.
 
-``sent_to_erp`` records a row in each approver's batch; the batch is mailed when it falls due
-by ``mail_due``, which the worker's maintenance pass queues (jobs/worker.py). Inline (no
-REDIS_URL) nothing runs later, so the batch is mailed at once. The other kinds are mailed by
-the job that records them.
+The workflow writes each notice into the database with the change it tells of (the outbox,
+``notifications.record``) and queues ``mail_due`` after its commit; the worker's maintenance
+pass (jobs/worker.py) queues ``mail_due`` too whenever a batch is due, so a notice whose job
+was never queued (Redis down) or whose mail failed (SMTP down) still goes out. Inline (no
+REDIS_URL) nothing runs later, so ``mail_due`` mails every batch at once.
+
+``sent_to_erp``, ``rejected``, ``export_synced`` and ``export_failed`` are the jobs of the
+version before the outbox: kept so that jobs queued by it still run (recording twice adds
+nothing).
 """
 
 from __future__ import annotations
@@ -42,15 +47,6 @@ def rejected(subject_type: str, subject_id: int) -> int:
         return _for_sender(NotificationKind.REJECTED, subject_type, subject_id)
 
 
-def approval_withdrawn(change_order_id: int) -> int:
-    """A CCO changed after its approval: whoever approved it is told what changed."""
-    with job_app_context():
-        user_id = notifications.note_withdrawn(change_order_id)
-        if user_id is None:
-            return 0
-        return notifications.mail_due(user_ids=[user_id])
-
-
 def _export_outcome(kind: NotificationKind, export_id: int) -> int:
     from workflow.erp import subject_of
 
@@ -79,9 +75,10 @@ def export_failed(export_id: int) -> int:
 
 
 def mail_due() -> int:
-    """Mail every batch that has fallen due (queued by the worker's maintenance pass)."""
+    """Mail every batch that has fallen due (queued after a change and by the worker's
+    maintenance pass); inline, every batch (nothing can wait)."""
     with job_app_context():
-        sent = notifications.mail_due()
+        sent = notifications.mail_due(ignore_due=is_inline())
         if sent:
             log.info("mailed %s notification email(s)", sent)
         return sent

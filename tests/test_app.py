@@ -161,3 +161,34 @@ def test_the_navigation_lists_each_tool_a_person_may_use_in_order(client, auth, 
     auth.logout()
     auth.login(reader)
     assert navigation(client.get("/")) == [("/", True, "Projects")]
+
+
+def test_every_own_url_is_derived_from_public_url(tmp_path, monkeypatch):
+    for name in ("QBO_CLIENT_ID", "QBO_SANDBOX_URL", "QBO_REDIRECT_URI", "QBO_ENVIRONMENT",
+                 "QBO_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PUBLIC_URL", "https://desk.example.com/")
+    settings = config.load(str(tmp_path))
+    assert settings["PUBLIC_URL"] == "https://desk.example.com"
+    assert settings["QBO_REDIRECT_URI"] == "https://desk.example.com/erp/settings/callback"
+    assert settings["QBO_API_URL"] == "https://desk.example.com/qbo-sandbox/v3"
+    assert settings["QBO_ENVIRONMENT"] == (
+        "https://desk.example.com/qbo-sandbox/.well-known/openid_configuration")
+    # Set apart, they win.
+    monkeypatch.setenv("QBO_SANDBOX_URL", "http://127.0.0.1:8000/qbo-sandbox")
+    monkeypatch.setenv("QBO_REDIRECT_URI", "https://other.example.com/erp/settings/callback")
+    settings = config.load(str(tmp_path))
+    assert settings["QBO_API_URL"] == "http://127.0.0.1:8000/qbo-sandbox/v3"
+    assert settings["QBO_REDIRECT_URI"] == "https://other.example.com/erp/settings/callback"
+
+
+def test_the_procfile_binds_as_the_readme_says():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    web = next(line for line in (root / "Procfile").read_text().splitlines()
+               if line.startswith("web:"))
+    readme = (root / "README.md").read_text()
+    bind = web.split("--bind ", 1)[1].split()[0]
+    assert bind.startswith("127.0.0.1:")
+    assert f"--bind {bind.replace('${PORT:-8000}', '8000')}" in readme

@@ -170,3 +170,89 @@ def test_reject_on_a_card_the_pm_retrieved_says_who_and_when(client, auth, peopl
                         data={"comment": "Wrong amounts"})  # without htmx: back to the inbox
     assert plain.status_code == 303
     assert b"retrieved by" in client.get(plain.headers["Location"]).data
+
+
+# ---- one-line fields, look-alike numbers, dates --------------------------------------------------
+
+@pytest.mark.parametrize("line_break", ["\r\n", "\n", "\r", "\u2028", "\u0085"])
+def test_a_line_break_in_a_name_is_refused_next_to_it(client, auth, people, factory, line_break):
+    from tests.conftest import error_for
+
+    user = factory.user(name="Avery Approver")
+    auth.login(people.company_admin)
+    response = client.post(f"/admin/users/{user.id}", headers=HTMX, data={
+        "email": user.email, "name": f"Avery{line_break}Approver2", "erp_permission": "none",
+        "active": "y"})
+    assert response.status_code == 422
+    assert "Keep this on one line" in error_for(response.get_data(as_text=True), "name")
+    db.session.refresh(user)
+    assert user.name == "Avery Approver"
+
+
+def test_a_line_break_in_a_title_or_number_is_refused_next_to_it(client, auth, people, factory):
+    from tests.conftest import error_for
+
+    vendor = factory.vendor()
+    auth.login(people.project_admin)
+    url = f"/projects/{people.project.id}/commitments/"
+    base = {"type": "subcontract", "number": "SC-9", "title": "Fine", "vendor_id": vendor.id,
+            "status": "draft"}
+    for name in ("title", "number"):
+        response = client.post(url, headers=HTMX, data={**base, name: "SC-9\r\nBcc: x@y.z"})
+        assert response.status_code == 422
+        assert "Keep this on one line" in error_for(response.get_data(as_text=True), name)
+    commitment = factory.commitment(people.project)
+    response = client.post(
+        f"/projects/{people.project.id}/commitments/{commitment.id}/change-orders",
+        headers=HTMX, data={"title": "Extra\nwork", "status": "draft"})
+    assert response.status_code == 422
+    assert "Keep this on one line" in error_for(response.get_data(as_text=True), "title")
+    # A text area keeps its lines.
+    ok = client.post(url, data={**base, "description": "Line one\r\nLine two"})
+    assert ok.status_code in (302, 303)
+
+
+@pytest.mark.parametrize("look_alike", ["SC\u20111042", "SC-\u200b1042",
+                                        "\uff33\uff23-1042", "SC\u2013\u20601042"])
+def test_a_look_alike_commitment_number_is_the_same_number(client, auth, people, factory,
+                                                           look_alike):
+    from tests.conftest import error_for
+
+    factory.commitment(people.project, number="SC-1042")
+    auth.login(people.project_admin)
+    response = client.post(f"/projects/{people.project.id}/commitments/", headers=HTMX, data={
+        "type": "subcontract", "number": look_alike, "title": "Twin",
+        "vendor_id": factory.vendor().id, "status": "draft"})
+    assert response.status_code == 422
+    assert "SC-1042 is already used on this project." in error_for(
+        response.get_data(as_text=True), "number")
+    assert db.session.query(Commitment).filter_by(title="Twin").count() == 0
+
+
+def test_a_new_number_is_stored_in_its_plain_form(client, auth, people, factory):
+    auth.login(people.project_admin)
+    client.post(f"/projects/{people.project.id}/commitments/", data={
+        "type": "subcontract", "number": "\uff30\uff2f\u20112001\u200b", "title": "Plain",
+        "vendor_id": factory.vendor().id, "status": "draft"})
+    assert db.session.query(Commitment).filter_by(title="Plain").one().number == "PO-2001"
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1999-12-31", "2100-01-01"])
+def test_a_due_date_out_of_range_is_refused_and_the_range_is_shown(client, auth, people,
+                                                                   factory, day):
+    from models import ChangeOrder
+    from tests.conftest import error_for
+
+    commitment = factory.commitment(people.project)
+    auth.login(people.project_admin)
+    url = f"/projects/{people.project.id}/commitments/{commitment.id}/change-orders"
+    form = client.get(url + "/new").get_data(as_text=True)
+    assert "A date from 2000-01-01 to 2099-12-31." in form
+    response = client.post(url, headers=HTMX, data={"title": "Dated", "status": "draft",
+                                                    "due_date": day})
+    assert response.status_code == 422
+    assert "A date from 2000-01-01 to 2099-12-31." in error_for(
+        response.get_data(as_text=True), "due_date")
+    assert db.session.query(ChangeOrder).filter_by(title="Dated").count() == 0
+    ok = client.post(url, data={"title": "Dated", "status": "draft", "due_date": "2099-12-31"})
+    assert ok.status_code in (302, 303)

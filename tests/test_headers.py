@@ -133,3 +133,59 @@ def test_the_sandbox_api_itself_stays_reachable(sandbox_app):
     response = client.get("/qbo-sandbox/.well-known/openid_configuration",
                           environ_base=STRANGER)
     assert response.status_code == 200
+
+
+SPELLINGS = ["/qbo-sandbox//_sandbox/realms/9341453050298165/faults",
+             "/qbo-sandbox/./_sandbox/realms/9341453050298165/faults",
+             "//qbo-sandbox//_sandbox//realms/9341453050298165/faults",
+             "/qbo-sandbox/v3/../_sandbox/realms/9341453050298165/faults"]
+
+
+@pytest.mark.parametrize("hook", SPELLINGS)
+def test_no_spelling_of_a_hook_gets_past_the_guard(sandbox_app, hook):
+    client = sandbox_app.test_client()
+    for environ, headers in ((STRANGER, {}), ({}, {"X-Forwarded-For": "1.2.3.4"})):
+        response = client.post(hook, json={"kind": "429", "count": 1}, environ_base=environ,
+                               headers=headers)
+        assert response.status_code in (403, 404, 405), response.get_data(as_text=True)
+        assert b"pending" not in response.data
+    counters = "/qbo-sandbox//_sandbox/realms/9341453050298165/counters"
+    assert client.get(counters, environ_base=STRANGER).status_code == 403
+    assert client.delete(hook, environ_base=STRANGER).status_code in (403, 404, 405)
+    # Nothing was injected: the loopback client sees no pending fault.
+    pending = client.get("/qbo-sandbox/_sandbox/realms/9341453050298165/counters").get_json()
+    assert "429" not in str(pending.get("pending", ""))
+
+
+def test_the_sandbox_pages_need_an_admin_and_carry_the_apps_headers(sandbox_app, people):
+    client = sandbox_app.test_client()
+    stranger = client.get("/qbo-sandbox/", environ_base=STRANGER)
+    assert stranger.status_code == 403 and b"PurchaseOrder" not in stranger.data
+    assert client.get("/qbo-sandbox/", headers={"X-Forwarded-For": "1.2.3.4"}).status_code == 403
+    member = sandbox_app.test_client()
+    member.post("/auth/login", data={"email": people.standard.email,
+                                     "password": "correct-horse-battery"}, environ_base=STRANGER)
+    assert member.get("/qbo-sandbox/", environ_base=STRANGER).status_code == 403
+    client.post("/auth/login", data={"email": people.company_admin.email,
+                                     "password": "correct-horse-battery"}, environ_base=STRANGER)
+    page = client.get("/qbo-sandbox/", environ_base=STRANGER)
+    assert page.status_code == 200 and b"QuickBooks Online sandbox" in page.data
+    assert page.headers["Cache-Control"] == "no-store"
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "style-src 'self' 'sha256-" in policy
+    assert page.headers["X-Frame-Options"] == "DENY"
+    # The loopback client (the tests, the app calling its own sandbox) stays open.
+    local = sandbox_app.test_client().get("/qbo-sandbox/")
+    assert local.status_code == 200 and local.headers["Cache-Control"] == "no-store"
+
+
+def test_the_sandbox_style_sheets_match_the_policy(sandbox_app):
+    import base64
+    import hashlib
+
+    page = sandbox_app.test_client().get("/qbo-sandbox/").get_data(as_text=True)
+    style = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    policy = sandbox_app.test_client().get("/qbo-sandbox/").headers["Content-Security-Policy"]
+    assert f"'sha256-{digest}'" in policy

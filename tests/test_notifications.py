@@ -40,6 +40,13 @@ class Inbox:
 
     def __init__(self) -> None:
         self.received: list[tuple[list[str], email.message.EmailMessage]] = []
+        self.refuse: set[str] = set()  # recipients this server answers 550
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content or envelope.content,
@@ -404,3 +411,116 @@ def test_a_project_manager_sees_only_the_kinds_that_reach_them(client, auth, peo
     prefs = notifications.preferences(people.project_admin)
     assert prefs[NotificationKind.SYNCED] and not prefs[NotificationKind.REJECTED]
     assert prefs[NotificationKind.SENT]  # not shown, so not changed
+
+
+# ---- never blocks, never loses, never collapses ---------------------------------------------
+
+def _approver(factory, name):
+    return factory.user(name=name, erp=ErpPermission.STANDARD, can_push=True)
+
+
+def test_a_name_with_a_line_break_stops_nobody_elses_email(smtp, no_wait, people, commitment,
+                                                          factory):
+    broken = _approver(factory, "Avery Approver")
+    later = _approver(factory, "Blake Approver")
+    broken.name = "Avery\r\nApprover2"  # written before the forms refused it
+    db.session.commit()
+    erp.send_to_erp(people.project_admin, commitment)
+    deliver()
+    assert smtp.to(later.email), "an approver after the bad name got nothing"
+    [message] = smtp.to(broken.email)
+    assert message["To"] == f"Avery Approver2 <{broken.email}>"
+
+
+def test_a_title_with_a_line_break_stays_one_header(smtp, no_wait, people, approver,
+                                                   commitment):
+    commitment.title = "Cast\r\nBcc: someone@evil.example"
+    db.session.commit()
+    erp.send_to_erp(people.project_admin, commitment)
+    deliver()
+    [message] = smtp.to(approver.email)
+    assert message["Subject"] == "Sent to ERP: SC-1042 (Cast Bcc: someone@evil.example)"
+    assert message["Bcc"] is None
+    assert not smtp.to("someone@evil.example")
+
+
+def test_one_refused_message_fails_alone_and_is_sent_later(smtp, no_wait, people, approver,
+                                                          commitment, factory):
+    first = _approver(factory, "Avery Approver")
+    later = _approver(factory, "Blake Approver")
+    smtp.refuse.add(first.email)
+    erp.send_to_erp(people.project_admin, commitment)
+    deliver()
+    assert smtp.to(later.email) and smtp.to(approver.email)
+    assert not smtp.to(first.email)
+    waiting = db.session.scalars(select(PendingNotification).where(
+        PendingNotification.user_id == first.id)).all()
+    assert [row.sent_at for row in waiting] == [None]  # kept for the next pass
+    smtp.refuse.clear()
+    assert notifications.mail_due() == 1
+    assert notifications.mail_due() == 0
+    assert len(smtp.to(first.email)) == 1 and len(smtp.to(later.email)) == 1
+
+
+def test_after_an_outage_the_sender_hears_of_every_rejection_once(smtp, no_wait, people,
+                                                                 approver, commitment,
+                                                                 factory, app):
+    from tests import qbo_helpers
+
+    second = factory.commitment(people.project, vendor=commitment.vendor, number="SC-1045",
+                                title="Rebar", sov=("900.00",))
+    qbo_helpers.map_for(second)
+    erp.send_to_erp(people.project_admin, commitment)
+    erp.send_to_erp(people.project_admin, db.session.get(Commitment, second.id))
+    deliver()
+    port = app.config["MAIL_PORT"]
+    app.config["MAIL_PORT"] = _free_port()  # the SMTP server is down
+    erp.reject(approver, db.session.get(Commitment, commitment.id), "Wrong cost code")
+    erp.reject(approver, db.session.get(Commitment, second.id), "Missing quote")
+    deliver()
+    assert not smtp.to(people.project_admin.email)
+    app.config["MAIL_PORT"] = port  # back: the worker's next maintenance pass
+    from jobs.notifications import queue_due
+
+    assert queue_due()
+    run_jobs()
+    assert notifications.mail_due(ignore_due=True) == 0  # nothing twice
+    said = "\n".join(m["Subject"] + "\n" + smtp.body(m)
+                     for m in smtp.to(people.project_admin.email))
+    assert said.count("Reason: Wrong cost code") == 1
+    assert said.count("Reason: Missing quote") == 1
+    assert "SC-1042 (Cast-in-place concrete)" in said and "SC-1045 (Rebar)" in said
+
+
+def test_a_send_while_redis_is_down_still_notifies(smtp, no_wait, people, approver, commitment,
+                                                  app):
+    from redis import Redis
+    from rq import Queue
+
+    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
+    app.extensions["changeorder.queue"] = Queue("changeorder",
+                                                connection=Redis.from_url("redis://127.0.0.1:1/0"))
+    erp.send_to_erp(people.project_admin, commitment)  # answers; the queue is down
+    assert db.session.get(Commitment, commitment.id).erp_status == ErpStatus.READY_TO_EXPORT
+    assert not smtp.received
+    app.config["REDIS_URL"] = None  # Redis is back: the worker's pass mails what is owed
+    app.extensions["changeorder.queue"] = None
+    from jobs.notifications import mail_due
+
+    mail_due()
+    assert smtp.to(approver.email) and smtp.to(people.company_admin.email)
+
+
+def test_a_member_removed_from_the_project_is_not_told(smtp, no_wait, people, approver,
+                                                      commitment):
+    from models import ProjectMembership
+
+    erp.send_to_erp(people.project_admin, commitment)
+    deliver()
+    db.session.execute(ProjectMembership.__table__.delete().where(
+        ProjectMembership.user_id == people.project_admin.id))
+    db.session.commit()
+    erp.reject(approver, db.session.get(Commitment, commitment.id), "Not for you any more")
+    deliver()
+    assert not smtp.to(people.project_admin.email)
+    assert notifications.mail_due(ignore_due=True) == 0  # handled, not retried for ever

@@ -119,3 +119,33 @@ def test_a_change_event_page_offers_at_most_the_first_vendors_and_codes(client, 
     # Find reaches the others
     found = client.get(f"/pick/vendor?q=vendor 0{2 * OFFERED}").get_data(as_text=True)
     assert f"Vendor 0{2 * OFFERED}" in found
+
+
+@pytest.mark.parametrize("kind", ["vendor", "cost_code"])
+@pytest.mark.parametrize("role,allowed", [("outsider", False), ("read_only", False),
+                                          ("standard", True), ("project_admin", True),
+                                          ("company_admin", True)])
+def test_find_answers_only_those_who_edit_lines_somewhere(client, auth, people, factory, kind,
+                                                          role, allowed):
+    factory.vendor("Hidden Supply Co.")
+    db.session.add(CostCode(code="7777", description="Hidden trade"))
+    db.session.commit()
+    auth.login(getattr(people, role))
+    response = client.get(f"/pick/{kind}?q=hidden", headers=HTMX)
+    if allowed:
+        assert response.status_code == 200
+        assert ("Hidden Supply Co." if kind == "vendor" else "Hidden trade") in \
+            response.get_data(as_text=True)
+    else:
+        assert response.status_code == 403
+        assert b"Hidden" not in response.data
+
+
+def test_an_approver_on_no_project_gets_no_vendors(client, auth, factory):
+    from models import ErpPermission
+
+    factory.vendor("Hidden Supply Co.")
+    approver = factory.user(erp=ErpPermission.STANDARD, can_push=True)
+    auth.login(approver)
+    response = client.get("/pick/vendor?q=", headers=HTMX)
+    assert response.status_code == 403 and b"Hidden Supply" not in response.data

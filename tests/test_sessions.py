@@ -40,7 +40,7 @@ def _logged_in_client(app, user):
 
 def _link(response) -> str:
     html = response.get_data(as_text=True)
-    match = re.search(r'value="http://localhost(/auth/reset/[^"]+)"', html)
+    match = re.search(r'value="https?://[^/"]+(/auth/reset/[^"]+)"', html)
     assert match, "no password link shown"
     return match.group(1)
 
@@ -237,3 +237,161 @@ def test_an_unknown_email_takes_as_long_as_a_wrong_password(app, client, auth, f
     known = _median_login_time(auth, user.email)
     unknown = _median_login_time(auth, "nobody-here@example.com")
     assert unknown > known * 0.5, (known, unknown)
+
+
+# ---- a stranger cannot lock a real user out ------------------------------------------------------
+
+def _from(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def _try(client, email, password, address):
+    return client.post("/auth/login", data={"email": email, "password": password},
+                       **_from(address))
+
+
+def test_wrong_passwords_from_other_addresses_do_not_hold_the_right_one(app, factory):
+    user = factory.user()
+    stranger = app.test_client()
+    for n in range(5):
+        assert _try(stranger, user.email, f"guess-{n}", f"198.51.100.{n + 1}").status_code == 422
+    assert _try(app.test_client(), user.email, PASSWORD, "198.51.100.77").status_code == 302
+
+
+def test_guessing_spread_over_addresses_holds_new_devices_but_not_a_known_one(app, factory):
+    user = factory.user()
+    known = app.test_client()
+    assert _try(known, user.email, PASSWORD, "198.51.100.200").status_code == 302
+    known.post("/auth/logout")
+    app.config["LOGIN_LIMIT_ACCOUNT_ANY"] = "5 per minute"
+    stranger = app.test_client()
+    for n in range(6):
+        _try(stranger, user.email, f"guess-{n}", f"203.0.113.{n + 1}")
+    held = _try(app.test_client(), user.email, PASSWORD, "203.0.113.99")
+    assert held.status_code == 429  # a new device waits while the guessing goes on
+    # The user's own browser is not held, from any address.
+    assert _try(known, user.email, PASSWORD, "203.0.113.100").status_code == 302
+
+
+def test_failed_logins_with_unknown_emails_behind_one_address_lock_nobody_out(app, factory):
+    """Everyone behind one proxy shares an address: strangers' failures there do not hold a
+    user's known browser."""
+    user = factory.user()
+    browser = app.test_client()
+    assert _try(browser, user.email, PASSWORD, "127.0.0.1").status_code == 302
+    browser.post("/auth/logout")
+    stranger = app.test_client()
+    answers = [_try(stranger, f"random{n}@example.com", "guess", "127.0.0.1").status_code
+               for n in range(22)]
+    assert answers[-1] == 429
+    assert _try(browser, user.email, PASSWORD, "127.0.0.1").status_code == 302
+
+
+def test_a_forged_device_cookie_counts_for_nothing(app, factory):
+    user = factory.user()
+    app.config["LOGIN_LIMIT_ACCOUNT_ANY"] = "3 per minute"
+    for n in range(4):
+        _try(app.test_client(), user.email, "guess", f"203.0.113.{n + 1}")
+    forged = app.test_client()
+    forged.set_cookie("changeorder_device", f'{{"d":"x","u":[{user.id}]}}',
+                      path="/auth/login")
+    assert _try(forged, user.email, PASSWORD, "203.0.113.50").status_code == 429
+
+
+def test_trusted_proxies_give_each_client_its_own_address(app, factory):
+    from app import _trust_proxies
+
+    user = factory.user()
+    client = app.test_client()
+
+    def through_proxy(password, client_address):
+        return client.post("/auth/login", data={"email": user.email, "password": password},
+                           headers={"X-Forwarded-For": client_address})
+
+    for n in range(5):
+        through_proxy(f"guess-{n}", "198.51.100.1")
+    assert through_proxy(PASSWORD, "198.51.100.2").status_code == 429  # one address: the proxy's
+    app.config["TRUSTED_PROXIES"] = 1
+    _trust_proxies(app)
+    from extensions import limiter
+
+    limiter.reset()
+    for n in range(5):
+        through_proxy(f"guess-{n}", "198.51.100.1")
+    assert through_proxy(PASSWORD, "198.51.100.1").status_code == 429
+    assert through_proxy(PASSWORD, "198.51.100.2").status_code == 302
+
+
+def test_the_password_link_comes_from_public_url_never_the_request_host(app, client, auth,
+                                                                       factory, admin):
+    app.config["PUBLIC_URL"] = "https://desk.example.test"
+    user = factory.user()
+    evil = {"base_url": "http://evil.example.com",
+            "headers": {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example.com"}}
+    client.post("/auth/login", data={"email": admin.email, "password": PASSWORD}, **evil)
+    response = client.post(f"/admin/users/{user.id}/reset-link", **evil)
+    html = response.get_data(as_text=True)
+    assert 'value="https://desk.example.test/auth/reset/' in html
+    assert "evil.example.com" not in html
+
+
+def test_granting_can_push_leaves_nobody_else_knowing_the_password(app, client, auth, factory,
+                                                                  admin):
+    """The residue: an admin without Can Push creates a user, opens the link and sets the
+    password; an admin with Can Push then grants it. The first admin must not get in."""
+    plain_admin = factory.user(is_company_admin=True)
+    auth.login(plain_admin)
+    client.post("/admin/users", data={"email": "casey@example.com", "name": "Casey",
+                                      "erp_permission": "standard", "active": "y"})
+    from models import User
+
+    casey = db.session.scalar(db.select(User).where(User.email == "casey@example.com"))
+    link = _link(client.post(f"/admin/users/{casey.id}/reset-link"))
+    auth.logout()
+    assert client.post(link, data={"password": "plain-admin-knows",
+                                   "confirm": "plain-admin-knows"}).status_code == 303
+    session_of_the_plain_admin = app.test_client()
+    assert _log_in(session_of_the_plain_admin, casey.email, "plain-admin-knows") == 302
+
+    granter = app.test_client()
+    _log_in(granter, admin.email, PASSWORD)
+    saved = granter.post(f"/admin/users/{casey.id}", follow_redirects=True, data={
+        "email": casey.email, "name": casey.name, "erp_permission": "standard",
+        "can_push_to_accounting": "y", "active": "y"})
+    assert "voids their password" in saved.get_data(as_text=True)
+    # The password someone else set no longer works, and its session has ended.
+    assert _log_in(app.test_client(), casey.email, "plain-admin-knows") == 422
+    assert session_of_the_plain_admin.get("/erp/").status_code in (302, 401)
+    # A fresh link, made by the admin who holds Can Push, lets Casey set their own.
+    fresh = _link(granter.post(f"/admin/users/{casey.id}/reset-link"))
+    casey_browser = app.test_client()
+    assert casey_browser.post(fresh, data={"password": "only-casey-knows",
+                                           "confirm": "only-casey-knows"}).status_code == 303
+    assert _log_in(app.test_client(), casey.email, "only-casey-knows") == 302
+
+
+def _log_in(client, email, password) -> int:
+    return client.post("/auth/login", data={"email": email, "password": password}).status_code
+
+
+def test_deactivation_kills_an_outstanding_password_link(client, auth, factory, admin):
+    user = factory.user()
+    auth.login(admin)
+    link = _link(client.post(f"/admin/users/{user.id}/reset-link"))
+    client.post(f"/admin/users/{user.id}/deactivate")
+    client.post(f"/admin/users/{user.id}/reactivate")
+    auth.logout()
+    assert client.get(link).status_code == 404
+    assert client.post(link, data={"password": "a-new-password",
+                                   "confirm": "a-new-password"}).status_code == 404
+
+
+def test_deactivation_through_the_user_form_kills_the_link_too(client, auth, factory, admin):
+    user = factory.user()
+    auth.login(admin)
+    link = _link(client.post(f"/admin/users/{user.id}/reset-link"))
+    data = {"email": user.email, "name": user.name, "erp_permission": "none"}
+    client.post(f"/admin/users/{user.id}", data=data)  # active unticked
+    client.post(f"/admin/users/{user.id}", data={**data, "active": "y"})
+    auth.logout()
+    assert client.get(link).status_code == 404

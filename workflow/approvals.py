@@ -17,9 +17,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from extensions import db
-from models import ChangeOrder, ChangeOrderApproval, ChangeOrderStatus, Notice, User
+from models import (
+    ChangeOrder,
+    ChangeOrderApproval,
+    ChangeOrderStatus,
+    Notice,
+    NotificationKind,
+    User,
+)
 from models.types import utcnow
-from workflow import history, queue
+from workflow import history, notifications, queue
 from workflow.money import format_money
 
 WITHDRAWN = "approval_withdrawn"  # the history action and the notice's ``about``
@@ -186,6 +193,7 @@ def withdraw_if_changed(actor: User, cco: ChangeOrder) -> str | None:
                      f"({cco.title}) after you approved it: {what}. Your approval is withdrawn; "
                      "review it again."),
             link=page_path(cco)))
+    notifications.record(NotificationKind.WITHDRAWN, "change_order", cco.id)
     return what
 
 
@@ -197,9 +205,9 @@ def _reviewer(approval: ChangeOrderApproval | None, cco: ChangeOrder) -> User | 
 
 
 def tell_reviewer(cco: ChangeOrder) -> None:
-    """After the commit of a withdrawal: the reviewer's email (jobs/notifications.py)."""
-    queue.enqueue("jobs.notifications.approval_withdrawn", cco.id,
-                  description=f"email: approval withdrawn {cco.id}")
+    """After the commit of a withdrawal (its email row written with it): ask the worker to mail
+    it now; the worker's regular pass mails it anyway if the queue is down."""
+    queue.enqueue("jobs.notifications.mail_due", description=f"email: approval withdrawn {cco.id}")
 
 
 def page_path(cco: ChangeOrder) -> str:

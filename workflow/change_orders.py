@@ -38,6 +38,12 @@ CCO_LABELS = {"title": "Title", "description": "Description", "change_reason": "
 LINE_LABELS = {"description": "Description", "amount": "Amount", "sov_line": "SOV line",
                "cost_code_own": "Cost code", "category_own": "Category"}
 
+# A due date is a date of this business: between these, inclusive (said next to the field).
+EARLIEST_DUE_DATE = date(2000, 1, 1)
+LATEST_DUE_DATE = date(2099, 12, 31)
+DUE_DATE_RANGE = (f"A date from {EARLIEST_DUE_DATE.isoformat()} to "
+                  f"{LATEST_DUE_DATE.isoformat()}.")
+
 CHANGE_REASONS = ("Client Request", "Design Development", "Allowance", "Existing Condition",
                   "Backcharge", "Owner Change", "Unforeseen Condition", "Value Engineering",
                   "Other")
@@ -185,6 +191,8 @@ def _validate(actor: User, commitment: Commitment, data: ChangeOrderInput,
     errors: dict[str, str] = {}
     if not data.title.strip():
         errors["title"] = "Enter a title."
+    if data.due_date is not None and not EARLIEST_DUE_DATE <= data.due_date <= LATEST_DUE_DATE:
+        errors["due_date"] = DUE_DATE_RANGE
     current = existing.status if existing else None
     if data.status != current:
         if current in (ChangeOrderStatus.APPROVED,):

@@ -31,6 +31,7 @@ from workflow.errors import InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.permissions import require_project_role
 from workflow.reference import cost_code_and_category
+from workflow.text import normalize_number
 
 ZERO = Decimal("0.00")
 NUMBER_TOO_LONG = (f"Use at most {MAX_COMMITMENT_NUMBER} characters (it becomes the QuickBooks "
@@ -249,7 +250,7 @@ def _require_editable(commitment: Commitment) -> None:
 def _validate_commitment(project: Project, data: CommitmentInput,
                          existing: Commitment | None) -> tuple[dict[str, str], Vendor | None]:
     errors: dict[str, str] = {}
-    number = data.number.strip()
+    number = data.number = normalize_number(data.number)
     if not number:
         errors["number"] = "Enter a number."
     elif len(number) > MAX_COMMITMENT_NUMBER:

@@ -27,11 +27,12 @@ from models import (
     ExportStatus,
     HistoryEvent,
     Notice,
+    NotificationKind,
     ProjectRole,
     User,
 )
 from models.types import utcnow
-from workflow import approvals, history, notices, queue
+from workflow import approvals, history, notices, notifications, queue
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
 from workflow.permissions import has_project_role, is_approver, is_erp_admin
 from workflow.text import clean_text
@@ -254,8 +255,9 @@ def send_to_erp(actor: User, subject: Subject) -> None:
                    old=ErpStatus.REJECTED if resend else ErpStatus.NOT_SENT,
                    new=ErpStatus.READY_TO_EXPORT)
     notices.settle(subject_type(subject), subject.id, REJECTED_NOTICE)
+    notifications.record(NotificationKind.SENT, subject_type(subject), subject.id)
     db.session.commit()
-    _notify("sent_to_erp", subject_type(subject), subject.id)
+    _deliver_notifications()
 
 
 def retrieve_from_erp(actor: User, subject: Subject) -> None:
@@ -288,11 +290,12 @@ def reject(actor: User, subject: Subject, comment: str) -> None:
           erp_rejection_reason=comment, **({"erp_reopen_pending": True} if cco else {}))
     history.record(actor, subject, "rejected", field="ERP status", old=before,
                    new=ErpStatus.REJECTED, comment=comment)
+    notifications.record(NotificationKind.REJECTED, subject_type(subject), subject.id)
     db.session.commit()
     if cco:
         queue.enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
                 description=f"reopen rejected CCO {subject.id}")
-    _notify("rejected", subject_type(subject), subject.id)
+    _deliver_notifications()
 
 
 def reopen_rejected(cco: ChangeOrder) -> bool:
@@ -325,8 +328,17 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
 
 
 def _notify(job: str, *ids) -> None:
-    """Queue an email job (jobs/notifications.py) after the commit; it never fails the caller."""
+    """Queue an email job (jobs/notifications.py) after the commit; it never fails the caller.
+    (The notices of this module are written with the change instead: ``notifications.record``
+    and ``_deliver_notifications``.)"""
     queue.enqueue(f"jobs.notifications.{job}", *ids, description=f"email: {job} {ids}")
+
+
+def _deliver_notifications() -> None:
+    """After the commit that wrote the notices (``notifications.record``): ask the worker to
+    mail them now. Best effort: if Redis is down the notices wait in the database, and the
+    worker's next maintenance pass mails them."""
+    queue.enqueue("jobs.notifications.mail_due", description="mail notifications")
 
 
 def _last_sender(subject: Subject) -> User | None:
@@ -496,8 +508,9 @@ def export_synced(export: Export, result) -> None:
                    new=ErpStatus.SYNCED,
                    comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
     notices.settle(subject_type(subject), subject.id, REJECTED_NOTICE)
+    notifications.record(NotificationKind.SYNCED, subject_type(subject), subject.id)
     db.session.commit()
-    _notify("export_synced", export.id)
+    _deliver_notifications()
 
 
 def export_failed(export: Export, code: str, message: str) -> None:
@@ -511,8 +524,10 @@ def export_failed(export: Export, code: str, message: str) -> None:
     history.record(None, subject, "export failed", field="ERP status", old=ErpStatus.EXPORTING,
                    new=ErpStatus.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
                    if code and code.isdigit() else message)
+    detail = (message or "") + (f" (QuickBooks code {code})" if code and code.isdigit() else "")
+    notifications.record(NotificationKind.FAILED, subject_type(subject), subject.id, detail)
     db.session.commit()
-    _notify("export_failed", export.id)
+    _deliver_notifications()
 
 
 # ---- drift: what QuickBooks holds against what we hold ---------------------------------------

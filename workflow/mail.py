@@ -7,6 +7,7 @@ Called from RQ jobs only (jobs/notifications.py), never while a page is being se
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -23,12 +24,23 @@ def transport() -> str:
     return "smtp" if settings().get("MAIL_SERVER") else "log"
 
 
+# Line feed, carriage return, Unicode's other line breaks and every control character: none
+# may reach a header, where a line break would end it (and Python refuses to write it).
+_NOT_IN_A_HEADER = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_value(text: str | None) -> str:
+    """``text`` safe as one header line: each run of line breaks or controls is one space.
+    The forms refuse them in names, titles and numbers; this holds for older data too."""
+    return " ".join(_NOT_IN_A_HEADER.sub(" ", text or "").split())
+
+
 def build_message(to: User, subject: str, body: str) -> EmailMessage:
     config = settings()
     message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = formataddr((to.name, to.email))
-    message["Subject"] = subject
+    message["From"] = header_value(config["MAIL_FROM"])
+    message["To"] = formataddr((header_value(to.name), header_value(to.email)))
+    message["Subject"] = header_value(subject)
     message["Message-ID"] = make_msgid(domain="changeorder.local")
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(body)
@@ -57,7 +69,8 @@ def send(to: User, kind: str, subject: str, body: str) -> SentEmail:
     else:
         log.info("email (no MAIL_SERVER set, not sent) to %s\nSubject: %s\n\n%s",
                  to.email, subject, body)
-    record = SentEmail(user_id=to.id, kind=kind, recipient=to.email, subject=subject[:300],
+    record = SentEmail(user_id=to.id, kind=kind, recipient=to.email,
+                       subject=header_value(subject)[:300],
                        body=body, transport=how, sent_at=utcnow())
     db.session.add(record)
     return record

@@ -15,14 +15,20 @@
   and for ERP admins what Failed to Export.
 
 Everyone can turn each kind off for themselves (``EmailOptOut``). Each notification is a
-``PendingNotification`` row, one per person and history event (a job that runs twice adds
-nothing); the job that mails a batch claims its rows with one conditional UPDATE, so two
-jobs never mail the same row. A batch whose mail fails is released and tried again by the
-next maintenance pass.
+``PendingNotification`` row, one per person and history event (recording twice adds
+nothing). The rows are the outbox: ``record`` writes them in the same transaction as the
+change they tell of (workflow/erp.py), so a change that is committed is a notice owed, even
+when Redis is down; the worker mails them (``mail_due``, queued after the commit and by every
+maintenance pass). The job that mails a batch claims its rows with one conditional UPDATE,
+so two jobs never mail the same row; the email says every row it claims (a row is marked
+sent only by an email that said it). A batch whose mail fails is released and tried again
+by the next pass, and never stops the other batches. What an email says is decided when it
+is composed: a notice about a record its recipient may no longer open is dropped.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,6 +54,7 @@ from workflow.permissions import is_approver, is_erp_admin
 from workflow.settings import config as settings
 
 Kind = NotificationKind
+log = logging.getLogger(__name__)
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
 CLAIM_EXPIRES = timedelta(minutes=10)  # a claim older than this is a job that died mid-send
 TRIGGERS = {  # the history actions each kind is about
@@ -111,6 +118,7 @@ def approvers() -> list[User]:
 # ---- links ------------------------------------------------------------------------------------
 
 def public_url() -> str:
+    """Where people reach the app: every absolute link (emails, password links) starts here."""
     return (settings().get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
@@ -187,9 +195,28 @@ def _open_batch_due(user_id: int, kind: NotificationKind) -> datetime | None:
                PendingNotification.sent_at.is_(None), PendingNotification.claim.is_(None)))
 
 
+def record(kind: NotificationKind, subject_type: str, subject_id: int,
+           detail: str | None = None, now: datetime | None = None) -> list[int]:
+    """Write the rows for what just happened to a commitment or CCO into the caller's
+    transaction (no commit): the outbox the worker mails from. The ids of the people told."""
+    if kind == Kind.SENT:
+        return _record_sent(subject_type, subject_id, now)
+    if kind == Kind.WITHDRAWN:
+        told = _record_withdrawn(subject_id, now)
+        return [] if told is None else [told]
+    told = _record_for_sender(kind, subject_type, subject_id, detail, now)
+    return [] if told is None else [told]
+
+
 def note_sent(subject_type: str, subject_id: int, now: datetime | None = None) -> list[int]:
     """A commitment or CCO was sent or resent: each approver who wants it gets a row in their
     open batch (or a new batch, due after the coalescing window). The ids of those approvers."""
+    told = _record_sent(subject_type, subject_id, now)
+    db.session.commit()
+    return told
+
+
+def _record_sent(subject_type: str, subject_id: int, now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     subject = _subject(subject_type, subject_id)
     event = _last_event(subject_type, subject_id, TRIGGERS[Kind.SENT])
@@ -207,13 +234,19 @@ def note_sent(subject_type: str, subject_id: int, now: datetime | None = None) -
             action=event.action, actor_id=event.user_id, history_event_id=event.id,
             created_at=now, due_at=due))
         told.append(user.id)
-    db.session.commit()
     return told
 
 
 def note_for_sender(kind: NotificationKind, subject_type: str, subject_id: int,
                     detail: str | None = None, now: datetime | None = None) -> int | None:
     """Rejected, synced or failed: a row for whoever sent it last, due at once. Their id."""
+    told = _record_for_sender(kind, subject_type, subject_id, detail, now)
+    db.session.commit()
+    return told
+
+
+def _record_for_sender(kind: NotificationKind, subject_type: str, subject_id: int,
+                       detail: str | None = None, now: datetime | None = None) -> int | None:
     now = now or utcnow()
     subject = _subject(subject_type, subject_id)
     event = _last_event(subject_type, subject_id, TRIGGERS[kind])
@@ -229,13 +262,12 @@ def note_for_sender(kind: NotificationKind, subject_type: str, subject_id: int,
         user_id=sender.id, kind=kind, subject_type=subject_type, subject_id=subject_id,
         action=event.action, actor_id=event.user_id, history_event_id=event.id, detail=detail,
         created_at=now, due_at=now))
-    db.session.commit()
     return sender.id
 
 
-def note_withdrawn(change_order_id: int, now: datetime | None = None) -> int | None:
+def _record_withdrawn(change_order_id: int, now: datetime | None = None) -> int | None:
     """A CCO's approval was withdrawn by a change: a row for whoever approved it (not the one
-    who changed it), due at once, with what changed. Their id."""
+    who changed it), due at once, with what changed, in the caller's transaction. Their id."""
     from workflow.approvals import last_withdrawal
 
     now = now or utcnow()
@@ -254,7 +286,6 @@ def note_withdrawn(change_order_id: int, now: datetime | None = None) -> int | N
         subject_id=change_order_id, action=event.action, actor_id=event.user_id,
         history_event_id=event.id, detail=approval.withdrawn_because if approval else None,
         created_at=now, due_at=now))
-    db.session.commit()
     return reviewer.id
 
 
@@ -344,8 +375,16 @@ def mail_batch(batch: Batch, now: datetime | None = None) -> bool:
 
 
 def mail_due(now: datetime | None = None, user_ids=None, ignore_due: bool = False) -> int:
-    """Mail every due batch; how many emails went out."""
-    return sum(mail_batch(batch, now) for batch in due_batches(now, user_ids, ignore_due))
+    """Mail every due batch; how many emails went out. A batch that fails (the SMTP server
+    is down, refuses the address…) is logged and left for the next pass; the others go."""
+    sent = 0
+    for batch in due_batches(now, user_ids, ignore_due):
+        try:
+            sent += mail_batch(batch, now)
+        except Exception:
+            log.exception("could not mail the %s notices of user %s; the next pass tries "
+                          "again", batch.kind.value, batch.user_id)
+    return sent
 
 
 # ---- what the emails say ------------------------------------------------------------------
@@ -361,14 +400,46 @@ def _footer() -> str:
 
 def compose(user: User, kind: NotificationKind, rows: list[PendingNotification]
             ) -> tuple[str, str] | None:
-    """(subject, body) of one email for these rows, or None when nothing is left to say
-    (every item was already handled, or is gone)."""
+    """(subject, body) of one email for these rows -- every one of them -- or None when
+    nothing is left to say (every item was already handled, is gone, or is no longer one
+    the person may open)."""
     if kind == Kind.SENT:
         return _compose_sent(user, rows)
-    row = rows[-1]
-    subject = _subject(row.subject_type, row.subject_id)
-    if subject is None:
+    notices = []
+    for row in rows:
+        subject = _subject(row.subject_type, row.subject_id)
+        if subject is None or not may_open(user, subject):
+            continue
+        notices.append(_sender_notice(kind, row, subject))
+    if not notices:
         return None
+    if len(notices) == 1:
+        title, body = notices[0]
+    else:
+        heading = {Kind.REJECTED: "rejected by accounting", Kind.SYNCED: "in QuickBooks",
+                   Kind.FAILED: "failed to export"}.get(kind, kind.value)
+        title = f"{len(notices)} of your items: {heading}"
+        body = "\n\n----\n\n".join(f"{t}\n\n{b}" for t, b in notices)
+    return title, body + _footer()
+
+
+def may_open(user: User, subject) -> bool:
+    """May ``user`` open this commitment's or CCO's page now (the link a notice gives)?"""
+    from workflow.change_orders import can_view
+    from workflow.permissions import has_project_role
+
+    if not user.active:
+        return False
+    if isinstance(subject, ChangeOrder):
+        return can_view(user, subject)
+    from models import ProjectRole
+
+    return has_project_role(user, subject.project, ProjectRole.READ_ONLY)
+
+
+def _sender_notice(kind: NotificationKind, row: PendingNotification, subject
+                   ) -> tuple[str, str]:
+    """What one rejected / synced / failed row says: (title, body)."""
     actor = db.session.get(User, row.actor_id) if row.actor_id else None
     link = page_link(subject)
     if kind == Kind.REJECTED:
@@ -389,13 +460,16 @@ def compose(user: User, kind: NotificationKind, rows: list[PendingNotification]
         title = f"In QuickBooks: {_title(subject)}"
         body = (f"{_title(subject)}, {_amount(subject)}, was exported to QuickBooks at "
                 f"{_when(row.created_at)} and is Synced.\n\n{link}")
-    else:
+    elif kind == Kind.FAILED:
         title = f"Failed to export: {_title(subject)}"
         body = (f"{_title(subject)}, {_amount(subject)}, could not be exported to QuickBooks "
                 f"at {_when(row.created_at)}.\n\nQuickBooks said: "
                 f"{row.detail or '(no message)'}\n\nAn ERP admin can Retry Export once it is "
                 f"put right, or accounting can reject it back to you:\n{link}")
-    return title, body + _footer()
+    else:
+        title = f"{kind.label}: {_title(subject)}"
+        body = f"{_title(subject)}, {_amount(subject)}, at {_when(row.created_at)}.\n\n{link}"
+    return title, body
 
 
 def _compose_sent(user: User, rows: list[PendingNotification]) -> tuple[str, str] | None:

@@ -156,11 +156,10 @@ def update_user(actor: User, user: User, settings: UserSettings) -> User:
     user.is_company_admin = settings.is_company_admin
     user.erp_permission = settings.erp_permission
     if settings.can_push_to_accounting and not user.can_push_to_accounting:
-        # A link made before the grant (by an admin who may lack it) must not carry it.
-        user.reset_token_hash = user.reset_token_expires_at = None
+        _void_password_for_push(user)
     user.can_push_to_accounting = settings.can_push_to_accounting
     if user.active and not settings.active:
-        user.end_sessions()
+        _deactivate(user)
     user.active = settings.active
     db.session.commit()
     return user
@@ -171,10 +170,30 @@ def set_user_active(actor: User, user: User, active: bool) -> User:
     if user.id == actor.id and not active:
         raise InvalidInput({"active": "You cannot deactivate yourself."})
     if user.active and not active:
-        user.end_sessions()
+        _deactivate(user)
     user.active = active
     db.session.commit()
     return user
+
+
+def _deactivate(user: User) -> None:
+    """Every session ends and an outstanding password link dies (reactivating revives none)."""
+    user.end_sessions()
+    user.reset_token_hash = user.reset_token_expires_at = None
+
+
+PUSH_GRANTED_NOTE = ("Can Push to Accounting voids their password: make them a password link "
+                     "below and pass it on; they set a new password with it.")
+
+
+def _void_password_for_push(user: User) -> None:
+    """Granting Can Push to Accounting leaves nobody else knowing the password: whoever set
+    it (through a link an admin without Can Push made and may have opened) knows it no more.
+    The password is voided, every session ends and any link dies; the user sets a new
+    password through a fresh link, which only an admin who holds Can Push can make."""
+    user.reset_token_hash = user.reset_token_expires_at = None
+    user.set_unusable_password()
+    user.end_sessions()
 
 
 def _check_push_grant(actor: User | None, *, current: bool, wanted: bool) -> None:

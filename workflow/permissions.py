@@ -97,6 +97,22 @@ def visible_projects_page(user: User, after: str | None = None, before: str | No
                   lambda p: (p.number, p.id), after=after, before=before)
 
 
+def may_pick_reference(user: User | None) -> bool:
+    """May use the Find box of the cost code and vendor selects (blueprints/pickers.py): only
+    someone who edits lines somewhere -- a standard or admin member of an active project, or
+    a company admin. Someone on no project (or only reading) learns nothing from it."""
+    if user is None or not user.is_authenticated or not user.active:
+        return False
+    if user.is_company_admin:
+        return True
+    from sqlalchemy import exists
+
+    return bool(db.session.scalar(select(exists().where(
+        ProjectMembership.user_id == user.id,
+        ProjectMembership.role.in_((ProjectRole.STANDARD, ProjectRole.ADMIN)),
+        ProjectMembership.project_id == Project.id, Project.active.is_(True)))))
+
+
 def can_view_erp(user: User | None) -> bool:
     return bool(user is not None and user.is_authenticated
                 and user.erp_permission != ErpPermission.NONE)

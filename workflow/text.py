@@ -20,3 +20,25 @@ def clean_text(text: str | None) -> str:
             from None
     return "".join(ch for ch in text
                    if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+# Characters that show nothing: zero-width spaces and joiners, the word joiner, the BOM, soft
+# hyphens and the other format characters (Unicode category Cf).
+def _invisible(ch: str) -> bool:
+    return unicodedata.category(ch) == "Cf"
+
+
+def normalize_number(text: str | None) -> str:
+    """A record number as it is compared and stored: NFKC (fullwidth letters are plain
+    ones), invisible characters removed, every dash (non-breaking hyphen, en dash, minus …)
+    a plain ``-``, spaces collapsed: ``SC\u20111042`` and ``SC-\u200b1042`` are
+    ``SC-1042``."""
+    text = unicodedata.normalize("NFKC", text or "")
+    out = []
+    for ch in text:
+        if _invisible(ch):
+            continue
+        if ch == "\u2212" or unicodedata.category(ch) == "Pd":
+            ch = "-"
+        out.append(ch)
+    return " ".join("".join(out).split())

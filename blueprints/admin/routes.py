@@ -147,7 +147,11 @@ def _reset_link(user: User) -> str | None:
         token = issue_reset_link(current_user, user)
     except PermissionDenied:
         return None
-    return url_for("auth.reset", token=token, _external=True)
+    from workflow.notifications import public_url
+
+    # From PUBLIC_URL, never from the request's Host or scheme (a forged Host header must not
+    # put the link on another site).
+    return f"{public_url()}/auth/reset/{token}"
 
 
 @bp.post("/users/<int:user_id>/reset-link")
@@ -169,6 +173,7 @@ def edit_user(user_id: int):
     form = UserForm(obj=user)
     if form.is_submitted():
         if form.validate():
+            granted = form.can_push_to_accounting.data and not user.can_push_to_accounting
             try:
                 update_user(current_user, user, _settings(form))
             except InvalidInput as error:
@@ -176,6 +181,11 @@ def edit_user(user_id: int):
                 field_errors(form, error.errors)
             else:
                 flash(f"Saved {user.name}.", "success")
+                if granted:
+                    from workflow.people import PUSH_GRANTED_NOTE
+
+                    flash(PUSH_GRANTED_NOTE, "info")
+                    return redirect_after_post(url_for("admin.edit_user", user_id=user.id))
                 return redirect_after_post(url_for("admin.users"))
         return render("admin/user.html", "admin/_user_form.html", status=422,
                       form=form, user=user, tool="admin")

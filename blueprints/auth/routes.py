@@ -3,6 +3,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from blueprints.auth import bp
@@ -66,9 +67,84 @@ def _landing() -> str:
     return url_for("projects.index")
 
 
+# ---- login throttling ---------------------------------------------------------------------
+# A stranger must not be able to lock a real user out (README, "Security"):
+# * wrong passwords are counted per account *and* address (LOGIN_LIMIT_ACCOUNT): guessing
+#   from one address stops there, and it holds nobody else;
+# * per address, whatever the account (LOGIN_LIMIT_ADDRESS), and per account from every
+#   address together (LOGIN_LIMIT_ACCOUNT_ANY, against guessing spread over many addresses);
+# * a known device -- a browser this account logged in from before, which keeps a signed
+#   cookie -- is held by neither of those two: it is counted on its own (per account and
+#   device), so its right password still logs in while strangers are throttled.
+
+DEVICE_COOKIE = "changeorder_device"
+DEVICE_COOKIE_DAYS = 365
+DEVICE_ACCOUNTS = 10  # the accounts one browser remembers
+
+
+def _device_serializer():
+    from itsdangerous import URLSafeSerializer
+
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="known-device")
+
+
+def _device() -> dict:
+    """This browser's known-device cookie: {"d": its id, "u": the account ids seen on it}."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if raw and len(raw) < 1000:
+        try:
+            data = _device_serializer().loads(raw)
+        except Exception:  # forged, or signed with another key
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("d"), str) \
+                and isinstance(data.get("u"), list):
+            return data
+    return {}
+
+
+def _typed_email() -> str:
+    return normalize_email(request.form.get("email", ""))[:254]
+
+
+def _known_device() -> str | None:
+    """This browser's id when the account being tried has logged in from it before."""
+    cache = request.environ  # once per request (not ``g``, which may outlive one)
+    if "changeorder.known_device" not in cache:
+        from workflow.people import find_user_by_email
+
+        device, known = _device(), None
+        if device and _typed_email():
+            user = find_user_by_email(_typed_email())
+            if user is not None and user.id in device["u"]:
+                known = device["d"]
+        cache["changeorder.known_device"] = known
+    return cache["changeorder.known_device"]
+
+
 def _login_account() -> str:
-    """The throttle's key for the account being tried (whatever email was typed)."""
-    return "account:" + normalize_email(request.form.get("email", ""))[:254]
+    """Per account and address, or per account and device on a known device."""
+    where = _known_device()
+    where = f"device:{where}" if where else f"address:{get_remote_address()}"
+    return f"account:{_typed_email()}|{where}"
+
+
+def _login_account_any() -> str:
+    return "account:" + _typed_email()
+
+
+def _remember_device(response, user: User):
+    import secrets
+
+    device = _device()
+    others = [i for i in device.get("u", []) if i != user.id]
+    ids = [*others[-(DEVICE_ACCOUNTS - 1):], user.id]
+    value = _device_serializer().dumps({"d": device.get("d") or secrets.token_hex(16),
+                                        "u": ids})
+    response.set_cookie(DEVICE_COOKIE, value, max_age=DEVICE_COOKIE_DAYS * 86400,
+                        httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+                        path=url_for("auth.login"))
+    return response
 
 
 def _login_failed(response) -> bool:
@@ -79,7 +155,11 @@ def _login_failed(response) -> bool:
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT"], key_func=_login_account,
                methods=["POST"], deduct_when=_login_failed, scope="login-account")
 @limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ADDRESS"], methods=["POST"],
-               deduct_when=_login_failed, scope="login-address")
+               deduct_when=_login_failed, scope="login-address",
+               exempt_when=lambda: _known_device() is not None)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_ACCOUNT_ANY"],
+               key_func=_login_account_any, methods=["POST"], deduct_when=_login_failed,
+               scope="login-account-any", exempt_when=lambda: _known_device() is not None)
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next(request.args.get("next")))
@@ -89,7 +169,7 @@ def login():
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return _remember_device(redirect(_safe_next(request.args.get("next"))), user)
         form.form_errors.append(WRONG_CREDENTIALS)
         status = 422
     elif form.is_submitted():

@@ -26,7 +26,12 @@ from models import (
     CommitmentStatus,
     CommitmentType,
 )
-from workflow.change_orders import CHANGE_REASONS
+from workflow.change_orders import (
+    CHANGE_REASONS,
+    DUE_DATE_RANGE,
+    EARLIEST_DUE_DATE,
+    LATEST_DUE_DATE,
+)
 from workflow.commitments import NUMBER_TOO_LONG
 
 TITLE_MAX = 255
@@ -76,8 +81,9 @@ class ChangeOrderForm(Form):
                          choices=[SelectChoice(s.value, s.label) for s in ChangeOrderStatus])
     designated_reviewer_id = SelectField("Designated reviewer", coerce=optional_int,
                                          validate_choice=False)
-    due_date = DateField("Due date", validators=[Optional()],
-                         render_kw={"placeholder": "YYYY-MM-DD"})
+    due_date = DateField("Due date", validators=[Optional()], description=DUE_DATE_RANGE,
+                         render_kw={"placeholder": "YYYY-MM-DD", "min": EARLIEST_DUE_DATE,
+                                    "max": LATEST_DUE_DATE})
     executed = BooleanField("Executed")
     private = BooleanField("Private")
     viewer_ids = SelectMultipleField("Visible to (when private)", coerce=id_int,
@@ -87,6 +93,10 @@ class ChangeOrderForm(Form):
     def validate_status(self, field):
         if field.data not in {s.value for s in ChangeOrderStatus}:
             raise ValidationError("Choose a status.")
+
+    def validate_due_date(self, field):
+        if field.data is not None and not EARLIEST_DUE_DATE <= field.data <= LATEST_DUE_DATE:
+            raise ValidationError(DUE_DATE_RANGE)
 
     def editor_statuses(self, current):
         allowed = list(EDITOR_SETTABLE_CCO_STATUSES)
