@@ -25,10 +25,12 @@ from quickbooks_online import purchase_orders
 from quickbooks_online.connection import require_connection
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
+from quickbooks_online.links import link_of, plan_link
 from quickbooks_online.mapping import (
     commitment_blockers,
     purchase_order_payload,
     ref,
+    sov_line_description,
     sov_lines_payload,
 )
 from quickbooks_online.marker import Marker, join_note, split_note
@@ -84,6 +86,8 @@ def _marked_ours(commitment: Commitment, pos: list[dict]) -> dict | None:
 def _push_once(commitment: Commitment, key: str, tried_before: bool) -> ExportResult:
     if commitment.qbo_purchase_order_id:
         po = purchase_orders.read(commitment.qbo_purchase_order_id)
+        if link_of(commitment) is not None:
+            return _bring_linked_up_to_date(commitment, po, key)
         return _bring_up_to_date(commitment, po, key)
     found = purchase_orders.find_by_doc_number(commitment.doc_number)
     ours = _marked_ours(commitment, found)
@@ -202,3 +206,33 @@ def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResul
     }, request_id(key, f"u{po['SyncToken']}"))
     return result_of(saved, sent_line_ids(lines, saved, positions))
 
+
+
+def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResult:
+    """The first export of a commitment linked to a PurchaseOrder that was already in
+    QuickBooks: one sparse update of its lines and note, nothing else (DocNumber, vendor,
+    Memo and the bookkeeper's own lines stay as they are). Our marker block in the note says
+    it is done: a retry whose first answer was lost writes nothing again."""
+    user_text, marker = note_of(commitment, po)
+    if marker is not None:  # ours already: the update was applied
+        claimed = {sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
+        found = {sov.id: sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
+        free = [line for line in purchase_orders.expense_lines(po)
+                if str(line.get("Id")) not in claimed]
+        for sov in commitment.sov_lines:
+            if sov.qbo_line_id:
+                continue
+            for line in free:
+                if line.get("Description") == sov_line_description(sov):
+                    found[sov.id] = str(line["Id"])
+                    free.remove(line)
+                    break
+        return result_of(po, found)
+    plan = plan_link(commitment, po.get("Line") or [])
+    if plan.problems:
+        raise QboPermanentError(" ".join(plan.problems), "mapping")
+    saved = purchase_orders.sparse_update(po, {
+        "Line": plan.lines,
+        "PrivateNote": join_note(user_text, Marker(commitment.id)),
+    }, request_id(key, f"u{po['SyncToken']}"))
+    return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines))
