@@ -13,7 +13,15 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from models import ChangeOrder, Commitment, CostMapping, ErpPermission, ErpStatus, HistoryEvent
+from models import (
+    ChangeOrder,
+    Commitment,
+    CostMapping,
+    ErpPermission,
+    ErpStatus,
+    HistoryEvent,
+    ProjectRole,
+)
 from quickbooks_online.marker import split_note
 from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import DEMO_REALM
@@ -42,8 +50,11 @@ def account_line(amount, description, account=JOB_MATERIALS, customer=JOB) -> di
 
 
 @pytest.fixture
-def erp_admin(factory):
-    return factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
+def erp_admin(factory, people):
+    """An ERP admin with Can Push who can open the project's pages (read only there)."""
+    user = factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
+    factory.member(people.project, user, ProjectRole.READ_ONLY)
+    return user
 
 
 @pytest.fixture
@@ -415,3 +426,84 @@ def test_import_is_for_erp_admins(people, erp_commitment, approver):
         books.import_page(approver, people.project)
     with pytest.raises(PermissionDenied):
         books.import_purchase_orders(people.project_admin, people.project, ["101"], {})
+
+
+# ---- the pages -----------------------------------------------------------------------------------
+
+def _text(response) -> str:
+    """The page's words: tags dropped, entities unescaped, whitespace collapsed."""
+    import re
+    from html import unescape
+
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
+
+
+def test_link_pages_then_the_card_preview_shows_now_change_after(
+        client, auth, people, erp_commitment, erp_admin, approver, bookkeeper_po):
+    page_url = (f"/projects/{erp_commitment.project_id}/commitments/{erp_commitment.id}")
+    auth.login(erp_admin)
+    assert "Link to a QuickBooks purchase order" in _text(client.get(page_url))
+    listing = _text(client.get(f"/erp/books/commitments/{erp_commitment.id}/link"))
+    assert "PurchaseOrder SC-1042" in listing and "Freight (bookkeeper)" in listing
+    form = client.get(f"/erp/books/commitments/{erp_commitment.id}/link?po={bookkeeper_po['Id']}")
+    assert "Retaining walls" in _text(form)
+    first, second = erp_commitment.sov_lines
+    po_lines = [line["Id"] for line in bookkeeper_po["Line"]]
+    twice = client.post(f"/erp/books/commitments/{erp_commitment.id}/link",
+                        data={"po": bookkeeper_po["Id"], f"line-{first.id}": po_lines[0],
+                              f"line-{second.id}": po_lines[0]})
+    assert twice.status_code == 422 and "already matched to SOV line 1" in _text(twice)
+    done = client.post(f"/erp/books/commitments/{erp_commitment.id}/link",
+                       data={"po": bookkeeper_po["Id"], f"line-{first.id}": po_lines[0],
+                             f"line-{second.id}": po_lines[1]}, follow_redirects=True)
+    assert "is linked to QuickBooks PurchaseOrder" in _text(done)
+    assert "Linked to QuickBooks PurchaseOrder SC-1042" in _text(done)
+    auth.logout()
+    auth.login(people.project_admin)
+    client.post(f"{page_url}/erp/send")
+    auth.logout()
+    auth.login(approver)
+    card = _text(client.get(f"/erp/commitments/{erp_commitment.id}/card"))
+    assert "Now Change After" in card
+    assert "Slab on grade and footings" in card and "180,000.00" in card and "185,000.00" in card
+
+
+def test_unlink_from_the_panel_says_what_to_do_first_and_asks_why(
+        client, auth, sandbox, factory, people, erp_commitment, erp_admin, approver):
+    commitment, cco = _synced_with_cco(sandbox, factory, people, erp_commitment, approver)
+    url = (f"/projects/{commitment.project_id}/commitments/{commitment.id}"
+           f"/change-orders/{cco.id}")
+    factory.member(people.project, approver, ProjectRole.READ_ONLY)
+    auth.login(approver)  # an approver without ERP admin: no Unlink offered, refused
+    assert "Remove this CCO's lines" not in _text(client.get(url))
+    assert client.post(f"/erp/books/change-orders/{cco.id}/unlink",
+                       data={"reason": "x"}).status_code == 403
+    auth.logout()
+    auth.login(erp_admin)
+    assert "Remove this CCO's lines and amount changes" in _text(client.get(url))
+    empty = client.post(f"/erp/books/change-orders/{cco.id}/unlink", data={"reason": ""},
+                        follow_redirects=True)
+    assert "Not unlinked: Say why" in _text(empty)
+    assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.SYNCED
+    done = client.post(f"/erp/books/change-orders/{cco.id}/unlink",
+                       data={"reason": "Wrong amount"}, follow_redirects=True)
+    assert "Unlinked. Nothing was written to QuickBooks." in _text(done)
+    assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.NOT_SENT
+
+
+def test_import_page_imports_the_chosen_po_and_says_so(
+        client, auth, sandbox, people, erp_commitment, erp_admin):
+    second = erp_commitment.sov_lines[1]
+    db.session.query(CostMapping).filter_by(cost_code_id=second.cost_code_id,
+                                            category_id=second.category_id).delete()
+    db.session.commit()
+    po = sandbox.add_purchase_order(DEMO_REALM, SUMMIT, [item_line("4200.00", "Curbs")],
+                                    doc_number="PO-4001")
+    auth.login(erp_admin)
+    listing = _text(client.get(f"/erp/books/import?project={people.project.id}"))
+    assert "PurchaseOrder PO-4001" in listing and "Curbs" in listing
+    done = client.post("/erp/books/import", data={"project": people.project.id,
+                                                  "po": po["Id"]})
+    assert done.status_code == 200
+    assert "PurchaseOrder PO-4001: imported as commitment PO-4001 with 1 SOV line, 4,200.00, " \
+           "Synced." in _text(done)

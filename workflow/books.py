@@ -187,6 +187,7 @@ class PoSummary:
     problems: list[str] = field(default_factory=list)
     choices: dict[str, list] = field(default_factory=dict)  # PO line Id → [(value, label)]
     resolved: dict[str, tuple[int, int]] = field(default_factory=dict)  # line → (code, cat)
+    labels: dict[str, str] = field(default_factory=dict)  # line → its resolved pair in words
 
     @property
     def id(self) -> str:
@@ -430,6 +431,7 @@ def _resolve(summaries: list[PoSummary]) -> None:
             if len(candidates) == 1:
                 summary.resolved[line_id] = (candidates[0].cost_code_id,
                                              candidates[0].category_id)
+                summary.labels[line_id] = _label(candidates[0])
             elif candidates:
                 summary.choices[line_id] = sorted(
                     ((f"{m.cost_code_id}:{m.category_id}", _label(m)) for m in candidates),
