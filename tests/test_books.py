@@ -23,6 +23,7 @@ from models import (
     ProjectRole,
 )
 from quickbooks_online.marker import split_note
+from tests import qbo_helpers
 from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import DEMO_REALM
 from workflow import books, erp
@@ -507,3 +508,57 @@ def test_import_page_imports_the_chosen_po_and_says_so(
     assert done.status_code == 200
     assert "PurchaseOrder PO-4001: imported as commitment PO-4001 with 1 SOV line, 4,200.00, " \
            "Synced." in _text(done)
+
+
+# ---- the demo: a company with existing books ---------------------------------------------------
+
+def test_the_demo_has_one_commitment_to_link_and_two_pos_to_import(sandbox, people, approver):
+    from demo import seed_demo
+    from demo.quickbooks import link_and_map
+    from models import Project, User
+    from qbo_sandbox.books import seed_existing_books
+
+    entered = seed_existing_books(sandbox)
+    assert seed_existing_books(sandbox) == []  # once
+    seed_demo()
+    qbo_helpers.connect(people.company_admin)
+    link_and_map()
+    admin = db.session.scalar(select(User).filter_by(email="admin@example.com"))
+    pm = db.session.scalar(select(User).filter_by(email="pm@example.com"))
+    project = db.session.scalar(select(Project).filter_by(number="2024-015"))
+    sc = db.session.scalar(select(Commitment).filter_by(project_id=project.id, number="SC-1044"))
+    existing = next(po for po in entered if po["DocNumber"] == "SC-1044")
+
+    # To link: SC-1044, the bookkeeper's PO offered, lines suggested (two of three).
+    offered = books.linkable_purchase_orders(admin, sc)
+    assert [s.doc_number for s in offered] == ["SC-1044"]
+    suggested = books.suggested_matches(sc, offered[0].lines)
+    assert len(suggested) == 2 and sc.sov_lines[2].id not in suggested
+    page = books.import_page(admin, project)
+    shown = {s.doc_number: s for s in page.purchase_orders}
+    assert set(shown) == {"SC-1044", "PO-2050", "PO-2051"}  # not the other job's HP-310
+    assert "link it to this purchase order instead" in shown["SC-1044"].problems[0]
+    assert not shown["PO-2050"].problems and not shown["PO-2050"].choices
+    assert list(shown["PO-2051"].choices) == [shown["PO-2051"].lines[1]["Id"]]  # asked for
+
+    books.link(admin, sc, existing["Id"], list(suggested.items()))
+    erp.send_to_erp(pm, sc)
+    erp.accept(approver, sc)
+    sc = _fresh(Commitment, sc.id)
+    assert sc.erp_status == ErpStatus.SYNCED
+    po = sandbox.get(DEMO_REALM, "PurchaseOrder", existing["Id"])
+    assert Decimal(str(po["TotalAmt"])) == Decimal("148000.00") + Decimal("23500.00") + \
+        Decimal("6200.00") + Decimal("4800.00")  # the crane line stays the bookkeeper's
+    assert po["Memo"] == "Per signed subcontract of 14 March"
+
+    second = shown["PO-2051"].lines[1]["Id"]
+    choice = shown["PO-2051"].choices[second][0][0]
+    results = books.import_purchase_orders(
+        admin, project, [shown["PO-2050"].id, shown["PO-2051"].id],
+        {f"{shown['PO-2051'].id}-{second}": choice})
+    assert all(r.commitment is not None for r in results), results
+    for result in results:
+        commitment = result.commitment
+        assert totals(commitment).revised == commitment.qbo_total
+    assert books.import_page(admin, project).purchase_orders == []
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == len(entered) == 4  # no PO created

@@ -473,6 +473,9 @@ def import_page(actor: User, project: Project, vendor: Vendor | None = None,
         size=IMPORT_PAGE))
     taken = _taken([str(po["Id"]) for po in found])
     vendors = _local_vendors({str((po.get("VendorRef") or {}).get("value")) for po in found})
+    numbers = {c.number.lower(): c for c in db.session.scalars(select(Commitment).where(
+        Commitment.project_id == project.id,
+        Commitment.number.in_([po.get("DocNumber") for po in found if po.get("DocNumber")])))}
     summaries = []
     for po in found:
         if str(po["Id"]) in taken or _marked_for_other(po, None) is not None:
@@ -485,6 +488,10 @@ def import_page(actor: User, project: Project, vendor: Vendor | None = None,
             summary.problems.append(f"Vendor {(po.get('VendorRef') or {}).get('name') or ''} "
                                     "is not linked to a vendor here (ERP Integrations → "
                                     "Settings).")
+        same = numbers.get((po.get("DocNumber") or "").lower())
+        if same is not None:
+            summary.problems.append(f"Commitment {same.number} of this project has this number: "
+                                    "link it to this purchase order instead (its ERP panel).")
         summaries.append(summary)
     _resolve(summaries)
     return ImportPage(summaries, start,
