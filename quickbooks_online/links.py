@@ -89,6 +89,13 @@ def plan_link(commitment: Commitment, po_lines: list[dict], mappings: dict | Non
                                   commitment.project.qbo_customer_id))
         plan.preview.append(PreviewLine(sov_line_description(sov), None, sov.amount,
                                         sov.amount))
+    claimed = {str(sov.qbo_line_id) for sov in commitment.sov_lines if sov.qbo_line_id}
+    for line in po_lines:  # the bookkeeper's own lines: sent back as read, shown as kept
+        if str(line.get("Id")) not in claimed:
+            now = amount_of(line)
+            plan.preview.append(PreviewLine(f"{line.get('Description') or 'PO line'} "
+                                            "(not matched: kept as it is)", now,
+                                            Decimal("0.00"), now))
     return plan
 
 

@@ -106,7 +106,9 @@ def test_link_then_accept_brings_the_bookkeepers_po_to_the_sov_and_keeps_their_l
     assert [(r.now, r.change, r.after) for r in preview.preview] == [
         (Decimal("180000.00"), Decimal("5000.00"), Decimal("185000.00")),
         (Decimal("90000.00"), Decimal("6500.50"), Decimal("96500.50")),
-        (None, Decimal("5000.00"), Decimal("5000.00"))]
+        (None, Decimal("5000.00"), Decimal("5000.00")),
+        (Decimal("1500.00"), Decimal("0.00"), Decimal("1500.00"))]  # the bookkeeper's, kept
+    assert preview.preview[3].description == "Freight (bookkeeper) (not matched: kept as it is)"
 
     synced = send_and_accept(erp_commitment, people, approver)
     assert synced.erp_status == ErpStatus.SYNCED
@@ -506,7 +508,7 @@ def test_import_page_imports_the_chosen_po_and_says_so(
     done = client.post("/erp/books/import", data={"project": people.project.id,
                                                   "po": po["Id"]})
     assert done.status_code == 200
-    assert "PurchaseOrder PO-4001: imported as commitment PO-4001 with 1 SOV line, 4,200.00, " \
+    assert "PurchaseOrder PO-4001: imported as commitment PO-4001 with 1 SOV line, $4,200.00, " \
            "Synced." in _text(done)
 
 

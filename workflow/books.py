@@ -592,7 +592,7 @@ def import_purchase_orders(actor: User, project: Project, po_ids: list[str],
                                 f"{name}: imported as commitment {commitment.number} with "
                                 f"{len(summary.lines)} SOV line"
                                 f"{'s' if len(summary.lines) != 1 else ''}, "
-                                f"{summary.total:,.2f}, Synced."))
+                                f"${summary.total:,.2f}, Synced."))
     return results
 
 
@@ -619,6 +619,6 @@ def _create_imported(actor, project, vendor, po, summary, number, pairs, link) -
     history.record(actor, commitment, "imported", field="QuickBooks PurchaseOrder", old=None,
                    new=summary.id, comment=f"Imported from QuickBooks PurchaseOrder "
                                            f"{summary.doc_number}: {len(summary.lines)} lines, "
-                                           f"{summary.total:,.2f}.")
+                                           f"${summary.total:,.2f}.")
     db.session.commit()
     return commitment
