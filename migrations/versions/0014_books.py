@@ -23,18 +23,16 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE (no batch copy): other tables refer to commitments and change_orders, and
+# SQLite (3.35+) adds and drops a column in place.
 def upgrade():
-    with op.batch_alter_table('commitments') as batch:
-        batch.add_column(sa.Column('qbo_link', sa.Text(), nullable=True))
-        batch.create_index('ux_commitments_qbo_purchase_order_id', ['qbo_purchase_order_id'],
-                           unique=True)
-    with op.batch_alter_table('change_orders') as batch:
-        batch.add_column(sa.Column('erp_unlink', sa.Text(), nullable=True))
+    op.add_column('commitments', sa.Column('qbo_link', sa.Text(), nullable=True))
+    op.create_index('ux_commitments_qbo_purchase_order_id', 'commitments',
+                    ['qbo_purchase_order_id'], unique=True)
+    op.add_column('change_orders', sa.Column('erp_unlink', sa.Text(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('change_orders') as batch:
-        batch.drop_column('erp_unlink')
-    with op.batch_alter_table('commitments') as batch:
-        batch.drop_index('ux_commitments_qbo_purchase_order_id')
-        batch.drop_column('qbo_link')
+    op.drop_column('change_orders', 'erp_unlink')
+    op.drop_index('ux_commitments_qbo_purchase_order_id', table_name='commitments')
+    op.drop_column('commitments', 'qbo_link')
