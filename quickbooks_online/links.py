@@ -52,21 +52,25 @@ def link_record(po: dict, *, imported: bool = False) -> str:
                   for line in purchase_orders.expense_lines(po)]})
 
 
-def plan_link(commitment: Commitment, po_lines: list[dict], mappings: dict | None = None):
+def plan_link(commitment: Commitment, po_lines: list[dict], mappings: dict | None = None,
+              line_ids: dict[int, str] | None = None):
     """The first export of a linked commitment, for the export and for the approver's preview
     alike: each matched PO line brought to its SOV line's amount, each SOV line without a
-    match appended, every other line as read."""
+    match appended, every other line as read. ``line_ids``: SOV line id → PO line Id (default:
+    the line map made when linking)."""
     from quickbooks_online.export.change_order import Plan, PreviewLine
 
+    if line_ids is None:
+        line_ids = {sov.id: sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
     lines = [dict(line) for line in po_lines]
     index_by_id = {str(line.get("Id")): i for i, line in enumerate(lines)}
     plan = Plan(lines)
-    unmatched = [sov for sov in commitment.sov_lines if not sov.qbo_line_id]
+    unmatched = [sov for sov in commitment.sov_lines if sov.id not in line_ids]
     if mappings is None:
         mappings = mappings_for({(sov.cost_code_id, sov.category_id) for sov in unmatched})
     for sov in commitment.sov_lines:
-        if sov.qbo_line_id:
-            index = index_by_id.get(str(sov.qbo_line_id))
+        if sov.id in line_ids:
+            index = index_by_id.get(str(line_ids[sov.id]))
             if index is None:
                 plan.problems.append(f"The QuickBooks line matched to SOV line "
                                      f"{sov.line_number} ({sov.description}) is not on the "
@@ -89,7 +93,7 @@ def plan_link(commitment: Commitment, po_lines: list[dict], mappings: dict | Non
                                   commitment.project.qbo_customer_id))
         plan.preview.append(PreviewLine(sov_line_description(sov), None, sov.amount,
                                         sov.amount))
-    claimed = {str(sov.qbo_line_id) for sov in commitment.sov_lines if sov.qbo_line_id}
+    claimed = {str(line_id) for line_id in line_ids.values()}
     for line in po_lines:  # the bookkeeper's own lines: sent back as read, shown as kept
         if str(line.get("Id")) not in claimed:
             now = amount_of(line)

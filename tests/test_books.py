@@ -564,3 +564,27 @@ def test_the_demo_has_one_commitment_to_link_and_two_pos_to_import(sandbox, peop
         assert totals(commitment).revised == commitment.qbo_total
     assert books.import_page(admin, project).purchase_orders == []
     assert len(sandbox.purchase_orders(DEMO_REALM)) == len(entered) == 4  # no PO created
+
+
+def test_unlink_then_relink_to_the_same_po_and_accept_updates_it_in_place(
+        sandbox, people, erp_commitment, erp_admin, approver):
+    synced = send_and_accept(erp_commitment, people, approver)
+    po_id = synced.qbo_purchase_order_id
+    po = sandbox.get(DEMO_REALM, "PurchaseOrder", po_id)
+    books.unlink_commitment(erp_admin, synced, "Relink with the corrected schedule")
+    commitment = _fresh(Commitment, synced.id)
+    assert commitment.erp_status == ErpStatus.NOT_SENT
+    offered = books.linkable_purchase_orders(erp_admin, commitment)
+    assert [s.id for s in offered] == [po_id]  # our marker names this very commitment
+    books.link(erp_admin, commitment, po_id,
+               [(sov.id, line["Id"]) for sov, line in zip(commitment.sov_lines, po["Line"],
+                                                          strict=True)])
+    commitment = _fresh(Commitment, synced.id)
+    commitment.sov_lines[0].amount = Decimal("190000.00")  # editable again: corrected
+    db.session.commit()
+    done = send_and_accept(commitment, people, approver)
+    assert done.erp_status == ErpStatus.SYNCED
+    pos = sandbox.purchase_orders(DEMO_REALM)
+    assert len(pos) == 1 and pos[0]["Id"] == po_id
+    assert [Decimal(str(line["Amount"])) for line in pos[0]["Line"]] == [
+        Decimal("190000.00"), Decimal("96500.50")]  # in place: no line twice

@@ -211,28 +211,33 @@ def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResul
 def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResult:
     """The first export of a commitment linked to a PurchaseOrder that was already in
     QuickBooks: one sparse update of its lines and note, nothing else (DocNumber, vendor,
-    Memo and the bookkeeper's own lines stay as they are). Our marker block in the note says
-    it is done: a retry whose first answer was lost writes nothing again."""
+    Memo and the bookkeeper's own lines stay as they are).
+
+    Exactly once: amounts are set, not added, and an SOV line without a match is appended only
+    if no line of ours carries its description yet (a try whose answer was lost appended it;
+    our marker block in the note says a try got that far). When nothing would change, nothing
+    is written."""
     user_text, marker = note_of(commitment, po)
-    if marker is not None:  # ours already: the update was applied
-        claimed = {sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
-        found = {sov.id: sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
+    line_ids = {sov.id: str(sov.qbo_line_id) for sov in commitment.sov_lines if sov.qbo_line_id}
+    if marker is not None:
         free = [line for line in purchase_orders.expense_lines(po)
-                if str(line.get("Id")) not in claimed]
+                if str(line.get("Id")) not in set(line_ids.values())]
         for sov in commitment.sov_lines:
-            if sov.qbo_line_id:
+            if sov.id in line_ids:
                 continue
             for line in free:
                 if line.get("Description") == sov_line_description(sov):
-                    found[sov.id] = str(line["Id"])
+                    line_ids[sov.id] = str(line["Id"])
                     free.remove(line)
                     break
-        return result_of(po, found)
-    plan = plan_link(commitment, po.get("Line") or [])
+    plan = plan_link(commitment, po.get("Line") or [], line_ids=line_ids)
     if plan.problems:
         raise QboPermanentError(" ".join(plan.problems), "mapping")
-    saved = purchase_orders.sparse_update(po, {
-        "Line": plan.lines,
-        "PrivateNote": join_note(user_text, Marker(commitment.id)),
-    }, request_id(key, f"u{po['SyncToken']}"))
+    note = join_note(user_text, Marker(commitment.id, marker.change_orders if marker else ()))
+    if (marker is not None and len(line_ids) == len(commitment.sov_lines)
+            and all(row.change == 0 for row in plan.preview)
+            and (po.get("PrivateNote") or "") == note):
+        return result_of(po, line_ids)  # already as wanted: write nothing
+    saved = purchase_orders.sparse_update(po, {"Line": plan.lines, "PrivateNote": note},
+                                          request_id(key, f"u{po['SyncToken']}"))
     return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines))
