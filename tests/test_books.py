@@ -25,7 +25,7 @@ from models import (
 from quickbooks_online.marker import split_note
 from tests import qbo_helpers
 from tests.erp_fixtures import send_and_accept
-from tests.qbo_helpers import DEMO_REALM
+from tests.qbo_helpers import DEMO_REALM, run_jobs
 from workflow import books, erp
 from workflow.commitments import totals
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
@@ -261,6 +261,7 @@ def test_a_deleted_po_then_unlink_then_export_anew_ends_with_one_po(
     commitment = send_and_accept(commitment, people, approver)
     send_and_accept(_fresh(ChangeOrder, cco.id), people, approver)
     erp.retry_export(erp_admin, _fresh(ChangeOrder, later.id))
+    run_jobs()
     pos = sandbox.purchase_orders(DEMO_REALM)
     assert len(pos) == 1
     commitment = _fresh(Commitment, synced.id)
@@ -329,6 +330,7 @@ def test_an_unlinked_cco_still_in_quickbooks_is_not_applied_twice(
     sandbox.edit_purchase_order(DEMO_REALM, po_id, lines={first: {"Amount": 185000}},
                                 remove_line_ids=[pump])
     erp.retry_export(erp_admin, cco)
+    run_jobs()
     assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.SYNCED
     po = sandbox.get(DEMO_REALM, "PurchaseOrder", po_id)
     assert Decimal(str(po["TotalAmt"])) == Decimal(str(before["TotalAmt"]))
@@ -546,6 +548,7 @@ def test_the_demo_has_one_commitment_to_link_and_two_pos_to_import(sandbox, peop
     books.link(admin, sc, existing["Id"], list(suggested.items()))
     erp.send_to_erp(pm, sc)
     erp.accept(approver, sc)
+    run_jobs()
     sc = _fresh(Commitment, sc.id)
     assert sc.erp_status == ErpStatus.SYNCED
     po = sandbox.get(DEMO_REALM, "PurchaseOrder", existing["Id"])

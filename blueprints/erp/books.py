@@ -121,7 +121,7 @@ def link_post(commitment_id: int):
         flash(error.message, "error")
         return redirect(commitment_url(commitment), 303)
     flash(f"{commitment.number} is linked to QuickBooks PurchaseOrder "
-          f"{commitment.qbo_purchase_order_id}. Nothing was written to QuickBooks: Send to ERP, "
+          f"{linked_doc_number(commitment)}. Nothing was written to QuickBooks: Send to ERP, "
           "and the approver's Accept brings the PO to the schedule of values.", "success")
     return redirect(commitment_url(commitment), 303)
 

@@ -14,6 +14,7 @@ from extensions import db
 from models import Commitment, ErpStatus
 from tests import qbo_helpers
 from tests.browser.conftest import log_in, no_horizontal_scroll
+from tests.browser.test_erp import worker  # noqa: F401 (the fixture: a real worker with Redis)
 from tests.qbo_helpers import DEMO_REALM
 
 pytestmark = pytest.mark.browser
@@ -64,7 +65,7 @@ def books(app, sandbox, people, factory):
     return commitment, existing, to_import
 
 
-def test_link_then_accept(live_server, page, books, people, sandbox):
+def test_link_then_accept(live_server, page, books, people, sandbox, worker):  # noqa: F811
     commitment, existing, _ = books
     admin = people.company_admin  # ERP admin, Can Push, project admin
     log_in(page, live_server, admin)
