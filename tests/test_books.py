@@ -591,3 +591,18 @@ def test_unlink_then_relink_to_the_same_po_and_accept_updates_it_in_place(
     assert len(pos) == 1 and pos[0]["Id"] == po_id
     assert [Decimal(str(line["Amount"])) for line in pos[0]["Line"]] == [
         Decimal("190000.00"), Decimal("96500.50")]  # in place: no line twice
+
+
+def test_the_marker_block_reads_and_writes_a_cco_sent_again_after_an_unlink():
+    from quickbooks_online.marker import Marker, change_order_token, join_note
+
+    note = join_note("Dana's note", Marker(7, ("001", "004r1")))
+    assert note == "Dana's note\n\n[ChangeOrder Desk: commitment 7; CCO 001, 004r1]"
+    text, marker = split_note(note)
+    assert text == "Dana's note" and marker.change_orders == ("001", "004r1")
+    assert marker.has_change_order("004r1") and not marker.has_change_order("004")
+    again = marker.without_change_order("004").with_change_order(change_order_token("004", 2))
+    assert again.change_orders == ("001", "004r2")
+    assert marker.without_change_order("00").change_orders == ("001", "004r1")
+    # a look-alike a person typed stays theirs
+    assert split_note("[ChangeOrder Desk: commitment 7; CCO 004r]")[1] is None
