@@ -57,6 +57,13 @@ DEMO_COMMITMENTS = (
        [(1, "Upgrade to moisture-resistant board", Decimal("2940.00"))]),
       ("Extra studs for casework backing", ChangeOrderStatus.PENDING_PRICING, "Client Request",
        [(2, "Backing for casework", Decimal("860.00"))])]),
+    # Entered in QuickBooks before the app (the sandbox's existing books): link it, do not
+    # create a second purchase order.
+    ("SC-1044", CommitmentType.SUBCONTRACT, "Ironline Steel Erectors", "Structural steel",
+     CommitmentStatus.APPROVED,
+     [("Steel erection", "05-120", "Subcontract", Decimal("148000.00")),
+      ("Miscellaneous metals", "05-120", "Subcontract", Decimal("23500.00")),
+      ("Embeds and anchor bolts", "05-120", "Subcontract", Decimal("6200.00"))], []),
     ("SC-1043", CommitmentType.SUBCONTRACT, "Apex Electrical Services", "Electrical",
      CommitmentStatus.OUT_FOR_SIGNATURE,
      [("Power distribution", "26-050", "Subcontract", Decimal("212000.00")),

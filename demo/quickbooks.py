@@ -51,6 +51,18 @@ def seed_quickbooks() -> str | None:
     company = connect_demo_company(current_app._get_current_object())
     if company is None:
         return None
+    from qbo_sandbox.books import seed_existing_books
+    from quickbooks_online.builtin import EXTENSION_KEY
+
+    # Books from before the app: SC-1044 to link, PO-2050 and PO-2051 to import.
+    seed_existing_books(current_app.extensions[EXTENSION_KEY])
+    link_and_map()
+    return company
+
+
+def link_and_map() -> None:
+    """Link the demo's projects and vendors to QuickBooks, map its cost codes, choose the AP
+    account (whatever is linked already is left alone)."""
     connection = get_connection()
     connection.ap_account_id = connection.ap_account_id or _qbo_id("Account", AP_ACCOUNT)
     for number, job in PROJECT_JOBS.items():
@@ -72,7 +84,6 @@ def seed_quickbooks() -> str | None:
                 qbo_item_id=qbo_id if entity == "Item" else None,
                 qbo_account_id=qbo_id if entity == "Account" else None))
     db.session.commit()
-    return company
 
 
 def seed_erp_round_trip() -> None:

@@ -70,6 +70,9 @@ class ChangeOrder(Versioned, db.Model):
     erp_rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
     # Rejected by accounting, waiting for the reopen_rejected_cco job to hand it back.
     erp_reopen_pending: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Unlinked after it synced (JSON, workflow/books.py): how often, and what it had put into
+    # QuickBooks, so its next export can tell whether that was removed there.
+    erp_unlink: Mapped[str | None] = mapped_column(sa.Text)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

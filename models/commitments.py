@@ -34,6 +34,8 @@ class Commitment(Versioned, db.Model):
         sa.Index("ix_commitments_project_status_number", "project_id", "status", "number", "id"),
         sa.Index("ix_commitments_project_vendor_number", "project_id", "vendor_id", "number",
                  "id"),
+        # A PurchaseOrder belongs to at most one commitment (linked, imported or created).
+        sa.Index("ux_commitments_qbo_purchase_order_id", "qbo_purchase_order_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +56,9 @@ class Commitment(Versioned, db.Model):
     qbo_sync_token: Mapped[str | None] = mapped_column(sa.String(20))
     # The PurchaseOrder's TotalAmt as QuickBooks last answered it (drift without a call).
     qbo_total: Mapped[Decimal | None] = mapped_column(Money)
+    # Linked to a PurchaseOrder already in QuickBooks (JSON, workflow/books.py): its Id,
+    # DocNumber and each matched SOV line's PO line as it was when linked.
+    qbo_link: Mapped[str | None] = mapped_column(sa.Text)
     # The last CCO number handed out; bumped with an atomic UPDATE so two creators never clash.
     last_cco_number: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar=("CLIENT_ID CLIENT_SECRET", "REDIRECT_URI"),
                         help="register an OAuth client: ID SECRET [REDIRECT_URI ...] "
                              "(no URI: any loopback URI); may be repeated")
+    parser.add_argument("--existing-books", action="store_true",
+                        help="enter the demo company's existing purchase orders (books that "
+                             "existed before the app: to link and import)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
@@ -49,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         clients=clients,
         state_file=args.state,
     )
+    if args.existing_books:
+        from qbo_sandbox.books import seed_existing_books
+
+        seed_existing_books(sandbox)
     server = SandboxServer(args.host, args.port, sandbox=sandbox, quiet=not args.verbose)
 
     def ready(server: SandboxServer) -> None:

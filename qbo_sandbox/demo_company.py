@@ -96,3 +96,27 @@ CLASSES = [
     {"Id": "5000000000000000001", "Name": "Field"},
     {"Id": "5000000000000000002", "Name": "Office"},
 ]
+
+# Books that existed before the app (``seed_existing_books``): purchase orders a bookkeeper
+# entered in QuickBooks. SC-1044 is the demo's commitment of the same number (to link); PO-2050
+# and PO-2051 are for the Riverside job and have no commitment (to import; PO-2051's
+# "Subcontractors" line maps to no cost code, so the import asks for one); HP-310 is the other
+# job's. Lines: (description, amount, "Item" or "Account", its Id); every line is for the PO's job.
+EXISTING_PURCHASE_ORDERS = [
+    {"DocNumber": "SC-1044", "VendorId": "58", "CustomerId": "2", "TxnDate": "2026-03-14",
+     "Memo": "Per signed subcontract of 14 March", "PrivateNote": "Entered by Dana.",
+     "Lines": [("Structural steel erection", "145000.00", "Item", "13"),
+               ("Miscellaneous metals", "23500.00", "Item", "13"),
+               ("Crane mobilization", "4800.00", "Item", "18")]},
+    {"DocNumber": "PO-2050", "VendorId": "59", "CustomerId": "2", "TxnDate": "2026-04-02",
+     "Memo": "Ready-mix for the podium slab",
+     "Lines": [("Ready-mix concrete", "18400.00", "Item", "12"),
+               ("Concrete pump rental", "2150.00", "Item", "18")]},
+    {"DocNumber": "PO-2051", "VendorId": "57", "CustomerId": "2", "TxnDate": "2026-04-09",
+     "Memo": "Site lighting materials",
+     "Lines": [("Conduit and wire", "12600.00", "Item", "15"),
+               ("Trenching by others", "3900.00", "Account", "81")]},
+    {"DocNumber": "HP-310", "VendorId": "56", "CustomerId": "4", "TxnDate": "2026-04-11",
+     "Memo": "Parking structure ramps",
+     "Lines": [("Ramp slabs", "64000.00", "Item", "11")]},
+]

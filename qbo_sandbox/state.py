@@ -784,6 +784,35 @@ class Sandbox:
             self._persist()
             return copy.deepcopy(po)
 
+    def add_purchase_order(
+        self,
+        realm_id: str,
+        vendor_id: str,
+        lines: list[dict],
+        *,
+        doc_number: str | None = None,
+        memo: str | None = None,
+        private_note: str | None = None,
+        txn_date: str | None = None,
+    ) -> dict:
+        """A bookkeeper enters a PurchaseOrder in QuickBooks (books that existed before the
+        app): ``lines`` as the API takes them. Validated as the API validates a create, the
+        DocNumber check included. Returns the new object."""
+        body: dict = {"VendorRef": {"value": str(vendor_id)}, "Line": copy.deepcopy(lines)}
+        for key, value in (("DocNumber", doc_number), ("Memo", memo),
+                           ("PrivateNote", private_note), ("TxnDate", txn_date)):
+            if value is not None:
+                body[key] = value
+        with self.lock:
+            realm = self.realm(realm_id)
+            try:
+                obj = entities.create(realm, "PurchaseOrder", body,
+                                      now=self.timestamp(millis=False), today=self.today())
+            except faults.QBOFault as fault:
+                raise ValueError(f"purchase order refused: {fault.code} {fault.detail}") from None
+            self._persist()
+            return copy.deepcopy(obj)
+
     def renumber_purchase_order(self, realm_id: str, po_id: str, doc_number: str) -> dict:
         """A user changes the PO's number (DocNumber) in QuickBooks."""
         return self.edit_purchase_order(realm_id, po_id, doc_number=doc_number)

@@ -147,7 +147,8 @@ def commitment_blockers(commitment: Commitment) -> list[Blocker]:
     """Everything unmapped, unset or refused by QuickBooks that stops this commitment."""
     connection = get_connection()
     problems = _connection_blockers(connection) + _link_blockers(commitment)
-    problems += doc_number_blockers(commitment)
+    if not commitment.qbo_link:  # a linked PO keeps its own DocNumber
+        problems += doc_number_blockers(commitment)
     if not commitment.sov_lines:
         problems.append(Blocker("The schedule of values has no lines."))
     for line in commitment.sov_lines:

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 NOTE_LIMIT = 4000  # QuickBooks' PrivateNote holds at most 4,000 characters
 _BLOCK = re.compile(r"\[ChangeOrder Desk: (?P<body>[^\[\]\n]*)\]")
 _COMMITMENT = re.compile(r"commitment (?P<id>[1-9][0-9]*)")
-_CCOS = re.compile(r"CCO (?P<numbers>[0-9]{3,}(?:, [0-9]{3,})*)")
+# A CCO's token is its number, or "004r1" once it was unlinked and sent again (the "r" count
+# says which sending: docs/quickbooks.md, "Unlink").
+_CCO_NUMBER = r"[0-9]{3,}(?:r[1-9][0-9]*)?"
+_CCOS = re.compile(rf"CCO (?P<numbers>{_CCO_NUMBER}(?:, {_CCO_NUMBER})*)")
 # The first release wrote "ChangeOrder Desk commitment 12: <title>" as the whole note.
 _LEGACY = re.compile(r"ChangeOrder Desk commitment (?P<id>[1-9][0-9]*)(?::.*)?")
 
@@ -38,11 +41,21 @@ class Marker:
             return self
         return Marker(self.commitment_id, (*self.change_orders, number))
 
+    def without_change_order(self, number: str) -> Marker:
+        """This block with every token of CCO ``number`` (any sending of it) left out."""
+        kept = tuple(t for t in self.change_orders if t.split("r")[0] != number)
+        return Marker(self.commitment_id, kept)
+
     def render(self) -> str:
         body = f"commitment {self.commitment_id}"
         if self.change_orders:
             body += "; CCO " + ", ".join(self.change_orders)
         return f"[ChangeOrder Desk: {body}]"
+
+
+def change_order_token(number: str, sendings_unlinked: int) -> str:
+    """The marker token of a CCO: its number, with "r<n>" after its n-th unlink."""
+    return number if not sendings_unlinked else f"{number}r{sendings_unlinked}"
 
 
 def _parse_body(body: str) -> Marker | None:

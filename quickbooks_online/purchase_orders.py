@@ -72,3 +72,30 @@ def sparse_update(po: dict, fields: dict, request_id: str) -> dict:
 def expense_lines(po: dict) -> list[dict]:
     return [line for line in po.get("Line") or []
             if str(line.get("DetailType", "")).endswith("ExpenseLineDetail")]
+
+
+def page(*, vendor_id: str | None = None, start: int = 1, size: int = 50) -> list[dict]:
+    """One page of the company's PurchaseOrders (of one vendor), ``start`` 1-based."""
+    where = ""
+    if vendor_id is not None:
+        escaped = str(vendor_id).replace("\\", "\\\\").replace("'", "\\'")
+        where = f"where VendorRef = '{escaped}' "
+    statement = (f"select * from PurchaseOrder {where}"  # noqa: S608
+                 f"STARTPOSITION {int(start)} MAXRESULTS {int(size)}")
+    answer = call(lambda qb: qb.query(statement))
+    return list(answer.get("QueryResponse", {}).get("PurchaseOrder", []))
+
+
+def line_target(line: dict) -> tuple[str, str | None]:
+    """("Item" or "Account", its QuickBooks Id) of an expense line."""
+    kind = str(line.get("DetailType", ""))
+    detail = line.get(kind) or {}
+    if kind == "ItemBasedExpenseLineDetail":
+        return "Item", (detail.get("ItemRef") or {}).get("value")
+    return "Account", (detail.get("AccountRef") or {}).get("value")
+
+
+def line_customer(line: dict) -> str | None:
+    detail = line.get(str(line.get("DetailType", ""))) or {}
+    value = (detail.get("CustomerRef") or {}).get("value")
+    return str(value) if value is not None else None

@@ -114,7 +114,8 @@ def _add_cards(factory, people, count: int, when) -> None:
         record.updated_at = when(index)
         synced = factory.commitment(people.project, sov=("300.00",))
         qbo_helpers.map_for(synced)
-        synced.erp_status, synced.qbo_purchase_order_id = ErpStatus.SYNCED, "1"
+        # each its own PurchaseOrder: a PO belongs to at most one commitment
+        synced.erp_status, synced.qbo_purchase_order_id = ErpStatus.SYNCED, str(10_000 + synced.id)
         for line in synced.sov_lines:
             line.qbo_line_id = "1"
         cco = factory.change_order(synced, status="approved",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from extensions import db
-from models import ErpStatus, Export, ExportStatus, Notice, Project, User
+from models import CostMapping, ErpStatus, Export, ExportStatus, Notice, Project, User
 from tests import qbo_helpers
 from tests.conftest import PASSWORD, Seed, fingerprint, seed_once, start_from
 from tests.factories import Cast, Factory
@@ -123,6 +123,16 @@ STATE_CHANGING_ROUTES = [
           needs_qbo=True),
     Route("/erp/accept-selected", "/erp/accept-selected", ERP,
           {"selected": "commitments:{ready}", "confirm": "yes"}, needs_qbo=True),
+    # Starting from real books: ERP admins link and import; ERP admins with Can Push unlink.
+    Route("/erp/books/commitments/<int:commitment_id>/link",
+          "/erp/books/commitments/{commitment}/link", ERP, {"po": "{po}", "line-{sov}": ""},
+          needs_qbo=True),
+    Route("/erp/books/commitments/<int:commitment_id>/unlink",
+          "/erp/books/commitments/{synced}/unlink", ERP, {"reason": "PO deleted"}),
+    Route("/erp/books/change-orders/<int:cco_id>/unlink",
+          "/erp/books/change-orders/{synced_cco}/unlink", ERP, {"reason": "Wrong amount"}),
+    Route("/erp/books/import", "/erp/books/import", ERP, {"project": "{project}", "po": "{po}"},
+          needs_qbo=True),
     # Dismissing a notice: anyone logged in, their own notices only (the cast's notice belongs
     # to someone else, so nothing changes for the others either).
     Route("/notices/<int:notice_id>/dismiss", "/notices/{notice}/dismiss",
@@ -199,6 +209,9 @@ PAGES = [
     ("/erp/commitments/{ready}/card", ERP),
     ("/erp/change-orders/{ready_cco}/card", ERP),
     ("/erp/settings", ERP),
+    ("/erp/books/import", ERP),
+    ("/erp/books/import?project={project}", ERP),
+    ("/erp/books/commitments/{commitment}/link", ERP),
     ("/erp/", ("company_admin",)),
     ("/admin/", ("company_admin",)),
     ("/admin/users", ("company_admin",)),
@@ -212,7 +225,7 @@ PAGES = [
 ]
 
 
-def _ids(people, factory, qbo: bool = False) -> dict[str, int]:
+def _ids(people, factory, qbo: bool = False, sandbox=None) -> dict[str, int]:
     inactive = factory.user(name="Inactive", active=False)
     vendor = factory.vendor()
     commitment = factory.commitment(people.project, vendor=vendor, sov=("1000.00", "500.00"))
@@ -226,9 +239,10 @@ def _ids(people, factory, qbo: bool = False) -> dict[str, int]:
                           idempotency_key=f"matrix-{failed.id}", status=ExportStatus.FAILED))
     synced = factory.commitment(people.project, vendor=vendor, sov=("900.00",))
     synced.erp_status, synced.qbo_purchase_order_id = ErpStatus.SYNCED, "9999"
-    approved_cco, ready_cco, failed_cco = (
+    approved_cco, ready_cco, failed_cco, synced_cco = (
         factory.change_order(synced, status="approved", lines=((synced.sov_lines[0], amount),))
-        for amount in ("10.00", "20.00", "30.00"))
+        for amount in ("10.00", "20.00", "30.00", "40.00"))
+    synced_cco.erp_status = ErpStatus.SYNCED
     ready_cco.erp_status, failed_cco.erp_status = (ErpStatus.READY_TO_EXPORT,
                                                    ErpStatus.FAILED_TO_EXPORT)
     db.session.add(Export(subject_type="change_order", commitment_id=synced.id,
@@ -237,11 +251,25 @@ def _ids(people, factory, qbo: bool = False) -> dict[str, int]:
     notice = Notice(user_id=inactive.id, message="Accounting rejected CCO #001.")
     db.session.add(notice)
     db.session.commit()
+    po = "0"
     if qbo:
         qbo_helpers.connect(people.company_admin)
         for record in (commitment, ready, failed, synced):
             qbo_helpers.map_for(record)
+        # A purchase order the bookkeeper entered before the app (to link or import).
+        po = sandbox.add_purchase_order(qbo_helpers.DEMO_REALM, "56", [{
+            "DetailType": "AccountBasedExpenseLineDetail", "Amount": 120.0,
+            "Description": "Existing work",
+            "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "80"},
+                                              "CustomerRef": {"value": "2"}}}],
+            doc_number="EXISTING-1")["Id"]
+        db.session.add(CostMapping(cost_code=factory.cost_code(),
+                                   category=factory.category("Subcontract"),
+                                   qbo_account_id="80", qbo_name="Job Materials"))
+        db.session.commit()
     return {
+        "po": po,
+        "synced_cco": synced_cco.id,
         "synced": synced.id,
         "approved_cco": approved_cco.id,
         "ready_cco": ready_cco.id,
@@ -299,7 +327,7 @@ def seed_matrix(database_template, sandbox_server, directory) -> dict[bool, Seed
 
     def seed(qbo: bool):
         people = Factory(password=PASSWORD).cast()
-        ids = _ids(people, Factory(password=PASSWORD), qbo=qbo)
+        ids = _ids(people, Factory(password=PASSWORD), qbo=qbo, sandbox=sandbox_server.sandbox)
         cast = {"project": people.project.id,
                 **{role: getattr(people, role).id for role in CAST_ROLES}}
         return cast, ids

@@ -33,6 +33,10 @@ class Panel:
     purchase_order_id: str | None = None
     drift: object = None
     fix_urls: dict[str, str] = field(default_factory=dict)
+    books: list = field(default_factory=list)  # Link / Unlink (blueprints/erp/books.py)
+    books_urls: dict[str, str] = field(default_factory=dict)
+    books_advice: str = ""
+    linked_doc_number: str | None = None  # linked to a PO already in QuickBooks, not yet synced
 
     def fix_url(self, fix: str | None) -> str | None:
         return self.fix_urls.get(fix) if fix else None
@@ -53,6 +57,9 @@ def _urls(subject) -> dict[str, str]:
 
 
 def panel_for(subject) -> Panel:
+    from blueprints.erp import books as book_routes
+    from workflow.books import books_actions
+
     commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
     drift = None
     if isinstance(subject, Commitment):
@@ -63,7 +70,11 @@ def panel_for(subject) -> Panel:
                                     if subject.erp_status.value == "synced" else None),
                  drift=drift,
                  fix_urls={fix: url() for fix, (allowed, url) in FIXES.items()
-                           if allowed(current_user)})
+                           if allowed(current_user)},
+                 books=books_actions(current_user, subject),
+                 books_urls=book_routes.action_urls(subject),
+                 books_advice=book_routes.advice(subject),
+                 linked_doc_number=book_routes.linked_doc_number(subject))
 
 
 def _page_url(subject) -> str:

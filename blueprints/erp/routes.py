@@ -78,6 +78,8 @@ class _CardData:
         return plan_change_order(cco, lines, self.mappings)
 
     def card(self, subject, **extra) -> dict:
+        from quickbooks_online.links import link_preview
+
         kind = kind_of(subject)
         commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
         if isinstance(subject, ChangeOrder):
@@ -85,7 +87,7 @@ class _CardData:
             preview = self.preview(subject)
         else:
             total, export = self.totals[subject.id].original, self.exports.get(subject.id)
-            preview = None
+            preview = link_preview(subject)  # linked to a PO already in QuickBooks
         drift = None
         if commitment.qbo_purchase_order_id:
             drift = erp.Drift(commitment.qbo_total, self.totals[commitment.id].revised,

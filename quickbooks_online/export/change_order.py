@@ -22,6 +22,7 @@ from quickbooks_online import purchase_orders
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
 from quickbooks_online.export.commitment import note_of
+from quickbooks_online.links import leftovers, token_of
 from quickbooks_online.mapping import (
     cco_line_description,
     change_order_blockers,
@@ -120,16 +121,20 @@ def push_change_order(export: Export) -> ExportResult:
     problems = change_order_blockers(cco)  # a link may have been removed since it was sent
     if problems:
         raise QboPermanentError(" ".join(str(p) for p in problems), "mapping")
+    token = token_of(cco)  # "004", or "004r1" once sent again after an unlink
     for attempt in range(4):
         po = purchase_orders.read(commitment.qbo_purchase_order_id)
         user_text, marker = note_of(commitment, po)
-        if marker is not None and marker.has_change_order(cco.number):
+        if marker is not None and marker.has_change_order(token):
             return result_of(po, _recorded_new_lines(cco, po))  # already in QuickBooks
+        left = leftovers(cco, po)  # unlinked: what it had put in must be gone first
+        if left:
+            raise QboPermanentError(" ".join(left), "unlinked")
         plan = plan_change_order(cco, po.get("Line") or [])
         if plan.problems:
             raise QboPermanentError(" ".join(plan.problems), "mapping")
-        note = join_note(user_text, (marker or Marker(commitment.id)).with_change_order(
-            cco.number))
+        note = join_note(user_text, (marker or Marker(commitment.id))
+                         .without_change_order(cco.number).with_change_order(token))
         key = request_id(export.idempotency_key, f"a{export.attempts}", attempt,
                          f"u{po['SyncToken']}")
         try:

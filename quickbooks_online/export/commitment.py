@@ -25,10 +25,12 @@ from quickbooks_online import purchase_orders
 from quickbooks_online.connection import require_connection
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
+from quickbooks_online.links import link_of, plan_link
 from quickbooks_online.mapping import (
     commitment_blockers,
     purchase_order_payload,
     ref,
+    sov_line_description,
     sov_lines_payload,
 )
 from quickbooks_online.marker import Marker, join_note, split_note
@@ -84,6 +86,8 @@ def _marked_ours(commitment: Commitment, pos: list[dict]) -> dict | None:
 def _push_once(commitment: Commitment, key: str, tried_before: bool) -> ExportResult:
     if commitment.qbo_purchase_order_id:
         po = purchase_orders.read(commitment.qbo_purchase_order_id)
+        if link_of(commitment) is not None:
+            return _bring_linked_up_to_date(commitment, po, key)
         return _bring_up_to_date(commitment, po, key)
     found = purchase_orders.find_by_doc_number(commitment.doc_number)
     ours = _marked_ours(commitment, found)
@@ -202,3 +206,38 @@ def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResul
     }, request_id(key, f"u{po['SyncToken']}"))
     return result_of(saved, sent_line_ids(lines, saved, positions))
 
+
+
+def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResult:
+    """The first export of a commitment linked to a PurchaseOrder that was already in
+    QuickBooks: one sparse update of its lines and note, nothing else (DocNumber, vendor,
+    Memo and the bookkeeper's own lines stay as they are).
+
+    Exactly once: amounts are set, not added, and an SOV line without a match is appended only
+    if no line of ours carries its description yet (a try whose answer was lost appended it;
+    our marker block in the note says a try got that far). When nothing would change, nothing
+    is written."""
+    user_text, marker = note_of(commitment, po)
+    line_ids = {sov.id: str(sov.qbo_line_id) for sov in commitment.sov_lines if sov.qbo_line_id}
+    if marker is not None:
+        free = [line for line in purchase_orders.expense_lines(po)
+                if str(line.get("Id")) not in set(line_ids.values())]
+        for sov in commitment.sov_lines:
+            if sov.id in line_ids:
+                continue
+            for line in free:
+                if line.get("Description") == sov_line_description(sov):
+                    line_ids[sov.id] = str(line["Id"])
+                    free.remove(line)
+                    break
+    plan = plan_link(commitment, po.get("Line") or [], line_ids=line_ids)
+    if plan.problems:
+        raise QboPermanentError(" ".join(plan.problems), "mapping")
+    note = join_note(user_text, Marker(commitment.id, marker.change_orders if marker else ()))
+    if (marker is not None and len(line_ids) == len(commitment.sov_lines)
+            and all(row.change == 0 for row in plan.preview)
+            and (po.get("PrivateNote") or "") == note):
+        return result_of(po, line_ids)  # already as wanted: write nothing
+    saved = purchase_orders.sparse_update(po, {"Line": plan.lines, "PrivateNote": note},
+                                          request_id(key, f"u{po['SyncToken']}"))
+    return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines))
