@@ -281,6 +281,7 @@ def _synced_with_cco(sandbox, factory, people, erp_commitment, approver):
                                    category_own=synced.sov_lines[0].category,
                                    description="Pump truck", amount=Decimal("800.00")))
     db.session.commit()
+    cco = factory.approve_again(cco)  # the reviewer approves it with its second line
     send_and_accept(cco, people, approver)
     return _fresh(Commitment, synced.id), _fresh(ChangeOrder, cco.id)
 
@@ -299,6 +300,7 @@ def test_an_unlinked_cco_removed_in_quickbooks_is_applied_again_once(
                                 remove_line_ids=[pump])
     cco.lines[0].amount = Decimal("1200.00")
     db.session.commit()
+    cco = factory.approve_again(cco)  # corrected, so approved again before it is resent
     send_and_accept(cco, people, approver)
     assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.SYNCED
     po = sandbox.get(DEMO_REALM, "PurchaseOrder", po_id)
