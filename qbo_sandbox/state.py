@@ -58,6 +58,41 @@ FAULT_ALIASES = {
 AFTER_APPLY = ("500_after_apply", "drop_after_apply")
 
 
+ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
+PAYMENT_SCOPE = "com.intuit.quickbooks.payment"
+# The scopes Intuit's authorize endpoint knows; any other is ``error=invalid_scope``.
+KNOWN_SCOPES = frozenset({
+    "openid", "email", "profile", "address", "phone", "intuit_name",
+    ACCOUNTING_SCOPE, PAYMENT_SCOPE, "com.intuit.quickbooks.payroll",
+    "com.intuit.quickbooks.payroll.timetracking", "com.intuit.quickbooks.payroll.benefits",
+    "com.intuit.quickbooks.payroll.payslip.read"})
+# The user behind every sandbox grant, and which userinfo claims each scope releases.
+SANDBOX_USER = {
+    "sub": "sandbox-user",
+    "email": "demo.user@riverside-builders.example", "emailVerified": True,
+    "givenName": "Demo", "familyName": "User",
+    "phoneNumber": "+1 (503) 555-0142", "phoneNumberVerified": True,
+    "address": {"streetAddress": "1200 River Road", "locality": "Portland",
+                "region": "OR", "postalCode": "97201", "country": "US"},
+}
+USERINFO_CLAIMS = {
+    "email": ("email", "emailVerified"),
+    "profile": ("givenName", "familyName"),
+    "phone": ("phoneNumber", "phoneNumberVerified"),
+    "address": ("address",),
+}
+
+
+def scope_set(scope: str | None) -> set[str]:
+    return {part for part in (scope or "").split() if part}
+
+
+def grants_company_access(scope: str | None) -> bool:
+    """Whether a grant of ``scope`` reaches a company (Accounting or Payments API): only
+    then does the authorize redirect carry a ``realmId``."""
+    return bool(scope_set(scope) & {ACCOUNTING_SCOPE, PAYMENT_SCOPE})
+
+
 class OAuthError(Exception):
     def __init__(self, status: int, error: str, description: str = "") -> None:
         super().__init__(f"{status} {error} {description}")
@@ -511,7 +546,9 @@ class Sandbox:
     def issue_code(self, client_id: str, redirect_uri: str, realm_id: str, scope: str) -> str:
         with self.lock:
             self.check_authorize(client_id, redirect_uri)
-            if realm_id not in self.realms:
+            if not grants_company_access(scope):
+                realm_id = ""  # sign-in only: no company is chosen, no realmId comes back
+            elif realm_id not in self.realms:
                 raise OAuthError(400, "invalid_request", "Unknown company.")
             code = "AB" + secrets.token_urlsafe(32)
             self.codes[code] = AuthCode(client_id, redirect_uri, realm_id, scope,
@@ -538,7 +575,7 @@ class Sandbox:
             "access_token": access,
             "expires_in": self.access_token_ttl,
             "refresh_token": grant.refresh_token,
-            "x_refresh_token_expires_in": max(0, int(grant.refresh_expires_at - now)),
+            "x_refresh_token_expires_in": max(0, round(grant.refresh_expires_at - now)),
         }
 
     def token(self, authorization: str | None, form: dict[str, str]) -> dict:
@@ -626,16 +663,31 @@ class Sandbox:
                 return 401, "Token revoked"
             if grant.access_tokens[token] <= self.now():
                 return 401, f"Token expired: {token[:12]}..."
+            if realm_id is not None and not grants_company_access(grant.scope):
+                return 403, ("The app is not authorized for company data: the token's scope "
+                             f"({grant.scope}) grants no QuickBooks company")
             if realm_id is not None and grant.realm_id != realm_id:
                 return 403, (f"The app is not authorized for company {realm_id} (the token "
                              f"was issued for another company)")
         return None
 
     def user_info(self, authorization: str | None) -> dict | None:
+        """Intuit's userinfo: ``sub`` always, then only the claims of the grant's scopes
+        (``email``: email, emailVerified; ``profile``: givenName, familyName; ``phone``:
+        phoneNumber, phoneNumberVerified; ``address``: address). None: no valid token.
+        A token without ``openid`` gets ``{}`` (the route answers 403 insufficient_scope)."""
         if self.bearer_problem(None, authorization):
             return None
-        return {"sub": "sandbox-user", "givenName": "Demo", "familyName": "User",
-                "email": "demo.user@riverside-builders.example", "emailVerified": True}
+        with self.lock:
+            grant = self.grants[self._access_index[authorization[7:].strip()]]  # type: ignore[index]
+            scopes = scope_set(grant.scope)
+        if "openid" not in scopes:
+            return {}
+        info: dict = {"sub": SANDBOX_USER["sub"]}
+        for scope, claims in USERINFO_CLAIMS.items():
+            if scope in scopes:
+                info.update({claim: copy.deepcopy(SANDBOX_USER[claim]) for claim in claims})
+        return info
 
     # ------------------------------------------------------------------------- hooks
     def inject_fault(self, realm_id: str, kind: str, count: int = 1) -> None:
@@ -839,6 +891,13 @@ class Sandbox:
             obj["MetaData"]["LastUpdatedTime"] = self.timestamp(millis=False)
             self._persist()
             return copy.deepcopy(obj)
+
+    def set_custom_transaction_numbers(self, realm_id: str, enabled: bool) -> None:
+        """QuickBooks' "custom transaction numbers" company setting (off by default: a
+        PurchaseOrder created without DocNumber gets the next number)."""
+        with self.lock:
+            self.realm(realm_id).settings["custom_transaction_numbers"] = bool(enabled)
+            self._persist()
 
     def set_duplicate_doc_number_check(self, realm_id: str, enabled: bool) -> None:
         """QuickBooks' "warn if duplicate PO number" company setting (on by default)."""
