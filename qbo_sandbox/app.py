@@ -530,6 +530,23 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
             sb.set_duplicate_doc_number_check(realm_id, bool(data["duplicate_doc_number_check"]))
         return _json(dict(sb.realm(realm_id).settings))
 
+    @app.post("/_sandbox/webhooks")
+    def hook_webhooks() -> Response:
+        data = hook_body()
+        sb.configure_webhooks(data.get("url"), str(data.get("verifier_token", "")),
+                              str(data.get("format", "cloudevents")),
+                              str(data.get("deliver", "manual")))
+        return _json({"ok": True})
+
+    @app.post("/_sandbox/webhooks/deliver")
+    def hook_deliver_webhooks() -> Response:
+        return _json({"deliveries": sb.deliver_webhooks()})
+
+    @app.get("/_sandbox/webhooks")
+    def hook_webhook_log() -> Response:
+        return _json({"pending": sb.pending_webhook_events(),
+                      "deliveries": sb.webhook_deliveries()})
+
     @app.get("/_sandbox/realms/<realm_id>/counters")
     def hook_counters(realm_id: str) -> Response:
         return _json(sb.counters(realm_id))

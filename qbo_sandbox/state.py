@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from . import demo_company, entities, faults, query
+from . import cdc, demo_company, entities, faults, query, webhooks
 
 # QuickBooks Online reports times in the company's zone; the sandbox uses a fixed US offset.
 QBO_TZ = timezone(timedelta(hours=-7), "PDT")
@@ -175,6 +175,8 @@ class Realm:
         self.next_ids: dict[str, int] = {}
         self.next_line_id: dict[str, int] = {}
         self.deleted: dict[str, set[str]] = {}
+        # when each deleted object was deleted (its LastUpdatedTime in the CDC answer)
+        self.deleted_at: dict[str, dict[str, str]] = {}
         self.settings: dict[str, object] = {"duplicate_doc_number_check": True}
         self.request_count = 0
         self.write_count = 0
@@ -243,6 +245,7 @@ class Realm:
             "next_ids": self.next_ids,
             "next_line_id": self.next_line_id,
             "deleted": {k: sorted(v) for k, v in self.deleted.items()},
+            "deleted_at": self.deleted_at,
             "settings": self.settings,
             "request_ids": {k: list(v) for k, v in self.request_ids.items()},
             "seen_request_ids": self.seen_request_ids,
@@ -261,6 +264,7 @@ class Realm:
         realm.next_ids = data.get("next_ids", {})
         realm.next_line_id = data.get("next_line_id", {})
         realm.deleted = {k: set(v) for k, v in data.get("deleted", {}).items()}
+        realm.deleted_at = data.get("deleted_at", {})
         realm.settings.update(data.get("settings", {}))
         realm.request_ids = {k: (v[0], v[1]) for k, v in data.get("request_ids", {}).items()}
         realm.seen_request_ids = data.get("seen_request_ids", {})
@@ -425,6 +429,10 @@ class Sandbox:
         }
         self._initial_clients = clients
         self.gate_timeout = 30.0
+        # webhook delivery is per process: its configuration, pending events and attempts
+        self.webhook: dict | None = None
+        self.webhook_events: list[dict] = []
+        self.webhook_log: list[dict] = []
         with self.lock:  # loads the state file if there is one
             if self._loaded_sig is None:
                 self.reset()
@@ -474,6 +482,9 @@ class Sandbox:
             self._refresh_index: dict[str, str] = {}
             self._access_index: dict[str, str] = {}
             self.oauth_faults: deque[str] = deque()
+            self.webhook: dict | None = None
+            self.webhook_events: list[dict] = []
+            self.webhook_log: list[dict] = []
             self.add_company(demo_company.DEMO_REALM_ID, demo_company.DEMO_COMPANY_NAME)
             self._persist()
 
@@ -833,8 +844,29 @@ class Sandbox:
             po["SyncToken"] = str(int(po["SyncToken"]) + 1)
             po["MetaData"] = {**po["MetaData"], "LastUpdatedTime": self.timestamp(millis=False)}
             realm.entities["PurchaseOrder"][po["Id"]] = po
+            self._emit(realm.realm_id, "PurchaseOrder", po["Id"], "Update",
+                       po["MetaData"]["LastUpdatedTime"])
             self._persist()
             return copy.deepcopy(po)
+
+    def add_purchase_orders(self, realm_id: str, bodies: list[dict]) -> list[dict]:
+        """Books that already exist: create PurchaseOrders without API calls (validated as
+        the API's create; no request counted). Returns the created objects."""
+        created = []
+        with self.lock:
+            realm = self.realm(realm_id)
+            stamp = self.timestamp(millis=False)
+            for body in bodies:
+                try:
+                    obj = entities.create(realm, "PurchaseOrder", copy.deepcopy(body),
+                                          now=stamp, today=self.today())
+                except faults.QBOFault as fault:
+                    raise ValueError(f"purchase order refused: {fault.code} "
+                                     f"{fault.detail}") from None
+                self._emit(realm.realm_id, "PurchaseOrder", obj["Id"], "Create", stamp)
+                created.append(copy.deepcopy(obj))
+            self._persist()
+        return created
 
     def renumber_purchase_order(self, realm_id: str, po_id: str, doc_number: str) -> dict:
         """A user changes the PO's number (DocNumber) in QuickBooks."""
@@ -875,6 +907,9 @@ class Sandbox:
             if realm.entities["PurchaseOrder"].pop(str(po_id), None) is None:
                 raise LookupError(f"no PurchaseOrder {po_id} in realm {realm_id}")
             realm.deleted.setdefault("PurchaseOrder", set()).add(str(po_id))
+            stamp = self.timestamp(millis=False)
+            realm.deleted_at.setdefault("PurchaseOrder", {})[str(po_id)] = stamp
+            self._emit(realm.realm_id, "PurchaseOrder", str(po_id), "Delete", stamp)
             self._persist()
 
     def set_active(self, realm_id: str, entity: str, obj_id: str, active: bool) -> dict:
@@ -889,6 +924,8 @@ class Sandbox:
             obj["Active"] = bool(active)
             obj["SyncToken"] = str(int(obj["SyncToken"]) + 1)
             obj["MetaData"]["LastUpdatedTime"] = self.timestamp(millis=False)
+            self._emit(str(realm_id), entity, obj["Id"], "Update",
+                       obj["MetaData"]["LastUpdatedTime"])
             self._persist()
             return copy.deepcopy(obj)
 
@@ -904,6 +941,75 @@ class Sandbox:
         with self.lock:
             self.realm(realm_id).settings["duplicate_doc_number_check"] = bool(enabled)
             self._persist()
+
+    # -------------------------------------------------------------------- webhooks
+    def configure_webhooks(self, url: str | None, verifier_token: str = "",
+                           fmt: str = "cloudevents", deliver: str = "manual",
+                           timeout: float = 3.0) -> None:
+        """Deliver change events to ``url`` signed with ``verifier_token`` (``None``: off).
+        ``fmt``: ``"cloudevents"`` (Intuit's format since 2026) or ``"legacy"``
+        (``eventNotifications``). ``deliver``: ``"manual"`` (``deliver_webhooks()`` sends
+        what is pending) or ``"immediate"`` (a background thread sends right after each
+        change). Events of changes made while off are not kept."""
+        if fmt not in webhooks.FORMATS:
+            raise ValueError(f"unknown webhook format {fmt!r}; use one of {webhooks.FORMATS}")
+        if deliver not in ("manual", "immediate"):
+            raise ValueError("deliver is 'manual' or 'immediate'")
+        with self.lock:
+            self.webhook = None if not url else {
+                "url": url, "verifier_token": verifier_token, "format": fmt,
+                "deliver": deliver, "timeout": float(timeout)}
+            self.webhook_events = []
+
+    def pending_webhook_events(self) -> list[dict]:
+        with self.lock:
+            return copy.deepcopy(self.webhook_events)
+
+    def webhook_deliveries(self) -> list[dict]:
+        """Every delivery attempt: ``status`` (None: no answer), ``events``, ``body``,
+        ``signature``, ``seconds`` (how long the endpoint took to answer)."""
+        with self.lock:
+            return copy.deepcopy(self.webhook_log)
+
+    def _emit(self, realm_id: str, entity: str, obj_id: str, operation: str,
+              when: str) -> None:
+        with self.lock:
+            if self.webhook is None:
+                return
+            self.webhook_events.append(
+                webhooks.event(realm_id, entity, obj_id, operation, when, self.now()))
+            immediate = self.webhook["deliver"] == "immediate"
+        if immediate:
+            threading.Thread(target=self.deliver_webhooks, daemon=True).start()
+
+    def deliver_webhooks(self) -> list[dict]:
+        """POST the pending events (one signed request); returns the attempts made. Events
+        not answered with a 200 stay pending and go again with the next delivery."""
+        import requests  # only when a delivery is made
+
+        with self.lock:
+            config = copy.deepcopy(self.webhook)
+            events, self.webhook_events = self.webhook_events, []
+        if config is None or not events:
+            return []
+        body = webhooks.payload(events, config["format"])
+        sig = webhooks.signature(body, config["verifier_token"])
+        started = time.monotonic()
+        status: int | None = None
+        try:
+            answer = requests.post(config["url"], data=body, timeout=config["timeout"],
+                                   headers={"Content-Type": "application/json",
+                                            "intuit-signature": sig})
+            status = answer.status_code
+        except requests.RequestException:
+            status = None
+        attempt = {"status": status, "events": len(events), "body": body.decode("utf-8"),
+                   "signature": sig, "seconds": round(time.monotonic() - started, 3)}
+        with self.lock:
+            self.webhook_log.append(attempt)
+            if status != 200:
+                self.webhook_events[:0] = events
+        return [attempt]
 
     def pause_api(self, realm_id: str) -> None:
         """Hold the realm's API calls after admission (they stay "in flight", counted by
@@ -1160,6 +1266,9 @@ class Sandbox:
             objs = list(realm.entities[parsed.entity].values())
             result = query.execute(parsed, objs, name_list=parsed.entity in entities.NAME_LISTS)
             return {"QueryResponse": copy.deepcopy(result), "time": self.timestamp()}
+        if parts and parts[0].lower() == "cdc" and len(parts) == 1 and method == "GET":
+            return cdc.answer(realm, args, now=self.now(), company_tz=QBO_TZ,
+                              entity_names=entities.URL_NAMES, stamp=self.timestamp())
         entity = entities.URL_NAMES.get(parts[0].lower()) if parts else None
         if entity is None:
             raise faults.unsupported_operation(f"{method} /{path}")
@@ -1181,15 +1290,20 @@ class Sandbox:
         stamp = self.timestamp(millis=False)
         if operation == "delete":
             obj = entities.delete(realm, entity, data)
+            realm.deleted_at.setdefault(entity, {})[obj["Id"]] = stamp
+            change = "Delete"
         elif operation == "update" or data.get("Id") not in (None, "", 0, "0"):
             obj = entities.update(realm, entity, data, now=stamp, today=self.today(),
                                   allow_duplicate_doc_number=allow_dup)
+            change = "Update"
         elif operation in ("", "create"):
             obj = entities.create(realm, entity, data, now=stamp, today=self.today(),
                                   allow_duplicate_doc_number=allow_dup)
+            change = "Create"
         else:
             raise faults.unsupported_operation(operation)
         realm.write_count += 1
+        self._emit(realm.realm_id, entity, obj["Id"], change, stamp)
         return {entity: copy.deepcopy(obj), "time": self.timestamp()}
 
     # ------------------------------------------------------------------ request log
