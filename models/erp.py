@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from extensions import db
 from models.types import UTCDateTime, str_enum, utcnow
@@ -174,3 +174,7 @@ class QboPurchaseOrderState(db.Model):
     agreed_line_ids: Mapped[str | None] = mapped_column(sa.Text)  # JSON list
     acknowledged_token: Mapped[str | None] = mapped_column(sa.String(20))
     restore_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # ``Commitment.qbo_state``: joined into the inbox's page read, so cards cost no statement
+    commitment = relationship("Commitment", backref=backref("qbo_state", uselist=False,
+                                                            passive_deletes=True))

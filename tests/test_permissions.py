@@ -201,6 +201,7 @@ PAGES = [
     ("/projects/{project}/change-events/commitment-co?vendor={vendor}&commitment={commitment}",
      EDITORS),
     ("/erp/?tab=synced", ERP),
+    ("/erp/quickbooks-changes", ERP),
     ("/erp/commitments/{ready}/card", ERP),
     ("/erp/change-orders/{ready_cco}/card", ERP),
     ("/erp/settings", ERP),

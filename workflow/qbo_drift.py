@@ -138,17 +138,26 @@ def changes_of(state: QboPurchaseOrderState, doc_number: str, our_token: str | N
     return changes
 
 
-def drifts_of(commitments: list[Commitment]) -> dict[int, QuickBooksView]:
-    """Commitment id → what QuickBooks holds and how it differs, for those CDC has read
-    (two statements besides the states, whatever the number)."""
+def drifts_of(commitments: list[Commitment], *, loaded: bool = False
+              ) -> dict[int, QuickBooksView]:
+    """Commitment id → what QuickBooks holds and how it differs, for those CDC has read.
+    ``loaded``: the commitments' ``qbo_state`` was read with them (the inbox's page), so no
+    statement is needed unless a PO differs (then two, whatever the number)."""
     ids = [c.id for c in commitments if c.qbo_purchase_order_id]
     if not ids:
         return {}
-    states = {s.commitment_id: s for s in db.session.scalars(
-        select(QboPurchaseOrderState).where(QboPurchaseOrderState.commitment_id.in_(ids)))}
-    ours = our_lines(list(states))
+    if loaded:
+        states = {c.id: c.qbo_state for c in commitments
+                  if c.qbo_purchase_order_id and c.qbo_state is not None}
+    else:
+        states = {s.commitment_id: s for s in db.session.scalars(
+            select(QboPurchaseOrderState).where(QboPurchaseOrderState.commitment_id.in_(ids)))}
+    by_id = {c.id: c for c in commitments}
+    changed = [cid for cid, state in states.items() if not state.deleted and state.sync_token
+               not in (by_id[cid].qbo_sync_token, state.acknowledged_token)]
+    ours = our_lines(changed) if changed else {}
     return {c.id: QuickBooksView(states[c.id], changes_of(
-                states[c.id], c.doc_number, c.qbo_sync_token, ours[c.id]))
+                states[c.id], c.doc_number, c.qbo_sync_token, ours.get(c.id, {})))
             for c in commitments if c.id in states}
 
 

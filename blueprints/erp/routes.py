@@ -59,7 +59,7 @@ class _CardData:
         self.mappings = {(line.cost_code_id, line.category_id): line.mapping for cco in ccos
                          for line in cco.lines if line.sov_line_id is None and line.mapping}
         self.sendings = inbox.sendings(subjects)
-        self.quickbooks = qbo_drift.drifts_of(list(of_cards))
+        self.quickbooks = qbo_drift.drifts_of(list(of_cards), loaded=True)
         self.names = names_for({pair for c in of_cards for pair in (
             ("Vendor", c.vendor.qbo_vendor_id), ("Customer", c.project.qbo_customer_id))})
 
