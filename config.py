@@ -122,6 +122,11 @@ def quickbooks(instance_path: str) -> dict:
         "EXPORT_JOB_TIMEOUT": int(os.environ.get("EXPORT_JOB_TIMEOUT", "300")),
         "EXPORT_INLINE_PAUSES": [float(s) for s in os.environ.get(
             "EXPORT_INLINE_PAUSES", "0.2,1").split(",") if s.strip()],
+        # Minutes between the worker's change data capture polls of the company (0: never).
+        "QBO_CDC_INTERVAL_MINUTES": float(os.environ.get("QBO_CDC_INTERVAL_MINUTES", "5")),
+        # The verifier token Intuit shows for the app's webhook (unset: webhooks refused).
+        "QBO_WEBHOOK_VERIFIER_TOKEN": os.environ.get("QBO_WEBHOOK_VERIFIER_TOKEN", "").strip()
+        or None,
     }
 
 

@@ -20,6 +20,9 @@ Then ``--exports`` records are accepted and exported inline (the RQ job run in-p
 real quickbooks_online.export code) against the sandbox throttling at ``--rate-limit`` calls
 a minute per company (Intuit's: 500), with the app pacing itself at its QBO_MAX_PER_MINUTE.
 
+Then the change data capture poll (benchmarks/cdc.py) at ``--cdc-sizes`` linked
+PurchaseOrders: its time and QuickBooks calls.
+
 Prints one markdown table, the exports' figures and a PASS/FAIL line per target. Nothing is
 asserted: compare runs.
 """
@@ -469,6 +472,8 @@ def main(argv: list[str] | None = None) -> str:
                         help="the app's own pacing (default: its QBO_MAX_PER_MINUTE)")
     parser.add_argument("--database-url", "--postgres", dest="database_url",
                         help="a PostgreSQL database to use (its schema is dropped!)")
+    parser.add_argument("--cdc-sizes", default="100,10000",
+                        help="linked PurchaseOrders for the change data capture poll ('' skips)")
     parser.add_argument("--only-size", type=int, help=argparse.SUPPRESS)  # one size, as JSON
     args = parser.parse_args(argv)
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
@@ -489,6 +494,12 @@ def main(argv: list[str] | None = None) -> str:
     if args.exports:
         with SandboxServer() as server:
             result = exports(args.exports, server, args)
+    from benchmarks import cdc
+
+    cdc_rows: list = []
+    for size in [int(s) for s in args.cdc_sizes.split(",") if s.strip()]:
+        with SandboxServer() as server:
+            cdc_rows += cdc.cdc_polls(size, server, args, _app, _fresh_schema, _connect)
     database = "PostgreSQL" if args.database_url else "SQLite"
     out = [f"## ChangeOrder Desk benchmarks ({database}; p50/p95 of {args.requests} requests "
            f"after {args.warmup} warm-up; statements = SQL statements a request, a range when "
@@ -496,6 +507,8 @@ def main(argv: list[str] | None = None) -> str:
     out += [f"seeded {s.size:,}: {s.rows:,} rows in {s.seconds:.1f} s" for s in seeds]
     if result:
         out += ["", *export_report(result)]
+    if cdc_rows:
+        out += ["", *cdc.report(cdc_rows)]
     out += ["", "targets:", *targets(rows)]
     report = "\n".join(out)
     print(report)

@@ -3,6 +3,8 @@
 * Every 30 seconds, and when it starts, it runs the outbox (jobs/outbox.py): every export
   the database says must run, and that has no live job, is queued again. It also reopens
   rejected CCOs whose reopen job was lost.
+* Every QBO_CDC_INTERVAL_MINUTES (default 5) it queues a change data capture poll of the
+  connected QuickBooks company (jobs/quickbooks_changes.py).
 * RQ calls no job callback when the work horse dies (out of memory, SIGKILL); this worker
   hears of it and queues the export again (jobs.exports.work_horse_died).
 
@@ -66,3 +68,6 @@ class Worker(RqWorker):
         from jobs.notifications import queue_due
 
         _in_app("queue due notification emails", queue_due)
+        from jobs.quickbooks_changes import poll_if_due
+
+        _in_app("poll QuickBooks for changes", poll_if_due)

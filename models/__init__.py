@@ -9,7 +9,15 @@ from models.change_events import (
 )
 from models.change_orders import ChangeOrder, ChangeOrderApproval, ChangeOrderLine, cco_viewers
 from models.commitments import Commitment, SovLine
-from models.erp import CostMapping, Export, ExportStatus, Notice, QboConnection, QboRecord
+from models.erp import (
+    CostMapping,
+    Export,
+    ExportStatus,
+    Notice,
+    QboConnection,
+    QboPurchaseOrderState,
+    QboRecord,
+)
 from models.history import HistoryEvent
 from models.limits import MAX_COMMITMENT_NUMBER
 from models.list_totals import ANY_VENDOR  # registers the list totals tables and their hook
@@ -61,6 +69,7 @@ __all__ = [
     "ProjectMembership",
     "ProjectRole",
     "QboConnection",
+    "QboPurchaseOrderState",
     "QboRecord",
     "SentEmail",
     "SovLine",

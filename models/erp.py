@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from extensions import db
 from models.types import UTCDateTime, str_enum, utcnow
@@ -40,6 +41,9 @@ class QboConnection(db.Model):
     connected_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     connected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Change data capture: the changedSince of the next poll, and when the last one finished.
+    cdc_changed_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cdc_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     connected_by: Mapped[User | None] = relationship()
 
@@ -145,3 +149,38 @@ class Notice(db.Model):
     subject_type: Mapped[str | None] = mapped_column(sa.String(30))
     subject_id: Mapped[int | None]
     about: Mapped[str | None] = mapped_column(sa.String(30))
+
+
+class QboPurchaseOrderState(db.Model):
+    """What QuickBooks holds for one linked PurchaseOrder, as change data capture last read it
+    (quickbooks_online/cdc.py): SyncToken, DocNumber, TotalAmt, lines, deleted. Drift is this
+    against what we wrote (workflow/qbo_drift.py); CDC never writes to QuickBooks.
+
+    ``agreed_line_ids``: the PO's line Ids when it last agreed with us (its SyncToken was the
+    one our own write returned) or when a difference was acknowledged, so a line a bookkeeper
+    added before then is not reported as new. ``acknowledged_token``: the SyncToken whose
+    differences an ERP admin accepted as the bookkeeper's. ``restore_requested_at``: "restore
+    ours" was asked; the commitment's next export puts our lines back.
+    """
+
+    __tablename__ = "qbo_purchase_order_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("commitments.id", ondelete="CASCADE"), unique=True)
+    purchase_order_id: Mapped[str] = mapped_column(sa.String(40), index=True)
+    sync_token: Mapped[str | None] = mapped_column(sa.String(20))
+    doc_number: Mapped[str | None] = mapped_column(sa.String(40))
+    total: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
+    lines: Mapped[str] = mapped_column(sa.Text, default="[]")  # JSON: [{id, description, amount}]
+    deleted: Mapped[bool] = mapped_column(default=False)
+    changed_at: Mapped[str | None] = mapped_column(sa.String(40))  # QuickBooks LastUpdatedTime
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    differs: Mapped[bool] = mapped_column(default=False, index=True)
+    agreed_line_ids: Mapped[str | None] = mapped_column(sa.Text)  # JSON list
+    acknowledged_token: Mapped[str | None] = mapped_column(sa.String(20))
+    restore_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # ``Commitment.qbo_state``: joined into the inbox's page read, so cards cost no statement
+    commitment = relationship("Commitment", backref=backref("qbo_state", uselist=False,
+                                                            passive_deletes=True))

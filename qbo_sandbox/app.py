@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, redirect, render_template_string, request
 
 from . import demo_company, entities
-from .state import ApiResponse, OAuthError, Sandbox
+from .state import KNOWN_SCOPES, ApiResponse, OAuthError, Sandbox, grants_company_access, scope_set
 
 DISCOVERY_PATH = "/.well-known/openid_configuration"
 AUTHORIZE_PATH = "/connect/oauth2"
@@ -293,7 +293,8 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
         if params.get("response_type") != "code":
             return back(error="unsupported_response_type")
         scope = params.get("scope", "")
-        if not scope.strip():
+        scopes = scope_set(scope)
+        if not scopes or scopes - KNOWN_SCOPES:  # Intuit: an unknown scope fails the whole request
             return back(error="invalid_scope")
         with sb.lock:
             realms = list(sb.realms.values())
@@ -314,6 +315,8 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
             code = sb.issue_code(client_id, redirect_uri, selected, scope)  # type: ignore[arg-type]
         except OAuthError as exc:
             return back(error=exc.error)
+        if not grants_company_access(scope):  # sign-in only: no company, no realmId
+            return back(code=code)
         return back(code=code, realmId=selected)
 
     oauth_headers = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -351,6 +354,8 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
         info = sb.user_info(request.headers.get("Authorization"))
         if info is None:
             return _json({"error": "invalid_token"}, 401)
+        if not info:  # the token was not issued with the openid scope
+            return _json({"error": "insufficient_scope"}, 403)
         return _json(info)
 
     @app.get(JWKS_PATH)
@@ -519,9 +524,28 @@ def create_sandbox_app(sandbox: Sandbox | None = None, **sandbox_kwargs: object)
     @app.post("/_sandbox/realms/<realm_id>/settings")
     def hook_settings(realm_id: str) -> Response:
         data = hook_body()
+        if "custom_transaction_numbers" in data:
+            sb.set_custom_transaction_numbers(realm_id, bool(data["custom_transaction_numbers"]))
         if "duplicate_doc_number_check" in data:
             sb.set_duplicate_doc_number_check(realm_id, bool(data["duplicate_doc_number_check"]))
         return _json(dict(sb.realm(realm_id).settings))
+
+    @app.post("/_sandbox/webhooks")
+    def hook_webhooks() -> Response:
+        data = hook_body()
+        sb.configure_webhooks(data.get("url"), str(data.get("verifier_token", "")),
+                              str(data.get("format", "cloudevents")),
+                              str(data.get("deliver", "manual")))
+        return _json({"ok": True})
+
+    @app.post("/_sandbox/webhooks/deliver")
+    def hook_deliver_webhooks() -> Response:
+        return _json({"deliveries": sb.deliver_webhooks()})
+
+    @app.get("/_sandbox/webhooks")
+    def hook_webhook_log() -> Response:
+        return _json({"pending": sb.pending_webhook_events(),
+                      "deliveries": sb.webhook_deliveries()})
 
     @app.get("/_sandbox/realms/<realm_id>/counters")
     def hook_counters(realm_id: str) -> Response:

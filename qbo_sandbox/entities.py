@@ -34,7 +34,10 @@ following QuickBooks Online:
   is fault 610 (Object Not Found). Their ``name`` is filled in from the referenced object.
 * PurchaseOrder ``DocNumber``: at most 21 characters (fault 2050), unique per realm among
   purchase orders while the company's duplicate-number check is on (default; fault 6140),
-  unless the request carries ``include=allowduplicatedocnum``.
+  unless the request carries ``include=allowduplicatedocnum``. A PurchaseOrder created
+  without ``DocNumber`` while the company's "custom transaction numbers" setting is off (the
+  default, as in a new QuickBooks company) gets the next number: the highest number given so
+  far + 1 (1001 for the first), never the same twice. With the setting on it has none.
 * Name lists (Vendor, Customer, Employee, Item, Account, Class) cannot be deleted, only made
   inactive (``Active: false``); names are unique per list, and a Vendor, Customer or Employee
   ``DisplayName`` is unique across those three lists (fault 6240). A Customer with a
@@ -413,6 +416,9 @@ def build_purchase_order(
     if class_ref is not None:
         po["ClassRef"] = class_ref
     doc_number = _text(data, "DocNumber", DOC_NUMBER_MAX)
+    if (not doc_number and current is None
+            and not realm.settings.get("custom_transaction_numbers", False)):
+        doc_number = next_po_number(realm)
     if doc_number:
         po["DocNumber"] = doc_number
         if (realm.settings.get("duplicate_doc_number_check", True)
@@ -606,6 +612,18 @@ def _finish(obj: dict, obj_id: str, sync_token: str, create_time: str, now: str)
     return obj
 
 
+FIRST_AUTO_PO_NUMBER = 1001
+
+
+def next_po_number(realm: Realm) -> str:
+    """QuickBooks' automatic PurchaseOrder number: the highest one given so far + 1."""
+    numbers = [int(po["DocNumber"]) for po in realm.entities["PurchaseOrder"].values()
+               if str(po.get("DocNumber", "")).isdigit()]
+    last = max([FIRST_AUTO_PO_NUMBER - 1, int(realm.settings.get("last_po_number", 0)),
+                *numbers])
+    return str(last + 1)
+
+
 def create(realm: Realm, entity: str, body: dict, *, now: str, today: str,
            allow_duplicate_doc_number: bool = False) -> dict:
     if entity == "CompanyInfo":
@@ -625,6 +643,9 @@ def create(realm: Realm, entity: str, body: dict, *, now: str, today: str,
     realm.entities[entity][obj_id] = obj
     if entity == "PurchaseOrder":
         realm.next_line_id[obj_id] = next_line_id
+        if str(obj.get("DocNumber", "")).isdigit():
+            realm.settings["last_po_number"] = max(int(obj["DocNumber"]),
+                                                   int(realm.settings.get("last_po_number", 0)))
     return obj
 
 

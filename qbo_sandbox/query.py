@@ -6,8 +6,9 @@
 
 Conditions: only Intuit's operators -- ``field = value``, ``<``, ``<=``, ``>``, ``>=``,
 ``field IN (v1, v2)``, ``field LIKE '%text%'`` (``%`` wildcard, case-insensitive); ``!=`` /
-``<>`` are a parse error (4000), as is a filter on a property Intuit does not let you filter
-(``FILTERABLE``: e.g. ``PrivateNote``, ``Memo``, ``Line``). Values are quoted strings
+``<>`` are a parse error (4000); a filter on a property Intuit does not let you filter
+(``FILTERABLE``: e.g. ``PrivateNote``, ``Memo``, ``Line``) is 4001 "Invalid query",
+``QueryValidationError: property 'Memo' is not queryable``. Values are quoted strings
 (``\\'`` escapes a quote, as python-quickbooks writes them), numbers or ``true``/``false``.
 Fields may be dotted (``MetaData.LastUpdatedTime``); a reference field (``VendorRef``)
 compares its ``value``. Keywords and field names are case-insensitive. ``OR`` is not
@@ -191,9 +192,8 @@ class _Parser:
             allowed = {name.lower() for name in FILTERABLE.get(entity, set())}
             for cond in query.conditions:
                 if cond.field.lower() not in allowed:
-                    raise faults.query_parse_error(
-                        f"property '{cond.field}' is not queryable (not filterable on "
-                        f"{entity})")
+                    raise faults.query_validation_error(
+                        f"property '{cond.field}' is not queryable")
         if self.is_keyword("ORDERBY") or (self.is_keyword("ORDER") and self.is_keyword("BY", 1)):
             if self.next()[1].upper() == "ORDER":
                 self.next()
@@ -223,7 +223,7 @@ class _Parser:
             else:
                 if number > MAX_RESULTS_LIMIT:
                     raise faults.query_validation_error(
-                        f"value {number} is too large. Max allowed value is: {MAX_RESULTS_LIMIT}"
+                        f"value {number} is too large. Max allowed value is {MAX_RESULTS_LIMIT}"
                     )
                 if number < 1:
                     raise faults.query_validation_error("MAXRESULTS must be at least 1")

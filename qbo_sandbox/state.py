@@ -32,7 +32,7 @@ from datetime import datetime, timedelta, timezone
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from . import demo_company, entities, faults, query
+from . import cdc, demo_company, entities, faults, query, webhooks
 
 # QuickBooks Online reports times in the company's zone; the sandbox uses a fixed US offset.
 QBO_TZ = timezone(timedelta(hours=-7), "PDT")
@@ -56,6 +56,41 @@ FAULT_ALIASES = {
     "drop_connection": "drop",
 }
 AFTER_APPLY = ("500_after_apply", "drop_after_apply")
+
+
+ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
+PAYMENT_SCOPE = "com.intuit.quickbooks.payment"
+# The scopes Intuit's authorize endpoint knows; any other is ``error=invalid_scope``.
+KNOWN_SCOPES = frozenset({
+    "openid", "email", "profile", "address", "phone", "intuit_name",
+    ACCOUNTING_SCOPE, PAYMENT_SCOPE, "com.intuit.quickbooks.payroll",
+    "com.intuit.quickbooks.payroll.timetracking", "com.intuit.quickbooks.payroll.benefits",
+    "com.intuit.quickbooks.payroll.payslip.read"})
+# The user behind every sandbox grant, and which userinfo claims each scope releases.
+SANDBOX_USER = {
+    "sub": "sandbox-user",
+    "email": "demo.user@riverside-builders.example", "emailVerified": True,
+    "givenName": "Demo", "familyName": "User",
+    "phoneNumber": "+1 (503) 555-0142", "phoneNumberVerified": True,
+    "address": {"streetAddress": "1200 River Road", "locality": "Portland",
+                "region": "OR", "postalCode": "97201", "country": "US"},
+}
+USERINFO_CLAIMS = {
+    "email": ("email", "emailVerified"),
+    "profile": ("givenName", "familyName"),
+    "phone": ("phoneNumber", "phoneNumberVerified"),
+    "address": ("address",),
+}
+
+
+def scope_set(scope: str | None) -> set[str]:
+    return {part for part in (scope or "").split() if part}
+
+
+def grants_company_access(scope: str | None) -> bool:
+    """Whether a grant of ``scope`` reaches a company (Accounting or Payments API): only
+    then does the authorize redirect carry a ``realmId``."""
+    return bool(scope_set(scope) & {ACCOUNTING_SCOPE, PAYMENT_SCOPE})
 
 
 class OAuthError(Exception):
@@ -140,6 +175,8 @@ class Realm:
         self.next_ids: dict[str, int] = {}
         self.next_line_id: dict[str, int] = {}
         self.deleted: dict[str, set[str]] = {}
+        # when each deleted object was deleted (its LastUpdatedTime in the CDC answer)
+        self.deleted_at: dict[str, dict[str, str]] = {}
         self.settings: dict[str, object] = {"duplicate_doc_number_check": True}
         self.request_count = 0
         self.write_count = 0
@@ -208,6 +245,7 @@ class Realm:
             "next_ids": self.next_ids,
             "next_line_id": self.next_line_id,
             "deleted": {k: sorted(v) for k, v in self.deleted.items()},
+            "deleted_at": self.deleted_at,
             "settings": self.settings,
             "request_ids": {k: list(v) for k, v in self.request_ids.items()},
             "seen_request_ids": self.seen_request_ids,
@@ -226,6 +264,7 @@ class Realm:
         realm.next_ids = data.get("next_ids", {})
         realm.next_line_id = data.get("next_line_id", {})
         realm.deleted = {k: set(v) for k, v in data.get("deleted", {}).items()}
+        realm.deleted_at = data.get("deleted_at", {})
         realm.settings.update(data.get("settings", {}))
         realm.request_ids = {k: (v[0], v[1]) for k, v in data.get("request_ids", {}).items()}
         realm.seen_request_ids = data.get("seen_request_ids", {})
@@ -390,6 +429,10 @@ class Sandbox:
         }
         self._initial_clients = clients
         self.gate_timeout = 30.0
+        # webhook delivery is per process: its configuration, pending events and attempts
+        self.webhook: dict | None = None
+        self.webhook_events: list[dict] = []
+        self.webhook_log: list[dict] = []
         with self.lock:  # loads the state file if there is one
             if self._loaded_sig is None:
                 self.reset()
@@ -439,6 +482,9 @@ class Sandbox:
             self._refresh_index: dict[str, str] = {}
             self._access_index: dict[str, str] = {}
             self.oauth_faults: deque[str] = deque()
+            self.webhook: dict | None = None
+            self.webhook_events: list[dict] = []
+            self.webhook_log: list[dict] = []
             self.add_company(demo_company.DEMO_REALM_ID, demo_company.DEMO_COMPANY_NAME)
             self._persist()
 
@@ -511,7 +557,9 @@ class Sandbox:
     def issue_code(self, client_id: str, redirect_uri: str, realm_id: str, scope: str) -> str:
         with self.lock:
             self.check_authorize(client_id, redirect_uri)
-            if realm_id not in self.realms:
+            if not grants_company_access(scope):
+                realm_id = ""  # sign-in only: no company is chosen, no realmId comes back
+            elif realm_id not in self.realms:
                 raise OAuthError(400, "invalid_request", "Unknown company.")
             code = "AB" + secrets.token_urlsafe(32)
             self.codes[code] = AuthCode(client_id, redirect_uri, realm_id, scope,
@@ -538,7 +586,7 @@ class Sandbox:
             "access_token": access,
             "expires_in": self.access_token_ttl,
             "refresh_token": grant.refresh_token,
-            "x_refresh_token_expires_in": max(0, int(grant.refresh_expires_at - now)),
+            "x_refresh_token_expires_in": max(0, round(grant.refresh_expires_at - now)),
         }
 
     def token(self, authorization: str | None, form: dict[str, str]) -> dict:
@@ -626,16 +674,31 @@ class Sandbox:
                 return 401, "Token revoked"
             if grant.access_tokens[token] <= self.now():
                 return 401, f"Token expired: {token[:12]}..."
+            if realm_id is not None and not grants_company_access(grant.scope):
+                return 403, ("The app is not authorized for company data: the token's scope "
+                             f"({grant.scope}) grants no QuickBooks company")
             if realm_id is not None and grant.realm_id != realm_id:
                 return 403, (f"The app is not authorized for company {realm_id} (the token "
                              f"was issued for another company)")
         return None
 
     def user_info(self, authorization: str | None) -> dict | None:
+        """Intuit's userinfo: ``sub`` always, then only the claims of the grant's scopes
+        (``email``: email, emailVerified; ``profile``: givenName, familyName; ``phone``:
+        phoneNumber, phoneNumberVerified; ``address``: address). None: no valid token.
+        A token without ``openid`` gets ``{}`` (the route answers 403 insufficient_scope)."""
         if self.bearer_problem(None, authorization):
             return None
-        return {"sub": "sandbox-user", "givenName": "Demo", "familyName": "User",
-                "email": "demo.user@riverside-builders.example", "emailVerified": True}
+        with self.lock:
+            grant = self.grants[self._access_index[authorization[7:].strip()]]  # type: ignore[index]
+            scopes = scope_set(grant.scope)
+        if "openid" not in scopes:
+            return {}
+        info: dict = {"sub": SANDBOX_USER["sub"]}
+        for scope, claims in USERINFO_CLAIMS.items():
+            if scope in scopes:
+                info.update({claim: copy.deepcopy(SANDBOX_USER[claim]) for claim in claims})
+        return info
 
     # ------------------------------------------------------------------------- hooks
     def inject_fault(self, realm_id: str, kind: str, count: int = 1) -> None:
@@ -781,6 +844,8 @@ class Sandbox:
             po["SyncToken"] = str(int(po["SyncToken"]) + 1)
             po["MetaData"] = {**po["MetaData"], "LastUpdatedTime": self.timestamp(millis=False)}
             realm.entities["PurchaseOrder"][po["Id"]] = po
+            self._emit(realm.realm_id, "PurchaseOrder", po["Id"], "Update",
+                       po["MetaData"]["LastUpdatedTime"])
             self._persist()
             return copy.deepcopy(po)
 
@@ -810,8 +875,28 @@ class Sandbox:
                                       now=self.timestamp(millis=False), today=self.today())
             except faults.QBOFault as fault:
                 raise ValueError(f"purchase order refused: {fault.code} {fault.detail}") from None
+            self._emit(realm.realm_id, "PurchaseOrder", obj["Id"], "Create",
+                       self.timestamp(millis=False))
             self._persist()
             return copy.deepcopy(obj)
+    def add_purchase_orders(self, realm_id: str, bodies: list[dict]) -> list[dict]:
+        """Books that already exist: create PurchaseOrders without API calls (validated as
+        the API's create; no request counted). Returns the created objects."""
+        created = []
+        with self.lock:
+            realm = self.realm(realm_id)
+            stamp = self.timestamp(millis=False)
+            for body in bodies:
+                try:
+                    obj = entities.create(realm, "PurchaseOrder", copy.deepcopy(body),
+                                          now=stamp, today=self.today())
+                except faults.QBOFault as fault:
+                    raise ValueError(f"purchase order refused: {fault.code} "
+                                     f"{fault.detail}") from None
+                self._emit(realm.realm_id, "PurchaseOrder", obj["Id"], "Create", stamp)
+                created.append(copy.deepcopy(obj))
+            self._persist()
+        return created
 
     def renumber_purchase_order(self, realm_id: str, po_id: str, doc_number: str) -> dict:
         """A user changes the PO's number (DocNumber) in QuickBooks."""
@@ -852,6 +937,9 @@ class Sandbox:
             if realm.entities["PurchaseOrder"].pop(str(po_id), None) is None:
                 raise LookupError(f"no PurchaseOrder {po_id} in realm {realm_id}")
             realm.deleted.setdefault("PurchaseOrder", set()).add(str(po_id))
+            stamp = self.timestamp(millis=False)
+            realm.deleted_at.setdefault("PurchaseOrder", {})[str(po_id)] = stamp
+            self._emit(realm.realm_id, "PurchaseOrder", str(po_id), "Delete", stamp)
             self._persist()
 
     def set_active(self, realm_id: str, entity: str, obj_id: str, active: bool) -> dict:
@@ -866,14 +954,92 @@ class Sandbox:
             obj["Active"] = bool(active)
             obj["SyncToken"] = str(int(obj["SyncToken"]) + 1)
             obj["MetaData"]["LastUpdatedTime"] = self.timestamp(millis=False)
+            self._emit(str(realm_id), entity, obj["Id"], "Update",
+                       obj["MetaData"]["LastUpdatedTime"])
             self._persist()
             return copy.deepcopy(obj)
+
+    def set_custom_transaction_numbers(self, realm_id: str, enabled: bool) -> None:
+        """QuickBooks' "custom transaction numbers" company setting (off by default: a
+        PurchaseOrder created without DocNumber gets the next number)."""
+        with self.lock:
+            self.realm(realm_id).settings["custom_transaction_numbers"] = bool(enabled)
+            self._persist()
 
     def set_duplicate_doc_number_check(self, realm_id: str, enabled: bool) -> None:
         """QuickBooks' "warn if duplicate PO number" company setting (on by default)."""
         with self.lock:
             self.realm(realm_id).settings["duplicate_doc_number_check"] = bool(enabled)
             self._persist()
+
+    # -------------------------------------------------------------------- webhooks
+    def configure_webhooks(self, url: str | None, verifier_token: str = "",
+                           fmt: str = "cloudevents", deliver: str = "manual",
+                           timeout: float = 3.0) -> None:
+        """Deliver change events to ``url`` signed with ``verifier_token`` (``None``: off).
+        ``fmt``: ``"cloudevents"`` (Intuit's format since 2026) or ``"legacy"``
+        (``eventNotifications``). ``deliver``: ``"manual"`` (``deliver_webhooks()`` sends
+        what is pending) or ``"immediate"`` (a background thread sends right after each
+        change). Events of changes made while off are not kept."""
+        if fmt not in webhooks.FORMATS:
+            raise ValueError(f"unknown webhook format {fmt!r}; use one of {webhooks.FORMATS}")
+        if deliver not in ("manual", "immediate"):
+            raise ValueError("deliver is 'manual' or 'immediate'")
+        with self.lock:
+            self.webhook = None if not url else {
+                "url": url, "verifier_token": verifier_token, "format": fmt,
+                "deliver": deliver, "timeout": float(timeout)}
+            self.webhook_events = []
+
+    def pending_webhook_events(self) -> list[dict]:
+        with self.lock:
+            return copy.deepcopy(self.webhook_events)
+
+    def webhook_deliveries(self) -> list[dict]:
+        """Every delivery attempt: ``status`` (None: no answer), ``events``, ``body``,
+        ``signature``, ``seconds`` (how long the endpoint took to answer)."""
+        with self.lock:
+            return copy.deepcopy(self.webhook_log)
+
+    def _emit(self, realm_id: str, entity: str, obj_id: str, operation: str,
+              when: str) -> None:
+        with self.lock:
+            if self.webhook is None:
+                return
+            self.webhook_events.append(
+                webhooks.event(realm_id, entity, obj_id, operation, when, self.now()))
+            immediate = self.webhook["deliver"] == "immediate"
+        if immediate:
+            threading.Thread(target=self.deliver_webhooks, daemon=True).start()
+
+    def deliver_webhooks(self) -> list[dict]:
+        """POST the pending events (one signed request); returns the attempts made. Events
+        not answered with a 200 stay pending and go again with the next delivery."""
+        import requests  # only when a delivery is made
+
+        with self.lock:
+            config = copy.deepcopy(self.webhook)
+            events, self.webhook_events = self.webhook_events, []
+        if config is None or not events:
+            return []
+        body = webhooks.payload(events, config["format"])
+        sig = webhooks.signature(body, config["verifier_token"])
+        started = time.monotonic()
+        status: int | None = None
+        try:
+            answer = requests.post(config["url"], data=body, timeout=config["timeout"],
+                                   headers={"Content-Type": "application/json",
+                                            "intuit-signature": sig})
+            status = answer.status_code
+        except requests.RequestException:
+            status = None
+        attempt = {"status": status, "events": len(events), "body": body.decode("utf-8"),
+                   "signature": sig, "seconds": round(time.monotonic() - started, 3)}
+        with self.lock:
+            self.webhook_log.append(attempt)
+            if status != 200:
+                self.webhook_events[:0] = events
+        return [attempt]
 
     def pause_api(self, realm_id: str) -> None:
         """Hold the realm's API calls after admission (they stay "in flight", counted by
@@ -1130,6 +1296,9 @@ class Sandbox:
             objs = list(realm.entities[parsed.entity].values())
             result = query.execute(parsed, objs, name_list=parsed.entity in entities.NAME_LISTS)
             return {"QueryResponse": copy.deepcopy(result), "time": self.timestamp()}
+        if parts and parts[0].lower() == "cdc" and len(parts) == 1 and method == "GET":
+            return cdc.answer(realm, args, now=self.now(), company_tz=QBO_TZ,
+                              entity_names=entities.URL_NAMES, stamp=self.timestamp())
         entity = entities.URL_NAMES.get(parts[0].lower()) if parts else None
         if entity is None:
             raise faults.unsupported_operation(f"{method} /{path}")
@@ -1151,15 +1320,20 @@ class Sandbox:
         stamp = self.timestamp(millis=False)
         if operation == "delete":
             obj = entities.delete(realm, entity, data)
+            realm.deleted_at.setdefault(entity, {})[obj["Id"]] = stamp
+            change = "Delete"
         elif operation == "update" or data.get("Id") not in (None, "", 0, "0"):
             obj = entities.update(realm, entity, data, now=stamp, today=self.today(),
                                   allow_duplicate_doc_number=allow_dup)
+            change = "Update"
         elif operation in ("", "create"):
             obj = entities.create(realm, entity, data, now=stamp, today=self.today(),
                                   allow_duplicate_doc_number=allow_dup)
+            change = "Create"
         else:
             raise faults.unsupported_operation(operation)
         realm.write_count += 1
+        self._emit(realm.realm_id, entity, obj["Id"], change, stamp)
         return {entity: copy.deepcopy(obj), "time": self.timestamp()}
 
     # ------------------------------------------------------------------ request log

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 import pytest
 
 from extensions import db
-from models import CostMapping, ErpStatus, Export, ExportStatus, Notice, Project, User
+from models import (
+    CostMapping,
+    ErpStatus,
+    Export,
+    ExportStatus,
+    Notice,
+    Project,
+    QboPurchaseOrderState,
+    User,
+)
 from tests import qbo_helpers
 from tests.conftest import PASSWORD, Seed, fingerprint, seed_once, start_from
 from tests.factories import Cast, Factory
@@ -121,6 +130,11 @@ STATE_CHANGING_ROUTES = [
     Route(ERP_SUBJECT + "/retry", "/erp/commitments/{failed}/retry", ERP, needs_qbo=True),
     Route(ERP_SUBJECT + "/retry", "/erp/change-orders/{failed_cco}/retry", ERP,
           needs_qbo=True),
+    # What changed in QuickBooks: ERP admins acknowledge it or restore our lines.
+    Route(f"{COMMITMENTS}/<int:commitment_id>/erp/quickbooks-changes/acknowledge",
+          "/projects/{project}/commitments/{synced}/erp/quickbooks-changes/acknowledge", ERP),
+    Route(f"{COMMITMENTS}/<int:commitment_id>/erp/quickbooks-changes/restore",
+          "/projects/{project}/commitments/{synced}/erp/quickbooks-changes/restore", ERP),
     Route("/erp/accept-selected", "/erp/accept-selected", ERP,
           {"selected": "commitments:{ready}", "confirm": "yes"}, needs_qbo=True),
     # Starting from real books: ERP admins link and import; ERP admins with Can Push unlink.
@@ -206,6 +220,7 @@ PAGES = [
     ("/projects/{project}/change-events/commitment-co?vendor={vendor}&commitment={commitment}",
      EDITORS),
     ("/erp/?tab=synced", ERP),
+    ("/erp/quickbooks-changes", ERP),
     ("/erp/commitments/{ready}/card", ERP),
     ("/erp/change-orders/{ready_cco}/card", ERP),
     ("/erp/settings", ERP),
@@ -250,6 +265,10 @@ def _ids(people, factory, qbo: bool = False, sandbox=None) -> dict[str, int]:
                           status=ExportStatus.FAILED))
     notice = Notice(user_id=inactive.id, message="Accounting rejected CCO #001.")
     db.session.add(notice)
+    # QuickBooks' change data capture saw a line added to the synced commitment's PO
+    db.session.add(QboPurchaseOrderState(
+        commitment_id=synced.id, purchase_order_id="9999", sync_token="7", doc_number=None,
+        lines='[{"id": "5", "description": "Freight", "amount": "350.00"}]', differs=True))
     db.session.commit()
     po = "0"
     if qbo:
@@ -359,7 +378,10 @@ def _refused(response, role) -> bool:
 
 
 def test_every_state_changing_route_is_in_the_matrix(app):
-    listed = {route.rule for route in STATE_CHANGING_ROUTES} | {"/auth/login"}
+    # Intuit's webhook has no user: its intuit-signature is its permission
+    # (tests/test_quickbooks_changes.py: unsigned, wrong and stale signatures change nothing).
+    listed = {route.rule for route in STATE_CHANGING_ROUTES} | {"/auth/login",
+                                                                "/erp/webhooks/quickbooks"}
     unsafe = {
         rule.rule for rule in app.url_map.iter_rules()
         if rule.methods & {"POST", "PUT", "PATCH", "DELETE"}

@@ -504,6 +504,9 @@ def export_synced(export: Export, result) -> None:
         .values(qbo_purchase_order_id=result.purchase_order_id,
                 qbo_sync_token=result.sync_token, qbo_total=result.total)
         .execution_options(synchronize_session=False))
+    from workflow.qbo_drift import after_export
+
+    after_export(commitment.id, result.sync_token, result.total)
     history.record(None, subject, "exported", field="ERP status", old=ErpStatus.EXPORTING,
                    new=ErpStatus.SYNCED,
                    comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
@@ -534,25 +537,50 @@ def export_failed(export: Export, code: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class Drift:
-    in_quickbooks: object  # Decimal | None: the PO's TotalAmt from the last sync
+    in_quickbooks: object  # Decimal | None: the PO's TotalAmt (change data capture, or last sync)
     here: object  # Decimal: the commitment's revised total
     not_sent: list  # approved CCOs not (yet) in QuickBooks
+    # What QuickBooks' own edits changed, line by line (workflow/qbo_drift.py: Change)
+    changes: tuple = ()
+    deleted: bool = False  # the PurchaseOrder was deleted in QuickBooks
+    acknowledged: bool = False  # an ERP admin accepted QuickBooks' differences
+    restore_requested: bool = False
+    # (label, url) of what the viewer may do about the changes (acknowledge, restore ours)
+    actions: tuple = ()
 
     @property
     def differs(self) -> bool:
-        return self.in_quickbooks is not None and self.in_quickbooks != self.here
+        return bool(self.changes) or (self.in_quickbooks is not None
+                                      and self.in_quickbooks != self.here)
 
 
-def drift(commitment: Commitment, visible: list[ChangeOrder]) -> Drift | None:
-    """For a synced commitment: QuickBooks' total (as of the last sync, no call), ours, and the
-    approved CCOs that are not Synced — from ``visible`` (what this viewer may see)."""
+def drift_from(commitment: Commitment, here, not_sent: list, view=None,
+               actions: tuple = ()) -> Drift:
+    """The drift line's facts: QuickBooks' total and changes as change data capture last read
+    them (``view``, workflow/qbo_drift.py) or, before any read, the total of our last sync."""
+    if view is None:
+        return Drift(commitment.qbo_total, here, not_sent)
+    total = view.state.total if view.state.total is not None else commitment.qbo_total
+    return Drift(None if view.state.deleted else total, here, not_sent,
+                 changes=tuple(view.changes), deleted=view.state.deleted,
+                 acknowledged=view.acknowledged, restore_requested=view.restore_requested,
+                 actions=actions if view.changes else ())
+
+
+def drift(commitment: Commitment, visible: list[ChangeOrder], actions=None) -> Drift | None:
+    """For a synced commitment: QuickBooks' total and line-by-line changes (as change data
+    capture last read them, no call), ours, and the approved CCOs that are not Synced — from
+    ``visible`` (what this viewer may see). ``actions(view)``: what the viewer may do."""
     from workflow.commitments import totals
+    from workflow.qbo_drift import drift_of
 
     if not commitment.qbo_purchase_order_id:
         return None
-    return Drift(commitment.qbo_total, totals(commitment).revised,
-                 [cco for cco in visible if cco.status == ChangeOrderStatus.APPROVED
-                  and cco.erp_status != ErpStatus.SYNCED])
+    view = drift_of(commitment)
+    return drift_from(commitment, totals(commitment).revised,
+                      [cco for cco in visible if cco.status == ChangeOrderStatus.APPROVED
+                       and cco.erp_status != ErpStatus.SYNCED],
+                      view, tuple(actions(view)) if actions and view else ())
 
 
 def _administered_projects(user: User):

@@ -95,6 +95,7 @@ def page(filters: Filters, viewer: User, cursor: Cursor | None = None,
         select(Commitment)
         .where(*_where(Commitment, filters, viewer), *_after(Commitment, 0, cursor))
         .options(joinedload(Commitment.vendor), joinedload(Commitment.project),
+                 joinedload(Commitment.qbo_state),
                  joinedload(Commitment.sov_lines).joinedload(SovLine.cost_code),
                  joinedload(Commitment.sov_lines).joinedload(SovLine.category))
         .order_by(Commitment.updated_at, Commitment.id).limit(size + 1)).unique().all()
@@ -102,6 +103,7 @@ def page(filters: Filters, viewer: User, cursor: Cursor | None = None,
         select(ChangeOrder).join(ChangeOrder.commitment)
         .where(*_where(ChangeOrder, filters, viewer), *_after(ChangeOrder, 1, cursor))
         .options(joinedload(ChangeOrder.commitment).joinedload(Commitment.vendor),
+                 joinedload(ChangeOrder.commitment).joinedload(Commitment.qbo_state),
                  joinedload(ChangeOrder.commitment).joinedload(Commitment.project),
                  joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.sov_line),
                  joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.cost_code_own),

@@ -12,7 +12,7 @@ from blueprints.commitments.routes import load_commitment
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
 from models import ChangeOrder, Commitment
-from workflow import erp
+from workflow import erp, qbo_drift
 from workflow.change_orders import visible_change_orders
 from workflow.errors import AlreadyHandled, Locked
 from workflow.permissions import is_company_admin, is_erp_admin
@@ -56,6 +56,18 @@ def _urls(subject) -> dict[str, str]:
             "retrieve": url_for(retrieve, **args), "self": url_for(panel, **args)}
 
 
+def _drift_actions(commitment: Commitment, view) -> list[tuple[str, str]]:
+    """What an ERP admin may do about changes made in QuickBooks."""
+    if not is_erp_admin(current_user) or view.restore_requested:
+        return []
+    args = {"project_id": commitment.project_id, "commitment_id": commitment.id}
+    actions = [("Acknowledge (keep QuickBooks' version)",
+                url_for("commitments.acknowledge_quickbooks_changes", **args))]
+    if not view.state.deleted and commitment.erp_status.value == "synced":
+        actions.append(("Restore ours", url_for("commitments.restore_our_lines", **args)))
+    return actions
+
+
 def panel_for(subject) -> Panel:
     from blueprints.erp import books as book_routes
     from workflow.books import books_actions
@@ -63,7 +75,8 @@ def panel_for(subject) -> Panel:
     commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
     drift = None
     if isinstance(subject, Commitment):
-        drift = erp.drift(commitment, visible_change_orders(current_user, commitment))
+        drift = erp.drift(commitment, visible_change_orders(current_user, commitment),
+                          actions=lambda view: _drift_actions(commitment, view))
     return Panel(actions=erp.project_actions(current_user, subject), urls=_urls(subject),
                  export=erp.latest_export(subject),
                  purchase_order_id=(commitment.qbo_purchase_order_id
@@ -147,3 +160,27 @@ def erp_panel(project_id: int, commitment_id: int):
 @login_required
 def cco_erp_panel(project_id: int, commitment_id: int, cco_id: int):
     return _panel(_cco(project_id, commitment_id, cco_id))
+
+
+def _drift_act(project_id: int, commitment_id: int, action):
+    commitment = load_commitment(project_id, commitment_id)
+    try:
+        action(current_user, commitment)
+    except (Locked, AlreadyHandled) as error:
+        db.session.rollback()
+        return _panel(commitment, error.message, 409)
+    return _panel(commitment)
+
+
+@bp.post("/<int:commitment_id>/erp/quickbooks-changes/acknowledge")
+@login_required
+def acknowledge_quickbooks_changes(project_id: int, commitment_id: int):
+    """The changes made in QuickBooks are the bookkeeper's and stay (ERP admin)."""
+    return _drift_act(project_id, commitment_id, qbo_drift.acknowledge)
+
+
+@bp.post("/<int:commitment_id>/erp/quickbooks-changes/restore")
+@login_required
+def restore_our_lines(project_id: int, commitment_id: int):
+    """Put our lines back: Ready to Export again, for the approver to Accept (ERP admin)."""
+    return _drift_act(project_id, commitment_id, qbo_drift.restore_ours)

@@ -10,4 +10,4 @@ register_tool("erp", "erp.index", "ERP Integrations", 40,
               count=lambda user: nav_counts(user)[0],
               badge="_erp_badge.html")
 
-from blueprints.erp import books, routes, settings  # noqa: E402,F401
+from blueprints.erp import books, quickbooks_changes, routes, settings  # noqa: E402,F401

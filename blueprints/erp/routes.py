@@ -11,7 +11,7 @@ from blueprints.fields import parse_id, show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, per_request, render, render_partial
 from extensions import db
 from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
-from workflow import erp, history, inbox
+from workflow import erp, history, inbox, qbo_drift
 from workflow.change_orders import can_view
 from workflow.errors import AlreadyHandled, Locked, WorkflowError
 from workflow.permissions import can_view_erp, has_project_role, is_approver
@@ -59,6 +59,7 @@ class _CardData:
         self.mappings = {(line.cost_code_id, line.category_id): line.mapping for cco in ccos
                          for line in cco.lines if line.sov_line_id is None and line.mapping}
         self.sendings = inbox.sendings(subjects)
+        self.quickbooks = qbo_drift.drifts_of(list(of_cards), loaded=True)
         self.names = names_for({pair for c in of_cards for pair in (
             ("Vendor", c.vendor.qbo_vendor_id), ("Customer", c.project.qbo_customer_id))})
 
@@ -90,8 +91,9 @@ class _CardData:
             preview = link_preview(subject)  # linked to a PO already in QuickBooks
         drift = None
         if commitment.qbo_purchase_order_id:
-            drift = erp.Drift(commitment.qbo_total, self.totals[commitment.id].revised,
-                              self.unsent.get(commitment.id, []))
+            drift = erp.drift_from(commitment, self.totals[commitment.id].revised,
+                                   self.unsent.get(commitment.id, []),
+                                   self.quickbooks.get(commitment.id))
         return {"subject": subject, "kind": kind, "total": total, "export": export,
                 "preview": preview, "drift": drift,
                 "sending": self.sendings.get((kind, subject.id)),

@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Commitment, Export
+from models import Commitment, Export, QboPurchaseOrderState
 from quickbooks_online import purchase_orders
 from quickbooks_online.connection import require_connection
 from quickbooks_online.errors import QboPermanentError, QboStaleError
@@ -34,6 +34,7 @@ from quickbooks_online.mapping import (
     sov_lines_payload,
 )
 from quickbooks_online.marker import Marker, join_note, split_note
+from quickbooks_online.ours import our_lines
 
 DUPLICATE_DOC_NUMBER = "6140"
 LINE_NUMBER = re.compile(r"(\d+)\. ")
@@ -86,6 +87,8 @@ def _marked_ours(commitment: Commitment, pos: list[dict]) -> dict | None:
 def _push_once(commitment: Commitment, key: str, tried_before: bool) -> ExportResult:
     if commitment.qbo_purchase_order_id:
         po = purchase_orders.read(commitment.qbo_purchase_order_id)
+        if _restore_requested(commitment):
+            return _restore(commitment, po, key)
         if link_of(commitment) is not None:
             return _bring_linked_up_to_date(commitment, po, key)
         return _bring_up_to_date(commitment, po, key)
@@ -109,6 +112,29 @@ def _push_once(commitment: Commitment, key: str, tried_before: bool) -> ExportRe
     lines = payload["Line"]
     return result_of(created, sent_line_ids(
         lines, created, [(sov.id, i) for i, (sov, _) in enumerate(sov_lines_payload(commitment))]))
+
+
+def _restore_requested(commitment: Commitment) -> bool:
+    return db.session.scalar(select(QboPurchaseOrderState.restore_requested_at).where(
+        QboPurchaseOrderState.commitment_id == commitment.id)) is not None
+
+
+def _restore(commitment: Commitment, po: dict, key: str) -> ExportResult:
+    """"Restore ours" after a change made in QuickBooks: one sparse update that puts back the
+    amount we wrote on each of our lines and our DocNumber; every other line, the Memo and
+    the note stay as QuickBooks holds them."""
+    ours = our_lines([commitment.id])[commitment.id]
+    lines = []
+    for line in po.get("Line") or []:
+        line = dict(line)
+        our = ours.get(str(line.get("Id")))
+        if our is not None:
+            line["Amount"] = float(our.amount)
+        lines.append(line)
+    saved = purchase_orders.sparse_update(po, {"Line": lines,
+                                               "DocNumber": commitment.doc_number},
+                                          request_id(key, f"r{po['SyncToken']}"))
+    return result_of(saved, {})
 
 
 def known_line_ids(commitment: Commitment) -> set[str]:

@@ -82,9 +82,9 @@ def qbo_api_urls(qbo_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def authorize(server: SandboxServer, auth_client: AuthClient, realm_id: str = DEMO_REALM_ID,
-              ) -> dict[str, str]:
+              scopes: list | None = None) -> dict[str, str]:
     """Drive the authorize page like a user who clicks Connect; return the callback query."""
-    url = auth_client.get_authorization_url([Scopes.ACCOUNTING])
+    url = auth_client.get_authorization_url(scopes or [Scopes.ACCOUNTING])
     response = requests.post(url, data={"realmId": realm_id, "decision": "allow"},
                              allow_redirects=False, timeout=5)
     assert response.status_code == 302, response.text
@@ -106,13 +106,14 @@ def qbo_redirect_uri() -> str:
 
 @pytest.fixture
 def qbo_connect(qbo_server: SandboxServer, qbo_sandbox):
-    """``connect(realm_id=DEMO_REALM_ID)`` -> an AuthClient holding fresh tokens."""
+    """``connect(realm_id=DEMO_REALM_ID, scopes=[Scopes.ACCOUNTING])`` -> an AuthClient
+    holding fresh tokens."""
 
-    def connect(realm_id: str = DEMO_REALM_ID) -> AuthClient:
+    def connect(realm_id: str = DEMO_REALM_ID, scopes: list | None = None) -> AuthClient:
         auth_client = AuthClient(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, REDIRECT_URI,
                                  environment=qbo_server.discovery_url)
-        callback = authorize(qbo_server, auth_client, realm_id)
-        auth_client.get_bearer_token(callback["code"], realm_id=callback["realmId"])
+        callback = authorize(qbo_server, auth_client, realm_id, scopes)
+        auth_client.get_bearer_token(callback["code"], realm_id=callback.get("realmId"))
         return auth_client
 
     return connect

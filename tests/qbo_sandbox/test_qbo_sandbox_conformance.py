@@ -267,12 +267,12 @@ def test_only_intuits_query_operators(qbo_client, qbo_po):
         assert len(PurchaseOrder.where(where, qb=qbo_client)) == 1, where
 
 
-def test_filter_on_a_non_filterable_property_is_4000(qbo_client):
+def test_filter_on_a_non_filterable_property_is_4001(qbo_client):
     # only properties marked filterable can be filtered: https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries
     for field in ("PrivateNote", "Memo", "Line"):
         with pytest.raises(ValidationException) as info:
             PurchaseOrder.filter(**{field: "x"}, qb=qbo_client)
-        assert info.value.error_code == 4000, field
+        assert info.value.error_code == 4001, field
     assert PurchaseOrder.filter(DocNumber="x", qb=qbo_client) == []
     assert len(Vendor.filter(Active=True, qb=qbo_client)) == 4
 

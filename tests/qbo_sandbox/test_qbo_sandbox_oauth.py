@@ -242,7 +242,7 @@ def test_token_is_bound_to_its_realm(qbo_sandbox, qbo_connect, qbo_make_client):
 
 
 def test_userinfo_needs_a_valid_token(qbo_server, qbo_connect):
-    client = qbo_connect()
+    client = qbo_connect(scopes=[Scopes.ACCOUNTING, Scopes.OPENID, Scopes.EMAIL])
     assert client.get_user_info().json()["email"]
     client.revoke()
     with pytest.raises(AuthClientError) as info:

@@ -1,0 +1,351 @@
+"""Seeing QuickBooks: what it holds for every linked PurchaseOrder, and how that differs from
+what we wrote, line by line (docs/quickbooks.md, "Seeing QuickBooks").
+
+* ``poll()``: one change data capture read for the connected company (quickbooks_online/cdc.py)
+  and what it found recorded per linked PO (``QboPurchaseOrderState``). The worker runs it
+  every ``QBO_CDC_INTERVAL_MINUTES``; a signed webhook runs it sooner. It never writes to
+  QuickBooks.
+* ``drift_of`` / ``drifts_of``: the differences as sentences' facts ("line 2 Slab on grade:
+  ours $96,500.00, QuickBooks $97,000.00", "Freight $350.00 added", "deleted", "renumbered").
+* ``acknowledge`` (the difference is the bookkeeper's and stays) and ``restore_ours`` (the
+  commitment goes back to Ready to Export; the approver's Accept runs the normal export, which
+  puts our lines back): ERP admins, each with a history event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from extensions import db
+from models import Commitment, ErpStatus, QboPurchaseOrderState, User
+from models.types import utcnow
+from quickbooks_online import cdc
+from quickbooks_online.connection import get_connection
+from quickbooks_online.ours import CHUNK, OurLine, our_lines
+from workflow import history, queue
+from workflow.errors import Locked, PermissionDenied
+from workflow.money import format_money
+from workflow.permissions import is_erp_admin
+
+log = logging.getLogger(__name__)
+CENT = Decimal("0.01")
+LIST_LIMIT = 100
+
+
+# ---- what differs ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between QuickBooks and us. ``kind``: changed, removed, added, deleted,
+    renumbered."""
+
+    kind: str
+    label: str = ""
+    ours: Decimal | None = None
+    quickbooks: Decimal | None = None
+    old_number: str = ""
+    new_number: str = ""
+    when: str = ""  # the day QuickBooks says the PO last changed
+
+    @property
+    def text(self) -> str:
+        if self.kind == "deleted":
+            return f"deleted in QuickBooks{self._on}"
+        if self.kind == "renumbered":
+            return f"renumbered {self.old_number} → {self.new_number}"
+        if self.kind == "added":
+            return f"{self.label} {format_money(self.quickbooks)} added in QuickBooks"
+        if self.kind == "removed":
+            return f"{self.label}: ours {format_money(self.ours)}, removed in QuickBooks"
+        return (f"{self.label}: ours {format_money(self.ours)}, QuickBooks "
+                f"{format_money(self.quickbooks)} (changed in QuickBooks{self._on})")
+
+    @property
+    def _on(self) -> str:
+        return f" on {self.when}" if self.when else ""
+
+
+@dataclass
+class QuickBooksView:
+    """What QuickBooks holds for one commitment's PO, and what differs from ours."""
+
+    state: QboPurchaseOrderState
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def acknowledged(self) -> bool:
+        return (self.state.acknowledged_token is not None
+                and self.state.acknowledged_token == self.state.sync_token)
+
+    @property
+    def restore_requested(self) -> bool:
+        return self.state.restore_requested_at is not None
+
+
+def _day(last_updated: str | None) -> str:
+    if not last_updated:
+        return ""
+    try:
+        moment = datetime.fromisoformat(last_updated.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    return f"{moment:%b} {moment.day}, {moment.year}"
+
+
+def _lines_of(po: dict) -> list[dict]:
+    return [{"id": str(line.get("Id")), "description": line.get("Description") or "",
+             "amount": str(Decimal(str(line.get("Amount") or 0)).quantize(CENT))}
+            for line in po.get("Line") or []
+            if str(line.get("DetailType", "")).endswith("ExpenseLineDetail")]
+
+
+def changes_of(state: QboPurchaseOrderState, doc_number: str, our_token: str | None,
+               ours: dict[str, OurLine]) -> list[Change]:
+    """The differences QuickBooks' own edits made; none while QuickBooks holds what our last
+    write returned, or what an ERP admin acknowledged."""
+    when = _day(state.changed_at)
+    if state.deleted:
+        return [Change("deleted", when=when)]
+    if state.sync_token in (our_token, state.acknowledged_token):
+        return []
+    changes = []
+    if state.doc_number and state.doc_number != doc_number:
+        changes.append(Change("renumbered", old_number=doc_number, new_number=state.doc_number))
+    held = {line["id"]: line for line in json.loads(state.lines or "[]")}
+    for line_id, our in ours.items():
+        line = held.get(line_id)
+        if line is None:
+            changes.append(Change("removed", our.label, ours=our.amount, when=when))
+        elif Decimal(line["amount"]) != our.amount.quantize(CENT):
+            changes.append(Change("changed", our.label, ours=our.amount,
+                                  quickbooks=Decimal(line["amount"]), when=when))
+    agreed = set(json.loads(state.agreed_line_ids or "[]"))
+    for line_id, line in held.items():
+        if line_id not in ours and line_id not in agreed:
+            changes.append(Change("added", line["description"] or "A line",
+                                  quickbooks=Decimal(line["amount"]), when=when))
+    return changes
+
+
+def drifts_of(commitments: list[Commitment], *, loaded: bool = False
+              ) -> dict[int, QuickBooksView]:
+    """Commitment id → what QuickBooks holds and how it differs, for those CDC has read.
+    ``loaded``: the commitments' ``qbo_state`` was read with them (the inbox's page), so no
+    statement is needed unless a PO differs (then two, whatever the number)."""
+    ids = [c.id for c in commitments if c.qbo_purchase_order_id]
+    if not ids:
+        return {}
+    if loaded:
+        states = {c.id: c.qbo_state for c in commitments
+                  if c.qbo_purchase_order_id and c.qbo_state is not None}
+    else:
+        states = {s.commitment_id: s for s in db.session.scalars(
+            select(QboPurchaseOrderState).where(QboPurchaseOrderState.commitment_id.in_(ids)))}
+    by_id = {c.id: c for c in commitments}
+    changed = [cid for cid, state in states.items() if not state.deleted and state.sync_token
+               not in (by_id[cid].qbo_sync_token, state.acknowledged_token)]
+    ours = our_lines(changed) if changed else {}
+    return {c.id: QuickBooksView(states[c.id], changes_of(
+                states[c.id], c.doc_number, c.qbo_sync_token, ours.get(c.id, {})))
+            for c in commitments if c.id in states}
+
+
+def drift_of(commitment: Commitment) -> QuickBooksView | None:
+    return drifts_of([commitment]).get(commitment.id)
+
+
+# ---- the poll --------------------------------------------------------------------------------
+
+@dataclass
+class PollResult:
+    calls: int = 0
+    changed: int = 0  # linked POs QuickBooks reported
+    differing: int = 0  # of those, how many now differ from ours
+    full_read: bool = False
+
+
+# Read again a little before where the last poll started: clocks differ, a change may land
+# while a poll runs; reading a change twice changes nothing.
+OVERLAP_SECONDS = 120
+
+
+def poll(now: datetime | None = None) -> PollResult:
+    """One change data capture read of the connected company; records what it found."""
+    from datetime import timedelta
+
+    connection = get_connection()
+    if connection is None or not connection.realm_id or not connection.refresh_token_encrypted:
+        return PollResult()
+    now = now or utcnow()
+    since = connection.cdc_changed_since
+    found = cdc.changes_since(since, now)
+    result = PollResult(calls=found.calls, full_read=found.complete)
+    _record(found, result)
+    db.session.execute(update(type(connection)).where(type(connection).id == connection.id)
+                       .values(cdc_changed_since=now - timedelta(seconds=OVERLAP_SECONDS),
+                               cdc_polled_at=now)
+                       .execution_options(synchronize_session=False))
+    try:
+        db.session.commit()
+    except IntegrityError:  # another poll (a webhook's) recorded the same PO first
+        db.session.rollback()
+        log.info("QuickBooks change data capture: a concurrent poll recorded it first")
+        return result
+    log.info("QuickBooks change data capture: %s calls, %s linked POs changed, %s differ%s",
+             result.calls, result.changed, result.differing,
+             " (full read)" if result.full_read else "")
+    return result
+
+
+def _record(found: cdc.Changes, result: PollResult) -> None:
+    if found.complete:  # every linked PO: the ones missing were deleted
+        linked = db.session.execute(
+            select(Commitment.id, Commitment.qbo_purchase_order_id)
+            .where(Commitment.qbo_purchase_order_id.is_not(None))).all()
+    else:
+        ids = list(found.purchase_orders)
+        linked = []
+        for start in range(0, len(ids), CHUNK):
+            linked += db.session.execute(
+                select(Commitment.id, Commitment.qbo_purchase_order_id)
+                .where(Commitment.qbo_purchase_order_id.in_(ids[start:start + CHUNK]))).all()
+    if not linked:
+        return
+    commitment_ids = [row.id for row in linked]
+    commitments = {}
+    states = {}
+    for start in range(0, len(commitment_ids), CHUNK):
+        chunk = commitment_ids[start:start + CHUNK]
+        commitments.update({c.id: c for c in db.session.scalars(
+            select(Commitment).where(Commitment.id.in_(chunk)))})
+        states.update({s.commitment_id: s for s in db.session.scalars(
+            select(QboPurchaseOrderState).where(QboPurchaseOrderState.commitment_id.in_(chunk)))})
+    ours = our_lines(commitment_ids)
+    now = utcnow()
+    for row in linked:
+        po = found.purchase_orders.get(str(row.qbo_purchase_order_id))
+        state = states.get(row.id)
+        if po is None and not found.complete:
+            continue
+        deleted = po is None or po.get("status") == "Deleted"
+        if state is None:
+            state = QboPurchaseOrderState(commitment_id=row.id,
+                                          purchase_order_id=str(row.qbo_purchase_order_id))
+            db.session.add(state)
+        elif (not deleted and not state.deleted and state.sync_token == str(po.get("SyncToken"))
+              and state.purchase_order_id == str(row.qbo_purchase_order_id)):
+            continue  # read again through the overlap: nothing new
+        commitment = commitments[row.id]
+        state.purchase_order_id = str(row.qbo_purchase_order_id)
+        state.read_at = now
+        state.deleted = deleted
+        if po is not None:
+            state.changed_at = (po.get("MetaData") or {}).get("LastUpdatedTime")
+        if not deleted:
+            lines = _lines_of(po)
+            state.sync_token = str(po.get("SyncToken"))
+            state.doc_number = po.get("DocNumber")
+            total = po.get("TotalAmt")
+            state.total = Decimal(str(total)).quantize(CENT) if total is not None else None
+            state.lines = json.dumps(lines)
+            if state.sync_token == commitment.qbo_sync_token:  # our own write: agreed
+                state.agreed_line_ids = json.dumps([line["id"] for line in lines])
+        state.differs = bool(changes_of(state, commitment.doc_number, commitment.qbo_sync_token,
+                                        ours[row.id]))
+        result.changed += 1
+        result.differing += state.differs
+
+
+def after_export(commitment_id: int, sync_token: str, total) -> None:
+    """Our own write is what QuickBooks now holds: no difference; a restore is done."""
+    state = db.session.scalar(select(QboPurchaseOrderState).where(
+        QboPurchaseOrderState.commitment_id == commitment_id))
+    if state is None:
+        return
+    held = [line["id"] for line in json.loads(state.lines or "[]")]
+    state.agreed_line_ids = json.dumps(sorted(set(json.loads(state.agreed_line_ids or "[]"))
+                                              | set(held)))
+    state.restore_requested_at = None
+    state.sync_token = sync_token
+    state.total = total
+    state.differs = False
+    state.deleted = False
+
+
+def webhook_received(realms: set[str]) -> bool:
+    """A signed webhook said PurchaseOrders of ``realms`` changed: if the connected company is
+    one, queue the same read the worker's poll makes (polling stays the source of truth)."""
+    connection = get_connection()
+    if connection is None or not connection.realm_id or connection.realm_id not in realms:
+        return False
+    return queue.enqueue("jobs.quickbooks_changes.poll_quickbooks_changes")
+
+
+# ---- the ERP admins' list and actions --------------------------------------------------------
+
+def changed_in_quickbooks(user: User, limit: int = LIST_LIMIT) -> list[tuple[Commitment,
+                                                                          QuickBooksView]]:
+    """Commitments whose PurchaseOrder QuickBooks changed (ERP admins), most recent first."""
+    if not is_erp_admin(user):
+        raise PermissionDenied("Only an ERP admin can see what changed in QuickBooks.")
+    commitments = list(db.session.scalars(
+        select(Commitment).join(QboPurchaseOrderState,
+                                QboPurchaseOrderState.commitment_id == Commitment.id)
+        .where(QboPurchaseOrderState.differs.is_(True))
+        .order_by(QboPurchaseOrderState.read_at.desc(), Commitment.id).limit(limit)))
+    views = drifts_of(commitments)
+    return [(c, views[c.id]) for c in commitments if c.id in views]
+
+
+def _view_for_action(actor: User, commitment: Commitment, what: str) -> QuickBooksView:
+    if not is_erp_admin(actor):
+        raise PermissionDenied(f"Only an ERP admin can {what}.")
+    view = drift_of(commitment)
+    if view is None or not view.differs:
+        raise Locked("QuickBooks holds what we wrote: there is nothing to " + what + ".")
+    return view
+
+
+def acknowledge(actor: User, commitment: Commitment) -> None:
+    """The difference is the bookkeeper's and stays: shown no more until QuickBooks changes
+    the PO again; history keeps what was acknowledged."""
+    view = _view_for_action(actor, commitment, "acknowledge")
+    state = view.state
+    state.acknowledged_token = state.sync_token
+    state.agreed_line_ids = json.dumps([line["id"] for line in json.loads(state.lines or "[]")])
+    state.differs = False
+    history.record(actor, commitment, "QuickBooks changes acknowledged",
+                   comment="; ".join(change.text for change in view.changes))
+    db.session.commit()
+
+
+def restore_ours(actor: User, commitment: Commitment) -> None:
+    """Put our lines back: the commitment returns to Ready to Export, and the approver's
+    Accept runs the normal export, a sparse update with our amounts and number."""
+    from workflow import erp
+
+    view = _view_for_action(actor, commitment, "restore our lines")
+    if view.state.deleted:
+        raise Locked("The PurchaseOrder was deleted in QuickBooks; restore it there, or "
+                           "acknowledge it.")
+    erp.lock(commitment)
+    if commitment.erp_status != ErpStatus.SYNCED:
+        raise Locked("This commitment is already on its way to QuickBooks.")
+    erp._move(commitment, (ErpStatus.SYNCED,), ErpStatus.READY_TO_EXPORT,
+              updated_by_id=actor.id)
+    view.state.restore_requested_at = utcnow()
+    history.record(actor, commitment, "restore of our lines requested", field="ERP status",
+                   old=ErpStatus.SYNCED, new=ErpStatus.READY_TO_EXPORT,
+                   comment="; ".join(change.text for change in view.changes))
+    db.session.commit()
