@@ -32,14 +32,17 @@ ZERO = Decimal("0.00")
 
 
 class Blocker(str):
-    """Something that stops a send, in words, and where it is put right (``fix``: a key of
-    blueprints.commitments.erp_panel.FIXES, or None)."""
+    """Something that stops a send, in words, and where it is put right: ``fix`` a key of
+    blueprints.commitments.erp_panel.FIXES (or None), ``where`` the ids that key needs to
+    name the exact place (a line's id, a project's, a cost code and category…)."""
 
     fix: str | None
+    where: dict
 
-    def __new__(cls, message: str, fix: str | None = None) -> Blocker:
+    def __new__(cls, message: str, fix: str | None = None, **where) -> Blocker:
         blocker = super().__new__(cls, message)
         blocker.fix = fix
+        blocker.where = where
         return blocker
 
     @property
@@ -79,10 +82,10 @@ def _mappings_and_sales_only(pairs: set[tuple[int, int]], realm_id: str | None
 def _connection_blockers(connection: QboConnection | None) -> list[Blocker]:
     if connection is None or not connection.is_connected:
         return [Blocker("QuickBooks is not connected (ERP Integrations → Settings).",
-                        "erp.settings")]
+                        "erp.connection")]
     if not connection.ap_account_id:
         return [Blocker("No AP account is chosen in ERP Integrations → Settings.",
-                        "erp.settings")]
+                        "erp.ap_account")]
     return []
 
 
@@ -101,12 +104,14 @@ def _cost_blockers(pairs: list[tuple[object, object]], connection) -> list[Block
         mapping = found.get(key)
         if mapping is None:
             problems.append(Blocker(f"{code.code} {category.name} is not mapped to a "
-                                    "QuickBooks item or account.", "erp.settings"))
+                                    "QuickBooks item or account.", "erp.mapping",
+                                    cost_code_id=code.id, category_id=category.id))
         elif mapping.qbo_item_id in sales_only:
             problems.append(Blocker(
                 f"{code.code} {category.name} is mapped to {mapping.qbo_name}, an item "
                 "QuickBooks sells but cannot buy (it has no expense account). Map it to a "
-                "purchasable item or an expense account.", "erp.settings"))
+                "purchasable item or an expense account.", "erp.mapping",
+                cost_code_id=code.id, category_id=category.id))
     return problems
 
 
@@ -114,10 +119,12 @@ def _link_blockers(commitment: Commitment) -> list[Blocker]:
     problems = []
     if not commitment.project.qbo_customer_id:
         problems.append(Blocker(f"Project {commitment.project.number} is not linked to a "
-                                "QuickBooks customer or job.", "erp.settings"))
+                                "QuickBooks customer or job.", "erp.project_link",
+                                project_id=commitment.project_id))
     if not commitment.vendor.qbo_vendor_id:
         problems.append(Blocker(f"Vendor {commitment.vendor.name} is not linked to a "
-                                "QuickBooks vendor.", "erp.settings"))
+                                "QuickBooks vendor.", "erp.vendor_link",
+                                vendor_id=commitment.vendor_id))
     return problems
 
 
@@ -127,7 +134,8 @@ def doc_number_blockers(commitment: Commitment) -> list[Blocker]:
     if len(doc_number) > DOC_NUMBER_LIMIT:
         return [Blocker(f"The QuickBooks DocNumber {doc_number} would be longer than "
                         f"{DOC_NUMBER_LIMIT} characters; shorten the project's DocNumber "
-                        "prefix or the commitment number.", "admin.projects")]
+                        "prefix or the commitment number.", "admin.project_prefix",
+                        project_id=commitment.project_id)]
     others = db.session.execute(
         select(Commitment.number, Project.number, Project.qbo_doc_prefix)
         .join(Project, Project.id == Commitment.project_id)
@@ -139,7 +147,7 @@ def doc_number_blockers(commitment: Commitment) -> list[Blocker]:
             f"Commitment {others[0]} of project {others[1]} already uses DocNumber "
             f"{doc_number} in QuickBooks. Give project {commitment.project.number} a "
             "DocNumber prefix (Admin → Projects) so its purchase orders get numbers of their "
-            "own.", "admin.projects")]
+            "own.", "admin.project_prefix", project_id=commitment.project_id)]
     return []
 
 
@@ -150,12 +158,12 @@ def commitment_blockers(commitment: Commitment) -> list[Blocker]:
     if not commitment.qbo_link:  # a linked PO keeps its own DocNumber
         problems += doc_number_blockers(commitment)
     if not commitment.sov_lines:
-        problems.append(Blocker("The schedule of values has no lines."))
+        problems.append(Blocker("The schedule of values has no lines.", "sov_new"))
     for line in commitment.sov_lines:
         if line.amount < 0:
             problems.append(Blocker(f"SOV line {line.line_number} is negative "
                                     f"({line.amount:,.2f}); QuickBooks refuses negative "
-                                    "purchase order lines."))
+                                    "purchase order lines.", "sov_line", line_id=line.id))
     problems += _cost_blockers([(line.cost_code, line.category) for line in commitment.sov_lines],
                                connection)
     return problems
@@ -201,26 +209,32 @@ def change_order_blockers(cco: ChangeOrder) -> list[Blocker]:
     problems = _connection_blockers(connection) + _link_blockers(commitment)
     if commitment.erp_status != ErpStatus.SYNCED or not commitment.qbo_purchase_order_id:
         problems.append(Blocker(f"Commitment {commitment.number} must be Synced to QuickBooks "
-                                f"first (it is {commitment.erp_status.label})."))
+                                f"first (it is {commitment.erp_status.label}).",
+                                "commitment_erp"))
     if not cco.lines:
-        problems.append(Blocker("The change order has no lines."))
+        problems.append(Blocker("The change order has no lines.", "cco_line_new"))
     before = synced_changes(commitment)
     changed = {line.sov_line_id: line.sov_line for line in cco.lines if line.sov_line_id}
+    first_on = {}  # SOV line id -> this CCO's first line that changes it (where it is fixed)
+    for line in cco.lines:
+        if line.sov_line_id:
+            first_on.setdefault(line.sov_line_id, line.id)
     for sov_line_id, change in change_order_sums(cco).items():
         sov_line = changed[sov_line_id]
         after = sov_line.amount + before.get(sov_line_id, ZERO) + change
         if after < 0:
             problems.append(Blocker(
                 f"SOV line {sov_line.line_number} would go below zero ({after:,.2f}); "
-                "QuickBooks refuses negative purchase order lines."))
+                "QuickBooks refuses negative purchase order lines.", "cco_line",
+                line_id=first_on[sov_line_id]))
     for line in cco.lines:
         if line.sov_line_id is None and line.amount < 0:
             problems.append(Blocker(f"The new line \u201c{line.description}\u201d is negative "
                                     f"({line.amount:,.2f}); QuickBooks refuses negative "
-                                    "purchase order lines."))
+                                    "purchase order lines.", "cco_line", line_id=line.id))
         if line.cost_code is None or line.category is None:
             problems.append(Blocker(f"The line \u201c{line.description}\u201d needs a cost code "
-                                    "and a category."))
+                                    "and a category.", "cco_line", line_id=line.id))
     problems += _cost_blockers([(line.cost_code, line.category) for line in cco.lines
                                 if line.cost_code is not None and line.category is not None],
                                connection)

@@ -61,10 +61,16 @@ def test_pages_are_keyset_and_lose_nothing(client, auth, approver, waiting, monk
     auth.login(approver)
     first = client.get("/erp/").get_data(as_text=True)
     assert [int(i) for _, i in _cards(first)] == [waiting[0].id, waiting[1].id]
-    after = re.search(r'after=([0-9._]+)"', first).group(1)
+    after = re.search(r'rel="next" href="[^"]*after=([0-9._]+)', first).group(1)
     second = client.get(f"/erp/?after={after}").get_data(as_text=True)
     assert [int(i) for _, i in _cards(second)] == [waiting[2].id]
     assert "Older ones" not in second
+    # the second page has a way back to the first, and stays live (its own poll)
+    assert re.search(r'<a class="button" href="/erp/\?tab=ready_to_export">← First page</a>',
+                     second)
+    poll = re.search(r'hx-get="(/erp/changes\?[^"]+)"', second).group(1).replace("&amp;", "&")
+    assert f"after={after}" in poll
+    assert client.get(poll, headers=HTMX).status_code == 204  # nothing changed since
 
 
 def test_the_live_poll_sends_nothing_until_something_changes(client, auth, approver, people,
@@ -178,7 +184,13 @@ def test_accept_shows_the_amount_and_purchase_order_before_it_is_sent(client, au
     auth.login(approver)
     html = client.get("/erp/").get_data(as_text=True)
     card = html.split(f'id="erp-commitments-{waiting[0].id}"', 1)[1].split("</article>", 1)[0]
-    assert "<summary" in card and "Confirm Accept" in card
+    # Accept and Reject are buttons; Accept names the amount and opens its confirmation
+    assert re.search(r'<button type="submit" class="primary accept" data-opens="confirm-'
+                     r'commitments-\d+"[^>]*aria-expanded="false">Accept \$100\.00</button>', card)
+    assert re.search(r'<button type="submit" class="reject"[^>]*>Reject</button>', card)
+    assert "<summary class=\"button" not in card
+    assert re.search(r'<div class="confirm-panel" id="confirm-commitments-\d+" hidden>', card)
+    assert "Confirm Accept" in card
     assert "Export <strong>$100.00</strong> to QuickBooks PurchaseOrder <strong>SC-1</strong>" \
         in card
 
@@ -186,20 +198,26 @@ def test_accept_shows_the_amount_and_purchase_order_before_it_is_sent(client, au
 def test_accept_selected_lists_then_accepts_each_once(client, auth, approver, waiting, sandbox):
     auth.login(approver)
     picked = {"selected": [f"commitments:{waiting[0].id}", f"commitments:{waiting[2].id}"]}
-    listing = client.post("/erp/accept-selected", data=picked)
+    # step one reads only: a GET (the inbox's form), so Back and reload never post
+    listing = client.get("/erp/accept-selected", query_string=picked)
     text = listing.get_data(as_text=True)
     assert listing.status_code == 200 and "Confirm Accept of 2" in text and "Total" in text
+    posted = client.post("/erp/accept-selected", data=picked)  # an old form: to step one
+    assert posted.status_code == 303 and "/erp/accept-selected?selected=" in posted.location
     db.session.expire_all()
     assert db.session.get(Commitment, waiting[0].id).erp_status == ErpStatus.READY_TO_EXPORT
     done = client.post("/erp/accept-selected", data={**picked, "confirm": "yes"})
-    assert done.status_code == 200
+    assert done.status_code == 303 and done.location.startswith("/erp/accepted?selected=")
+    after = client.get(done.location)
+    assert after.status_code == 200 and "<h1>Accepted</h1>" in after.get_data(as_text=True)
     run_jobs()
     db.session.expire_all()
     assert {db.session.get(Commitment, c.id).erp_status for c in (waiting[0], waiting[2])} == {
         ErpStatus.SYNCED}
     assert db.session.get(Commitment, waiting[1].id).erp_status == ErpStatus.READY_TO_EXPORT
     assert len(db.session.scalars(select(Export)).all()) == 2
-    again = client.post("/erp/accept-selected", data={**picked, "confirm": "yes"})
+    again = client.post("/erp/accept-selected", data={**picked, "confirm": "yes"},
+                        follow_redirects=True)
     assert "Already handled" in again.get_data(as_text=True)
     assert len(db.session.scalars(select(Export)).all()) == 2
 
@@ -277,8 +295,10 @@ def test_the_card_preview_is_what_the_export_then_writes(client, auth, people, a
     erp.send_to_erp(people.project_admin, cco)
     auth.login(approver)
     html = client.get(f"/erp/change-orders/{cco.id}/card", headers=HTMX).get_data(as_text=True)
-    rows = re.findall(r"<tr><td>([^<]+)</td><td class=\"num\">([^<]+)</td>"
-                      r"<td class=\"num\">([^<]+)</td><td class=\"num\">([^<]+)</td></tr>", html)
+    rows = re.findall(r'<tr><td data-label="PO line"><bdi>([^<]+)</bdi></td>'
+                      r'<td class="num" data-label="Now">([^<]+)</td>'
+                      r'<td class="num" data-label="Change">([^<]+)</td>'
+                      r'<td class="num" data-label="After">([^<]+)</td></tr>', html)
     assert [(now, change, after) for _, now, change, after in rows] == [
         ("$185,000.00", "$999.50", "$185,999.50"), ("new line", "$640.00", "$640.00")]
     erp.accept(approver, cco)

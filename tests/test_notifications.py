@@ -117,7 +117,7 @@ def test_send_emails_each_approver_a_link_to_the_card(smtp, no_wait, people, app
         assert message["Subject"] == "Sent to ERP: SC-1042 (Cast-in-place concrete)"
         assert message["From"] == "Desk <desk@example.test>"
         body = smtp.body(message)
-        assert f"{BASE}/erp/?tab=ready_to_export#erp-commitments-{commitment.id}" in body
+        assert f"{BASE}/erp/commitments/{commitment.id}" in body
         assert "$281,500.50" in body and "Summit Concrete Co." in body
         assert f"sent by {people.project_admin.name}" in body
     assert not smtp.to(people.project_admin.email)  # the sender, not an approver
@@ -138,7 +138,7 @@ def test_a_cco_send_links_to_its_card(smtp, no_wait, people, approver, commitmen
     deliver()
     [message] = smtp.to(approver.email)
     assert message["Subject"] == "Sent to ERP: CCO #001 of SC-1042 (Rebar upgrade)"
-    assert f"{BASE}/erp/?tab=ready_to_export#erp-change-orders-{cco.id}" in smtp.body(message)
+    assert f"{BASE}/erp/change-orders/{cco.id}" in smtp.body(message)
 
 
 def test_two_sends_within_the_window_make_one_email(smtp, people, approver, commitment,
@@ -164,7 +164,8 @@ def test_two_sends_within_the_window_make_one_email(smtp, people, approver, comm
     [message] = smtp.to(approver.email)
     assert message["Subject"] == "2 items sent to ERP wait for you"
     body = smtp.body(message)
-    assert f"#erp-commitments-{commitment.id}" in body and f"#erp-commitments-{second.id}" in body
+    assert f"/erp/commitments/{commitment.id}\r\n" in body
+    assert f"/erp/commitments/{second.id}\r\n" in body
     assert notifications.mail_due(now=now + timedelta(hours=1)) == 0  # nothing twice
 
     # retrieved and resent after the batch went out: a new batch, due 120 s from now
@@ -233,7 +234,7 @@ def test_reject_emails_the_sender_the_reason(smtp, no_wait, people, approver, co
     body = smtp.body(message)
     assert "Reason: Wrong cost code on line 2" in body
     assert f"{approver.name} rejected" in body
-    assert f"{BASE}/projects/{people.project.id}/commitments/{commitment.id}\r\n" in body
+    assert f"{BASE}/erp/commitments/{commitment.id}\r\n" in body  # its card's own page
 
 
 def test_a_rejected_cco_emails_the_sender(smtp, no_wait, people, approver, commitment,
@@ -250,8 +251,7 @@ def test_a_rejected_cco_emails_the_sender(smtp, no_wait, people, approver, commi
     assert message["Subject"] == "Rejected by accounting: CCO #001 of SC-1042 (Extra work)"
     body = smtp.body(message)
     assert "Reason: Needs the quote attached" in body
-    assert (f"{BASE}/projects/{people.project.id}/commitments/{synced.id}/change-orders/"
-            f"{cco.id}") in body
+    assert f"{BASE}/erp/change-orders/{cco.id}\r\n" in body
 
 
 def test_synced_emails_the_sender(smtp, no_wait, people, approver, commitment):
@@ -259,8 +259,7 @@ def test_synced_emails_the_sender(smtp, no_wait, people, approver, commitment):
     deliver()
     [message] = smtp.to(people.project_admin.email)
     assert message["Subject"] == "In QuickBooks: SC-1042 (Cast-in-place concrete)"
-    assert f"{BASE}/projects/{people.project.id}/commitments/{commitment.id}" in smtp.body(
-        message)
+    assert f"{BASE}/erp/commitments/{commitment.id}\r\n" in smtp.body(message)
 
 
 def test_failed_to_export_emails_the_sender_the_message(smtp, no_wait, people, approver,
@@ -330,11 +329,10 @@ def test_digest_mails_each_approver_what_waits(smtp, people, approver, commitmen
     assert standard["Subject"] == "1 item wait for you in ERP Integrations"
     body = smtp.body(standard)
     assert "Ready to Export (1):" in body and "Failed to Export" not in body
-    assert f"{BASE}/erp/?tab=ready_to_export#erp-commitments-{commitment.id}" in body
+    assert f"{BASE}/erp/commitments/{commitment.id}" in body
     [admin] = smtp.to(people.company_admin.email)  # an ERP admin also sees the failed one
     assert admin["Subject"] == "2 items wait for you in ERP Integrations"
-    assert (f"{BASE}/erp/?tab=failed_to_export#erp-commitments-{failing.id}"
-            in smtp.body(admin))
+    assert f"{BASE}/erp/commitments/{failing.id}\r\n" in smtp.body(admin)
     assert not smtp.to(idle.email)
 
 
@@ -361,7 +359,10 @@ def test_without_a_mail_server_mail_goes_to_the_log_and_the_outbox(
     page = client.get("/mail/outbox").get_data(as_text=True)
     assert "Sent to ERP: SC-1042 (Cast-in-place concrete)" in page
     assert approver.email in page and "log only" in page
-    assert f"#erp-commitments-{commitment.id}" in page
+    # the app's links in an email are links on the page (to this site, whatever PUBLIC_URL)
+    own = notifications.public_url()
+    assert (f'<a href="/erp/commitments/{commitment.id}">{own}/erp/commitments/'
+            f'{commitment.id}</a>') in page
 
 
 @pytest.mark.parametrize("role,allowed", [("anonymous", False), ("outsider", False),

@@ -24,13 +24,53 @@ from models import (
     Commitment,
     ErpStatus,
     HistoryEvent,
+    ProjectRole,
     SovLine,
     User,
 )
 
 PAGE_SIZE = 25
+SELECTED_LIMIT = 100  # records one "Accept selected" handles at most
 ZERO = Decimal("0.00")
 KIND_RANK = {"commitments": 0, "change-orders": 1}
+
+
+def may_see(viewer: User, subject) -> bool:
+    """Whether ``viewer`` may read ``subject``'s card in ERP Integrations: the one rule for the
+    card, its page, "Accept selected" and anything else that names a record there.
+
+    ERP viewers only; a private CCO only for those who may see it; a record never sent to
+    accounting only for its project's members."""
+    from workflow import history
+    from workflow.change_orders import can_view
+    from workflow.permissions import can_view_erp, has_project_role
+
+    if subject is None or not can_view_erp(viewer):
+        return False
+    if isinstance(subject, ChangeOrder) and subject.private and not can_view(viewer, subject):
+        return False
+    if subject.erp_status == ErpStatus.NOT_SENT and not has_project_role(
+            viewer, subject.project, ProjectRole.READ_ONLY):
+        return history.has_erp_history(subject)
+    return True
+
+
+def parse_selected(values: list[str], viewer: User) -> list:
+    """The records named by "kind:id" values (as the cards' Select boxes send them), in order,
+    once each, at most SELECTED_LIMIT, and only those ``viewer`` may see (``may_see``): a
+    record the viewer may not see is left out without a word."""
+    models = {"commitments": Commitment, "change-orders": ChangeOrder}
+    found, seen = [], set()
+    for value in values[:SELECTED_LIMIT]:
+        kind, _, ident = str(value).partition(":")
+        if kind not in models or not (ident.isascii() and ident.isdigit() and 0 < len(ident) < 10) \
+                or (kind, ident) in seen:
+            continue
+        seen.add((kind, ident))
+        subject = db.session.get(models[kind], int(ident))
+        if may_see(viewer, subject):
+            found.append(subject)
+    return found
 
 
 @dataclass(frozen=True)
@@ -195,6 +235,12 @@ class Sending:
     by: str | None
     at: datetime | None
     rejections: tuple[tuple[str, str, datetime], ...]  # (who, reason, when), oldest first
+    resent_after: int = 0  # rejections before the last send (a rejection since is not one)
+
+    @property
+    def earlier_rejections(self) -> tuple[tuple[str, str, datetime], ...]:
+        """The rejections the last send answered (not a rejection that came after it)."""
+        return self.rejections[:self.resent_after]
 
 
 def sendings(subjects: list) -> dict[tuple[str, int], Sending]:
@@ -217,9 +263,10 @@ def sendings(subjects: list) -> dict[tuple[str, int], Sending]:
         current = found.get((kind, ident), Sending(None, None, ()))
         if action == "rejected":
             current = Sending(current.by, current.at,
-                              (*current.rejections, (name or "", comment or "", at)))
+                              (*current.rejections, (name or "", comment or "", at)),
+                              current.resent_after)
         else:
-            current = Sending(name, at, current.rejections)
+            current = Sending(name, at, current.rejections, len(current.rejections))
         found[(kind, ident)] = current
     return {(("change-orders" if kind == "change_order" else "commitments"), ident): value
             for (kind, ident), value in found.items()}

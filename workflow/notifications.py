@@ -1,7 +1,7 @@
 """Who is told what by email, and when (plain Python; the jobs in jobs/notifications.py run it).
 
 * **Sent / resent to ERP** → every approver (``permissions.is_approver``, active, with an
-  email; not the sender themselves), linking to the card in the inbox. Coalesced: the first
+  email; not the sender themselves), linking to the card's own page. Coalesced: the first
   send opens a batch per approver due ``NOTIFY_COALESCE_SECONDS`` (120 s) later; every send
   before it falls due joins it, so a project manager who sends five CCOs in two minutes makes
   one email per approver, not five. The worker's maintenance pass (every 30 s,
@@ -10,7 +10,7 @@
   batch is mailed at once.
 * **Rejected** (with the reason), **Synced**, **Failed to Export** (with QuickBooks' words) →
   whoever sent it last (the user of its last "sent"/"resent" history event), at once,
-  linking to the commitment's or CCO's page.
+  linking to the card's own page (which sends a PM on to the record's page).
 * **Digest** (``flask erp digest``, a daily cron) → every approver: what is Ready to Export,
   and for ERP admins what Failed to Export.
 
@@ -122,19 +122,17 @@ def public_url() -> str:
     return (settings().get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
 
 
-def card_link(subject, tab: ErpStatus = ErpStatus.READY_TO_EXPORT) -> str:
-    """The subject's card in the ERP inbox."""
+def card_link(subject, tab: ErpStatus | None = None) -> str:
+    """The subject's card on a page of its own (``/erp/<kind>/<id>``), whatever page of the
+    inbox it would be on; someone without ERP Integrations is sent on to the record's page.
+    (``tab`` is no longer needed: the card page knows the record's status.)"""
     kind = "change-orders" if isinstance(subject, ChangeOrder) else "commitments"
-    return f"{public_url()}/erp/?tab={tab.value}#erp-{kind}-{subject.id}"
+    return f"{public_url()}/erp/{kind}/{subject.id}"
 
 
 def page_link(subject) -> str:
-    """The commitment's or the CCO's own page."""
-    if isinstance(subject, ChangeOrder):
-        commitment = subject.commitment
-        return (f"{public_url()}/projects/{commitment.project_id}/commitments/{commitment.id}"
-                f"/change-orders/{subject.id}")
-    return f"{public_url()}/projects/{subject.project_id}/commitments/{subject.id}"
+    """Where an email about ``subject`` leads: its card (see ``card_link``)."""
+    return card_link(subject)
 
 
 def _name(subject) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from blueprints.account import bp
@@ -13,6 +16,24 @@ from models import NotificationKind, SentEmail
 from workflow import notifications
 
 OUTBOX_SHOWN = 200
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linked(body: str) -> Markup:
+    """An email's text with the app's own links clickable. A link is made relative to this
+    site, so it opens here whatever ``PUBLIC_URL`` says; any other address stays text (a
+    title or reason may hold one)."""
+    own = notifications.public_url()
+    parts, last = [], 0
+    for found in _URL.finditer(body):
+        url = found.group(0).rstrip(".,;:)")
+        if not url.startswith(own + "/"):
+            continue
+        parts += [escape(body[last:found.start()]),
+                  Markup('<a href="{}">{}</a>').format(url[len(own):], url)]
+        last = found.start() + len(url)
+    parts.append(escape(body[last:]))
+    return Markup("").join(parts)
 
 
 @bp.route("/account/notifications", methods=["GET", "POST"])
@@ -40,4 +61,4 @@ def outbox():
     emails = list(db.session.scalars(select(SentEmail).order_by(SentEmail.id.desc())
                                      .limit(OUTBOX_SHOWN)))
     return render_template("account/outbox.html", emails=emails, transport=transport(),
-                           shown=OUTBOX_SHOWN)
+                           shown=OUTBOX_SHOWN, linked=linked)

@@ -11,16 +11,68 @@ from blueprints.commitments import bp
 from blueprints.commitments.routes import load_commitment
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
-from models import ChangeOrder, Commitment
+from models import ChangeOrder, Commitment, ProjectRole
 from workflow import erp, qbo_drift
 from workflow.change_orders import visible_change_orders
 from workflow.errors import AlreadyHandled, Locked
-from workflow.permissions import is_company_admin, is_erp_admin
+from workflow.permissions import has_project_role, is_company_admin, is_erp_admin
 
-# Where each kind of blocker is put right, and who may go there.
-FIXES = {"erp.settings": (is_erp_admin, lambda: url_for("erp.settings")),
-         "admin.projects": (is_company_admin,
-                            lambda: url_for("admin.reference_list", slug="projects"))}
+
+def _line_editor(user, subject) -> bool:
+    return has_project_role(user, subject.project, ProjectRole.STANDARD)
+
+
+def _commitment_url(subject, anchor: str) -> str:
+    commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+    return url_for("commitments.show", project_id=commitment.project_id,
+                   commitment_id=commitment.id, _anchor=anchor)
+
+
+def _cco_url(subject, anchor: str) -> str:
+    return url_for("commitments.show_cco", project_id=subject.commitment.project_id,
+                   commitment_id=subject.commitment_id, cco_id=subject.id, _anchor=anchor)
+
+
+def _settings_url(anchor: str, **args) -> str:
+    return url_for("erp.settings", _anchor=anchor, **args)
+
+
+def _erp_admin(user, subject) -> bool:
+    return is_erp_admin(user)
+
+
+# Where each kind of blocker is put right, exactly (the line's row, the mapping's field, the
+# project's DocNumber prefix), and who may go there: (may fix, url(subject, **where), who).
+FIXES = {
+    "sov_line": (_line_editor, lambda s, line_id: _commitment_url(s, f"sov-line-{line_id}"),
+                 "a project member"),
+    "sov_new": (_line_editor, lambda s: _commitment_url(s, "sov"), "a project member"),
+    "cco_line": (_line_editor, lambda s, line_id: _cco_url(s, f"cco-line-{line_id}"),
+                 "a project member"),
+    "cco_line_new": (_line_editor, lambda s: _cco_url(s, "lines"), "a project member"),
+    "commitment_erp": (lambda user, s: True, lambda s: _commitment_url(s, "erp"), None),
+    "erp.connection": (_erp_admin, lambda s: _settings_url("connection"), "an ERP admin"),
+    "erp.ap_account": (_erp_admin, lambda s: _settings_url("ap-account"), "an ERP admin"),
+    "erp.project_link": (_erp_admin, lambda s, project_id: _settings_url(
+        f"customer-{project_id}"), "an ERP admin"),
+    "erp.vendor_link": (_erp_admin, lambda s, vendor_id: _settings_url(
+        f"vendor-{vendor_id}"), "an ERP admin"),
+    "erp.mapping": (_erp_admin, lambda s, cost_code_id, category_id: _settings_url(
+        f"map-{cost_code_id}-{category_id}-target", map=f"{cost_code_id}-{category_id}"),
+        "an ERP admin"),
+    "admin.project_prefix": (lambda user, s: is_company_admin(user),
+                             lambda s, project_id: url_for(
+                                 "admin.reference_row", slug="projects", record_id=project_id,
+                                 edit=1, _anchor="qbo_doc_prefix"), "a company admin"),
+}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Where the viewer puts a blocker right (``url``), or who may (``who``)."""
+
+    url: str | None
+    who: str | None = None
 
 
 @dataclass
@@ -32,14 +84,22 @@ class Panel:
     export: object = None
     purchase_order_id: str | None = None
     drift: object = None
-    fix_urls: dict[str, str] = field(default_factory=dict)
     books: list = field(default_factory=list)  # Link / Unlink (blueprints/erp/books.py)
     books_urls: dict[str, str] = field(default_factory=dict)
     books_advice: str = ""
     linked_doc_number: str | None = None  # linked to a PO already in QuickBooks, not yet synced
+    subject: object = None
 
-    def fix_url(self, fix: str | None) -> str | None:
-        return self.fix_urls.get(fix) if fix else None
+    def fix(self, blocker) -> Fix | None:
+        """The link to where ``blocker`` is put right, for a viewer who may put it right;
+        else who may."""
+        known = FIXES.get(getattr(blocker, "fix", None))
+        if known is None:
+            return None
+        allowed, url, who = known
+        if allowed(current_user, self.subject):
+            return Fix(url(self.subject, **blocker.where))
+        return Fix(None, who)
 
 
 def _urls(subject) -> dict[str, str]:
@@ -81,16 +141,14 @@ def panel_for(subject) -> Panel:
                  export=erp.latest_export(subject),
                  purchase_order_id=(commitment.qbo_purchase_order_id
                                     if subject.erp_status.value == "synced" else None),
-                 drift=drift,
-                 fix_urls={fix: url() for fix, (allowed, url) in FIXES.items()
-                           if allowed(current_user)},
+                 drift=drift, subject=subject,
                  books=books_actions(current_user, subject),
                  books_urls=book_routes.action_urls(subject),
                  books_advice=book_routes.advice(subject),
                  linked_doc_number=book_routes.linked_doc_number(subject))
 
 
-def _page_url(subject) -> str:
+def record_url(subject) -> str:
     if isinstance(subject, ChangeOrder):
         return url_for("commitments.show_cco", project_id=subject.commitment.project_id,
                        commitment_id=subject.commitment_id, cco_id=subject.id)
@@ -99,11 +157,11 @@ def _page_url(subject) -> str:
 
 def _panel(subject, message: str | None = None, status: int = 200):
     if not is_htmx() and request.method == "GET":
-        return redirect(_page_url(subject) + "#erp", 303)
+        return redirect(record_url(subject) + "#erp", 303)
     if not is_htmx():
         if message:
             flash(message, "error")
-        return redirect(_page_url(subject) + "#erp", 303)
+        return redirect(record_url(subject) + "#erp", 303)
     db.session.refresh(subject)
     return render_partial("erp/_panel.html", status=status, subject=subject,
                           panel=panel_for(subject), message=message, oob_state=True)

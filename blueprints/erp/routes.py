@@ -11,7 +11,7 @@ from blueprints.fields import parse_id, show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, per_request, render, render_partial
 from extensions import db
 from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
-from workflow import erp, history, inbox, qbo_drift
+from workflow import erp, inbox, qbo_drift
 from workflow.change_orders import can_view
 from workflow.errors import AlreadyHandled, Locked, WorkflowError
 from workflow.permissions import can_view_erp, has_project_role, is_approver
@@ -19,6 +19,8 @@ from workflow.permissions import can_view_erp, has_project_role, is_approver
 TABS = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPORT,
         ErpStatus.REJECTED, ErpStatus.SYNCED)
 KINDS = {"commitments": Commitment, "change-orders": ChangeOrder}
+OPENABLE = {"accept", "reject"}  # what a card page may open: ?open=accept|reject
+POLL_MAX_SECONDS = 30  # an Exporting card asks again after 1, 2, 4 … at most this many seconds
 
 
 def require_erp_view() -> None:
@@ -68,10 +70,15 @@ class _CardData:
 
     def preview(self, cco: ChangeOrder):
         """What QuickBooks will receive, by the export's own arithmetic (plan_change_order),
-        on the PurchaseOrder as we last synced it: each line now, change, after."""
+        on the PurchaseOrder as we last synced it: each line now, change, after. Once the CCO
+        is Synced, what it applied: the line before it, its change, after it."""
         from quickbooks_online.export.change_order import plan_change_order
+        from quickbooks_online.mapping import change_order_sums
 
-        synced = self.synced.get(cco.commitment_id, {})
+        synced = dict(self.synced.get(cco.commitment_id, {}))
+        if cco.erp_status == ErpStatus.SYNCED:  # its own change is in QuickBooks already
+            for sov_line_id, change in change_order_sums(cco).items():
+                synced[sov_line_id] = synced.get(sov_line_id, 0) - change
         touched = {line.sov_line for line in cco.lines if line.sov_line is not None}
         lines = [{"Id": line.qbo_line_id, "Amount": str(line.amount + synced.get(line.id, 0))}
                  for line in sorted(touched, key=lambda sov: sov.line_number)
@@ -100,6 +107,7 @@ class _CardData:
                 "actions": erp.approver_actions(current_user, subject),
                 "name_of": self.name_of,
                 "reject_form": unique_ids(RejectForm(formdata=None), f"reject-{kind}-{subject.id}"),
+                "open": None, "own_page": False, "poll_wait": 1,
                 **extra}
 
 
@@ -153,16 +161,20 @@ def changes():
 
 
 def _subject(kind: str, subject_id: int):
+    """The record behind a card, or 404 for one the viewer may not see (``inbox.may_see``,
+    the rule "Accept selected" uses too)."""
     require_erp_view()
-    subject = db.get_or_404(KINDS[kind], subject_id)
-    if isinstance(subject, ChangeOrder) and subject.private and not can_view(current_user,
-                                                                              subject):
+    subject = db.session.get(KINDS[kind], subject_id)
+    if not inbox.may_see(current_user, subject):
         abort(404)
-    if subject.erp_status == ErpStatus.NOT_SENT and not has_project_role(
-            current_user, subject.project, ProjectRole.READ_ONLY) \
-            and not history.has_erp_history(subject):
-        abort(404)  # never sent to accounting: only the project's members may read it
     return subject
+
+
+def record_page_url(subject) -> str:
+    """The commitment's or CCO's own page, at its ERP panel."""
+    from blueprints.commitments.erp_panel import record_url
+
+    return record_url(subject) + "#erp"
 
 
 def _card(subject, status: int = 200, **extra):
@@ -178,7 +190,42 @@ KIND = "<any(commitments, 'change-orders'):kind>"
 @bp.get(f"/{KIND}/<int:subject_id>/card")
 @login_required
 def card(kind: str, subject_id: int):
-    return _card(_subject(kind, subject_id))
+    """One card (an Exporting card asks for itself again, ``wait`` seconds later: 1, 2, 4 …
+    30, by static/js/app.js, and not while the tab is hidden)."""
+    wait = parse_id(request.args.get("wait")) or 1
+    return _card(_subject(kind, subject_id), poll_wait=min(wait, POLL_MAX_SECONDS))
+
+
+@bp.get(f"/{KIND}/<int:subject_id>")
+@login_required
+def card_page(kind: str, subject_id: int):
+    """A record's card on a page of its own, whatever page of the inbox it would be on: what
+    every email links to. Someone without ERP Integrations who may read the record (the
+    project manager) goes to its own page instead. ``?open=accept|reject`` opens the
+    confirmation or the reason (what the buttons do without JavaScript)."""
+    if not can_view_erp(current_user):
+        subject = db.session.get(KINDS[kind], subject_id)
+        if subject is not None and _may_read_record(subject):
+            return redirect(record_page_url(subject), 303)
+        abort(404)
+    subject = _subject(kind, subject_id)
+    opened = request.args.get("open")
+    return _card_page(subject, open=opened if opened in OPENABLE else None)
+
+
+def _may_read_record(subject) -> bool:
+    if isinstance(subject, ChangeOrder):
+        return can_view(current_user, subject)
+    return has_project_role(current_user, subject.project, ProjectRole.READ_ONLY)
+
+
+def _card_page(subject, status: int = 200, **extra):
+    response = make_response(render_template(
+        "erp/card_page.html", tool="erp", ctx=_card_context(subject, own_page=True, **extra),
+        inbox_url=url_for("erp.index", tab=subject.erp_status.value),
+        record_url=record_page_url(subject) if _may_read_record(subject) else None), status)
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @bp.post(f"/{KIND}/<int:subject_id>/accept")
@@ -220,58 +267,76 @@ def reject(kind: str, subject_id: int):
 
 
 def _answer(subject, message: str | None, status: int = 200, **extra):
-    """The card again for htmx (with any message on it); the inbox page otherwise."""
+    """The card again for htmx (with any message on it); its own page otherwise."""
     if is_htmx():
         return _card(subject, status, message=message, **extra)
+    if status == 422:
+        db.session.refresh(subject)
+        return _card_page(subject, status, open="reject", **extra)
     if message:
         flash(message, "error")
-    if status == 422:
-        context = _inbox_context(inbox.Filters(subject.erp_status))
-        context.update(subjects=[subject], card=lambda s: _card_context(s, **extra),
-                       next_cursor=None)
-        return render_template("erp/index.html", **context), status
-    return redirect(url_for("erp.index", tab=subject.erp_status.value), 303)
+    return redirect(url_for("erp.card_page", kind=kind_of(subject), subject_id=subject.id), 303)
 
 
-def _selected() -> list:
-    """The records ticked for "Accept selected" (kind:id), each one the viewer may see."""
-    subjects = []
-    for value in request.form.getlist("selected")[:100]:
-        kind, _, ident = value.partition(":")
-        subject_id = parse_id(ident)
-        if kind in KINDS and subject_id:
-            subject = db.session.get(KINDS[kind], subject_id)
-            if subject is not None and not (isinstance(subject, ChangeOrder) and subject.private
-                                            and not can_view(current_user, subject)):
-                subjects.append(subject)
-    return subjects
+def _selected(values: list[str]) -> list:
+    """The records ticked for "Accept selected", each one the viewer may see (the card's own
+    rule); the others are left out without a word."""
+    return inbox.parse_selected(values, current_user)
+
+
+def _selected_values(subjects: list) -> list[str]:
+    return [f"{kind_of(s)}:{s.id}" for s in subjects]
+
+
+def _require_approver() -> None:
+    require_erp_view()
+    if not is_approver(current_user):
+        abort(403)
+
+
+@bp.get("/accept-selected")
+@login_required
+def accept_selected_list():
+    """Bulk Accept, step one (reads only): the ticked records, each amount and PurchaseOrder,
+    and the total, with Confirm."""
+    _require_approver()
+    subjects = _selected(request.args.getlist("selected"))
+    if not subjects:
+        flash("Tick the cards to accept first.", "error")
+        return redirect(url_for("erp.index"), 303)
+    data = _CardData(subjects)
+    return render_template("erp/accept_selected.html", tool="erp", subjects=subjects,
+                           card=data.card, total=sum(data.card(s)["total"] for s in subjects))
 
 
 @bp.post("/accept-selected")
 @login_required
 def accept_selected():
-    """Bulk Accept in two steps: the list with each amount and PurchaseOrder, then Confirm.
-    Each record is accepted (and exported exactly once) on its own; each card says how it went."""
-    require_erp_view()
-    if not is_approver(current_user):
-        abort(403)
-    subjects = _selected()
+    """Bulk Accept, step two: each record is accepted (and exported exactly once) on its own,
+    then a redirect to what became of them (so Back and reload never post again). A post
+    without ``confirm=yes`` goes to step one."""
+    _require_approver()
+    subjects = _selected(request.form.getlist("selected"))
     if not subjects:
         flash("Tick the cards to accept first.", "error")
         return redirect(url_for("erp.index"), 303)
     if request.form.get("confirm") != "yes":
-        data = _CardData(subjects)
-        return render_template("erp/accept_selected.html", tool="erp", subjects=subjects,
-                               card=data.card, total=sum(data.card(s)["total"] for s in subjects))
-    outcomes = {}
+        return redirect(url_for("erp.accept_selected_list",
+                                selected=_selected_values(subjects)), 303)
     for subject in subjects:
         try:
             erp.accept(current_user, subject)
-            outcomes[(kind_of(subject), subject.id)] = None
         except (AlreadyHandled, Locked) as error:
-            outcomes[(kind_of(subject), subject.id)] = error.message
-    for subject in subjects:
-        db.session.refresh(subject)
+            flash(f"{erp.subject_name(subject)}: {error.message}", "error")
+    return redirect(url_for("erp.accepted", selected=_selected_values(subjects)), 303)
+
+
+@bp.get("/accepted")
+@login_required
+def accepted():
+    """After a bulk Accept: the cards of what was accepted, each saying how it went."""
+    require_erp_view()
+    subjects = _selected(request.args.getlist("selected"))
     data = _CardData(subjects)
     return render_template("erp/accept_selected.html", tool="erp", subjects=subjects, done=True,
-                           card=lambda s: data.card(s, message=outcomes.get((kind_of(s), s.id))))
+                           card=data.card)

@@ -34,8 +34,12 @@ def _back():
 @bp.get("/settings")
 @login_required
 def settings():
+    """The settings page; ``?map=<cost code id>-<category id>`` lists that pair too (a Send
+    to ERP blocker links here, to the pair's own field, even when no SOV line uses it)."""
     _require_admin()
-    return _settings_page()
+    cost_code_id, _, category_id = request.args.get("map", "").partition("-")
+    pair = (parse_id(cost_code_id), parse_id(category_id))
+    return _settings_page(mapping_choices={pair: None} if all(pair) else None)
 
 
 def _settings_page(status: int = 200, mapping_errors: dict | None = None,

@@ -48,7 +48,7 @@ def test_approver_accepts_on_a_phone_and_sees_it_synced(live_server, phone, read
     expect(card).to_contain_text("Ready to Export")
     expect(card).to_contain_text("$281,500.00")
     assert no_horizontal_scroll(phone)
-    card.locator("summary:has-text('Accept')").click()
+    card.locator("button.accept").click()
     expect(card).to_contain_text("to QuickBooks PurchaseOrder")
     card.locator("button:has-text('Confirm Accept')").click()
     expect(card.locator(".ribbon")).to_have_text("Synced", timeout=15_000)
@@ -63,10 +63,12 @@ def test_reject_needs_a_reason_on_the_phone(live_server, phone, ready):
     log_in(phone, live_server, approver)
     phone.goto(f"{live_server}/erp/")
     card = phone.locator(f"#erp-commitments-{commitment.id}")
-    card.locator("button:has-text('Reject')").click()
+    card.locator("button.reject").click()  # opens the reason in place
+    expect(card.locator("textarea")).to_be_focused()
+    card.locator("button:has-text('Reject with this reason')").click()
     expect(card).to_contain_text("Say why, so the project manager can correct it.")
     card.locator("textarea").fill("Wrong cost code on line 2")
-    card.locator("button:has-text('Reject')").click()
+    card.locator("button:has-text('Reject with this reason')").click()
     expect(card.locator(".ribbon")).to_have_text("Rejected")
     expect(card).to_contain_text("Rejected: Wrong cost code on line 2")
 
