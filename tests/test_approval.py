@@ -305,7 +305,7 @@ def test_accept_is_refused_when_the_lines_are_not_what_was_approved(client, auth
     assert db.session.scalar(select(Export).where(Export.change_order_id == cco.id)) is None
     # nor in bulk
     bulk = client.post("/erp/accept-selected", data={
-        "selected": f"change-orders:{cco.id}", "confirm": "yes"})
+        "selected": f"change-orders:{cco.id}", "confirm": "yes"}, follow_redirects=True)
     assert said in _text(bulk)
     assert db.session.scalar(select(Export).where(Export.change_order_id == cco.id)) is None
 
@@ -316,10 +316,11 @@ def test_the_approver_reads_the_approval_on_the_card_and_the_confirmation(client
     auth.logout()
     auth.login(approver)
     card = client.get(f"/erp/change-orders/{cco.id}/card", headers=HTMX).get_data(as_text=True)
-    confirm = card.split('class="confirm"')[1]
+    confirm = card.split('class="confirm-panel"')[1]
     assert _approved_line(cco) in _words(confirm)
     assert "Approved by <bdi>Sam Ortiz</bdi>" in confirm
-    bulk = _text(client.post("/erp/accept-selected", data={"selected": f"change-orders:{cco.id}"}))
+    bulk = _text(client.get("/erp/accept-selected",
+                            query_string={"selected": f"change-orders:{cco.id}"}))
     assert _approved_line(cco) in bulk
 
 

@@ -80,15 +80,15 @@ def send_blockers(subject: Subject) -> list:
         problems = []
         if subject.status != ChangeOrderStatus.APPROVED:
             problems.append(Blocker(f"The change order must be Approved (it is "
-                                    f"{subject.status.label})."))
+                                    f"{subject.status.label}).", "cco_review"))
         differs = approvals.mismatch(subject)
         if differs:
-            problems.append(Blocker(differs))
+            problems.append(Blocker(differs, "cco_review"))
         return problems + change_order_blockers(subject)
     problems = []
     if subject.status != CommitmentStatus.APPROVED:
         problems.append(Blocker(f"The commitment must be Approved (it is "
-                                f"{subject.status.label})."))
+                                f"{subject.status.label}).", "commitment_status"))
     return problems + commitment_blockers(subject)
 
 

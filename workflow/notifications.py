@@ -135,6 +135,15 @@ def page_link(subject) -> str:
     return card_link(subject)
 
 
+def record_link(subject) -> str:
+    """The commitment's or the CCO's own page (where a reviewer approves it again)."""
+    if isinstance(subject, ChangeOrder):
+        commitment = subject.commitment
+        return (f"{public_url()}/projects/{commitment.project_id}/commitments/{commitment.id}"
+                f"/change-orders/{subject.id}")
+    return f"{public_url()}/projects/{subject.project_id}/commitments/{subject.id}"
+
+
 def _name(subject) -> str:
     from workflow.erp import subject_name
 
@@ -447,6 +456,7 @@ def _sender_notice(kind: NotificationKind, row: PendingNotification, subject
                 f"Reason: {row.detail or '(none given)'}\n\n"
                 f"Correct it and press \"Resend to ERP\":\n{link}")
     elif kind == Kind.WITHDRAWN:
+        link = record_link(subject)  # the review box, not the accounting card
         title = f"Approval withdrawn: {_title(subject)}"
         changes = "\n".join(f"* {change}" for change in (row.detail or "").split("; ") if change)
         body = (f"{actor.name if actor else 'Someone'} changed {_title(subject)} at "
