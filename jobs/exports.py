@@ -75,7 +75,10 @@ def purchase_order_lock(commitment_id: int):
     try:
         lock = get_queue().connection.lock(_lock_key(commitment_id), timeout=LOCK_SECONDS,
                                            blocking_timeout=LOCK_WAIT)
-        taken = lock.acquire()
+        job = get_current_job()
+        # The holder's job id is the lock's token: the outbox frees the lock of a job whose
+        # worker was killed outright (free_lock_of) instead of waiting LOCK_SECONDS.
+        taken = lock.acquire(token=job.id if job is not None else None)
     except REDIS_DOWN as error:  # Redis is restarting: nothing was sent, try again later
         raise QboTransientError("The job queue's Redis could not be reached "
                                 f"({type(error).__name__}).", "redis") from error
@@ -89,6 +92,18 @@ def purchase_order_lock(commitment_id: int):
             lock.release()
         except Exception:  # lapsed meanwhile: nothing to release
             log.warning("purchase order lock for commitment %s had lapsed", commitment_id)
+
+
+_FREE_IF_HELD_BY = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def free_lock_of(commitment_id: int, job_id: str) -> bool:
+    """Free the commitment's PO lock if the (dead) job ``job_id`` holds it."""
+    return bool(get_queue().connection.eval(_FREE_IF_HELD_BY, 1, _lock_key(commitment_id),
+                                            job_id))
 
 
 def _export(export_id: int) -> str:
