@@ -36,6 +36,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from extensions import db
+from jobs.health import app_version
 
 FORMAT = 1
 KEY_FILES = {"secret_key": "SECRET_KEY", "qbo_token_key": "QBO_TOKEN_KEY"}
@@ -43,18 +44,6 @@ KEY_FILES = {"secret_key": "SECRET_KEY", "qbo_token_key": "QBO_TOKEN_KEY"}
 
 class BackupError(click.ClickException):
     """A backup or restore that cannot go on; the message says why, the exit code is 1."""
-
-
-def app_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("changeorder-desk")
-    except PackageNotFoundError:
-        import tomllib
-
-        pyproject = Path(current_app.root_path) / "pyproject.toml"
-        return tomllib.loads(pyproject.read_text())["project"]["version"]
 
 
 def _sha256(path: Path) -> str:

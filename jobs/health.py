@@ -154,3 +154,40 @@ def _queue_checks(database_ok: bool) -> tuple[dict, dict]:
         return {"ok": True}, {"ok": False, "detail": "jobs are waiting and no worker beat its "
                                                      "heart in the last minute"}
     return {"ok": True}, {"ok": True, "detail": "no worker alive, but nothing is waiting"}
+
+
+def queue_overview() -> dict:
+    """For the System page: the workers and the jobs queued, running, scheduled and failed
+    (``inline`` when jobs run in the web process; ``error`` when Redis did not answer)."""
+    from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+    if not current_app.config.get("REDIS_URL") or is_inline():
+        return {"inline": True}
+    try:
+        redis = _probe_redis()
+        queue = type(get_queue())(get_queue().name, connection=redis)
+        now = datetime.now(UTC)
+        found = workers(redis)
+        for worker in found:
+            beat = worker["last_heartbeat"]
+            worker["age"] = int((now - beat).total_seconds()) if beat else None
+            worker["alive"] = beat is not None and now - beat < HEARTBEAT_MAX_AGE
+        return {"inline": False, "workers": found, "queued": len(queue),
+                "running": len(StartedJobRegistry(queue=queue)),
+                "scheduled": len(ScheduledJobRegistry(queue=queue)),
+                "failed": len(FailedJobRegistry(queue=queue))}
+    except Exception as error:
+        return {"inline": False, "error": f"Redis did not answer ({type(error).__name__})"}
+
+
+def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("changeorder-desk")
+    except PackageNotFoundError:
+        import tomllib
+        from pathlib import Path
+
+        pyproject = Path(current_app.root_path) / "pyproject.toml"
+        return tomllib.loads(pyproject.read_text())["project"]["version"]

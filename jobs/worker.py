@@ -2,7 +2,8 @@
 
 * Every 30 seconds, and when it starts, it runs the outbox (jobs/outbox.py): every export
   the database says must run, and that has no live job, is queued again. It also reopens
-  rejected CCOs whose reopen job was lost.
+  rejected CCOs whose reopen job was lost, and watches the QuickBooks connection (a refresh
+  before the refresh token would die unused, emails to ERP admins: workflow/system.py).
 * RQ calls no job callback when the work horse dies (out of memory, SIGKILL); this worker
   hears of it and queues the export again (jobs.exports.work_horse_died).
 * A worker killed outright (``kill -9`` of all its processes) leaves RQ's scheduler lock
@@ -190,3 +191,6 @@ class Worker(RqWorker):
         from jobs.notifications import queue_due
 
         _in_app("queue due notification emails", queue_due)
+        from workflow.system import watch_connection
+
+        _in_app("watch the QuickBooks connection", watch_connection)

@@ -152,3 +152,31 @@ def _free(redis, key: str, token: str) -> None:
     except Exception as error:  # freeing a slot must never decide the outcome
         log.warning("could not free a QuickBooks slot (%s); it lapses in %s s",
                     type(error).__name__, SLOT_TTL)
+
+
+# ---- the last call QuickBooks answered (the System page shows it) ------------------------------
+
+_local_last_ok: dict[str, float] = {}
+
+
+def note_success(realm_id: str) -> None:
+    """Remember when QuickBooks last answered a call of this company (Redis when shared).
+    Best effort: never raises."""
+    now = time.time()
+    _local_last_ok[realm_id] = now
+    try:
+        redis = _redis()
+        if redis is not None:
+            redis.set(f"changeorder:qbo:{realm_id}:last_ok", repr(now), ex=100 * 24 * 3600)
+    except Exception as error:  # a note, never a reason to fail the call
+        log.debug("could not note the last QuickBooks call: %s", error)
+
+
+def last_success(realm_id: str) -> float | None:
+    """When QuickBooks last answered a call of this company (epoch seconds), if known."""
+    with suppress(Exception):  # Redis away: what this process saw itself
+        redis = _redis()
+        if redis is not None:
+            value = redis.get(f"changeorder:qbo:{realm_id}:last_ok")
+            return float(value) if value else None
+    return _local_last_ok.get(realm_id)
