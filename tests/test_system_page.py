@@ -36,7 +36,12 @@ def test_the_system_page_shows_health_jobs_exports_emails_and_the_connection(
                   "Last successful call", "Test QuickBooks connection", "Send a test email"):
         assert words in html, words
     assert "<dt>Synced</dt><dd>1</dd>" in html
-    assert "jobs run in the web process" in html
+    from jobs.queue import is_inline
+
+    if is_inline():
+        assert "jobs run in the web process" in html
+    else:  # on Redis with no worker running (the test ran the jobs itself)
+        assert "<dt>Queued</dt><dd>0</dd>" in html and "No worker is registered" in html
     assert client.get("/admin/").get_data(as_text=True).count('href="/system/"') == 1
 
 
