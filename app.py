@@ -94,6 +94,7 @@ def _register_blueprints(app: Flask) -> None:
     from blueprints.pickers import bp as pickers_bp
     from blueprints.projects import bp as projects_bp
     from blueprints.rendering import register_template_helpers
+    from blueprints.system import bp as system_bp
 
     app.register_blueprint(auth_bp, url_prefix="/auth")
     app.register_blueprint(projects_bp)
@@ -105,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pickers_bp, url_prefix="/pick")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(account_bp)
+    app.register_blueprint(system_bp)
     register_template_helpers(app)
 
 

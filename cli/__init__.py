@@ -1,5 +1,5 @@
 """Command-line commands: ``flask users create-admin``, ``flask seed-demo``,
-``flask erp digest``."""
+``flask erp digest``, ``flask backup`` and ``flask restore`` (cli/backup.py)."""
 
 from __future__ import annotations
 
@@ -93,3 +93,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(erp_cli)
     app.cli.add_command(seed_demo_command)
+    from cli.backup import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -6,9 +6,9 @@ one is replaced. What the job does with each outcome:
 * Synced: recorded, the subject turns Synced.
 * A permanent QuickBooks answer (validation, mapping, a PO deleted in QuickBooks): "Failed to
   Export" with QuickBooks' words; Retry Export after it is put right.
-* Throttled, a 5xx, a timeout, a dropped connection: queued again after the next of
-  ``EXPORT_RETRY_INTERVALS`` (the Export row keeps the due time, so a retry survives a Redis
-  restart); after the last one, "Failed to Export".
+* Throttled, a 5xx, a timeout, a dropped connection, Redis out of reach: queued again after
+  the next of ``EXPORT_RETRY_INTERVALS`` (the Export row keeps the due time, so a retry
+  survives a Redis restart); after the last one, "Failed to Export".
 * Anything else raised in the job (a database error, a bug, RQ's job timeout): "Failed to
   Export" with what stopped it.
 * The worker killed under it: the outbox queues it again; a job that keeps dying ends in
@@ -33,6 +33,7 @@ from jobs.outbox import dispatch_export
 from jobs.queue import get_queue, is_inline
 from models import Export, ExportStatus
 from quickbooks_online.errors import QboError, QboTransientError
+from quickbooks_online.limits import REDIS_DOWN
 from workflow import erp
 from workflow.errors import AlreadyHandled
 
@@ -71,9 +72,17 @@ def purchase_order_lock(commitment_id: int):
     if is_inline():  # jobs run one at a time in the request: nothing to serialise
         yield
         return
-    lock = get_queue().connection.lock(_lock_key(commitment_id), timeout=LOCK_SECONDS,
-                                       blocking_timeout=LOCK_WAIT)
-    if not lock.acquire():
+    try:
+        lock = get_queue().connection.lock(_lock_key(commitment_id), timeout=LOCK_SECONDS,
+                                           blocking_timeout=LOCK_WAIT)
+        job = get_current_job()
+        # The holder's job id is the lock's token: the outbox frees the lock of a job whose
+        # worker was killed outright (free_lock_of) instead of waiting LOCK_SECONDS.
+        taken = lock.acquire(token=job.id if job is not None else None)
+    except REDIS_DOWN as error:  # Redis is restarting: nothing was sent, try again later
+        raise QboTransientError("The job queue's Redis could not be reached "
+                                f"({type(error).__name__}).", "redis") from error
+    if not taken:
         raise QboTransientError("Another export of this purchase order is still running.",
                                 "busy")
     try:
@@ -83,6 +92,18 @@ def purchase_order_lock(commitment_id: int):
             lock.release()
         except Exception:  # lapsed meanwhile: nothing to release
             log.warning("purchase order lock for commitment %s had lapsed", commitment_id)
+
+
+_FREE_IF_HELD_BY = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def free_lock_of(commitment_id: int, job_id: str) -> bool:
+    """Free the commitment's PO lock if the (dead) job ``job_id`` holds it."""
+    return bool(get_queue().connection.eval(_FREE_IF_HELD_BY, 1, _lock_key(commitment_id),
+                                            job_id))
 
 
 def _export(export_id: int) -> str:

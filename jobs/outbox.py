@@ -4,7 +4,8 @@ An Export that is ``queued`` or ``running`` must have a live job. Accept and Ret
 commit the Export, then queue its job; if the web process dies in between, or Redis loses
 the job (a restart, a flush), or the worker running it is killed, nothing would ever finish
 it. So every worker (``jobs.worker.Worker``), when it starts and every 30 seconds, queues a
-new job for each such Export whose job is missing, over, overdue or unattended. Running an
+new job for each such Export whose job is missing, over, overdue or unattended (its worker
+beat no heart for HEARTBEAT_GRACE, or its worker's process on this host is gone). Running an
 export twice is safe (each run reads QuickBooks before it writes, docs/quickbooks.md), and
 ``workflow.erp.claim_export`` lets only the newest job of an Export run it.
 """
@@ -101,9 +102,27 @@ def job_is_live(export: Export, now: datetime) -> bool:
         due = _as_utc(export.next_attempt_at) or now
         return now < due + SCHEDULE_GRACE
     if status == "started":
+        if worker_is_gone(job.worker_name):
+            return False  # killed with its worker: no heartbeat will come again
         beat = _as_utc(job.last_heartbeat) or _as_utc(job.started_at)
         return beat is not None and now - beat < HEARTBEAT_GRACE
     return False  # finished, failed, stopped, canceled: over without recording a result
+
+
+def worker_is_gone(name: str | None) -> bool:
+    """The worker that started a job is known to be dead: it registered its death, or its
+    process ran on this host and exists no longer. (On another host, its heartbeat tells.)"""
+    from jobs.worker import process_is_gone
+
+    if not name:
+        return False
+    data = {k.decode(): v.decode() for k, v in
+            get_queue().connection.hgetall(f"rq:worker:{name}").items()}
+    if not data:
+        return True  # its registration expired: it stopped beating long ago
+    if data.get("death"):
+        return True
+    return process_is_gone(data.get("hostname"), data.get("pid"))
 
 
 def requeue_stalled_exports() -> int:
@@ -121,6 +140,10 @@ def requeue_stalled_exports() -> int:
             continue
         log.warning("export %s has no live job (%s); queueing it again", export.id,
                     export.job_id or "never queued")
+        if export.job_id:
+            from jobs.exports import free_lock_of
+
+            free_lock_of(export.commitment_id, export.job_id)  # a dead holder's, if any
         if dispatch_export(export.id, expected_job_id=export.job_id):
             requeued += 1
     return requeued

@@ -2,11 +2,19 @@
 
 * Every 30 seconds, and when it starts, it runs the outbox (jobs/outbox.py): every export
   the database says must run, and that has no live job, is queued again. It also reopens
-  rejected CCOs whose reopen job was lost.
+  rejected CCOs whose reopen job was lost, and watches the QuickBooks connection (a refresh
+  before the refresh token would die unused, emails to ERP admins: workflow/system.py).
 * Every QBO_CDC_INTERVAL_MINUTES (default 5) it queues a change data capture poll of the
   connected QuickBooks company (jobs/quickbooks_changes.py).
 * RQ calls no job callback when the work horse dies (out of memory, SIGKILL); this worker
   hears of it and queues the export again (jobs.exports.work_horse_died).
+* A worker killed outright (``kill -9`` of all its processes) leaves RQ's scheduler lock
+  behind for a minute: a new worker on the same host frees a lock whose holder's process is
+  gone, so retries scheduled before the kill run on time. (The outbox, for its part, treats
+  a started job whose worker process is gone as dead at once: jobs/outbox.py.)
+* Redis going away does not end the worker: RQ's loop quits on it, and this worker waits for
+  Redis with a growing pause (1 s … RECONNECT_MAX_WAIT) and starts its loop again, under a new
+  name, running the outbox first. Only a requested stop (SIGTERM, SIGINT) ends it.
 
 Both run in the worker's main process, which forks every work horse: they close their
 database connections afterwards, so no horse inherits one.
@@ -15,12 +23,43 @@ database connections afterwards, so no horse inherits one.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from contextlib import suppress
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker as RqWorker
 
 log = logging.getLogger(__name__)
 
 OUTBOX_INTERVAL = 30  # seconds between outbox passes (and the longest idle wait on Redis)
+RECONNECT_MAX_WAIT = 30.0  # the longest pause between two looks for a Redis that went away
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+
+
+def process_is_gone(hostname: str | None, pid: int | str | None) -> bool:
+    """True only when the process ran on this host and no longer exists."""
+    try:
+        pid = int(pid or 0)
+    except ValueError:
+        return False
+    if not pid or hostname != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    try:  # a zombie (dead, its parent killed too, not yet reaped) is gone as well
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _in_app(what: str, action) -> None:
@@ -50,6 +89,89 @@ class Worker(RqWorker):
         # Wake at least every OUTBOX_INTERVAL, so the outbox runs while the worker idles.
         return max(1, min(super().dequeue_timeout, OUTBOX_INTERVAL))
 
+    # ---- riding out a Redis outage ----------------------------------------------------------
+
+    def work(self, burst: bool = False, **kwargs) -> bool:
+        wait = 1.0
+        while True:
+            try:
+                worked = super().work(burst, **kwargs)
+            except REDIS_DOWN as error:
+                if self._shutdown_requested_date is not None:
+                    raise
+                log.warning("Worker %s: Redis went away (%s)", self.name, error)
+            else:
+                if (burst or self._shutdown_requested_date is not None
+                        or kwargs.get("max_jobs") or kwargs.get("max_idle_time")):
+                    return worked
+                log.warning("Worker %s: the work loop stopped unasked; starting it again",
+                            self.name)
+            wait = self._wait_for_redis(wait)
+            self._start_again()
+
+    def _wait_for_redis(self, wait: float) -> float:
+        """Sleep and PING with a growing pause until Redis answers; the next first pause."""
+        # Nothing runs while we wait: a stop signal may end the process at once.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self._wait_for_horse()
+        while True:
+            try:
+                self.connection.ping()
+                log.warning("Redis answers again; the worker goes on")
+                return 1.0
+            except REDIS_DOWN as error:
+                log.warning("Redis unreachable (%s); looking again in %.0f s",
+                            type(error).__name__, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, RECONNECT_MAX_WAIT)
+
+    def _wait_for_horse(self) -> None:
+        """A work horse left running when the loop broke finishes its job first."""
+        if self._horse_pid:
+            with suppress(ChildProcessError):
+                os.waitpid(self._horse_pid, 0)
+            self._horse_pid = 0
+
+    def _start_again(self) -> None:
+        # Our old registration may still look alive in Redis (its death could not be
+        # written): a new name avoids "There exists an active worker named …".
+        self.name = uuid.uuid4().hex
+        self.scheduler = None
+        self.last_cleaned_at = None  # the outbox runs first thing
+        self._stop_requested = False
+        self._shutdown_requested_date = None
+
+    # ---- a killed worker's leftovers -----------------------------------------------------------
+
+    def _start_scheduler(self, *args, **kwargs):
+        self.free_dead_scheduler_locks()
+        return super()._start_scheduler(*args, **kwargs)
+
+    def free_dead_scheduler_locks(self) -> int:
+        """Release each of our queues' scheduler locks held by a scheduler process of this
+        host that no longer exists (it would block scheduling for a minute). How many."""
+        from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+        from rq.scripts import release_lock
+
+        freed = 0
+        for name in self.queue_names():
+            key = RQScheduler.get_locking_key(name)
+            holder = self.connection.get(key)
+            if not holder:
+                continue
+            holder = holder.decode() if isinstance(holder, bytes) else holder
+            if self.scheduler is not None and holder == self.scheduler.name:
+                continue
+            data = {k.decode(): v.decode() for k, v in
+                    self.connection.hgetall(SCHEDULER_KEY_TEMPLATE % holder).items()}
+            if (process_is_gone(data.get("hostname"), data.get("pid"))
+                    and release_lock(self.connection, key, holder)):
+                log.warning("freed the scheduler lock of %s left by a dead scheduler (pid %s)",
+                            name, data.get("pid"))
+                freed += 1
+        return freed
+
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
         if not job.func_name.endswith(("run_export", "export_commitment")):
@@ -59,6 +181,9 @@ class Worker(RqWorker):
         _in_app(f"record the end of job {job.id}", lambda: work_horse_died(job.args[0], job.id))
 
     def run_maintenance_tasks(self):
+        if self.scheduler is not None and not (self.scheduler._process
+                                               and self.scheduler._process.is_alive()):
+            self.free_dead_scheduler_locks()  # RQ takes the lock again just below
         super().run_maintenance_tasks()  # RQ's registry clean-up (on_failure callbacks)
         from jobs.change_orders import reopen_stalled
         from jobs.outbox import requeue_stalled_exports
@@ -71,3 +196,6 @@ class Worker(RqWorker):
         from jobs.quickbooks_changes import poll_if_due
 
         _in_app("poll QuickBooks for changes", poll_if_due)
+        from workflow.system import watch_connection
+
+        _in_app("watch the QuickBooks connection", watch_connection)

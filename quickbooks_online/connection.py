@@ -40,7 +40,7 @@ from quickbooks_online.errors import (
     QboTransientError,
     classify,
 )
-from quickbooks_online.limits import realm_slot
+from quickbooks_online.limits import note_success, realm_slot
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -340,17 +340,22 @@ def call(operation: Callable[[QuickBooks], T]) -> T:
     """Run ``operation(qb)``; on 401/3200 refresh the token once (under the lock) and retry."""
     token = _current_token()
     connection = require_connection()
+    realm_id = connection.realm_id
     try:
-        with realm_slot(connection.realm_id):
-            return operation(_quickbooks(connection, token.value))
+        with realm_slot(realm_id):
+            answer = operation(_quickbooks(connection, token.value))
+        note_success(realm_id)
+        return answer
     except Exception as error:
         problem = classify(error)
         if not isinstance(problem, QboAuthError):
             raise problem from error
     token = refresh_access_token(token.generation)
     try:
-        with realm_slot(connection.realm_id):
-            return operation(_quickbooks(connection, token.value))
+        with realm_slot(realm_id):
+            answer = operation(_quickbooks(connection, token.value))
+        note_success(realm_id)
+        return answer
     except Exception as error:
         problem = classify(error)
         if isinstance(problem, QboAuthError):

@@ -82,8 +82,9 @@ def run_jobs(timeout: float = 20.0) -> None:
         time.sleep(0.3)
 
 
-def start_worker(app, redis_url: str, log_path):
-    """`rq worker` with our worker class and the test app's settings, as its own process."""
+def start_worker(app, redis_url: str, log_path, *, new_session: bool = False):
+    """`rq worker` with our worker class and the test app's settings, as its own process
+    (``new_session``: in a process group of its own, so the test can kill it whole)."""
     import os
     import subprocess
     import sys
@@ -105,7 +106,7 @@ def start_worker(app, redis_url: str, log_path):
         [str(rq), "worker", "--with-scheduler", "--worker-class", "jobs.worker.Worker",
          "--url", redis_url, config["RQ_QUEUE"]],
         cwd=Path(__file__).resolve().parent.parent, env=env, stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT)
+        stderr=subprocess.STDOUT, start_new_session=new_session)
 
 
 def local_redis_url() -> str:

@@ -50,6 +50,10 @@ ERP_SUBJECT = "/erp/<any(commitments, 'change-orders'):kind>/<int:subject_id>"
 
 STATE_CHANGING_ROUTES = [
     Route("/auth/logout", "/auth/logout", AUTHENTICATED),
+    # The System page's buttons: a company admin's test of QuickBooks (a read) and of email.
+    Route("/system/test-quickbooks", "/system/test-quickbooks", ("company_admin",),
+          needs_qbo=True, changes_db=False),
+    Route("/system/test-email", "/system/test-email", ("company_admin",)),
     Route("/admin/users", "/admin/users", ("company_admin",),
           {"email": "new@example.com", "name": "New Person", "password": "long-enough-pw",
            "erp_permission": "none"}),
@@ -229,6 +233,7 @@ PAGES = [
     ("/erp/books/commitments/{commitment}/link", ERP),
     ("/erp/", ("company_admin",)),
     ("/admin/", ("company_admin",)),
+    ("/system/", ("company_admin",)),
     ("/admin/users", ("company_admin",)),
     ("/admin/users/{standard}", ("company_admin",)),
     ("/admin/vendors", ("company_admin",)),

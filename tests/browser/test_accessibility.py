@@ -59,6 +59,7 @@ def _pages(people, factory):
         "vendors": "/admin/vendors",
         "cost codes": "/admin/cost-codes",
         "members": f"/admin/projects/{p}/members",
+        "system": "/system/",
     }
 
 
