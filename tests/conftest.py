@@ -64,6 +64,9 @@ def _test_config(uri: str, sandbox_server=None) -> dict:
         "EXPORT_RETRY_INTERVALS": [1, 1, 1],
         "EXPORT_INLINE_PAUSES": [0.01, 0.01],
         "QBO_MAX_PER_MINUTE": 100_000,  # the suite makes many calls; limits have their own tests
+        # No change data capture poll unless a test asks for one: a worker's own poll would
+        # take QuickBooks calls (and work horses) that the export tests count.
+        "QBO_CDC_INTERVAL_MINUTES": 0,
     }
     if sandbox_server is not None:
         config["QBO_ENVIRONMENT"] = sandbox_server.discovery_url

@@ -100,7 +100,8 @@ def start_worker(app, redis_url: str, log_path, *, new_session: bool = False):
            "QBO_ENVIRONMENT": config["QBO_ENVIRONMENT"], "QBO_API_URL": config["QBO_API_URL"],
            "QBO_TOKEN_KEY": config["QBO_TOKEN_KEY"],
            "EXPORT_RETRY_INTERVALS": ",".join(str(s) for s in config["EXPORT_RETRY_INTERVALS"]),
-           "EXPORT_JOB_TIMEOUT": str(config["EXPORT_JOB_TIMEOUT"])}
+           "EXPORT_JOB_TIMEOUT": str(config["EXPORT_JOB_TIMEOUT"]),
+           "QBO_CDC_INTERVAL_MINUTES": str(config["QBO_CDC_INTERVAL_MINUTES"])}
     rq = Path(sys.executable).parent / "rq"
     return subprocess.Popen(
         [str(rq), "worker", "--with-scheduler", "--worker-class", "jobs.worker.Worker",

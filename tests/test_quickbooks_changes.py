@@ -290,6 +290,8 @@ def test_unsigned_wrong_or_stale_signatures_change_nothing(client, hooked, sandb
 def test_cdc_poll_is_scheduled_by_the_setting(app, synced, sandbox):
     from jobs.quickbooks_changes import poll_if_due
 
+    assert poll_if_due() is False  # the tests' settings turn the poll off (0 minutes)
+    app.config["QBO_CDC_INTERVAL_MINUTES"] = 5  # the default (config.py)
     assert poll_if_due() is False  # polled a moment ago (the fixture)
     connection = db.session.scalar(select(QboConnection))
     connection.cdc_polled_at = utcnow() - timedelta(minutes=6)
