@@ -53,13 +53,37 @@ _NEEDS_COMMITS = {
 _SLOW_WORDS = {"start_worker(": "process", "gunicorn": "process"}
 
 
+def _source(function) -> str:
+    try:
+        return pyinspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+def _helpers_by_word(module) -> dict[str, str]:
+    """The module's own helper functions whose source holds one of the words above: a test
+    that calls one is marked as if it held the word itself."""
+    found = {}
+    for name, function in vars(module).items():
+        if (pyinspect.isfunction(function) and not name.startswith("test_")
+                and function.__module__ == module.__name__):
+            text = _source(function)
+            for word in (*_NEEDS_COMMITS, *_SLOW_WORDS):
+                if word in text:
+                    found.setdefault(f"{name}(", word)
+    return found
+
+
 def pytest_collection_modifyitems(config, items):
+    helpers: dict = {}
     for item in items:
         function = getattr(item, "function", None)
-        try:
-            source = pyinspect.getsource(function) if function else ""
-        except (OSError, TypeError):
-            source = ""
+        source = _source(function) if function else ""
+        module = getattr(item, "module", None)
+        if module is not None:
+            if module not in helpers:
+                helpers[module] = _helpers_by_word(module)
+            source += " ".join(word for call, word in helpers[module].items() if call in source)
         names = set(getattr(item, "fixturenames", ()))
         if not item.get_closest_marker("own_database"):
             for word, why in _NEEDS_COMMITS.items():
@@ -305,6 +329,9 @@ def app(request, sandbox_server):
         return
     app = request.getfixturevalue("session_app")
     saved_config, saved_extensions = dict(app.config), dict(app.extensions)
+    saved_hooks = {name: {key: list(funcs) for key, funcs in getattr(app, name).items()}
+                   for name in _HOOKS}
+    app._got_first_request = False  # a test (or its fixture) may add a hook, as on a new app
     app.config["RQ_QUEUE"] = f"test-{uuid.uuid4().hex[:12]}"
     from extensions import limiter
 
@@ -323,12 +350,21 @@ def app(request, sandbox_server):
             app.config.update(saved_config)
             app.extensions.clear()
             app.extensions.update(saved_extensions)
+            for name, hooks in saved_hooks.items():
+                getattr(app, name).clear()
+                getattr(app, name).update(hooks)
             try:
                 joined.remove()
             finally:
                 if outer.is_active:
                     outer.rollback()
                 connection.close()
+
+
+# The app's hooks a test may add to (``@app.before_request`` in a fixture): put back after it.
+_HOOKS = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs",
+          "url_value_preprocessors", "url_default_functions",
+          "template_context_processors")
 
 
 def _scoped(factory, connection):
