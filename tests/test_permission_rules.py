@@ -25,6 +25,7 @@ from models import (
     CommitmentType,
     CostCode,
     ErpPermission,
+    ErpStatus,
     Project,
     ProjectRole,
     SovLine,
@@ -48,7 +49,7 @@ from workflow import (
     people,
     reference,
 )
-from workflow.errors import PermissionDenied
+from workflow.errors import AlreadyHandled, Locked, PermissionDenied
 
 ADMIN = ("company_admin",)
 ANYONE = CAST_ROLES  # every logged-in role
@@ -241,3 +242,64 @@ UNLISTED = {
     "erp_settings.connect",  # the OAuth callback: the route checks the signed state first
     "change_orders.unvoid_conflict",  # a question, not an action
 }
+
+
+# ---- the ERP state rules, as a table -----------------------------------------------------------
+# What each ERP status lets happen to a CCO (docs/lifecycle.md), asked of the workflow by someone
+# who holds every right (the company admin: project admin, approver and ERP admin): a state rule
+# refuses with AlreadyHandled or Locked; anything else means the rule let it through.
+
+S = ErpStatus
+STATE_ACTIONS = [
+    ("can_edit", {S.NOT_SENT, S.REJECTED},
+     lambda u, c, i: change_orders.can_edit(u, c) or _refuse()),
+    ("update_change_order", {S.NOT_SENT, S.REJECTED},
+     lambda u, c, i: change_orders.update_change_order(
+         u, c, change_orders.ChangeOrderInput(title="Renamed", status=ChangeOrderStatus.APPROVED,
+                                              executed=True), c.version)),
+    ("add_line", {S.NOT_SENT, S.REJECTED}, lambda u, c, i: change_orders.add_line(
+        u, c, change_orders.LineInput(sov_line_id=i["sov"], description="More",
+                                      amount=Decimal("5.00")))),
+    # (Sending is then stopped by what is not mapped yet: Locked, after the state rule.)
+    ("send_to_erp", {S.NOT_SENT, S.REJECTED}, lambda u, c, i: erp.send_to_erp(u, c)),
+    ("retrieve_from_erp", {S.READY_TO_EXPORT}, lambda u, c, i: erp.retrieve_from_erp(u, c)),
+    ("accept", {S.READY_TO_EXPORT}, lambda u, c, i: erp.accept(u, c)),
+    ("reject", {S.READY_TO_EXPORT, S.FAILED_TO_EXPORT},
+     lambda u, c, i: erp.reject(u, c, "Wrong cost code")),
+    ("retry_export", {S.FAILED_TO_EXPORT}, lambda u, c, i: erp.retry_export(u, c)),
+]
+
+
+def _refuse():
+    raise Locked("the predicate says no")
+
+
+def _goes_through(name: str, call, user_id: int, cco_id: int, ids: dict) -> bool:
+    refusals = (AlreadyHandled, PermissionDenied) if name == "send_to_erp" else (
+        AlreadyHandled, Locked, PermissionDenied)
+    db.session.remove()
+    savepoint = db.session.get_bind().begin_nested()
+    try:
+        call(db.session.get(User, user_id), db.session.get(ChangeOrder, cco_id), ids)
+    except refusals:
+        return False
+    except Exception:  # past the state rule (QuickBooks not connected, a blocker...)
+        return True
+    finally:
+        db.session.remove()
+        savepoint.rollback()
+    return True
+
+
+@pytest.mark.parametrize("status", list(ErpStatus), ids=lambda s: s.value)
+def test_each_erp_status_allows_exactly_its_actions(app, factory, status):
+    cast = factory.cast()
+    ids = _ids(cast, factory)
+    cco = db.session.get(ChangeOrder, ids["approved_cco"])
+    cco.erp_status = status
+    db.session.commit()
+    wrong = [f"{name}: {'goes through' if done else 'refused'}"
+             for name, statuses, call in STATE_ACTIONS
+             if (done := _goes_through(name, call, cast.company_admin.id, cco.id, ids))
+             != (status in statuses)]
+    assert wrong == [], f"a {status.label} CCO: the workflow decides otherwise than the table"
