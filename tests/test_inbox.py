@@ -206,6 +206,7 @@ def test_statements_per_inbox_request_are_few_and_do_not_grow(client, auth, appr
     assert _statements(client, poll) <= 2  # the user, and one for the counters
 
 
+@pytest.mark.scale  # many records: left out by make test-quick
 def test_counts_stop_at_99_plus(client, auth, approver, factory, people, connected):
     """Counts read at most 100 rows (a count costs the same at any size): 99+ beyond."""
     auth.login(approver)

@@ -81,6 +81,7 @@ def _count_save(client, factory, project_id: int, kind: str, count: int) -> int:
     return len(statements)
 
 
+@pytest.mark.scale  # many records: left out by make test-quick
 @pytest.mark.parametrize("kind", KINDS)
 def test_saving_a_line_costs_the_same_statements_for_5_lines_as_for_50(client, pm, factory,
                                                                        people, kind):

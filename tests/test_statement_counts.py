@@ -106,6 +106,7 @@ def counts(client, project, records) -> dict[str, int]:
     return found
 
 
+@pytest.mark.scale  # many records: left out by make test-quick
 @pytest.mark.parametrize("viewer", ["project admin", "company admin"])
 def test_statements_per_page_do_not_grow_with_rows_or_lines(factory, client, auth, viewer):
     project = factory.project()
