@@ -6,7 +6,7 @@ export FLASK_APP := app
 export FLASK_RUN_HOST ?= 127.0.0.1
 export FLASK_RUN_PORT ?= 5000
 
-.PHONY: run test lint worker sandbox bench
+.PHONY: run test test-quick lint worker sandbox bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,14 @@ run: $(VENV)/.installed
 	$(BIN)/flask seed-demo
 	$(BIN)/flask run
 
+# PYTEST_ARGS narrows a run, e.g. PYTEST_ARGS='-m "not browser and not process"' (.ci/run).
 test: $(VENV)/.installed
 	bash scripts/ensure-chromium
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Everything but the slow tests (browser, real rq worker or gunicorn, scale): under two minutes.
+test-quick: $(VENV)/.installed
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -1,19 +1,31 @@
 """Fixtures in the style of flaskr: ``app``, ``client``, ``runner``, ``auth`` and factories.
 
-Each test gets an isolated database: on SQLite a copy of a template migrated once per run, on
-PostgreSQL (DATABASE_URL) the schema migrated once and every table emptied after each test.
-Both go through the Alembic migrations, so the tests also prove them.
+The app is built once per test session on a database migrated once (through the Alembic
+migrations, so the tests also prove them). Each test runs inside a transaction on one
+connection that is rolled back at its end: the workflow's own ``commit()`` calls release a
+SAVEPOINT instead (SQLAlchemy's "joining a Session into an external transaction" recipe,
+``join_transaction_mode="create_savepoint"``; on SQLite with pysqlite's SAVEPOINT workaround).
+Nothing is truncated, copied or reinserted between tests.
+
+A test whose data must be committed, because another connection reads it (the browser tests'
+live server threads, a real ``rq worker`` or gunicorn process, ``at_once`` threads racing
+each other), runs on a database of its own instead, emptied before it: mark it
+``@pytest.mark.own_database("why")``. Tests that use ``live_server``, ``start_worker`` or
+``at_once`` are marked so when collected.
 """
 
 from __future__ import annotations
 
+import inspect as pyinspect
 import os
 import shutil
+import signal
 import uuid
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import inspect, select, text
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import event, inspect, make_url, select, text
 
 import config
 from app import create_app
@@ -25,6 +37,76 @@ pytest_plugins = ["tests.erp_fixtures"]  # connected, erp_commitment, approver
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct-horse-battery"
+
+# Words in a test's source that mean another connection must see its commits.
+_NEEDS_COMMITS = {
+    "live_server": "a live server thread reads it over its own connection",
+    "start_worker(": "a real rq worker process reads it",
+    "at_once(": "concurrent threads each use their own connection",
+    "Thread(": "its threads each use their own connection",
+    "gunicorn": "a gunicorn process reads it",
+    "@app.get(": "it adds a route, so it needs an app of its own",
+    "@app.route(": "it adds a route, so it needs an app of its own",
+    "@app.post(": "it adds a route, so it needs an app of its own",
+}
+# Words that make a test slow: a marker each, so `make test-quick` can leave them out.
+_SLOW_WORDS = {"start_worker(": "process", "gunicorn": "process"}
+
+
+def _source(function) -> str:
+    try:
+        return pyinspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+def _helpers_by_word(module) -> dict[str, str]:
+    """The module's own helper functions whose source holds one of the words above: a test
+    that calls one is marked as if it held the word itself."""
+    found = {}
+    for name, function in vars(module).items():
+        if (pyinspect.isfunction(function) and not name.startswith("test_")
+                and function.__module__ == module.__name__):
+            text = _source(function)
+            for word in (*_NEEDS_COMMITS, *_SLOW_WORDS):
+                if word in text:
+                    found.setdefault(f"{name}(", word)
+    return found
+
+
+def pytest_collection_modifyitems(config, items):
+    helpers: dict = {}
+    for item in items:
+        function = getattr(item, "function", None)
+        source = _source(function) if function else ""
+        module = getattr(item, "module", None)
+        if module is not None:
+            if module not in helpers:
+                helpers[module] = _helpers_by_word(module)
+            source += " ".join(word for call, word in helpers[module].items() if call in source)
+        names = set(getattr(item, "fixturenames", ()))
+        if not item.get_closest_marker("own_database"):
+            for word, why in _NEEDS_COMMITS.items():
+                if word in source or word.rstrip("(") in names:
+                    item.add_marker(pytest.mark.own_database(why))
+                    break
+        for word, marker in _SLOW_WORDS.items():
+            if word in source:
+                item.add_marker(getattr(pytest.mark, marker))
+        if "tests/browser/" in item.nodeid or "live_server" in names:
+            item.add_marker(pytest.mark.browser)
+        if any(item.get_closest_marker(m) for m in ("browser", "process", "scale")):
+            item.add_marker(pytest.mark.slow)
+
+
+# Statements the per-test transaction adds (the workflow's commits become SAVEPOINTs): a test
+# that counts the app's statements leaves these out (``app_statement``).
+_HARNESS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def app_statement(statement: str) -> bool:
+    """True for a statement the app ran, False for the test transaction's SAVEPOINTs."""
+    return not statement.lstrip().upper().startswith(_HARNESS)
 
 
 def require(condition: bool, reason: str) -> None:
@@ -92,26 +174,78 @@ def sandbox(sandbox_server):
     sandbox_server.sandbox.reset()
 
 
-@pytest.fixture(scope="session")
-def database_template(tmp_path_factory):
-    """Migrate one database per run; tests copy (SQLite) or empty (PostgreSQL) it."""
-    instance = tmp_path_factory.mktemp("instance")
-    if os.environ.get("DATABASE_URL"):
-        uri = config.database_url(str(instance))
-        app = create_app(_test_config(uri), instance_path=str(instance))
-        with app.app_context():
+def _migrate(uri: str, instance) -> None:
+    """An empty schema brought to head through the migrations (PostgreSQL: dropped first)."""
+    app = create_app(_test_config(uri), instance_path=str(instance))
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
-            upgrade()
-            db.engine.dispose()
-        return "postgresql", uri
-    path = instance / "template.db"
-    app = create_app(_test_config(f"sqlite:///{path}"), instance_path=str(instance))
-    with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+def _worker_suffix() -> str:
+    """Under pytest-xdist each worker process has a database of its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"_{worker}" if worker else ""
+
+
+def _postgres_database(base_uri: str, suffix: str) -> str:
+    """``base_uri``'s database with ``suffix`` added to its name, created when missing."""
+    if not suffix:
+        return base_uri
+    from sqlalchemy import create_engine
+
+    url = make_url(base_uri)
+    name = f"{url.database}{suffix}"
+    engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """The database the session's app uses, migrated once: ``("postgresql", uri)`` or
+    ``("sqlite", path)``. Tests run on it in rolled-back transactions."""
+    instance = tmp_path_factory.mktemp("instance")
+    if os.environ.get("DATABASE_URL"):
+        uri = _postgres_database(config.database_url(str(instance)), _worker_suffix())
+        _migrate(uri, instance)
+        _fill_categories(uri)
+        return "postgresql", uri
+    path = instance / "template.db"
+    _migrate(f"sqlite:///{path}", instance)
     return "sqlite", path
+
+
+@pytest.fixture(scope="session")
+def own_database_template(database_template, tmp_path_factory):
+    """For ``own_database`` tests and ``seed_once``: on PostgreSQL a second database (the
+    session's name + ``_own``) migrated once and emptied before each use; on SQLite the
+    migrated template file, copied for each use."""
+    kind, template = database_template
+    if kind == "sqlite":
+        return kind, template
+    uri = _postgres_database(template, "_own")
+    _migrate_once(uri, tmp_path_factory.mktemp("own-instance"))
+    return kind, uri
+
+
+def _fill_categories(uri: str) -> None:
+    """The default categories the migrations insert (kept after TRUNCATE)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        if not conn.scalar(select(Category.__table__.c.id).limit(1)):
+            conn.execute(Category.__table__.insert(),
+                         [{"name": n, "active": True} for n in DEFAULT_CATEGORIES])
+    engine.dispose()
 
 
 def _empty_postgres() -> None:
@@ -135,9 +269,119 @@ def _forget_quickbooks_limits() -> None:
         redis.delete(key)
 
 
-@pytest.fixture
-def app(database_template, tmp_path, sandbox_server):
+def _savepoints_on_sqlite(engine) -> None:
+    """pysqlite starts transactions itself and breaks SAVEPOINT; let SQLAlchemy do it
+    (SQLAlchemy's documented workaround)."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.exec_driver_sql("BEGIN")
+
+
+@pytest.fixture(scope="session")
+def session_app(database_template, sandbox_server, tmp_path_factory):
+    """The one app of this test session (of this xdist worker), on the migrated database."""
     kind, template = database_template
+    uri = template if kind == "postgresql" else f"sqlite:///{template}"
+    app = create_app(_test_config(uri, sandbox_server),
+                     instance_path=str(tmp_path_factory.mktemp("app-instance")))
+    with app.app_context():
+        _savepoints_on_sqlite(db.engine)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+class _JoinedSession(FlaskSession):
+    """A session that uses the connection it was given (the test's, in its transaction)."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and self.bind is not None:
+            return self.bind
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+def _restore_signal_handlers():
+    """Put back SIGINT/SIGTERM handlers a test (an rq SimpleWorker) installed."""
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(s, h) for s, h in handlers.items()]
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_put_back():
+    """Every test leaves the process's SIGINT/SIGTERM handlers as it found them: a worker's
+    handler left behind would turn a later SIGTERM into StopRequested in some other test."""
+    put_back = _restore_signal_handlers()
+    yield
+    put_back()
+
+
+@pytest.fixture
+def app(request, sandbox_server):
+    """The app, in an app context, on a database no other test sees: by default the session's
+    app in a transaction rolled back after the test; ``own_database`` tests a fresh app on a
+    database of their own."""
+    if request.node.get_closest_marker("own_database"):
+        yield from _app_on_own_database(request)
+        return
+    app = request.getfixturevalue("session_app")
+    saved_config, saved_extensions = dict(app.config), dict(app.extensions)
+    saved_hooks = {name: {key: list(funcs) for key, funcs in getattr(app, name).items()}
+                   for name in _HOOKS}
+    app._got_first_request = False  # a test (or its fixture) may add a hook, as on a new app
+    app.config["RQ_QUEUE"] = f"test-{uuid.uuid4().hex[:12]}"
+    from extensions import limiter
+
+    original_session = db.session
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        joined = db.session = _scoped(original_session.session_factory, connection)
+        try:
+            _forget_quickbooks_limits()
+            limiter.reset()  # each test starts with no failed logins counted
+            yield app
+        finally:
+            db.session = original_session
+            app.config.clear()
+            app.config.update(saved_config)
+            app.extensions.clear()
+            app.extensions.update(saved_extensions)
+            for name, hooks in saved_hooks.items():
+                getattr(app, name).clear()
+                getattr(app, name).update(hooks)
+            try:
+                joined.remove()
+            finally:
+                if outer.is_active:
+                    outer.rollback()
+                connection.close()
+
+
+# The app's hooks a test may add to (``@app.before_request`` in a fixture): put back after it.
+_HOOKS = ("before_request_funcs", "after_request_funcs", "teardown_request_funcs",
+          "url_value_preprocessors", "url_default_functions",
+          "template_context_processors")
+
+
+def _scoped(factory, connection):
+    from flask_sqlalchemy.session import _app_ctx_id
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    options = {**factory.kw, "bind": connection, "join_transaction_mode": "create_savepoint"}
+    return scoped_session(sessionmaker(class_=_JoinedSession, **options), _app_ctx_id)
+
+
+def _app_on_own_database(request):
+    kind, template = request.getfixturevalue("own_database_template")
+    sandbox_server = request.getfixturevalue("sandbox_server")
+    tmp_path = request.getfixturevalue("tmp_path")
     if kind == "sqlite":
         path = tmp_path / "test.db"
         shutil.copy(template, path)
@@ -151,7 +395,7 @@ def app(database_template, tmp_path, sandbox_server):
         _forget_quickbooks_limits()
         from extensions import limiter
 
-        limiter.reset()  # each test starts with no failed logins counted
+        limiter.reset()
         yield app
         db.session.remove()
         db.engine.dispose()
@@ -250,19 +494,17 @@ def at_once(app, count: int, action) -> list:
 
 # ---- seeding once per module -------------------------------------------------------------------
 # A module whose every test starts from the same records seeds them once (``seed_once``) and
-# each test goes back to them (``start_from``) instead of building them again: on SQLite a copy
-# of the seeded file, on PostgreSQL the seeded rows put back, and the sandbox's state with them.
+# each test goes back to them (``start_from``) instead of building them again: the seeded rows
+# are put into the test's own database (inside its transaction), and the sandbox's state with them.
 
 
 class Seed:
-    """Records seeded once: the database as the seeding left it, the QuickBooks sandbox's
-    state, and what the seeding function returned (ids, never objects)."""
+    """Records seeded once: the rows the seeding left, the QuickBooks sandbox's state, and what
+    the seeding function returned (ids, never objects)."""
 
-    def __init__(self, kind: str, path, tables, rows, sequences, sandbox_state, value) -> None:
+    def __init__(self, kind: str, rows, sequences, sandbox_state, value) -> None:
         self.kind = kind
-        self.path = path  # SQLite: the seeded file
-        self.tables = tables  # PostgreSQL: every table, parents first
-        self.rows = rows  # PostgreSQL: table name -> its rows
+        self.rows = rows  # table name -> its rows
         self.sequences = sequences  # PostgreSQL: sequence -> (last_value, is_called)
         self.sandbox_state = sandbox_state  # the sandbox's state file
         self.value = value
@@ -277,10 +519,9 @@ def _postgres_sequences(conn) -> dict[str, tuple]:
 
 
 def seed_once(database_template, sandbox_server, directory, seed) -> Seed:
-    """Run ``seed()`` (it commits, returns ids) on an empty migrated database and a reset
-    sandbox, and keep the result for ``start_from``."""
-    from sqlalchemy import MetaData
-
+    """Run ``seed()`` (it commits, returns ids) on an empty migrated database of its own and a
+    reset sandbox, and keep the rows for ``start_from``. (``database_template`` is accepted
+    for the callers; the seeding database is the ``own_database`` one.)"""
     kind, template = database_template
     directory.mkdir(parents=True, exist_ok=True)
     if kind == "sqlite":
@@ -288,10 +529,11 @@ def seed_once(database_template, sandbox_server, directory, seed) -> Seed:
         shutil.copy(template, path)
         uri = f"sqlite:///{path}"
     else:
-        path, uri = None, template
+        uri = _postgres_database(template, "_own")
+        _migrate_once(uri, directory)
     seeding = create_app(_test_config(uri, sandbox_server),
                          instance_path=str(directory / "instance"))
-    tables, rows, sequences = [], {}, {}
+    rows, sequences = {}, {}
     with seeding.app_context():
         if kind == "postgresql":
             _empty_postgres()
@@ -299,43 +541,44 @@ def seed_once(database_template, sandbox_server, directory, seed) -> Seed:
         sandbox_server.sandbox.reset()
         value = seed()
         db.session.remove()
-        if kind == "postgresql":
-            metadata = MetaData()
-            metadata.reflect(bind=db.engine)
-            tables = [t for t in metadata.sorted_tables if t.name != "alembic_version"]
-            with db.engine.connect() as conn:
-                for table in tables:
-                    rows[table.name] = [dict(r._mapping) for r in conn.execute(
-                        select(table).order_by(*table.primary_key.columns))]
+        with db.engine.connect() as conn:
+            for table in db.metadata.sorted_tables:
+                rows[table.name] = [dict(r._mapping) for r in conn.execute(
+                    select(table).order_by(*table.primary_key.columns))]
+            if kind == "postgresql":
                 sequences = _postgres_sequences(conn)
         db.engine.dispose()
     sandbox_state = directory / "sandbox.json"
     sandbox_server.sandbox.save_state(str(sandbox_state))
     sandbox_server.sandbox.reset()
-    return Seed(kind, path, tables, rows, sequences, sandbox_state, value)
+    return Seed(kind, rows, sequences, sandbox_state, value)
+
+
+_MIGRATED: set[str] = set()
+
+
+def _migrate_once(uri: str, directory) -> None:
+    if uri not in _MIGRATED:
+        _migrate(uri, directory / "migrate-instance")
+        _MIGRATED.add(uri)
 
 
 def start_from(seed: Seed, sandbox_server) -> None:
     """Put the test's database (the ``app`` fixture's) and the sandbox back as ``seed`` left
     them. Call it in the test's app context before touching any record."""
     db.session.remove()
-    if seed.kind == "sqlite":
-        db.engine.dispose()
-        shutil.copy(seed.path, db.engine.url.database)
-    else:
-        with db.engine.begin() as conn:
-            for table in reversed(seed.tables):
-                conn.execute(table.delete())
-            for table in seed.tables:
-                if seed.rows[table.name]:
-                    conn.execute(table.insert(), seed.rows[table.name])
-            if seed.sequences:
-                conn.execute(text(
-                    "SELECT setval(s::regclass, v, c) FROM unnest(CAST(:s AS text[]),"
-                    " CAST(:v AS bigint[]), CAST(:c AS boolean[])) AS t(s, v, c)"),
-                    {"s": list(seed.sequences),
-                     "v": [value for value, _ in seed.sequences.values()],
-                     "c": [called for _, called in seed.sequences.values()]})
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(table.delete())
+    for table in db.metadata.sorted_tables:
+        if seed.rows.get(table.name):
+            db.session.execute(table.insert(), seed.rows[table.name])
+    if seed.sequences:  # never back: setval is not undone by a rollback
+        db.session.execute(text(
+            "SELECT setval(s::regclass, greatest(v, nextval(s::regclass)), true)"
+            " FROM unnest(CAST(:s AS text[]), CAST(:v AS bigint[])) AS t(s, v)"),
+            {"s": list(seed.sequences), "v": [v for v, _ in seed.sequences.values()]})
+    db.session.commit()
+    db.session.remove()
     sandbox_server.sandbox.load_state(str(seed.sandbox_state))
 
 

@@ -59,12 +59,27 @@ def category(name: str) -> Category:
     return db.session.scalar(select(Category).filter_by(name=name))
 
 
+def work_burst(queue, **options) -> None:
+    """An rq SimpleWorker works ``queue`` in this process until it is empty, then the
+    process's SIGINT/SIGTERM handlers are put back: the worker installs its own, and one left
+    behind would turn a later SIGTERM into ``StopRequested`` inside some other test."""
+    import signal
+
+    from rq import SimpleWorker
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        SimpleWorker([queue], connection=queue.connection).work(burst=True, **options)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+
 def run_jobs(timeout: float = 20.0) -> None:
     """Inline: the jobs already ran. With Redis: a real RQ worker (in this process, burst mode,
     with its scheduler) works the queue until nothing is queued or scheduled for a retry."""
     import time
 
-    from rq import SimpleWorker
     from rq.registry import ScheduledJobRegistry
 
     from jobs.queue import get_queue, is_inline
@@ -75,7 +90,7 @@ def run_jobs(timeout: float = 20.0) -> None:
     scheduled = ScheduledJobRegistry(queue=queue)
     deadline = time.monotonic() + timeout
     while True:
-        SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=True)
+        work_burst(queue, with_scheduler=True)
         if not len(scheduled) and not len(queue):
             return
         assert time.monotonic() < deadline, "jobs still waiting after the timeout"

@@ -532,7 +532,6 @@ def test_an_export_whose_job_redis_lost_is_queued_again(on_redis, people, approv
 
 def test_a_retry_whose_scheduled_job_was_lost_runs_when_due(on_redis, people, approver,
                                                             commitment, sandbox):
-    from rq import SimpleWorker
     from rq.job import Job
 
     from jobs.outbox import requeue_stalled_exports
@@ -542,7 +541,7 @@ def test_a_retry_whose_scheduled_job_was_lost_runs_when_due(on_redis, people, ap
     sandbox.inject_fault(DEMO_REALM, "429", count=1)
     export = erp.accept(approver, commitment)
     queue = get_queue()
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)  # throttled once
+    qbo_helpers.work_burst(queue)  # throttled once
     waiting = _fresh(Export, export.id)
     assert waiting.status == ExportStatus.QUEUED and waiting.retries == 1
     assert waiting.next_attempt_at is not None

@@ -197,6 +197,7 @@ LISTS = {
 }
 
 
+@pytest.mark.scale  # many records: left out by make test-quick
 @pytest.mark.parametrize("name", LISTS)
 def test_statements_per_list_page_do_not_grow_with_rows(factory, client, admin, name):
     url, add = LISTS[name]
@@ -221,6 +222,7 @@ def test_statements_per_list_page_do_not_grow_with_rows(factory, client, admin, 
 
 # ---- the Commitment CO selection page ---------------------------------------------------------
 
+@pytest.mark.scale  # many records: left out by make test-quick
 def test_the_commitment_co_selection_pages_its_items_and_keeps_the_filter(factory, client,
                                                                           auth, people):
     """Line items of every change event of the project, 50 at a time, filtered by vendor,

@@ -263,6 +263,7 @@ def test_each_viewer_sees_the_private_change_orders_they_may_open(factory, clien
     assert "1 private change order you cannot see" in page
 
 
+@pytest.mark.scale  # many records: left out by make test-quick
 def test_the_vendor_filter_offers_a_bounded_list_and_the_one_chosen(factory, client, pm,
                                                                       people):
     from workflow.pages import VENDOR_CHOICES

@@ -1,7 +1,13 @@
-"""Who may see each page and who may press each button.
+"""Who may see each page and who may press each button, over HTTP.
 
 Every state-changing route is listed in ``STATE_CHANGING_ROUTES`` with the roles allowed to use
 it; ``test_every_state_changing_route_is_in_the_matrix`` makes new routes join the matrix.
+
+The rules themselves are checked for every (role x action) where they live, in the workflow
+(``tests/test_permission_rules.py``). Here each route and page is asked by the two roles on
+either side of its rule: the strongest role it refuses (the 403 page, nothing changed) and the
+weakest it allows (the route reaches the workflow and changes something); and every one of them
+by an anonymous visitor (sent to log in, nothing changed).
 """
 
 from __future__ import annotations
@@ -394,8 +400,22 @@ def test_every_state_changing_route_is_in_the_matrix(app):
     assert unsafe <= listed, f"add to the permission matrix: {sorted(unsafe - listed)}"
 
 
-@pytest.mark.parametrize("route", STATE_CHANGING_ROUTES, ids=lambda r: r.url)
-@pytest.mark.parametrize("role", ROLES)
+RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+def sides_of(allowed: tuple[str, ...]) -> list[str]:
+    """The strongest logged-in role refused (if any) and the weakest role allowed."""
+    refused = [role for role in AUTHENTICATED if role not in allowed]
+    sides = [max(refused, key=RANK.get)] if refused else []
+    return [*sides, min(allowed, key=RANK.get)]
+
+
+ROUTE_CASES = [(route, role) for route in STATE_CHANGING_ROUTES for role in sides_of(route.allowed)]
+PAGE_CASES = [(page, allowed, role) for page, allowed in PAGES for role in sides_of(allowed)]
+
+
+@pytest.mark.parametrize("route,role", ROUTE_CASES,
+                         ids=[f"{r.url}-{role}" for r, role in ROUTE_CASES])
 def test_state_changing_route_permissions(client, auth, matrix_seeds, sandbox_server, route,
                                           role):
     people, ids = matrix_start(matrix_seeds[route.needs_qbo], sandbox_server)
@@ -413,8 +433,8 @@ def test_state_changing_route_permissions(client, auth, matrix_seeds, sandbox_se
         assert fingerprint() == before, "a refused action changed the database"
 
 
-@pytest.mark.parametrize("page,allowed", PAGES, ids=[p for p, _ in PAGES])
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page,allowed,role", PAGE_CASES,
+                         ids=[f"{p}-{role}" for p, _, role in PAGE_CASES])
 def test_page_visibility(client, auth, matrix_seeds, sandbox_server, page, allowed, role):
     people, ids = matrix_start(matrix_seeds[False], sandbox_server)
     _login(client, auth, people, role)
@@ -425,6 +445,26 @@ def test_page_visibility(client, auth, matrix_seeds, sandbox_server, page, allow
             assert "/auth/login" not in response.headers["Location"]
     else:
         assert _refused(response, role), response.status_code
+
+
+def test_an_anonymous_visitor_is_sent_to_log_in_by_every_route_and_page(client, matrix_seeds,
+                                                                      sandbox_server):
+    """Every state-changing route (but the password link, which proves the person) and every
+    page sends an anonymous visitor to log in and changes nothing."""
+    for needs_qbo in (False, True):
+        _, ids = matrix_start(matrix_seeds[needs_qbo], sandbox_server)
+        before = fingerprint()
+        for route in STATE_CHANGING_ROUTES:
+            if route.needs_qbo != needs_qbo or "anonymous" in route.allowed:
+                continue
+            data = {k.format(**ids): v.format(**ids) for k, v in route.data.items()}
+            response = client.post(route.url.format(**ids), data=data)
+            assert _refused(response, "anonymous"), (route.url, response.status_code)
+        if not needs_qbo:
+            for page, _ in PAGES:
+                response = client.get(page.format(**ids))
+                assert _refused(response, "anonymous"), (page, response.status_code)
+        assert fingerprint() == before, "an anonymous request changed the database"
 
 
 def test_each_case_starts_from_the_seeded_records(client, auth, matrix_seeds, sandbox_server):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rq import SimpleWorker
+import signal
 
 from jobs.queue import get_queue, is_inline
-from tests.qbo_helpers import local_redis_url
+from tests.qbo_helpers import local_redis_url, work_burst
 
 
 def double(value: int) -> int:
@@ -31,6 +31,9 @@ def test_with_redis_url_jobs_wait_for_a_worker(app):
     assert queue.connection.ping()
     job = queue.enqueue(double, 4)
     assert job.get_status() == "queued"  # nothing ran yet: it waits in Redis
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    work_burst(queue)
     assert job.return_value() == 8
+    # The worker's own SIGINT/SIGTERM handlers do not outlive it in this process.
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     queue.empty()
