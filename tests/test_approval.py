@@ -196,7 +196,7 @@ def test_a_change_that_moves_money_withdraws_the_approval(client, cco, synced, c
     assert response.status_code == 200, response.get_data(as_text=True)
     # the answer brings the header's status and the ERP panel along
     html = unescape(response.get_data(as_text=True))
-    assert 'id="cco-status" hx-swap-oob="true">Pending – Revised' in html
+    assert 'id="cco-status-fact" hx-swap-oob="true">Pending – Revised' in html
     assert 'id="erp" hx-swap-oob="true"' in html
     assert "Approved by" not in _text(response)
 

@@ -194,6 +194,7 @@ def _panel(client, url: str) -> str:
 def test_each_blocker_links_to_where_it_is_fixed(client, auth, people, factory, connected,
                                                  erp_commitment):
     from models import CostCode
+    from models.limits import DOC_NUMBER_LIMIT, MAX_DOC_PREFIX
 
     line = erp_commitment.sov_lines[1]
     line.amount = Decimal("-5.00")
@@ -201,7 +202,10 @@ def test_each_blocker_links_to_where_it_is_fixed(client, auth, people, factory, 
     db.session.add(other_code)
     db.session.flush()
     erp_commitment.sov_lines[0].cost_code = other_code  # not mapped
-    people.project.qbo_doc_prefix = "P" * 40  # DocNumber too long
+    # DocNumber too long: the longest prefix the column holds before a 14-character number
+    people.project.qbo_doc_prefix = "P" * MAX_DOC_PREFIX
+    erp_commitment.number = "SC-1042-EXTRA1"
+    assert len(erp_commitment.doc_number) > DOC_NUMBER_LIMIT
     db.session.commit()
     category = erp_commitment.sov_lines[0].category_id
     url = f"/projects/{people.project.id}/commitments/{erp_commitment.id}"

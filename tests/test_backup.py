@@ -30,6 +30,12 @@ from tests.factories import Factory
 POSTGRES = os.environ.get("BACKUP_TEST_POSTGRES", "postgresql+psycopg://127.0.0.1:5432")
 SCRATCH = ("test_ops_backup_src", "test_ops_restore")
 
+# These tests build apps of their own (source, target, restored) on other databases. In a
+# rolled-back test ``db.session`` is the session app's session on the test's connection, for
+# every app: the restored app would read the session's database instead of the restored one.
+pytestmark = pytest.mark.own_database(
+    "it builds apps on databases of their own, whose db.session must be their own")
+
 
 def _admin_engine():
     return create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")

@@ -15,11 +15,14 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from extensions import db
 from models import (
     ChangeOrder,
     Commitment,
+    CommitmentStatus,
+    CommitmentType,
     CostMapping,
     ErpStatus,
     Export,
@@ -146,20 +149,50 @@ def test_look_alike_text_is_the_bookkeepers_not_a_marker(look_alike):
     assert text == look_alike and marker == Marker(20)
 
 
+def _commitment_with_id(factory, id_: int, project, *, vendor, number: str,
+                        title: str = "Concrete", sov: tuple[str, ...] = ()) -> Commitment:
+    """A commitment with exactly this id: the ids matter here (commitment 2's marker must not
+    match commitment 20's), and on PostgreSQL the sequence is not rolled back between tests,
+    so the next id is not predictable."""
+    record = Commitment(id=id_, project=project, vendor=vendor, number=number, title=title,
+                        status=CommitmentStatus.APPROVED, type=CommitmentType.SUBCONTRACT)
+    db.session.add(record)
+    db.session.flush()
+    for amount in sov:
+        factory.sov_line(record, amount=amount)
+    db.session.commit()
+    return record
+
+
+def _ids_above(table: str, highest: int) -> None:
+    """On PostgreSQL, move ``table``'s id sequence past ``highest`` (explicit ids do not), so a
+    row the test adds later does not take one of them."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        sequence = db.session.execute(
+            sql("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table}).scalar_one()
+        # the sequence's name comes from PostgreSQL itself (pg_get_serial_sequence)
+        db.session.execute(sql(f"SELECT setval(:sequence, GREATEST(:highest, "  # noqa: S608
+                               f"(SELECT last_value FROM {sequence})))"),
+                           {"sequence": sequence, "highest": highest})
+
+
 @pytest.fixture
 def two_projects(factory, people, connected):
     """Commitment 2 (PO-2001, Summit Concrete) in the people's project and commitment 20
-    (PO-2001-B, Apex Electrical) in another project; ids 3 to 19 are other commitments."""
+    (PO-2001-B, Apex Electrical) in another project; ids 1 and 3 to 19 are other commitments."""
     harbor = factory.project(name="Harbor Point")
     factory.member(harbor, people.project_admin, ProjectRole.ADMIN)
     filler = factory.vendor("Someone Else")
-    factory.commitment(harbor, vendor=filler, number="F-1")
-    demo = factory.commitment(people.project, vendor=factory.vendor("Summit Concrete Co."),
-                              number="PO-2001", title="Demo concrete", sov=("16000.00", "821.09"))
+    _commitment_with_id(factory, 1, harbor, vendor=filler, number="F-1")
+    demo = _commitment_with_id(factory, 2, people.project,
+                               vendor=factory.vendor("Summit Concrete Co."), number="PO-2001",
+                               title="Demo concrete", sov=("16000.00", "821.09"))
     for n in range(3, 20):
-        factory.commitment(harbor, vendor=filler, number=f"F-{n}")
-    other = factory.commitment(harbor, vendor=factory.vendor("Apex Electrical Services"),
-                               number="PO-2001-B", title="Electrical", sov=("5000.00",))
+        _commitment_with_id(factory, n, harbor, vendor=filler, number=f"F-{n}")
+    other = _commitment_with_id(factory, 20, harbor,
+                                vendor=factory.vendor("Apex Electrical Services"),
+                                number="PO-2001-B", title="Electrical", sov=("5000.00",))
+    _ids_above("commitments", 20)
     assert (demo.id, other.id) == (2, 20)
     qbo_helpers.map_for(demo)
     qbo_helpers.map_for(other, item="Electrical - Subcontract", vendor="Apex Electrical Services",
@@ -530,13 +563,16 @@ def test_an_export_whose_job_redis_lost_is_queued_again(on_redis, people, approv
     assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
 
 
-def test_a_retry_whose_scheduled_job_was_lost_runs_when_due(on_redis, people, approver,
-                                                            commitment, sandbox):
+def test_a_retry_whose_scheduled_job_was_lost_runs_when_due(app, on_redis, people, approver,
+                                                            commitment, sandbox, monkeypatch):
     from rq.job import Job
 
     from jobs.outbox import requeue_stalled_exports
     from jobs.queue import get_queue
 
+    # A retry a minute away: the suite's 1 second could pass before "not due yet" is checked
+    # on a busy machine.
+    monkeypatch.setitem(app.config, "EXPORT_RETRY_INTERVALS", [60, 60, 60])
     erp.send_to_erp(people.project_admin, commitment)
     sandbox.inject_fault(DEMO_REALM, "429", count=1)
     export = erp.accept(approver, commitment)

@@ -37,6 +37,8 @@ def test_readyz_is_ready_without_a_login_and_tells_no_secrets(app, client):
         assert secret not in text_
 
 
+@pytest.mark.own_database("it asks a second app, on an unreachable database, through "
+                           "db.session: in a rolled-back test that is the session app's")
 @pytest.mark.parametrize("wrong", ["postgresql+psycopg://127.0.0.1:1/changeorder",
                                    "sqlite:////nonexistent-folder/changeorder.db"])
 def test_readyz_is_503_while_the_database_is_unreachable_and_200_again(app, client, tmp_path,

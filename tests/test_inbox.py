@@ -180,6 +180,11 @@ def _clone_cards(copies: int) -> None:
                         row[fk.parent.name] += shift
                 if table.name == "commitments":
                     row["number"] = f"{row['number']}-{copy}"
+                    # One PurchaseOrder per commitment (a unique index): each copy its own.
+                    po = row["qbo_purchase_order_id"]
+                    if po is not None:
+                        row["qbo_purchase_order_id"] = (
+                            str(int(po) + shift) if po.isdigit() else f"{po}-{copy}")
                 if table.name == "history_events":
                     if row["subject_type"] in subjects:
                         row["subject_id"] += shift

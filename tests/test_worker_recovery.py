@@ -23,6 +23,11 @@ from tests.qbo_helpers import DEMO_REALM, start_worker
 from tests.redis_server import RedisServer
 from workflow import erp
 
+# The ``workers`` fixture starts real `rq worker` processes (which the automatic marking does
+# not see in a fixture): they read the test's records over connections of their own.
+pytestmark = [pytest.mark.own_database("a real rq worker process reads its records"),
+              pytest.mark.process]
+
 
 @pytest.fixture
 def own_redis(app, tmp_path):

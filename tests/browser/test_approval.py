@@ -57,7 +57,7 @@ def _withdraw_on(page, base, approved, suffix):
     cco_id, path, pm = approved
     _login(page, base, pm, path)
     header = page.locator("#cco-header")
-    expect(header.locator("#cco-status")).to_have_text("Approved")
+    expect(header.locator("#cco-status-fact")).to_have_text("Approved")
     expect(page.locator("#erp")).to_contain_text("Approved by Sam Ortiz on")
     expect(page.locator("#erp")).to_contain_text("for $3,550.50")
     _shot(page, f"cco-approved-{suffix}")
@@ -73,7 +73,7 @@ def _withdraw_on(page, base, approved, suffix):
     expect(page.locator(f"#cco-line-{line_id}")).to_contain_text("$2,600.00")
 
     # the header, the review box and the ERP panel say so, with no reload
-    expect(header.locator("#cco-status")).to_have_text("Pending – Revised")
+    expect(header.locator("#cco-status-fact")).to_have_text("Pending – Revised")
     expect(page.locator("#review")).to_contain_text("line 2 $2,400.00 → $2,600.00")
     expect(page.locator("#erp")).to_contain_text(
         "The change order must be Approved (it is Pending – Revised).")

@@ -92,8 +92,8 @@ def test_link_then_accept(live_server, page, books, people, sandbox, worker):  #
     expect(card.locator("table.preview-lines")).to_contain_text("96,500.00")
     assert no_horizontal_scroll(page)
     shot(page, "link-4-card-preview")
-    card.locator("summary:has-text('Accept')").click()
-    card.locator("button:has-text('Confirm Accept')").click()
+    card.locator("button.accept").click()  # opens the confirmation: what goes where
+    card.locator(".confirm-panel button:has-text('Confirm Accept')").click()
     expect(card.locator(".ribbon")).to_have_text("Synced", timeout=15_000)
     shot(page, "link-5-synced")
     pos = sandbox.purchase_orders(DEMO_REALM)

@@ -94,7 +94,9 @@ def test_add_an_item_create_a_commitment_co_and_approve_it(live_server, phone, j
 
     header = phone.locator("#cco-header")
     header.locator("a:has-text('Edit')").click()
-    phone.select_option("#cco-status", label="Pending – In Review")
+    # the header's Status fact is a <dd id="cco-status"> until the edit form (whose status
+    # field is also #cco-status) has replaced it: wait for the form's <select>
+    phone.select_option("#cco-header select#cco-status", label="Pending – In Review")
     phone.select_option("#cco-designated_reviewer_id", label="Rita Reviewer")
     phone.click("#cco-header button:has-text('Save')")
     expect(header).to_contain_text("Pending – In Review")
