@@ -67,7 +67,7 @@ def test_a_two_minute_chaos_soak_settles_every_record_with_quickbooks_matching_t
     assert figure("rejects") >= 1
     faults = sum(figure(f"fault: {kind}") for kind in (
         "kill horse", "kill worker", "restart redis", "qbo 429", "qbo 500", "qbo 5010",
-        "qbo drop", "qbo slow"))
+        "qbo drop", "qbo drop_after_apply", "qbo slow"))
     assert faults >= 5, soak.stdout
     # It cleaned up after itself: its database is gone.
     assert f"soak_{soak_pid(soak)}" not in _databases(server)
