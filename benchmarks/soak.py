@@ -69,7 +69,8 @@ DEMO_REALM = "9341453050298165"
 SETTLE_SECONDS = 60
 FAULT_KINDS = ("kill horse", "kill worker", "restart redis", "qbo 429", "qbo 500", "qbo 5010",
                "qbo drop", "qbo drop_after_apply", "qbo slow")
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+# The hidden field of a form, or the header every htmx request carries (base.html).
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
 
 # ---- processes ------------------------------------------------------------------------------
@@ -191,9 +192,13 @@ class Browser:
         token = _CSRF.search(page.text)
         assert token, f"no CSRF token on the login page ({page.status_code})"
         answer = self.http.post(f"{base}/auth/login", timeout=30, allow_redirects=False, data={
-            "csrf_token": token.group(1), "email": email, "password": PASSWORD})
+            "csrf_token": token.group(1) or token.group(2), "email": email,
+            "password": PASSWORD})
         assert answer.status_code == 302, f"login of {email}: {answer.status_code}"
-        self.csrf = _CSRF.search(self.http.get(f"{base}/", timeout=30).text).group(1)
+        home = self.http.get(f"{base}/", timeout=30)
+        token = _CSRF.search(home.text)
+        assert token, f"no CSRF token on {home.url} ({home.status_code})"
+        self.csrf = token.group(1) or token.group(2)
 
     def post(self, path: str, **data) -> int:
         try:
