@@ -67,8 +67,8 @@ BIN = Path(sys.executable).parent
 PASSWORD = "soak-password-1234"  # noqa: S105 (the soak's own users, in a scratch database)
 DEMO_REALM = "9341453050298165"
 SETTLE_SECONDS = 60
-FAULT_KINDS = ("kill horse", "kill worker", "restart redis", "qbo 429", "qbo 500", "qbo 5010",
-               "qbo drop", "qbo drop_after_apply", "qbo slow")
+FAULT_KINDS = ("kill horse", "kill worker", "restart redis", "qbo 429", "qbo 500",
+               "qbo user edits a PO (5010)", "qbo drop", "qbo drop_after_apply", "qbo slow")
 # The hidden field of a form, or the header every htmx request carries (base.html).
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
@@ -112,10 +112,10 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def _session_id(pid: int) -> int | None:
+def _process_group(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[4])
+            return int(stat.read().rsplit(")", 1)[1].split()[2])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -446,26 +446,43 @@ class Soak:
                 self.figures.fault(kind)
                 time.sleep(self.rng.uniform(1, 4))
                 self.redis.start()
+            elif kind.startswith("qbo user edits"):
+                if self._user_edits_a_purchase_order():
+                    self.figures.fault(kind)
             elif kind == "qbo slow":
                 sandbox.set_api_delay(DEMO_REALM, self.rng.uniform(1, 4))
                 self.figures.fault(kind)
                 self.stop.wait(self.rng.uniform(3, 8))
                 sandbox.set_api_delay(DEMO_REALM, 0)
             else:
-                # 5010 once: QuickBooks answers it to a stale update, which a read mends.
-                count = 1 if kind == "qbo 5010" else self.rng.randint(1, 2)
+                count = self.rng.randint(1, 2)
                 sandbox.inject_fault(DEMO_REALM, kind.split()[1], count=count)
                 self.figures.faults[kind] += count
 
+    def _user_edits_a_purchase_order(self) -> bool:
+        """Someone saves a PurchaseOrder in QuickBooks (its memo): its SyncToken moves on, so
+        an update of ours that read it before gets QuickBooks' 5010 (stale object) -- the way
+        QuickBooks answers 5010, to a write only. (The fault hook's "5010" answers whatever
+        call comes next, a read too, which QuickBooks never does.)"""
+        sandbox = self.sandbox_server.sandbox
+        with sandbox.lock:
+            pos = list(sandbox.realm(DEMO_REALM).entities["PurchaseOrder"].values())
+            if not pos:
+                return False
+            po = self.rng.choice(pos)
+            po["SyncToken"] = str(int(po.get("SyncToken") or 0) + 1)
+            po["Memo"] = f"Checked by the bookkeeper ({po['SyncToken']})"
+        return True
+
     def _kill_horse(self) -> bool:
-        """SIGKILL of the work horse alone (the forked process running a job, in a session of
-        its own), when one runs within 3 s."""
+        """SIGKILL of the work horse alone (the forked process running a job, in a process
+        group of its own; the scheduler stays in the worker's), when one runs within 3 s."""
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
             with self.worker_lock:
                 worker = self.worker
                 horses = [pid for pid in descendants(worker.pid)
-                          if _session_id(pid) not in (None, worker.pid)]
+                          if _process_group(pid) not in (None, worker.pid)]
                 if horses:
                     for pid in horses:
                         with suppress(ProcessLookupError):
@@ -540,6 +557,13 @@ class Soak:
         if settled is None:
             left = {k: v for k, v in self._unsettled().items() if v}
             breaches.append(f"not settled within {SETTLE_SECONDS} s: {left}")
+            if left.get("emails owed"):
+                with self.engine.connect() as db:
+                    for row in db.execute(text(
+                            "SELECT kind, action, subject_type, subject_id, created_at, due_at, "
+                            "claim, claimed_at FROM pending_notifications "
+                            "WHERE sent_at IS NULL")):
+                        breaches.append(f"email owed: {dict(row._mapping)}")
         breaches += [f"the app answered {e}" for e in self.figures.server_errors[:20]]
         with self.engine.connect() as db:
             self.statuses = Counter()
@@ -626,6 +650,8 @@ class Soak:
             ("minutes", f"{self.args.minutes:g}"),
             ("database", self.database),
             ("approver sessions", str(self.args.approvers)),
+            ("commitments / CCOs seeded", f"{self.args.commitments} / "
+                                          f"{self.args.commitments * self.args.ccos}"),
             ("accepts", str(a["accept"])), ("rejects", str(a["reject"])),
             ("sends / resends", f"{a['send']} / {a['resend']}"),
             ("refused (409: already handled, not yet allowed)", str(a["refused"])),
@@ -688,7 +714,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PostgreSQL server's maintenance database URL (the soak creates "
                              "and drops a database of its own there)")
     parser.add_argument("--approvers", type=int, default=3)
-    parser.add_argument("--commitments", type=int, default=16)
+    parser.add_argument("--commitments", type=int, default=None,
+                        help="commitments seeded (default: 8 a minute, at least 16), so the "
+                             "approvers have work to the end")
     parser.add_argument("--ccos", type=int, default=4, help="CCOs per commitment")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--reject-rate", type=float, default=0.2)
@@ -698,6 +726,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the gunicorn and worker logs (their folder is printed)")
     args = parser.parse_args(argv)
+    if args.commitments is None:
+        args.commitments = max(16, round(8 * args.minutes))
     if shutil.which("redis-server") is None:
         print("redis-server is not installed", file=sys.stderr)
         return 2
