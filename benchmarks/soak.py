@@ -570,6 +570,14 @@ class Soak:
         if settled is None:
             left = {k: v for k, v in self._unsettled().items() if v}
             breaches.append(f"not settled within {SETTLE_SECONDS} s: {left}")
+            if left.get("exporting"):
+                with self.engine.connect() as db:
+                    for row in db.execute(text(
+                            "SELECT e.id, e.subject_type, e.commitment_id, e.change_order_id, "
+                            "e.status, e.attempts, e.retries, e.job_id, e.next_attempt_at, "
+                            "e.last_error_code, e.last_error_message FROM exports e "
+                            "WHERE e.status IN ('queued', 'running')")):
+                        breaches.append(f"export left: {dict(row._mapping)}")
             if left.get("emails owed"):
                 with self.engine.connect() as db:
                     owed = OWED.replace("count(*)", "kind, action, subject_type, subject_id, "
