@@ -10,8 +10,9 @@ What runs, all on loopback and all started (and stopped) here:
 * a redis-server of its own on a free port (appendonly, restarted as a fault: as a process
   manager restarts it); the shared Redis is never touched;
 * the QuickBooks sandbox (qbo_sandbox) over HTTP in a thread of this process, whose fault hooks
-  answer 429, 500, 5010, dropped connections (before, and after the write was applied) and
-  slow replies;
+  answer 429, 500, dropped connections (before, and after the write was applied) and slow
+  replies; a 5010 comes as QuickBooks gives it, to a write after someone edited the
+  PurchaseOrder in QuickBooks;
 * gunicorn (``--web-workers``, default 2) serving ``app:create_app()`` and a real
   ``rq worker --with-scheduler --worker-class jobs.worker.Worker``, each in a session of its
   own so it can be killed whole.
