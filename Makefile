@@ -6,7 +6,7 @@ export FLASK_APP := app
 export FLASK_RUN_HOST ?= 127.0.0.1
 export FLASK_RUN_PORT ?= 5000
 
-.PHONY: run test test-quick lint worker sandbox bench
+.PHONY: run test test-quick lint worker sandbox bench soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,3 +42,9 @@ sandbox: $(VENV)/.installed
 # make bench BENCH_ARGS="--sizes 100,10000 --exports 200" (README: Performance)
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# make soak SOAK_MINUTES=10 (README: Soak): gunicorn, a real worker, PostgreSQL, Redis and the
+# sandbox under mixed faults; exits non-zero on any breach.
+SOAK_MINUTES ?= 10
+soak: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
