@@ -63,6 +63,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from tests.processes import descendants, kill_whole
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "soak-password-1234"  # noqa: S105 (the soak's own users, in a scratch database)
@@ -100,40 +102,12 @@ def _wait_port(port: int, seconds: float, what: str) -> None:
     raise RuntimeError(f"{what} did not listen on port {port} within {seconds} s")
 
 
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def _process_group(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return int(stat.read().rsplit(")", 1)[1].split()[2])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def kill_whole(process: subprocess.Popen) -> None:
-    """kill -9 of the process and everything under it (RQ's work horse is in a session of its
-    own, so the process group alone would miss it)."""
-    for pid in [process.pid, *descendants(process.pid)]:
-        with suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
 
 
 class Redis:

@@ -7,10 +7,7 @@ shared one.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
-from contextlib import suppress
 from datetime import UTC
 
 import pytest
@@ -19,6 +16,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import Commitment, ErpPermission, ErpStatus, Export
 from tests import qbo_helpers
+from tests.processes import kill_whole
 from tests.qbo_helpers import DEMO_REALM, start_worker
 from tests.redis_server import RedisServer
 from workflow import erp
@@ -52,7 +50,7 @@ def workers(app, own_redis, tmp_path):
     yield start
     for process in started:
         if process.poll() is None:
-            _kill_whole(process)
+            kill_whole(process)
 
 
 @pytest.fixture
@@ -65,33 +63,6 @@ def exporting(app, own_redis, sandbox, people, factory):
     erp.send_to_erp(people.project_admin, commitment)
     approver = factory.user(erp=ErpPermission.STANDARD, can_push=True)
     return commitment, approver
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _kill_whole(process) -> None:
-    """kill -9 of the worker, its scheduler and its work horse at once (RQ puts the horse in
-    a session of its own, so the process group alone would miss it)."""
-    for pid in [process.pid, *_descendants(process.pid)]:
-        with suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    process.wait(timeout=10)
 
 
 def _when(condition, seconds: float, what: str) -> None:
@@ -117,7 +88,7 @@ def test_an_export_killed_with_its_whole_worker_settles_soon_after_a_new_worker_
     erp.accept(approver, commitment)
     first = workers("first")
     _when(lambda: sandbox.in_flight(DEMO_REALM) >= 1, 30, "the export reached QuickBooks")
-    _kill_whole(first)
+    kill_whole(first)
     sandbox.resume_api(DEMO_REALM)
     assert _status(commitment.id) == ErpStatus.EXPORTING
 
@@ -145,7 +116,7 @@ def test_a_retry_scheduled_before_the_worker_was_killed_runs_on_time_after_a_res
     _when(retry_scheduled, 30, "the throttled export was given a retry")
     due = db.session.get(Export, export.id).next_attempt_at.replace(tzinfo=UTC)
     time.sleep(1)  # the retry sits in RQ's scheduler, whose lock the first worker holds
-    _kill_whole(first)
+    kill_whole(first)
     workers("second")
     _when(lambda: _status(commitment.id) == ErpStatus.SYNCED, 90, "Synced")
     from models.types import utcnow
