@@ -7,8 +7,8 @@ What runs, all on loopback and all started (and stopped) here:
 * a scratch PostgreSQL database ``soak_<pid>`` on the server of ``--postgres`` (default: the
   server of DATABASE_URL when it is PostgreSQL, else ``postgresql://127.0.0.1:5432/postgres``),
   created, migrated and seeded here and dropped at the end;
-* a redis-server of its own on a free port (appendonly, restarted as a fault: as a process
-  manager restarts it); the shared Redis is never touched;
+* a redis-server of its own on a free port (tests/redis_server.py, with an append-only file,
+  restarted as a fault: as a process manager restarts it); the shared Redis is never touched;
 * the QuickBooks sandbox (qbo_sandbox) over HTTP in a thread of this process, whose fault hooks
   answer 429, 500, dropped connections (before, and after the write was applied) and slow
   replies; a 5010 comes as QuickBooks gives it, to a write after someone edited the
@@ -47,8 +47,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,7 +61,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from tests.processes import descendants, kill_whole
+from tests.processes import free_port, kill_horse, kill_whole
+from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -79,69 +78,6 @@ FAULT_KINDS = ("kill horse", "kill worker", "restart redis", "qbo 429", "qbo 500
                "qbo user edits a PO (5010)", "qbo drop", "qbo drop_after_apply", "qbo slow")
 # The hidden field of a form, or the header every htmx request carries (base.html).
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
-
-
-# ---- processes ------------------------------------------------------------------------------
-def free_port(first: int = 20000, last: int = 30000) -> int:
-    for port in random.sample(range(first, last), 200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free loopback port")
-
-
-def _wait_port(port: int, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on port {port} within {seconds} s")
-
-
-def _process_group(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[2])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-class Redis:
-    """A redis-server of the soak's own, on a free port, with an append-only file: a restart
-    (SIGTERM, then a new process) keeps the queue, as a process manager's restart does."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port(6400, 6999)
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        _wait_port(self.port, 10, "redis-server")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
 
 # ---- the run's figures ----------------------------------------------------------------------
@@ -204,7 +140,7 @@ class Soak:
         self.work = Path(tempfile.mkdtemp(prefix="soak-"))
         self.database = f"soak_{os.getpid()}"
         self.server_url = args.postgres
-        self.redis = Redis(self.work)
+        self.redis = RedisServer(self.work, persistent=True)
         self.web: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
         self.worker_lock = threading.Lock()
@@ -455,21 +391,9 @@ class Soak:
         return True
 
     def _kill_horse(self) -> bool:
-        """SIGKILL of the work horse alone (the forked process running a job, in a process
-        group of its own; the scheduler stays in the worker's), when one runs within 3 s."""
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            with self.worker_lock:
-                worker = self.worker
-                horses = [pid for pid in descendants(worker.pid)
-                          if _process_group(pid) not in (None, worker.pid)]
-                if horses:
-                    for pid in horses:
-                        with suppress(ProcessLookupError):
-                            os.kill(pid, signal.SIGKILL)
-                    return True
-            time.sleep(0.05)
-        return False
+        """SIGKILL of the work horse alone, when one runs within 3 s."""
+        with self.worker_lock:
+            return kill_horse(self.worker)
 
     # -- the run ------------------------------------------------------------------------------
     @property
