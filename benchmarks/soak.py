@@ -69,10 +69,6 @@ BIN = Path(sys.executable).parent
 PASSWORD = "soak-password-1234"  # noqa: S105 (the soak's own users, in a scratch database)
 DEMO_REALM = "9341453050298165"
 SETTLE_SECONDS = 60
-# An unsent notification claimed more than 30 s ago: the mail job that claimed it was killed
-# (a mail job takes well under a second). workflow/notifications.py frees such a claim only
-# after CLAIM_EXPIRES (10 minutes), so that email is late by up to 10 minutes.
-HELD_BY_A_DEAD_JOB = "claim IS NOT NULL AND claimed_at < now() - interval '30 seconds'"
 OWED = "SELECT count(*) FROM pending_notifications WHERE sent_at IS NULL"
 FAULT_KINDS = ("kill horse", "kill worker", "restart redis", "qbo 429", "qbo 500",
                "qbo user edits a PO (5010)", "qbo drop", "qbo drop_after_apply", "qbo slow")
@@ -439,17 +435,8 @@ class Soak:
                     "(SELECT count(*) FROM change_orders WHERE erp_status = 'exporting')")),
                 "reopen pending": db.scalar(text(
                     "SELECT count(*) FROM change_orders WHERE erp_reopen_pending")),
-                "emails owed": db.scalar(text(OWED + self._tolerated())),
+                "emails owed": db.scalar(text(OWED)),
             }
-
-    def _tolerated(self) -> str:
-        return f" AND NOT ({HELD_BY_A_DEAD_JOB})" if self.args.tolerate_killed_mail_claims else ""
-
-    def held_emails(self) -> int:
-        from sqlalchemy import text
-
-        with self.engine.connect() as db:
-            return db.scalar(text(f"{OWED} AND {HELD_BY_A_DEAD_JOB}"))
 
     def settle(self) -> float | None:
         started = time.monotonic()
@@ -481,7 +468,7 @@ class Soak:
                 with self.engine.connect() as db:
                     owed = OWED.replace("count(*)", "kind, action, subject_type, subject_id, "
                                         "created_at, due_at, claim, claimed_at")
-                    for row in db.execute(text(owed + self._tolerated())):
+                    for row in db.execute(text(owed)):
                         breaches.append(f"email owed: {dict(row._mapping)}")
         breaches += [f"the app answered {e}" for e in self.figures.server_errors[:20]]
         with self.engine.connect() as db:
@@ -500,7 +487,6 @@ class Soak:
             self.retries = db.scalar(text("SELECT coalesce(sum(retries), 0) FROM exports"))
             self.exports = db.scalar(text("SELECT count(*) FROM exports"))
             self.emails = db.scalar(text("SELECT count(*) FROM sent_emails"))
-        self.held = self.held_emails()
         with self.engine.connect() as db:
             commitments = db.execute(text(
                 "SELECT id, number, erp_status, qbo_purchase_order_id FROM commitments")).all()
@@ -582,8 +568,6 @@ class Soak:
             ("time to settle", f"{settled:.1f} s" if settled is not None else "NOT SETTLED"),
             ("QuickBooks calls per export", f"{calls / self.exports:.2f}" if self.exports else "-"),
             ("emails written", str(self.emails)),
-            ("emails held by a killed mail job's claim (late up to 10 min)",
-             str(self.held) + (" (tolerated)" if self.args.tolerate_killed_mail_claims else "")),
             ("final states", ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))),
             ("breaches", str(len(breaches))),
         ]
@@ -645,9 +629,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reject-rate", type=float, default=0.2)
     parser.add_argument("--fault-every", type=float, nargs=2, default=(3.0, 8.0),
                         metavar=("MIN", "MAX"), help="seconds between faults (uniform)")
-    parser.add_argument("--tolerate-killed-mail-claims", action="store_true",
-                        help="a notification whose mail job was killed mid-send waits for its "
-                             "claim to expire (10 minutes): count it, but not as a breach")
     parser.add_argument("--seed", type=int, default=None, help="random seed (a run to repeat)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the gunicorn and worker logs (their folder is printed)")

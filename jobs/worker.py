@@ -7,7 +7,9 @@
 * Every QBO_CDC_INTERVAL_MINUTES (default 5) it queues a change data capture poll of the
   connected QuickBooks company (jobs/quickbooks_changes.py).
 * RQ calls no job callback when the work horse dies (out of memory, SIGKILL); this worker
-  hears of it and queues the export again (jobs.exports.work_horse_died).
+  hears of it and queues the export again (jobs.exports.work_horse_died), and frees the
+  notification emails the job had claimed and queues their mailing
+  (jobs.notifications.job_died).
 * A worker killed outright (``kill -9`` of all its processes) leaves RQ's scheduler lock
   behind for a minute: a new worker on the same host frees a lock whose holder's process is
   gone, so retries scheduled before the kill run on time. (The outbox, for its part, treats
@@ -60,6 +62,28 @@ def process_is_gone(hostname: str | None, pid: int | str | None) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except (OSError, IndexError):
         return False
+
+
+def job_is_running(connection, job_ids) -> bool | None:
+    """Is the RQ job (under any of ``job_ids``) still running: started, and its worker alive
+    and beating its heart? None when Redis knows no such job."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from jobs.outbox import HEARTBEAT_GRACE, _as_utc, worker_is_gone
+    from models.types import utcnow
+
+    for job_id in job_ids:
+        try:
+            job = Job.fetch(job_id, connection=connection)
+            status = job.get_status(refresh=True)
+        except NoSuchJobError:
+            continue
+        if getattr(status, "value", status) != "started" or worker_is_gone(job.worker_name):
+            return False
+        beat = _as_utc(job.last_heartbeat) or _as_utc(job.started_at)
+        return beat is not None and utcnow() - beat < HEARTBEAT_GRACE
+    return None
 
 
 def _in_app(what: str, action) -> None:
@@ -174,6 +198,11 @@ class Worker(RqWorker):
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        from jobs.notifications import job_died
+
+        # Any job may mail (mail_due, and the jobs that record a notice then mail it): the
+        # emails it had claimed are owed still, and are mailed now.
+        _in_app(f"release the email claims of job {job.id}", lambda: job_died(job.id))
         if not job.func_name.endswith(("run_export", "export_commitment")):
             return
         from jobs.exports import work_horse_died
