@@ -77,8 +77,15 @@ def purchase_order_lock(commitment_id: int):
                                            blocking_timeout=LOCK_WAIT)
         job = get_current_job()
         # The holder's job id is the lock's token: the outbox frees the lock of a job whose
-        # worker was killed outright (free_lock_of) instead of waiting LOCK_SECONDS.
-        taken = lock.acquire(token=job.id if job is not None else None)
+        # worker was killed outright (free_lock_of) instead of waiting LOCK_SECONDS, and so
+        # does the next export when the holder's job no longer runs (one whose release failed
+        # because Redis was restarting left its lock to lapse).
+        token = job.id if job is not None else None
+        taken = lock.acquire(blocking=False, token=token)
+        if not taken and _free_lock_of_a_dead_holder(commitment_id):
+            taken = lock.acquire(blocking=False, token=token)
+        if not taken:
+            taken = lock.acquire(token=token)
     except REDIS_DOWN as error:  # Redis is restarting: nothing was sent, try again later
         raise QboTransientError("The job queue's Redis could not be reached "
                                 f"({type(error).__name__}).", "redis") from error
@@ -98,6 +105,18 @@ _FREE_IF_HELD_BY = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+
+
+def _free_lock_of_a_dead_holder(commitment_id: int) -> bool:
+    """Free the commitment's PO lock if the job holding it is known to run no longer."""
+    from jobs.worker import job_is_running
+
+    connection = get_queue().connection
+    holder = connection.get(_lock_key(commitment_id))
+    if holder is None:
+        return True
+    holder = holder.decode() if isinstance(holder, bytes) else holder
+    return job_is_running(connection, [holder]) is False and free_lock_of(commitment_id, holder)
 
 
 def free_lock_of(commitment_id: int, job_id: str) -> bool:
