@@ -4,9 +4,10 @@
 
 What runs, all on loopback and all started (and stopped) here:
 
-* a scratch PostgreSQL database ``soak_<pid>`` on the server of ``--postgres`` (default: the
-  server of DATABASE_URL when it is PostgreSQL, else ``postgresql://127.0.0.1:5432/postgres``),
-  created, migrated and seeded here and dropped at the end;
+* a scratch PostgreSQL database (``--database``, default ``soak_<pid>``) on the server of
+  ``--postgres`` (default: the server of DATABASE_URL when it is PostgreSQL, else
+  ``postgresql://127.0.0.1:5432/postgres``), created, migrated and seeded here and dropped at
+  the end;
 * a redis-server of its own on a free port (tests/redis_server.py, with an append-only file,
   restarted as a fault: as a process manager restarts it); the shared Redis is never touched;
 * the QuickBooks sandbox (qbo_sandbox) over HTTP in a thread of this process, whose fault hooks
@@ -134,7 +135,7 @@ class Soak:
         self.figures = Figures()
         self.stop = threading.Event()
         self.work = Path(tempfile.mkdtemp(prefix="soak-"))
-        self.database = f"soak_{os.getpid()}"
+        self.database = args.database or f"soak_{os.getpid()}"
         self.server_url = args.postgres
         self.redis = RedisServer(self.work, persistent=True)
         self.web: subprocess.Popen | None = None
@@ -439,13 +440,27 @@ class Soak:
             }
 
     def settle(self) -> float | None:
+        """Seconds until everything settled (None: not within SETTLE_SECONDS). For the table,
+        ``self.settling``: how many of each kind were left when the faults stopped, and when
+        the last of them settled."""
         started = time.monotonic()
-        while time.monotonic() - started < SETTLE_SECONDS:
-            self.keep_worker()
-            if not any(self._unsettled().values()):
-                return time.monotonic() - started
-            time.sleep(0.5)
-        return None
+        first: dict[str, int] = {}
+        last: dict[str, float] = {}
+        try:
+            while time.monotonic() - started < SETTLE_SECONDS:
+                self.keep_worker()
+                left = self._unsettled()
+                for kind, count in left.items():
+                    first.setdefault(kind, count)
+                    if count:
+                        last[kind] = time.monotonic() - started
+                if not any(left.values()):
+                    return time.monotonic() - started
+                time.sleep(0.5)
+            return None
+        finally:
+            self.settling = [f"{kind} {first[kind]} (last {last[kind]:.0f} s)" for kind in first
+                             if first[kind] or kind in last]
 
     def check(self, settled: float | None) -> list[str]:
         from sqlalchemy import text
@@ -556,6 +571,7 @@ class Soak:
         rows = [
             ("minutes", f"{self.args.minutes:g}"),
             ("database", self.database),
+            ("seed (--seed repeats the run's choices)", str(self.args.seed)),
             ("approver sessions", str(self.args.approvers)),
             ("commitments / CCOs seeded", f"{self.args.commitments} / "
                                           f"{self.args.commitments * self.args.ccos}"),
@@ -566,6 +582,7 @@ class Soak:
             ("worker exits restarted", str(self.figures.worker_exits)),
             ("exports / retries", f"{self.exports} / {self.retries}"),
             ("time to settle", f"{settled:.1f} s" if settled is not None else "NOT SETTLED"),
+            ("left when the faults stopped (last settled)", ", ".join(self.settling) or "none"),
             ("QuickBooks calls per export", f"{calls / self.exports:.2f}" if self.exports else "-"),
             ("emails written", str(self.emails)),
             ("final states", ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))),
@@ -629,10 +646,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reject-rate", type=float, default=0.2)
     parser.add_argument("--fault-every", type=float, nargs=2, default=(3.0, 8.0),
                         metavar=("MIN", "MAX"), help="seconds between faults (uniform)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (a run to repeat)")
+    parser.add_argument("--database", default=None,
+                        help="the scratch database's name (default soak_<pid>): created here, "
+                             "it must not exist; dropped at the end")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="random seed (a run to repeat; the table shows the one used)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the gunicorn and worker logs (their folder is printed)")
     args = parser.parse_args(argv)
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1 << 31)
     if args.commitments is None:
         args.commitments = max(16, round(8 * args.minutes))
     if shutil.which("redis-server") is None:
