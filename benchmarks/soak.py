@@ -23,7 +23,7 @@ A company connected to the sandbox, with its lists imported and every cost code 
 manager session sends them (CCOs once their commitment is Synced) and resends what was
 rejected (every rejected commitment, about half the rejected CCOs once handed back); several
 approver sessions (``--approvers``) accept and reject (about one in five) what waits in the
-inbox, accepting nothing while ``--max-exporting`` (12) records are Exporting: a human pace, so
+inbox, handling nothing while ``--max-exporting`` (12) records are Exporting: a human pace, so
 that the 60 s settle check measures recovery from the faults, not a backlog deeper than one
 worker clears in a minute on a busy machine. All of it over HTTP, logged in through the login
 form, with the CSRF token.
@@ -334,16 +334,15 @@ class Soak:
             if not waiting:
                 self.stop.wait(0.5)
                 continue
-            reject = self.rng.random() < self.args.reject_rate
-            if not reject and exporting >= self.args.max_exporting:
-                # People pace themselves: with this many exports under way, an accept waits
-                # (what is measured is recovery from the faults, not a backlog deeper than one
-                # worker clears in a minute).
-                self.figures.count("accept waited (exports under way)")
+            if exporting >= self.args.max_exporting:
+                # People pace themselves: with this many exports under way, they wait (what is
+                # measured is recovery from the faults, not a backlog deeper than one worker
+                # clears in a minute). Accepts and rejects keep their mix.
+                self.figures.count("waited (exports under way)")
                 self.stop.wait(1.0)
                 continue
             kind, subject_id = self.rng.choice(waiting)
-            if reject:
+            if self.rng.random() < self.args.reject_rate:
                 status = browser.post(f"/erp/{kind}/{subject_id}/reject",
                                       comment="Wrong cost code: check the breakdown and resend.")
                 self.figures.count("reject" if status == 200 else "refused")
@@ -592,8 +591,8 @@ class Soak:
             ("accepts", str(a["accept"])), ("rejects", str(a["reject"])),
             ("sends / resends", f"{a['send']} / {a['resend']}"),
             ("refused (409: already handled, not yet allowed)", str(a["refused"])),
-            (f"accepts that waited (≥ {self.args.max_exporting} exports under way)",
-             str(a["accept waited (exports under way)"])),
+            (f"approver waits of 1 s (≥ {self.args.max_exporting} exports under way)",
+             str(a["waited (exports under way)"])),
             *((f"fault: {kind}", str(f[kind])) for kind in FAULT_KINDS),
             ("worker exits restarted", str(self.figures.worker_exits)),
             ("exports / retries", f"{self.exports} / {self.retries}"),
@@ -661,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--reject-rate", type=float, default=0.2)
     parser.add_argument("--max-exporting", type=int, default=12,
-                        help="an approver accepts nothing while this many records are Exporting "
+                        help="an approver handles nothing while this many records are Exporting "
                              "(a human pace: the settle check measures recovery from the "
                              "faults, not a backlog deeper than the worker clears in a minute)")
     parser.add_argument("--fault-every", type=float, nargs=2, default=(3.0, 8.0),
