@@ -28,7 +28,20 @@ from tests.erp_fixtures import send_and_accept
 from tests.factories import Factory
 
 POSTGRES = os.environ.get("BACKUP_TEST_POSTGRES", "postgresql+psycopg://127.0.0.1:5432")
-SCRATCH = ("test_ops_backup_src", "test_ops_restore")
+
+
+def scratch(name: str) -> str:
+    """A scratch database's name of this test run's own: DATABASE_URL's database, ``name``
+    and the pytest-xdist worker (two runs, or two workers of one, never share one)."""
+    from sqlalchemy import make_url
+
+    url = os.environ.get("DATABASE_URL", "")
+    base = make_url(url).database if url.startswith(("postgres", "postgresql")) else "test"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{base}_{name}" + (f"_{worker}" if worker else "")
+
+
+SCRATCH = (scratch("backup_src"), scratch("restore"))
 
 # These tests build apps of their own (source, target, restored) on other databases. In a
 # rolled-back test ``db.session`` is the session app's session on the test's connection, for

@@ -16,10 +16,10 @@ from tests import qbo_helpers
 from tests.conftest import _test_config
 from tests.qbo_helpers import DEMO_REALM, start_worker
 from tests.redis_server import RedisServer
-from tests.test_backup import _drop, _recreate
+from tests.test_backup import _drop, _recreate, scratch
 from workflow import erp
 
-SCRATCH = "test_ops_restore_live"  # not test_backup's: the two may run at once
+SCRATCH = scratch("restore_live")  # not test_backup's: the two may run at once
 
 
 def _when(condition, seconds: float, what: str) -> None:
