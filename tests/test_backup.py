@@ -28,7 +28,9 @@ from tests.erp_fixtures import send_and_accept
 from tests.factories import Factory
 
 POSTGRES = os.environ.get("BACKUP_TEST_POSTGRES", "postgresql+psycopg://127.0.0.1:5432")
-SCRATCH = ("test_ops_backup_src", "test_ops_restore")
+# Scratch databases named after this process: two xdist workers (or two developers' runs on
+# one server) never drop each other's.
+SCRATCH = (f"test_backup_src_{os.getpid()}", f"test_restore_{os.getpid()}")
 
 # These tests build apps of their own (source, target, restored) on other databases. In a
 # rolled-back test ``db.session`` is the session app's session on the test's connection, for

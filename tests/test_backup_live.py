@@ -4,6 +4,7 @@ backup was taken settles there, Synced with one PurchaseOrder."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -19,7 +20,7 @@ from tests.redis_server import RedisServer
 from tests.test_backup import _drop, _recreate
 from workflow import erp
 
-SCRATCH = "test_ops_restore_live"  # not test_backup's: the two may run at once
+SCRATCH = f"test_restore_live_{os.getpid()}"  # this process's own (tests/test_backup.py)
 
 
 def _when(condition, seconds: float, what: str) -> None:
