@@ -22,13 +22,19 @@ run: $(VENV)/.installed
 	$(BIN)/flask run
 
 # PYTEST_ARGS narrows a run, e.g. PYTEST_ARGS='-m "not browser and not process"' (.ci/run).
+# Two pytest-xdist workers (the machines have 2 cores); the longest tests start first, and an
+# idle worker takes over the other's queue (tests/conftest.py: _start_order). PYTEST_WORKERS=0
+# runs in one process (e.g. to use pdb).
+PYTEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist worksteal)
+
 test: $(VENV)/.installed
 	bash scripts/ensure-chromium
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 # Everything but the slow tests (browser, real rq worker or gunicorn, scale): under two minutes.
 test-quick: $(VENV)/.installed
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

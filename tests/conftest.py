@@ -97,6 +97,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
         if any(item.get_closest_marker(m) for m in ("browser", "process", "scale")):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=_start_order)
+
+
+# The longest tests start first: under ``pytest -n 2 --dist worksteal`` the first half of this
+# order goes to one worker, which begins with the soak (minutes on its own) while the other
+# worker runs the quick tests and then takes over what is left. The sort is stable, so each
+# module's tests keep their order (and their module-scoped fixtures stay set up once).
+_LONGEST_FIRST = ("tests/test_soak.py",)
+_MARKER_ORDER = ("process", "browser", "scale")
+
+
+def _start_order(item) -> tuple[int, int]:
+    first = 0 if item.nodeid.startswith(_LONGEST_FIRST) else 1
+    for rank, marker in enumerate(_MARKER_ORDER):
+        if item.get_closest_marker(marker):
+            return first, rank
+    return first, len(_MARKER_ORDER)
 
 
 # Statements the per-test transaction adds (the workflow's commits become SAVEPOINTs): a test
@@ -190,6 +207,35 @@ def _worker_suffix() -> str:
     """Under pytest-xdist each worker process has a database of its own."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     return f"_{worker}" if worker else ""
+
+
+def worker_index() -> int:
+    """This pytest-xdist worker's number (``gw1`` -> 1); 0 without xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker[2:].isdigit() else 0
+
+
+def worker_redis_url(url: str) -> str:
+    """Under pytest-xdist each worker its own Redis database: the given number + the worker's
+    index (mod 16). The rate limiter's reset and the QuickBooks slot keys
+    (``changeorder:qbo:*``) are per database, so one worker's test never clears another's."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not worker_index() or not parts.scheme.startswith("redis"):
+        return url
+    number = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(number + worker_index()) % 16}"))
+
+
+# The Redis a test uses when REDIS_URL is unset (the worker tests in the embedded run):
+# database 15, 14, ... for xdist workers 0, 1, ...
+LOCAL_REDIS_URL = f"redis://127.0.0.1:6379/{15 - worker_index() % 16}"
+
+
+def pytest_configure(config):
+    if os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = worker_redis_url(os.environ["REDIS_URL"])
 
 
 def _postgres_database(base_uri: str, suffix: str) -> str:

@@ -133,9 +133,9 @@ def local_redis_url() -> str:
     from redis import Redis
     from redis.exceptions import RedisError
 
-    from tests.conftest import require
+    from tests.conftest import LOCAL_REDIS_URL, require
 
-    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    url = os.environ.get("REDIS_URL") or LOCAL_REDIS_URL
     try:
         Redis.from_url(url, socket_connect_timeout=1).ping()
     except RedisError:

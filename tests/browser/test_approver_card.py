@@ -166,22 +166,38 @@ def test_an_exporting_card_backs_off_and_rests_while_hidden(live_server, browser
     record.erp_status = ErpStatus.EXPORTING
     db.session.commit()
     with small_phone(browser) as page:
+        # The page's clock is Playwright's: its timers fire as the test moves the time on, so
+        # the 18 s of backing off and resting take no wall time. Each ask falls due exactly
+        # (nothing the millisecond before it).
+        log_in(page, live_server, approver)
+        page.clock.install(time=0)
+        page.clock.pause_at(60)  # (seconds) from here the time moves only as the test says
         asked = []
         page.on("request", lambda r: asked.append(r.url) if "/card" in r.url else None)
-        log_in(page, live_server, approver)
+        # Each ask as the page makes it (the card's erp-poll event) at the page's time: read
+        # at once, unlike network requests, whose reports may come a moment later.
+        page.add_init_script("""window.polls = [];
+            document.addEventListener("erp-poll", () => window.polls.push(Date.now()), true);""")
         page.goto(f"{live_server}/erp/?tab=exporting")
-        page.wait_for_timeout(8_000)  # at 1 s, 3 s and 7 s: three asks, not eight
+        page.wait_for_selector('[data-poll-after="1"][data-polling]', state="attached")
+        for after, wait in ((1, 2), (2, 4), (4, 8)):  # asks at 1 s, 3 s and 7 s, not eight
+            page.clock.run_for(after * 1000 - 1)
+            with page.expect_request(lambda r: "/card" in r.url):
+                page.clock.run_for(1)
+            page.wait_for_selector(f'[data-poll-after="{wait}"][data-polling]', state="attached")
         assert [re.search(r"wait=(\d+)", url).group(1) for url in asked] == ["2", "4", "8"]
+        assert page.evaluate("window.polls") == [61_000, 63_000, 67_000]  # ms: 1, 3, 7 s in
         asked.clear()
         page.evaluate("""() => {
             Object.defineProperty(document, 'hidden', {configurable: true, get: () => true});
             document.dispatchEvent(new Event('visibilitychange'));
         }""")
-        page.wait_for_timeout(9_000)  # the 8 s ask falls due while hidden: nothing
-        assert asked == []
-        page.evaluate("""() => {
-            Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
-            document.dispatchEvent(new Event('visibilitychange'));
-        }""")
-        page.wait_for_timeout(1_000)
-        assert len(asked) == 1
+        page.clock.run_for(9_000)  # the 8 s ask falls due while hidden: nothing
+        assert page.evaluate("window.polls.length") == 3
+        with page.expect_request(lambda r: "/card" in r.url):
+            page.evaluate("""() => {
+                Object.defineProperty(document, 'hidden', {configurable: true, get: () => false});
+                document.dispatchEvent(new Event('visibilitychange'));
+            }""")
+        assert page.evaluate("window.polls.length") == 4
+        assert len(asked) == 1  # back in view: one ask at once
