@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
 
 from flask import current_app
 from rq import get_current_job
@@ -29,11 +28,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
 from jobs.context import job_app_context
+from jobs.locks import drop_lock, purchase_order_lock
 from jobs.outbox import dispatch_export
-from jobs.queue import get_queue, is_inline
+from jobs.queue import is_inline
 from models import Export, ExportStatus
 from quickbooks_online.errors import QboError, QboTransientError
-from quickbooks_online.limits import REDIS_DOWN
 from workflow import erp
 from workflow.errors import AlreadyHandled
 
@@ -54,56 +53,6 @@ def run_export(export_id: int) -> str:
 
 
 export_commitment = run_export  # jobs queued by earlier releases name this function
-
-
-LOCK_SECONDS = 60  # a PurchaseOrder write takes seconds; a dead holder's lock lapses by then
-LOCK_WAIT = 30
-
-
-def _lock_key(commitment_id: int) -> str:
-    return f"changeorder:{get_queue().name}:po-lock:{commitment_id}"
-
-
-@contextmanager
-def purchase_order_lock(commitment_id: int):
-    """One writer per PurchaseOrder: two CCOs of one commitment export one after the other.
-    (Each update also carries the SyncToken it read, so a stale write is refused anyway;
-    the lock only spares them the 5010s.)"""
-    if is_inline():  # jobs run one at a time in the request: nothing to serialise
-        yield
-        return
-    try:
-        lock = get_queue().connection.lock(_lock_key(commitment_id), timeout=LOCK_SECONDS,
-                                           blocking_timeout=LOCK_WAIT)
-        job = get_current_job()
-        # The holder's job id is the lock's token: the outbox frees the lock of a job whose
-        # worker was killed outright (free_lock_of) instead of waiting LOCK_SECONDS.
-        taken = lock.acquire(token=job.id if job is not None else None)
-    except REDIS_DOWN as error:  # Redis is restarting: nothing was sent, try again later
-        raise QboTransientError("The job queue's Redis could not be reached "
-                                f"({type(error).__name__}).", "redis") from error
-    if not taken:
-        raise QboTransientError("Another export of this purchase order is still running.",
-                                "busy")
-    try:
-        yield
-    finally:
-        try:
-            lock.release()
-        except Exception:  # lapsed meanwhile: nothing to release
-            log.warning("purchase order lock for commitment %s had lapsed", commitment_id)
-
-
-_FREE_IF_HELD_BY = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-
-def free_lock_of(commitment_id: int, job_id: str) -> bool:
-    """Free the commitment's PO lock if the (dead) job ``job_id`` holds it."""
-    return bool(get_queue().connection.eval(_FREE_IF_HELD_BY, 1, _lock_key(commitment_id),
-                                            job_id))
 
 
 def _export(export_id: int) -> str:
@@ -203,7 +152,7 @@ def work_horse_died(export_id: int, job_id: str) -> None:
     export = db.session.get(Export, export_id)
     if export is None or export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
         return
-    get_queue().connection.delete(_lock_key(export.commitment_id))  # its holder is dead
+    drop_lock(export.commitment_id)  # its holder is dead
     if export.retries >= len(current_app.config["EXPORT_RETRY_INTERVALS"]):
         give_up(export_id, "worker", "The export job stopped without finishing (its worker "
                                      "process was stopped, and it had no retry left). "

@@ -21,6 +21,8 @@ from rq import Callback
 from sqlalchemy import or_, select, update
 
 from extensions import db
+from jobs.hosts import process_is_gone
+from jobs.locks import free_lock_of
 from jobs.queue import get_queue, is_inline
 from models import Export, ExportStatus
 from models.types import utcnow
@@ -112,8 +114,6 @@ def job_is_live(export: Export, now: datetime) -> bool:
 def worker_is_gone(name: str | None) -> bool:
     """The worker that started a job is known to be dead: it registered its death, or its
     process ran on this host and exists no longer. (On another host, its heartbeat tells.)"""
-    from jobs.worker import process_is_gone
-
     if not name:
         return False
     data = {k.decode(): v.decode() for k, v in
@@ -141,8 +141,6 @@ def requeue_stalled_exports() -> int:
         log.warning("export %s has no live job (%s); queueing it again", export.id,
                     export.job_id or "never queued")
         if export.job_id:
-            from jobs.exports import free_lock_of
-
             free_lock_of(export.commitment_id, export.job_id)  # a dead holder's, if any
         if dispatch_export(export.id, expected_job_id=export.job_id):
             requeued += 1

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import time
 import uuid
 from contextlib import suppress
@@ -34,32 +33,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker as RqWorker
 
+from jobs.hosts import process_is_gone
+
 log = logging.getLogger(__name__)
 
 OUTBOX_INTERVAL = 30  # seconds between outbox passes (and the longest idle wait on Redis)
 RECONNECT_MAX_WAIT = 30.0  # the longest pause between two looks for a Redis that went away
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
-
-
-def process_is_gone(hostname: str | None, pid: int | str | None) -> bool:
-    """True only when the process ran on this host and no longer exists."""
-    try:
-        pid = int(pid or 0)
-    except ValueError:
-        return False
-    if not pid or hostname != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # it exists, under another user
-        return False
-    try:  # a zombie (dead, its parent killed too, not yet reaped) is gone as well
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return False
 
 
 def _in_app(what: str, action) -> None:

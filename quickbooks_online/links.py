@@ -26,6 +26,7 @@ from quickbooks_online.mapping import (
     synced_changes,
 )
 from quickbooks_online.marker import change_order_token
+from quickbooks_online.plans import Plan, PreviewLine
 
 CENT = Decimal("0.01")
 
@@ -58,8 +59,6 @@ def plan_link(commitment: Commitment, po_lines: list[dict], mappings: dict | Non
     alike: each matched PO line brought to its SOV line's amount, each SOV line without a
     match appended, every other line as read. ``line_ids``: SOV line id → PO line Id (default:
     the line map made when linking)."""
-    from quickbooks_online.export.change_order import Plan, PreviewLine
-
     if line_ids is None:
         line_ids = {sov.id: sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
     lines = [dict(line) for line in po_lines]

@@ -8,7 +8,7 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from blueprints.commitments import bp
-from blueprints.commitments.routes import load_commitment
+from blueprints.commitments.loading import load_cco, load_commitment
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
 from models import ChangeOrder, Commitment, ProjectRole
@@ -192,8 +192,6 @@ def retrieve_from_erp(project_id: int, commitment_id: int):
 
 
 def _cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
-    from blueprints.commitments.change_orders import load_cco
-
     return load_cco(project_id, commitment_id, cco_id)
 
 

@@ -1,0 +1,25 @@
+"""The workflow's queue interface (``workflow/queue.py``) backed by RQ: ``create_app`` calls
+``init_queue``. Here, and only here, the queue (``jobs/queue.py``) and the exports outbox
+(``jobs/outbox.py``) meet, so neither imports the other."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from jobs import outbox, queue
+from workflow import queue as workflow_queue
+
+
+class RqJobQueue:
+    """``workflow.queue.JobQueue`` on RQ."""
+
+    def enqueue(self, job: str, *args, **options) -> bool:
+        return queue.enqueue(job, *args, **options)
+
+    def dispatch_export(self, export_id: int, delay: float | None = None) -> None:
+        outbox.dispatch_export(export_id, delay)
+
+
+def init_queue(app: Flask) -> None:
+    queue.init_queue(app)
+    workflow_queue.install(RqJobQueue())

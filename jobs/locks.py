@@ -1,0 +1,73 @@
+"""The PurchaseOrder lock: one export writes to one QuickBooks PurchaseOrder at a time.
+
+A Redis lock keyed by the commitment whose PurchaseOrder it is (a commitment and its CCOs
+write the same PO). The holder's RQ job id is the lock's token, so the outbox can free the
+lock of a job whose worker was killed outright instead of waiting for it to lapse.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+from rq import get_current_job
+
+from jobs.queue import get_queue, is_inline
+from quickbooks_online.errors import QboTransientError
+from quickbooks_online.limits import REDIS_DOWN
+
+log = logging.getLogger(__name__)
+
+LOCK_SECONDS = 60  # a PurchaseOrder write takes seconds; a dead holder's lock lapses by then
+LOCK_WAIT = 30
+
+
+def lock_key(commitment_id: int) -> str:
+    return f"changeorder:{get_queue().name}:po-lock:{commitment_id}"
+
+
+@contextmanager
+def purchase_order_lock(commitment_id: int):
+    """One writer per PurchaseOrder: two CCOs of one commitment export one after the other.
+    (Each update also carries the SyncToken it read, so a stale write is refused anyway;
+    the lock only spares them the 5010s.)"""
+    if is_inline():  # jobs run one at a time in the request: nothing to serialise
+        yield
+        return
+    try:
+        lock = get_queue().connection.lock(lock_key(commitment_id), timeout=LOCK_SECONDS,
+                                           blocking_timeout=LOCK_WAIT)
+        job = get_current_job()
+        # The holder's job id is the lock's token: the outbox frees the lock of a job whose
+        # worker was killed outright (free_lock_of) instead of waiting LOCK_SECONDS.
+        taken = lock.acquire(token=job.id if job is not None else None)
+    except REDIS_DOWN as error:  # Redis is restarting: nothing was sent, try again later
+        raise QboTransientError("The job queue's Redis could not be reached "
+                                f"({type(error).__name__}).", "redis") from error
+    if not taken:
+        raise QboTransientError("Another export of this purchase order is still running.",
+                                "busy")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except Exception:  # lapsed meanwhile: nothing to release
+            log.warning("purchase order lock for commitment %s had lapsed", commitment_id)
+
+
+_FREE_IF_HELD_BY = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def free_lock_of(commitment_id: int, job_id: str) -> bool:
+    """Free the commitment's PO lock if the (dead) job ``job_id`` holds it."""
+    return bool(get_queue().connection.eval(_FREE_IF_HELD_BY, 1, lock_key(commitment_id),
+                                            job_id))
+
+
+def drop_lock(commitment_id: int) -> None:
+    """Delete the commitment's PO lock whoever holds it (its holder is known to be dead)."""
+    get_queue().connection.delete(lock_key(commitment_id))
