@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
 def _init_extensions(app: Flask) -> None:
     import models  # noqa: F401  (registers every model on the metadata)
+    import workflow.erp_kinds  # noqa: F401  (registers the ERP kinds and their exporters)
     from extensions import enable_sqlite_foreign_keys
 
     db.init_app(app)

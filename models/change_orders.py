@@ -106,6 +106,15 @@ class ChangeOrder(Versioned, db.Model):
         """Not with accounting: never sent, or rejected and handed back by the reopen job."""
         return self.erp_status.editable and not self.erp_reopen_pending
 
+    def last_withdrawal(self) -> ChangeOrderApproval | None:
+        """The approval withdrawn last, while the CCO waits to be approved again."""
+        if self.status == ChangeOrderStatus.APPROVED:
+            return None
+        return db.session.scalar(
+            sa.select(ChangeOrderApproval).where(ChangeOrderApproval.change_order_id == self.id,
+                                                 ChangeOrderApproval.withdrawn_at.is_not(None))
+            .order_by(ChangeOrderApproval.id.desc()).limit(1))
+
     @property
     def project(self):
         return self.commitment.project

@@ -214,15 +214,3 @@ def page_path(cco: ChangeOrder) -> str:
     commitment = cco.commitment
     return (f"/projects/{commitment.project_id}/commitments/{commitment.id}"
             f"/change-orders/{cco.id}")
-
-
-def last_withdrawal(cco: ChangeOrder) -> ChangeOrderApproval | None:
-    """The approval withdrawn last, while the CCO waits to be approved again."""
-    from sqlalchemy import select
-
-    if cco.status == ChangeOrderStatus.APPROVED:
-        return None
-    return db.session.scalar(
-        select(ChangeOrderApproval).where(ChangeOrderApproval.change_order_id == cco.id,
-                                          ChangeOrderApproval.withdrawn_at.is_not(None))
-        .order_by(ChangeOrderApproval.id.desc()).limit(1))

@@ -38,8 +38,10 @@ from models import (
 )
 from models.limits import MAX_COMMITMENT_NUMBER
 from workflow import history
-from workflow.erp import REASON_LIMIT, Action, _move
+from workflow.erp import REASON_LIMIT, Action
+from workflow.erp_status import move_erp_status
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
+from workflow.locking import take_write_lock
 from workflow.permissions import is_erp_admin
 from workflow.text import clean_text
 
@@ -107,9 +109,7 @@ def _export_in_flight(commitment: Commitment) -> bool:
 
 
 def _lock(commitment: Commitment) -> None:
-    from workflow.erp import lock
-
-    lock(commitment)
+    take_write_lock(commitment)
     if _export_in_flight(commitment):
         db.session.rollback()
         raise Locked(f"An export of {commitment.number} is queued or running; unlink once it "
@@ -123,8 +123,8 @@ def _unlink_cco(actor: User, cco: ChangeOrder, comment: str) -> None:
     for line in cco.lines:
         line.qbo_line_id = None
     db.session.flush()
-    _move(cco, (ErpStatus.SYNCED,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
-          updated_by_id=actor.id)
+    move_erp_status(cco, (ErpStatus.SYNCED,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
+                    updated_by_id=actor.id)
     history.record(actor, cco, "unlinked", field="ERP status", old=ErpStatus.SYNCED,
                    new=ErpStatus.NOT_SENT, comment=comment)
 
@@ -168,8 +168,8 @@ def unlink_commitment(actor: User, commitment: Commitment, reason: str) -> None:
     commitment.qbo_link = None
     db.session.flush()
     if before in (ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT):
-        _move(commitment, (before,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
-              updated_by_id=actor.id)
+        move_erp_status(commitment, (before,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
+                        updated_by_id=actor.id)
     history.record(actor, commitment, "unlinked", field="QuickBooks PurchaseOrder", old=po_id,
                    new=None, comment=reason)
     db.session.commit()
@@ -372,9 +372,7 @@ def link(actor: User, commitment: Commitment, po_id: str,
 
 
 def _lock_record(commitment: Commitment) -> None:
-    from workflow.erp import lock
-
-    lock(commitment)
+    take_write_lock(commitment)
 
 
 # ---- import ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from models import (
     ProjectRole,
     SovLine,
 )
-from workflow import approvals, history
+from workflow import history
 from workflow.change_orders import (
     ChangeOrderInput,
     LineInput,
@@ -83,7 +83,7 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
         **CCO_LINES.row_context(cco),
         "can_edit": can_edit(current_user, cco),
         "new_line_form": CCO_LINES.form(cco, blank=True),
-        "subject": cco, "panel": panel_for(cco), "withdrawal": approvals.last_withdrawal(cco),
+        "subject": cco, "panel": panel_for(cco), "withdrawal": cco.last_withdrawal(),
         **history_page(lambda before, limit: history.history_for(cco, before, limit)), **extra,
     }
 
@@ -206,7 +206,7 @@ class ChangeOrderLines(LineKind):
                 "can_edit_lines": can_edit_lines(current_user, cco),
                 # the grand total brings the review box along: it carries the CCO's version
                 "can_review": can_review(current_user, cco), "reviewer_name": reviewers_of(cco),
-                "review_stage": review_stage(cco), "withdrawal": approvals.last_withdrawal(cco),
+                "review_stage": review_stage(cco), "withdrawal": cco.last_withdrawal(),
                 "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review")}
 
     def saved_context(self, cco):

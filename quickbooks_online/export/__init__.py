@@ -3,8 +3,9 @@
 An exporter takes an ``Export`` (what was accepted, with its idempotency key and attempt
 count) and returns an ``ExportResult`` (what QuickBooks now holds). It is safe to run any number
 of times: each run reads QuickBooks first and writes only what is not there yet
-(docs/quickbooks.md, "Exactly once"). Adding Bills later means one module here that calls
-``register`` and its tests; the jobs, the outbox and the ERP workflow stay as they are.
+(docs/quickbooks.md, "Exactly once"). An exporter module registers itself when its ERP kind
+(``workflow/erp_kinds/``, loaded at start) imports it; docs/architecture.md, "Adding an ERP
+kind".
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ def register(subject_type: str):
 
 def push(export: Export) -> ExportResult:
     """Run the exporter registered for the export's subject."""
-    from quickbooks_online.export import change_order, commitment  # noqa: F401 (registers)
-
     return EXPORTERS[export.subject_type](export)
 
 
