@@ -365,14 +365,15 @@ def latest_export(subject: Subject) -> Export | None:
                              .order_by(Export.id.desc()).limit(1))
 
 
-def latest_exports_of(commitment_ids: list[int], cco_ids: list[int]
-                      ) -> tuple[dict[int, Export], dict[int, Export]]:
-    """The newest Export of each commitment (its own, not its CCOs') and of each CCO, in one
-    statement: (by commitment id, by CCO id)."""
+def latest_exports_of(subjects: list) -> dict[tuple[str, int], Export]:
+    """The newest Export of each record (a commitment's own, not its CCOs'), in one
+    statement: by (kind name, id)."""
     from sqlalchemy import union_all
 
+    commitment_ids = [s.id for s in subjects if subject_type(s) == "commitment"]
+    cco_ids = [s.id for s in subjects if subject_type(s) == "change_order"]
     if not commitment_ids and not cco_ids:
-        return {}, {}
+        return {}
     newest = union_all(
         # by subject_type, not change_order_id IS NULL: the commitment_id index stays the one
         # read (the NULL test would pick the index of every commitment export there is)
@@ -381,14 +382,8 @@ def latest_exports_of(commitment_ids: list[int], cco_ids: list[int]
         .group_by(Export.commitment_id),
         select(func.max(Export.id)).where(Export.change_order_id.in_(cco_ids))
         .group_by(Export.change_order_id))
-    by_commitment: dict[int, Export] = {}
-    by_cco: dict[int, Export] = {}
-    for export in db.session.scalars(select(Export).where(Export.id.in_(newest))):
-        if export.change_order_id is None:
-            by_commitment[export.commitment_id] = export
-        else:
-            by_cco[export.change_order_id] = export
-    return by_commitment, by_cco
+    return {export.subject_key: export
+            for export in db.session.scalars(select(Export).where(Export.id.in_(newest)))}
 
 
 def _dispatch(export: Export) -> None:

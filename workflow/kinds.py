@@ -89,6 +89,10 @@ class ErpKind:
         """What a page of cards reads with the records (joinedload options)."""
         return ()
 
+    def card_mappings(self, record) -> dict:
+        """The mappings its preview needs, read with the page: (cost code, category) → mapping."""
+        return {}
+
     def card_total(self, record, ledger):
         raise NotImplementedError
 

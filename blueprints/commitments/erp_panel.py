@@ -12,7 +12,7 @@ from blueprints.commitments.loading import load_cco, load_commitment
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
 from models import ChangeOrder, Commitment, ProjectRole
-from workflow import erp, qbo_drift
+from workflow import erp, kinds, qbo_drift
 from workflow.change_orders import visible_change_orders
 from workflow.errors import AlreadyHandled, Locked
 from workflow.permissions import has_project_role, is_company_admin, is_erp_admin
@@ -23,7 +23,7 @@ def _line_editor(user, subject) -> bool:
 
 
 def _commitment_url(subject, anchor: str) -> str:
-    commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+    commitment = kinds.of(subject).commitment_of(subject)
     return url_for("commitments.show", project_id=commitment.project_id,
                    commitment_id=commitment.id, _anchor=anchor)
 
@@ -135,7 +135,7 @@ def panel_for(subject) -> Panel:
     from blueprints.erp import books as book_routes
     from workflow.books import books_actions
 
-    commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+    commitment = kinds.of(subject).commitment_of(subject)
     drift = None
     if isinstance(subject, Commitment):
         drift = erp.drift(commitment, visible_change_orders(current_user, commitment),
@@ -152,10 +152,8 @@ def panel_for(subject) -> Panel:
 
 
 def record_url(subject) -> str:
-    if isinstance(subject, ChangeOrder):
-        return url_for("commitments.show_cco", project_id=subject.commitment.project_id,
-                       commitment_id=subject.commitment_id, cco_id=subject.id)
-    return url_for("commitments.show", project_id=subject.project_id, commitment_id=subject.id)
+    """The record's own page (its kind says where)."""
+    return request.script_root + kinds.of(subject).page_path(subject)
 
 
 def _panel(subject, message: str | None = None, status: int = 200):

@@ -86,6 +86,10 @@ class ChangeOrderKind(ErpKind):
                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.mapping),
                 joinedload(ChangeOrder.approval).joinedload(ChangeOrderApproval.approved_by))
 
+    def card_mappings(self, record) -> dict:
+        return {(line.cost_code_id, line.category_id): line.mapping for line in record.lines
+                if line.sov_line_id is None and line.mapping}
+
     def card_total(self, record, ledger):
         return record.grand_total
 
