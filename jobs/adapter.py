@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from jobs import outbox, queue
+from jobs import locks, outbox, queue
 from workflow import queue as workflow_queue
 
 
@@ -18,6 +18,18 @@ class RqJobQueue:
 
     def dispatch_export(self, export_id: int, delay: float | None = None) -> None:
         outbox.dispatch_export(export_id, delay)
+
+    def export_lock(self, target_key: str):
+        return locks.export_lock(target_key)
+
+    def runs_inline(self) -> bool:
+        return queue.is_inline()
+
+    def current_job_id(self) -> str | None:
+        from rq import get_current_job
+
+        job = get_current_job()
+        return job.id if job is not None else None
 
 
 def init_queue(app: Flask) -> None:

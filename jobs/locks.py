@@ -1,8 +1,10 @@
-"""The PurchaseOrder lock: one export writes to one QuickBooks PurchaseOrder at a time.
+"""The export lock: one export at a time writes to one QuickBooks record.
 
-A Redis lock keyed by the commitment whose PurchaseOrder it is (a commitment and its CCOs
-write the same PO). The holder's RQ job id is the lock's token, so the outbox can free the
-lock of a job whose worker was killed outright instead of waiting for it to lapse.
+A Redis lock keyed by the export's ``target_key`` (the QuickBooks record it writes, its ERP
+kind's ``target_key``: a commitment and its CCOs share ``purchase-order:<commitment id>``).
+The holder's RQ job id is the lock's token, so the outbox can free the lock of a job whose
+worker was killed outright instead of waiting for it to lapse. (Not the record's write lock,
+``workflow/locking.py:take_write_lock``, nor a version check.)
 """
 
 from __future__ import annotations
@@ -22,20 +24,20 @@ LOCK_SECONDS = 60  # a PurchaseOrder write takes seconds; a dead holder's lock l
 LOCK_WAIT = 30
 
 
-def lock_key(commitment_id: int) -> str:
-    return f"changeorder:{get_queue().name}:po-lock:{commitment_id}"
+def lock_key(target_key: str) -> str:
+    return f"changeorder:{get_queue().name}:export-lock:{target_key}"
 
 
 @contextmanager
-def purchase_order_lock(commitment_id: int):
-    """One writer per PurchaseOrder: two CCOs of one commitment export one after the other.
+def export_lock(target_key: str):
+    """One writer per QuickBooks record: two CCOs of one commitment export one after the other.
     (Each update also carries the SyncToken it read, so a stale write is refused anyway;
     the lock only spares them the 5010s.)"""
     if is_inline():  # jobs run one at a time in the request: nothing to serialise
         yield
         return
     try:
-        lock = get_queue().connection.lock(lock_key(commitment_id), timeout=LOCK_SECONDS,
+        lock = get_queue().connection.lock(lock_key(target_key), timeout=LOCK_SECONDS,
                                            blocking_timeout=LOCK_WAIT)
         job = get_current_job()
         # The holder's job id is the lock's token: the outbox frees the lock of a job whose
@@ -53,7 +55,7 @@ def purchase_order_lock(commitment_id: int):
         try:
             lock.release()
         except Exception:  # lapsed meanwhile: nothing to release
-            log.warning("purchase order lock for commitment %s had lapsed", commitment_id)
+            log.warning("export lock of %s had lapsed", target_key)
 
 
 _FREE_IF_HELD_BY = """
@@ -62,12 +64,12 @@ return 0
 """
 
 
-def free_lock_of(commitment_id: int, job_id: str) -> bool:
-    """Free the commitment's PO lock if the (dead) job ``job_id`` holds it."""
-    return bool(get_queue().connection.eval(_FREE_IF_HELD_BY, 1, lock_key(commitment_id),
+def free_lock_of(target_key: str, job_id: str) -> bool:
+    """Free the target's export lock if the (dead) job ``job_id`` holds it."""
+    return bool(get_queue().connection.eval(_FREE_IF_HELD_BY, 1, lock_key(target_key),
                                             job_id))
 
 
-def drop_lock(commitment_id: int) -> None:
-    """Delete the commitment's PO lock whoever holds it (its holder is known to be dead)."""
-    get_queue().connection.delete(lock_key(commitment_id))
+def drop_lock(target_key: str) -> None:
+    """Delete the target's export lock whoever holds it (its holder is known to be dead)."""
+    get_queue().connection.delete(lock_key(target_key))

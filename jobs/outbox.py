@@ -7,7 +7,7 @@ it. So every worker (``jobs.worker.Worker``), when it starts and every 30 second
 new job for each such Export whose job is missing, over, overdue or unattended (its worker
 beat no heart for HEARTBEAT_GRACE, or its worker's process on this host is gone). Running an
 export twice is safe (each run reads QuickBooks before it writes, docs/quickbooks.md), and
-``workflow.erp.claim_export`` lets only the newest job of an Export run it.
+``workflow.exports.claim`` lets only the newest job of an Export run it.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def requeue_stalled_exports() -> int:
         log.warning("export %s has no live job (%s); queueing it again", export.id,
                     export.job_id or "never queued")
         if export.job_id:
-            free_lock_of(export.commitment_id, export.job_id)  # a dead holder's, if any
+            free_lock_of(export.target_key, export.job_id)  # a dead holder's, if any
         if dispatch_export(export.id, expected_job_id=export.job_id):
             requeued += 1
     return requeued

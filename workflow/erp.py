@@ -9,7 +9,6 @@ Two approvers pressing Accept at once: one UPDATE matches, one export is queued;
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 
@@ -30,7 +29,6 @@ from models import (
     ProjectRole,
     User,
 )
-from models.types import utcnow
 from workflow import history, kinds, notices, notifications, queue
 from workflow.erp_status import already_handled, move_erp_status
 from workflow.errors import InvalidInput, Locked, PermissionDenied
@@ -208,7 +206,7 @@ def send_to_erp(actor: User, subject: Subject) -> None:
     notices.settle(subject_type(subject), subject.id, REJECTED_NOTICE)
     notifications.record(NotificationKind.SENT, subject_type(subject), subject.id)
     db.session.commit()
-    _deliver_notifications()
+    deliver_notifications()
 
 
 def retrieve_from_erp(actor: User, subject: Subject) -> None:
@@ -248,7 +246,7 @@ def reject(actor: User, subject: Subject, comment: str) -> None:
     if reopens:
         queue.enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
                 description=f"reopen rejected CCO {subject.id}")
-    _deliver_notifications()
+    deliver_notifications()
 
 
 def reopen_rejected(cco: ChangeOrder) -> bool:
@@ -286,7 +284,7 @@ def _notify(job: str, *ids) -> None:
     queue.enqueue(f"jobs.notifications.{job}", *ids, description=f"email: {job} {ids}")
 
 
-def _deliver_notifications() -> None:
+def deliver_notifications() -> None:
     """After the commit that wrote the notices (``notifications.record``): ask the worker to
     mail them now. Best effort: if Redis is down the notices wait in the database, and the
     worker's next maintenance pass mails them."""
@@ -315,9 +313,8 @@ def accept(actor: User, subject: Subject) -> Export:
             raise Locked(f"Cannot accept {subject_name(subject)}: {differs} Reject it back to "
                          "the project.")
     move_erp_status(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.EXPORTING)
-    commitment = _commitment_of(subject)
-    export = Export(subject_type=kind.name, commitment_id=commitment.id,
-                    change_order_id=subject.id if kind.name == "change_order" else None,
+    export = Export(subject_type=kind.name, record_id=subject.id,
+                    target_key=kind.target_key(subject), **kind.export_columns(subject),
                     idempotency_key=_new_key(subject), accepted_by=actor)
     db.session.add(export)
     history.record(actor, subject, "accepted", field="ERP status", old=ErpStatus.READY_TO_EXPORT,
@@ -355,9 +352,7 @@ def _new_key(subject: Subject) -> str:
 
 
 def _export_filter(subject: Subject):
-    if kinds.of(subject).name == "change_order":
-        return Export.change_order_id == subject.id
-    return (Export.commitment_id == subject.id) & Export.change_order_id.is_(None)
+    return (Export.subject_type == subject_type(subject)) & (Export.record_id == subject.id)
 
 
 def latest_export(subject: Subject) -> Export | None:
@@ -366,115 +361,24 @@ def latest_export(subject: Subject) -> Export | None:
 
 
 def latest_exports_of(subjects: list) -> dict[tuple[str, int], Export]:
-    """The newest Export of each record (a commitment's own, not its CCOs'), in one
-    statement: by (kind name, id)."""
+    """The newest Export of each record, in one statement: by (kind name, id)."""
     from sqlalchemy import union_all
 
-    commitment_ids = [s.id for s in subjects if subject_type(s) == "commitment"]
-    cco_ids = [s.id for s in subjects if subject_type(s) == "change_order"]
-    if not commitment_ids and not cco_ids:
+    ids: dict[str, list[int]] = {}
+    for subject in subjects:
+        ids.setdefault(subject_type(subject), []).append(subject.id)
+    if not ids:
         return {}
-    newest = union_all(
-        # by subject_type, not change_order_id IS NULL: the commitment_id index stays the one
-        # read (the NULL test would pick the index of every commitment export there is)
-        select(func.max(Export.id)).where(Export.commitment_id.in_(commitment_ids),
-                                          Export.subject_type == "commitment")
-        .group_by(Export.commitment_id),
-        select(func.max(Export.id)).where(Export.change_order_id.in_(cco_ids))
-        .group_by(Export.change_order_id))
+    newest = union_all(*(
+        select(func.max(Export.id)).where(Export.subject_type == name,
+                                          Export.record_id.in_(record_ids))
+        .group_by(Export.record_id) for name, record_ids in ids.items()))
     return {export.subject_key: export
             for export in db.session.scalars(select(Export).where(Export.id.in_(newest)))}
 
 
 def _dispatch(export: Export) -> None:
     queue.dispatch_export(export.id)
-
-
-# ---- what the export job records ---------------------------------------------------------------
-
-def subject_of(export: Export) -> Subject:
-    if export.subject_type == "change_order":
-        return db.session.get(ChangeOrder, export.change_order_id)
-    return db.session.get(Commitment, export.commitment_id)
-
-
-def claim_export(export: Export, job_id: str | None) -> bool:
-    """Mark the export running for this job; False if another job has it or it is done.
-
-    The outbox (jobs.dispatch) may queue an export again when its job looks lost; the
-    ``job_id`` condition lets only the job it queued last run it."""
-    condition = [Export.id == export.id,
-                 Export.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING))]
-    if job_id is not None:
-        condition.append(Export.job_id == job_id)
-    result = db.session.execute(
-        update(Export).where(*condition)
-        .values(status=ExportStatus.RUNNING, attempts=Export.attempts + 1,
-                next_attempt_at=None)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-    db.session.refresh(export)
-    return result.rowcount == 1
-
-
-def export_will_retry(export: Export, code: str, message: str, delay: float) -> None:
-    from datetime import timedelta
-
-    export.status = ExportStatus.QUEUED
-    export.retries += 1
-    export.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    export.last_error_code, export.last_error_message = code, message
-    db.session.commit()
-
-
-def export_synced(export: Export, result) -> None:
-    """Record what QuickBooks now holds; the subject turns Synced."""
-    subject = subject_of(export)
-    commitment = _commitment_of(subject)
-    lines = kinds.of(subject).lines(subject)
-    for line_id, qbo_line_id in result.line_ids.items():
-        if line_id in lines:
-            lines[line_id].qbo_line_id = qbo_line_id
-    export.status = ExportStatus.SYNCED
-    export.finished_at = utcnow()
-    export.last_error_code = export.last_error_message = None
-    export.qbo_ids = json.dumps({"PurchaseOrder": result.purchase_order_id,
-                                 "SyncToken": result.sync_token,
-                                 "Lines": {str(k): v for k, v in result.line_ids.items()}})
-    db.session.flush()
-    move_erp_status(subject, (ErpStatus.EXPORTING,), ErpStatus.SYNCED)
-    db.session.execute(
-        update(Commitment).where(Commitment.id == commitment.id)
-        .values(qbo_purchase_order_id=result.purchase_order_id,
-                qbo_sync_token=result.sync_token, qbo_total=result.total)
-        .execution_options(synchronize_session=False))
-    from workflow.qbo_drift import after_export
-
-    after_export(commitment.id, result.sync_token, result.total)
-    history.record(None, subject, "exported", field="ERP status", old=ErpStatus.EXPORTING,
-                   new=ErpStatus.SYNCED,
-                   comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
-    notices.settle(subject_type(subject), subject.id, REJECTED_NOTICE)
-    notifications.record(NotificationKind.SYNCED, subject_type(subject), subject.id)
-    db.session.commit()
-    _deliver_notifications()
-
-
-def export_failed(export: Export, code: str, message: str) -> None:
-    subject = subject_of(export)
-    export.status = ExportStatus.FAILED
-    export.finished_at = utcnow()
-    export.next_attempt_at = None
-    export.last_error_code, export.last_error_message = code, message
-    db.session.flush()
-    move_erp_status(subject, (ErpStatus.EXPORTING,), ErpStatus.FAILED_TO_EXPORT)
-    history.record(None, subject, "export failed", field="ERP status", old=ErpStatus.EXPORTING,
-                   new=ErpStatus.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
-                   if code and code.isdigit() else message)
-    detail = (message or "") + (f" (QuickBooks code {code})" if code and code.isdigit() else "")
-    notifications.record(NotificationKind.FAILED, subject_type(subject), subject.id, detail)
-    db.session.commit()
-    _deliver_notifications()
 
 
 # ---- drift: what QuickBooks holds against what we hold ---------------------------------------

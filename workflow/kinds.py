@@ -80,6 +80,14 @@ class ErpKind:
         """``query`` over this kind's model, joined to Commitment (project, vendor filters)."""
         return query
 
+    def export_columns(self, record) -> dict:
+        """Columns of its ``Export`` beyond (kind, record id, target) that its exporter reads."""
+        return {}
+
+    def record_synced(self, record, result) -> None:
+        """Keep what QuickBooks now holds (``ExportResult``) beyond the lines' Ids, in the
+        export's transaction."""
+
     def lines(self, record) -> dict:
         """Our lines an export maps to QuickBooks line Ids, by id."""
         return {}

@@ -8,6 +8,7 @@ the queue installed here; ``jobs/queue.py`` installs itself when the app starts
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 
@@ -17,6 +18,16 @@ class JobQueue(Protocol):
 
     def dispatch_export(self, export_id: int, delay: float | None = None) -> None:
         """Queue the export job of this outbox row (now, or after ``delay`` seconds)."""
+
+    def export_lock(self, target_key: str) -> AbstractContextManager:
+        """Held while an export writes to the QuickBooks record ``target_key``: one writer
+        per record (it raises QboTransientError when it cannot be had)."""
+
+    def runs_inline(self) -> bool:
+        """Jobs run in the request that queues them (no worker, no Redis)."""
+
+    def current_job_id(self) -> str | None:
+        """The id of the job running now, if any."""
 
 
 _installed: JobQueue | None = None
@@ -39,3 +50,15 @@ def enqueue(job: str, *args, **options) -> bool:
 
 def dispatch_export(export_id: int, delay: float | None = None) -> None:
     _queue().dispatch_export(export_id, delay)
+
+
+def export_lock(target_key: str) -> AbstractContextManager:
+    return _queue().export_lock(target_key)
+
+
+def runs_inline() -> bool:
+    return _queue().runs_inline()
+
+
+def current_job_id() -> str | None:
+    return _queue().current_job_id()

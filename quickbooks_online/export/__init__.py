@@ -20,11 +20,14 @@ from models import Export
 
 @dataclass(frozen=True)
 class ExportResult:
-    purchase_order_id: str
+    """What QuickBooks holds after an export: the record written (``entity`` ``qbo_id``)."""
+
+    qbo_id: str
     sync_token: str
     total: Decimal | None
     # Our line (SovLine.id for a commitment, ChangeOrderLine.id for a CCO) → QuickBooks line Id
     line_ids: dict[int, str] = field(default_factory=dict)
+    entity: str = "PurchaseOrder"
 
 
 Exporter = Callable[[Export], ExportResult]

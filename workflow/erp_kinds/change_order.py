@@ -17,6 +17,7 @@ from models import (
 from quickbooks_online.export import change_order as exporter  # noqa: F401 (registers it)
 from workflow import approvals
 from workflow.change_orders import can_view, private_filter
+from workflow.erp_kinds.commitment import purchase_order_synced
 from workflow.kinds import ErpKind, register
 from workflow.money import format_money
 
@@ -72,6 +73,12 @@ class ChangeOrderKind(ErpKind):
 
     def with_commitment(self, query):
         return query.join(ChangeOrder.commitment)
+
+    def export_columns(self, record) -> dict:
+        return {"commitment_id": record.commitment_id, "change_order_id": record.id}
+
+    def record_synced(self, record, result) -> None:
+        purchase_order_synced(record.commitment, result)
 
     def lines(self, record) -> dict:
         return {line.id: line for line in record.lines}

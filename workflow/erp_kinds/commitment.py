@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
+from extensions import db
 from models import Commitment, CommitmentStatus, ProjectRole, SovLine
 from quickbooks_online.export import commitment as exporter  # noqa: F401 (registers it)
 from workflow.kinds import ErpKind, register
 from workflow.money import format_money
 from workflow.permissions import has_project_role
+
+
+def purchase_order_synced(commitment: Commitment, result) -> None:
+    """The commitment's PurchaseOrder as our export left it: its Id, SyncToken and total
+    (what drift is measured against, workflow/qbo_drift.py)."""
+    from workflow.qbo_drift import after_export
+
+    db.session.execute(
+        update(Commitment).where(Commitment.id == commitment.id)
+        .values(qbo_purchase_order_id=result.qbo_id, qbo_sync_token=result.sync_token,
+                qbo_total=result.total)
+        .execution_options(synchronize_session=False))
+    after_export(commitment.id, result.sync_token, result.total)
 
 
 @register
@@ -41,6 +56,12 @@ class CommitmentKind(ErpKind):
 
     def may_read(self, user, record) -> bool:
         return has_project_role(user, record.project, ProjectRole.READ_ONLY)
+
+    def export_columns(self, record) -> dict:
+        return {"commitment_id": record.id}
+
+    def record_synced(self, record, result) -> None:
+        purchase_order_synced(record, result)
 
     def lines(self, record) -> dict:
         return {line.id: line for line in record.sov_lines}
