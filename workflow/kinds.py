@@ -25,7 +25,6 @@ class ErpKind:
     model: ClassVar[type]  # the SQLAlchemy model (its ERP columns: models.erp.ErpColumns)
     rank: ClassVar[int]  # the inbox's order among records that entered a status at one time
     key_prefix: ClassVar[str]  # the Export's idempotency key: cod-<prefix>-<id>-…
-    card_partial: ClassVar[str] = "erp/_card_body.html"  # what a card shows of the record
     reopens_when_rejected: ClassVar[bool] = False  # handed back by a job (erp_reopen_pending)
     checked_on_accept: ClassVar[bool] = False  # Accept locks it and asks ``accept_blocker``
 
@@ -33,6 +32,19 @@ class ErpKind:
     def title(self, record) -> str:
         """"CCO #3 of SC-1001", "SC-1001": how messages name the record."""
         return record.number
+
+    def short_name(self, record) -> str:
+        """"CCO #3", "SC-1001": how its card names it."""
+        return record.number
+
+    def heading(self, record) -> str:
+        """Its card's heading: "CCO #3", "Subcontract SC-1001"."""
+        return self.short_name(record)
+
+    # Its card: whether it changes a QuickBooks record that exists ("changes PurchaseOrder
+    # …") or makes a new one, and whether it shows who approved what ("Approved by …").
+    changes_existing: ClassVar[bool] = False
+    shows_approval: ClassVar[bool] = False
 
     def amount(self, record):
         """The amount notifications name."""

@@ -76,7 +76,8 @@ class _CardData:
             drift = erp.drift_from(commitment, self.totals[commitment.id].revised,
                                    self.unsent.get(commitment.id, []),
                                    self.quickbooks.get(commitment.id))
-        return {"subject": subject, "kind": kind, "total": total, "export": export,
+        return {"subject": subject, "kind": kind, "record_kind": record_kind,
+                "commitment": commitment, "total": total, "export": export,
                 "preview": preview, "drift": drift,
                 "sending": self.sendings.get((kind, subject.id)),
                 "actions": erp.approver_actions(current_user, subject),

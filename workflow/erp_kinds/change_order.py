@@ -35,6 +35,12 @@ class ChangeOrderKind(ErpKind):
     def title(self, record) -> str:
         return f"CCO #{record.number} of {record.commitment.number}"
 
+    changes_existing = True
+    shows_approval = True
+
+    def short_name(self, record) -> str:
+        return f"CCO #{record.number}"
+
     def amount(self, record) -> str:
         return format_money(record.grand_total)
 

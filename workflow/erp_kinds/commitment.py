@@ -34,6 +34,9 @@ class CommitmentKind(ErpKind):
     rank = 0
     key_prefix = "commitment"
 
+    def heading(self, record) -> str:
+        return f"{record.type.label} {record.number}"
+
     def amount(self, record) -> str:
         from workflow.commitments import totals
 
