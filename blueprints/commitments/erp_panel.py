@@ -106,17 +106,11 @@ class Panel:
 
 
 def _urls(subject) -> dict[str, str]:
-    if isinstance(subject, ChangeOrder):
-        args = {"project_id": subject.commitment.project_id,
-                "commitment_id": subject.commitment_id, "cco_id": subject.id}
-        send, retrieve = "commitments.send_cco_to_erp", "commitments.retrieve_cco_from_erp"
-    else:
-        args = {"project_id": subject.project_id, "commitment_id": subject.id}
-        send, retrieve = "commitments.send_to_erp", "commitments.retrieve_from_erp"
-    panel = ("commitments.cco_erp_panel" if isinstance(subject, ChangeOrder)
-             else "commitments.erp_panel")
-    return {"send": url_for(send, **args), "resend": url_for(send, **args),
-            "retrieve": url_for(retrieve, **args), "self": url_for(panel, **args)}
+    """Send, Resend, Retrieve and the panel itself: the /erp/<kind>/<id> family of any kind."""
+    args = {"kind": kinds.of(subject).slug, "subject_id": subject.id}
+    send = url_for("erp.send_to_erp", **args)
+    return {"send": send, "resend": send, "retrieve": url_for("erp.retrieve_from_erp", **args),
+            "self": url_for("erp.panel", **args)}
 
 
 def _drift_actions(commitment: Commitment, view) -> list[tuple[str, str]]:
@@ -156,7 +150,8 @@ def record_url(subject) -> str:
     return request.script_root + kinds.of(subject).page_path(subject)
 
 
-def _panel(subject, message: str | None = None, status: int = 200):
+def answer(subject, message: str | None = None, status: int = 200):
+    """The panel again for htmx (with any message), the record's page otherwise."""
     if not is_htmx() and request.method == "GET":
         return redirect(record_url(subject) + "#erp", 303)
     if not is_htmx():
@@ -168,25 +163,26 @@ def _panel(subject, message: str | None = None, status: int = 200):
                           panel=panel_for(subject), message=message, oob_state=True)
 
 
-def _act(subject, action):
+def act(subject, action):
+    """Send or Retrieve (``action``), answered with the panel."""
     try:
         action(current_user, subject)
     except (Locked, AlreadyHandled) as error:
         db.session.rollback()
-        return _panel(subject, error.message, 409)
-    return _panel(subject)
+        return answer(subject, error.message, 409)
+    return answer(subject)
 
 
 @bp.post("/<int:commitment_id>/erp/send")
 @login_required
 def send_to_erp(project_id: int, commitment_id: int):
-    return _act(load_commitment(project_id, commitment_id), erp.send_to_erp)
+    return act(load_commitment(project_id, commitment_id), erp.send_to_erp)
 
 
 @bp.post("/<int:commitment_id>/erp/retrieve")
 @login_required
 def retrieve_from_erp(project_id: int, commitment_id: int):
-    return _act(load_commitment(project_id, commitment_id), erp.retrieve_from_erp)
+    return act(load_commitment(project_id, commitment_id), erp.retrieve_from_erp)
 
 
 def _cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
@@ -196,27 +192,27 @@ def _cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
 @bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/erp/send")
 @login_required
 def send_cco_to_erp(project_id: int, commitment_id: int, cco_id: int):
-    return _act(_cco(project_id, commitment_id, cco_id), erp.send_to_erp)
+    return act(_cco(project_id, commitment_id, cco_id), erp.send_to_erp)
 
 
 @bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/erp/retrieve")
 @login_required
 def retrieve_cco_from_erp(project_id: int, commitment_id: int, cco_id: int):
-    return _act(_cco(project_id, commitment_id, cco_id), erp.retrieve_from_erp)
+    return act(_cco(project_id, commitment_id, cco_id), erp.retrieve_from_erp)
 
 
 @bp.get("/<int:commitment_id>/erp")
 @login_required
-def erp_panel(project_id: int, commitment_id: int):
+def erpanswer(project_id: int, commitment_id: int):
     """The panel alone: polled while the record is with accounting, so a Reject or a Synced
     shows without a reload."""
-    return _panel(load_commitment(project_id, commitment_id))
+    return answer(load_commitment(project_id, commitment_id))
 
 
 @bp.get("/<int:commitment_id>/change-orders/<int:cco_id>/erp")
 @login_required
-def cco_erp_panel(project_id: int, commitment_id: int, cco_id: int):
-    return _panel(_cco(project_id, commitment_id, cco_id))
+def cco_erpanswer(project_id: int, commitment_id: int, cco_id: int):
+    return answer(_cco(project_id, commitment_id, cco_id))
 
 
 def _drift_act(project_id: int, commitment_id: int, action):
@@ -225,8 +221,8 @@ def _drift_act(project_id: int, commitment_id: int, action):
         action(current_user, commitment)
     except (Locked, AlreadyHandled) as error:
         db.session.rollback()
-        return _panel(commitment, error.message, 409)
-    return _panel(commitment)
+        return answer(commitment, error.message, 409)
+    return answer(commitment)
 
 
 @bp.post("/<int:commitment_id>/erp/quickbooks-changes/acknowledge")

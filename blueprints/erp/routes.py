@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from blueprints.commitments import erp_panel
 from blueprints.erp import bp
 from blueprints.erp.forms import RejectForm
 from blueprints.fields import parse_id, show_workflow_error, unique_ids
@@ -148,10 +149,8 @@ def _subject(kind: str, subject_id: int):
 
 
 def record_page_url(subject) -> str:
-    """The commitment's or CCO's own page, at its ERP panel."""
-    from blueprints.commitments.erp_panel import record_url
-
-    return record_url(subject) + "#erp"
+    """The record's own page, at its ERP panel."""
+    return erp_panel.record_url(subject) + "#erp"
 
 
 def _card(subject, status: int = 200, **extra):
@@ -202,6 +201,36 @@ def _card_page(subject, status: int = 200, **extra):
         record_url=record_page_url(subject) if _may_read_record(subject) else None), status)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def _readable(kind: str, subject_id: int):
+    """The record for its own page's ERP panel, or 404 unless the viewer may read it (its
+    kind's rule); the workflow checks who may send or retrieve."""
+    record_kind = kinds.by_slug(kind)
+    subject = db.session.get(record_kind.model, subject_id) if record_kind else None
+    if subject is None or not record_kind.may_read(current_user, subject):
+        abort(404)
+    return subject
+
+
+@bp.post(f"/{KIND}/<int:subject_id>/send")
+@login_required
+def send_to_erp(kind: str, subject_id: int):
+    """Send (or Resend) to ERP, from the record's ERP panel."""
+    return erp_panel.act(_readable(kind, subject_id), erp.send_to_erp)
+
+
+@bp.post(f"/{KIND}/<int:subject_id>/retrieve")
+@login_required
+def retrieve_from_erp(kind: str, subject_id: int):
+    return erp_panel.act(_readable(kind, subject_id), erp.retrieve_from_erp)
+
+
+@bp.get(f"/{KIND}/<int:subject_id>/panel")
+@login_required
+def panel(kind: str, subject_id: int):
+    """The record's ERP panel alone: polled while it is with accounting."""
+    return erp_panel.answer(_readable(kind, subject_id))
 
 
 @bp.post(f"/{KIND}/<int:subject_id>/accept")
