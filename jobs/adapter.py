@@ -11,10 +11,18 @@ from workflow import queue as workflow_queue
 
 
 class RqJobQueue:
-    """``workflow.queue.JobQueue`` on RQ."""
+    """``workflow.queue.JobQueue`` on RQ: which job does each kind of work the workflow asks
+    for (queued by the job's dotted name, so importing this module runs no job module)."""
 
-    def enqueue(self, job: str, *args, **options) -> bool:
-        return queue.enqueue(job, *args, **options)
+    def mail_notifications(self, description: str) -> bool:
+        return queue.enqueue("jobs.notifications.mail_due", description=description)
+
+    def reopen_rejected(self, change_order_id: int) -> bool:
+        return queue.enqueue("jobs.change_orders.reopen_rejected_cco", change_order_id,
+                             description=f"reopen rejected CCO {change_order_id}")
+
+    def poll_quickbooks_changes(self) -> bool:
+        return queue.enqueue("jobs.quickbooks_changes.poll_quickbooks_changes")
 
     def dispatch_export(self, export_id: int, delay: float | None = None) -> None:
         outbox.dispatch_export(export_id, delay)
@@ -30,6 +38,12 @@ class RqJobQueue:
 
         job = get_current_job()
         return job.id if job is not None else None
+
+
+def queue_digest(user_id: int) -> bool:
+    """``flask erp digest``: one approver's daily digest (jobs/notifications.py:digest)."""
+    return queue.enqueue("jobs.notifications.digest", user_id,
+                         description=f"digest for user {user_id}")
 
 
 def init_queue(app: Flask) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from models import ChangeOrder, Commitment
+from models import ChangeOrder, Commitment, ErpStatus
 from quickbooks_online import purchase_orders
 from quickbooks_online.mapping import (
     line_payload,
@@ -106,7 +106,7 @@ def link_preview(commitment: Commitment):
     """The approver's preview of a linked commitment's Accept, on the PO as it was linked (no
     QuickBooks call); None for a commitment that is not linked or already synced."""
     link = link_of(commitment)
-    if link is None or link.get("imported") or commitment.erp_status.value == "synced":
+    if link is None or link.get("imported") or commitment.erp_status == ErpStatus.SYNCED:
         return None
     return plan_link(commitment, link["lines"])
 

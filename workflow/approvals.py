@@ -207,7 +207,7 @@ def _reviewer(approval: ChangeOrderApproval | None, cco: ChangeOrder) -> User | 
 def tell_reviewer(cco: ChangeOrder) -> None:
     """After the commit of a withdrawal (its email row written with it): ask the worker to mail
     it now; the worker's regular pass mails it anyway if the queue is down."""
-    queue.enqueue("jobs.notifications.mail_due", description=f"email: approval withdrawn {cco.id}")
+    queue.mail_notifications(f"email: approval withdrawn {cco.id}")
 
 
 def page_path(cco: ChangeOrder) -> str:

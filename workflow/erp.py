@@ -244,8 +244,7 @@ def reject(actor: User, subject: Subject, comment: str) -> None:
     notifications.record(NotificationKind.REJECTED, subject_type(subject), subject.id)
     db.session.commit()
     if reopens:
-        queue.enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
-                description=f"reopen rejected CCO {subject.id}")
+        queue.reopen_rejected(subject.id)
     deliver_notifications()
 
 
@@ -277,18 +276,11 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
     return True
 
 
-def _notify(job: str, *ids) -> None:
-    """Queue an email job (jobs/notifications.py) after the commit; it never fails the caller.
-    (The notices of this module are written with the change instead: ``notifications.record``
-    and ``_deliver_notifications``.)"""
-    queue.enqueue(f"jobs.notifications.{job}", *ids, description=f"email: {job} {ids}")
-
-
 def deliver_notifications() -> None:
     """After the commit that wrote the notices (``notifications.record``): ask the worker to
     mail them now. Best effort: if Redis is down the notices wait in the database, and the
     worker's next maintenance pass mails them."""
-    queue.enqueue("jobs.notifications.mail_due", description="mail notifications")
+    queue.mail_notifications()
 
 
 def _last_sender(subject: Subject) -> User | None:

@@ -291,7 +291,7 @@ def webhook_received(realms: set[str]) -> bool:
     connection = get_connection()
     if connection is None or not connection.realm_id or connection.realm_id not in realms:
         return False
-    return queue.enqueue("jobs.quickbooks_changes.poll_quickbooks_changes")
+    return queue.poll_quickbooks_changes()
 
 
 # ---- the ERP admins' list and actions --------------------------------------------------------

@@ -11,7 +11,7 @@ from blueprints.commitments import bp
 from blueprints.commitments.loading import load_cco, load_commitment
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
-from models import ChangeOrder, Commitment, ProjectRole
+from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
 from workflow import erp, kinds, qbo_drift
 from workflow.change_orders import visible_change_orders
 from workflow.errors import AlreadyHandled, Locked
@@ -120,7 +120,7 @@ def _drift_actions(commitment: Commitment, view) -> list[tuple[str, str]]:
     args = {"project_id": commitment.project_id, "commitment_id": commitment.id}
     actions = [("Acknowledge (keep QuickBooks' version)",
                 url_for("commitments.acknowledge_quickbooks_changes", **args))]
-    if not view.state.deleted and commitment.erp_status.value == "synced":
+    if not view.state.deleted and commitment.erp_status == ErpStatus.SYNCED:
         actions.append(("Restore ours", url_for("commitments.restore_our_lines", **args)))
     return actions
 
@@ -137,7 +137,7 @@ def panel_for(subject) -> Panel:
     return Panel(actions=erp.project_actions(current_user, subject), urls=_urls(subject),
                  export=erp.latest_export(subject),
                  purchase_order_id=(commitment.qbo_purchase_order_id
-                                    if subject.erp_status.value == "synced" else None),
+                                    if subject.erp_status == ErpStatus.SYNCED else None),
                  drift=drift, subject=subject,
                  books=books_actions(current_user, subject),
                  books_urls=book_routes.action_urls(subject),

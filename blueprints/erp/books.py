@@ -10,7 +10,7 @@ from sqlalchemy import select
 from blueprints.erp import bp
 from blueprints.fields import parse_id
 from extensions import db
-from models import ChangeOrder, Commitment, Project, Vendor
+from models import ChangeOrder, Commitment, ErpStatus, Project, Vendor
 from workflow import books
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
 from workflow.permissions import is_erp_admin
@@ -45,7 +45,7 @@ def linked_doc_number(subject) -> str | None:
     """The DocNumber of the PurchaseOrder a commitment is linked to, until it is Synced."""
     from quickbooks_online.links import link_of
 
-    if isinstance(subject, ChangeOrder) or subject.erp_status.value == "synced":
+    if isinstance(subject, ChangeOrder) or subject.erp_status == ErpStatus.SYNCED:
         return None
     link = link_of(subject)
     return (link.get("doc_number") or link["po"]) if link else None
