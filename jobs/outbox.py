@@ -145,3 +145,22 @@ def requeue_stalled_exports() -> int:
         if dispatch_export(export.id, expected_job_id=export.job_id):
             requeued += 1
     return requeued
+
+
+def job_is_running(connection, job_ids) -> bool | None:
+    """Is the RQ job (under any of ``job_ids``) still running: started, and its worker alive
+    and beating its heart? None when Redis knows no such job."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    for job_id in job_ids:
+        try:
+            job = Job.fetch(job_id, connection=connection)
+            status = job.get_status(refresh=True)
+        except NoSuchJobError:
+            continue
+        if getattr(status, "value", status) != "started" or worker_is_gone(job.worker_name):
+            return False
+        beat = _as_utc(job.last_heartbeat) or _as_utc(job.started_at)
+        return beat is not None and utcnow() - beat < HEARTBEAT_GRACE
+    return None
