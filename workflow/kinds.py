@@ -51,7 +51,8 @@ class ErpKind:
         raise NotImplementedError
 
     def commitment_of(self, record):
-        """The commitment whose QuickBooks PurchaseOrder this record writes."""
+        """The commitment the record belongs to: its vendor, project and PurchaseOrder are
+        what the card, the counts' filters and the messages name."""
         raise NotImplementedError
 
     def target_key(self, record) -> str:
