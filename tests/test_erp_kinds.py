@@ -139,8 +139,16 @@ def test_a_new_kind_goes_through_erp_integrations_without_a_change_to_the_app(
     assert kinds.of(first) is bill_kind
 
     erp.send_to_erp(people.project_admin, first)
-    erp.send_to_erp(people.project_admin, second)
+    # Send to ERP from its ERP panel, in the /erp/<kind>/<id> family like any kind's.
+    auth.login(people.project_admin)
+    panel = client.get(f"/erp/throwaway-bills/{second.id}/panel", headers=HTMX)
+    assert panel.status_code == 200 and "Send to ERP" in panel.text
+    sent = client.post(f"/erp/throwaway-bills/{second.id}/send", headers=HTMX)
+    assert sent.status_code == 200 and "Retrieve from ERP" in sent.text
+    db.session.expire_all()
+    first, second = db.session.get(Bill, first.id), db.session.get(Bill, second.id)
     assert (first.erp_status, second.erp_status) == (ErpStatus.READY_TO_EXPORT,) * 2
+    auth.logout()
 
     # The inbox shows it, counts it, and its card has its own page.
     auth.login(approver)

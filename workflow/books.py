@@ -37,7 +37,7 @@ from models import (
     Vendor,
 )
 from models.limits import MAX_COMMITMENT_NUMBER
-from workflow import history
+from workflow import history, kinds
 from workflow.erp import REASON_LIMIT, Action
 from workflow.erp_status import move_erp_status
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
@@ -72,11 +72,19 @@ def _quickbooks(call):
 # ---- what the ERP panel offers -----------------------------------------------------------------
 
 def books_actions(user: User, subject) -> list[Action]:
-    """Link / Unlink on a commitment's or a CCO's ERP panel (only to whoever may press them)."""
-    if isinstance(subject, ChangeOrder):
-        if subject.erp_status == ErpStatus.SYNCED and can_unlink(user):
-            return [Action("unlink", "Unlink", True)]
-        return []
+    """Link / Unlink on a commitment's or a CCO's ERP panel (only to whoever may press them);
+    another ERP kind has none (Link and Unlink are about PurchaseOrders of commitments)."""
+    offers = {"commitment": _commitment_actions, "change_order": _cco_actions}
+    return offers.get(kinds.of(subject).name, lambda user, subject: [])(user, subject)
+
+
+def _cco_actions(user: User, cco) -> list[Action]:
+    if cco.erp_status == ErpStatus.SYNCED and can_unlink(user):
+        return [Action("unlink", "Unlink", True)]
+    return []
+
+
+def _commitment_actions(user: User, subject) -> list[Action]:
     actions = []
     if (subject.erp_status in LINKABLE and not subject.qbo_purchase_order_id
             and is_erp_admin(user)):
