@@ -31,7 +31,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     from blueprints.errors import register_error_handlers
     from cli import register_commands
-    from jobs.queue import init_queue
+    from jobs.adapter import init_queue
 
     register_error_handlers(app)
     register_commands(app)
@@ -50,6 +50,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
 def _init_extensions(app: Flask) -> None:
     import models  # noqa: F401  (registers every model on the metadata)
+    import workflow.erp_kinds  # noqa: F401  (registers the ERP kinds and their exporters)
     from extensions import enable_sqlite_foreign_keys
 
     db.init_app(app)
@@ -126,8 +127,22 @@ def content_security_policy() -> str:
     ))
 
 
+def may_enter_sandbox(user, path: str) -> bool:
+    """Who may use the built-in sandbox from another machine: a company admin; its authorize
+    page (``/connect/``) also an active ERP admin connecting the app."""
+    from workflow.permissions import is_company_admin, is_erp_admin
+
+    return is_company_admin(user) or (path.startswith("/connect/") and is_erp_admin(user)
+                                      and user.active)
+
+
 def _security_headers(app: Flask) -> None:
     policy = content_security_policy()
+    from quickbooks_online.builtin import CSP_KEY, MAY_ENTER_KEY
+
+    app.extensions[CSP_KEY] = policy  # the built-in sandbox's door adds to it
+    app.extensions[MAY_ENTER_KEY] = may_enter_sandbox
+
 
     @app.after_request
     def add_headers(response):

@@ -60,12 +60,12 @@ def seed_demo_command() -> None:
 def digest_command() -> None:
     """Mail each approver what waits for them (Ready to Export; Failed to Export for ERP
     admins), for a daily cron. The emails are sent by RQ jobs (at once without REDIS_URL)."""
-    from jobs.queue import enqueue, is_inline
+    from jobs.adapter import queue_digest
+    from jobs.queue import is_inline
     from workflow.notifications import digest_recipients
 
     recipients = digest_recipients()
-    queued = sum(enqueue("jobs.notifications.digest", user.id,
-                         description=f"digest for user {user.id}") for user in recipients)
+    queued = sum(queue_digest(user.id) for user in recipients)
     how = "sent" if is_inline() else "queued"
     click.echo(f"Digest: {queued} of {len(recipients)} approver(s) {how} (an approver with "
                "nothing waiting gets no email).")

@@ -1,4 +1,5 @@
-"""The RQ job that exports to QuickBooks. It takes an Export id and records everything in it.
+"""The RQ side of an export: the job gives ``workflow/exports.py:run`` (the lifecycle: claim,
+lock, push, record, retry or fail) an app context, and hears from RQ when a job died.
 
 What must run is in the database (jobs/outbox.py): a job is only the messenger, and a lost
 one is replaced. What the job does with each outcome:
@@ -19,23 +20,17 @@ one is replaced. What the job does with each outcome:
 from __future__ import annotations
 
 import logging
-import time
-from contextlib import contextmanager
 
 from flask import current_app
-from rq import get_current_job
 from rq.timeouts import JobTimeoutException
 from sqlalchemy.exc import SQLAlchemyError
 
 from extensions import db
 from jobs.context import job_app_context
+from jobs.locks import drop_lock
 from jobs.outbox import dispatch_export
-from jobs.queue import get_queue, is_inline
 from models import Export, ExportStatus
-from quickbooks_online.errors import QboError, QboTransientError
-from quickbooks_online.limits import REDIS_DOWN
-from workflow import erp
-from workflow.errors import AlreadyHandled
+from workflow import exports
 
 log = logging.getLogger(__name__)
 
@@ -46,129 +41,14 @@ def run_export(export_id: int) -> str:
     """Send the export's record to QuickBooks; safe to run any number of times."""
     with job_app_context():
         try:
-            return _export(export_id)
+            return exports.run(export_id)
         except Exception as error:  # never leave the record Exporting
             log.exception("export %s stopped unexpectedly", export_id)
-            give_up(export_id, "error", unexpected_message(error))
+            exports.give_up(export_id, "error", unexpected_message(error))
             return "failed"
 
 
 export_commitment = run_export  # jobs queued by earlier releases name this function
-
-
-LOCK_SECONDS = 60  # a PurchaseOrder write takes seconds; a dead holder's lock lapses by then
-LOCK_WAIT = 30
-
-
-def _lock_key(commitment_id: int) -> str:
-    return f"changeorder:{get_queue().name}:po-lock:{commitment_id}"
-
-
-@contextmanager
-def purchase_order_lock(commitment_id: int):
-    """One writer per PurchaseOrder: two CCOs of one commitment export one after the other.
-    (Each update also carries the SyncToken it read, so a stale write is refused anyway;
-    the lock only spares them the 5010s.)"""
-    if is_inline():  # jobs run one at a time in the request: nothing to serialise
-        yield
-        return
-    try:
-        lock = get_queue().connection.lock(_lock_key(commitment_id), timeout=LOCK_SECONDS,
-                                           blocking_timeout=LOCK_WAIT)
-        job = get_current_job()
-        # The holder's job id is the lock's token: the outbox frees the lock of a job whose
-        # worker was killed outright (free_lock_of) instead of waiting LOCK_SECONDS, and so
-        # does the next export when the holder's job no longer runs (one whose release failed
-        # because Redis was restarting left its lock to lapse).
-        token = job.id if job is not None else None
-        taken = lock.acquire(blocking=False, token=token)
-        if not taken and _free_lock_of_a_dead_holder(commitment_id):
-            taken = lock.acquire(blocking=False, token=token)
-        if not taken:
-            taken = lock.acquire(token=token)
-    except REDIS_DOWN as error:  # Redis is restarting: nothing was sent, try again later
-        raise QboTransientError("The job queue's Redis could not be reached "
-                                f"({type(error).__name__}).", "redis") from error
-    if not taken:
-        raise QboTransientError("Another export of this purchase order is still running.",
-                                "busy")
-    try:
-        yield
-    finally:
-        try:
-            lock.release()
-        except Exception:  # lapsed meanwhile: nothing to release
-            log.warning("purchase order lock for commitment %s had lapsed", commitment_id)
-
-
-_FREE_IF_HELD_BY = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
-return 0
-"""
-
-
-def _free_lock_of_a_dead_holder(commitment_id: int) -> bool:
-    """Free the commitment's PO lock if the job holding it is known to run no longer."""
-    from jobs.worker import job_is_running
-
-    connection = get_queue().connection
-    holder = connection.get(_lock_key(commitment_id))
-    if holder is None:
-        return True
-    holder = holder.decode() if isinstance(holder, bytes) else holder
-    return job_is_running(connection, [holder]) is False and free_lock_of(commitment_id, holder)
-
-
-def free_lock_of(commitment_id: int, job_id: str) -> bool:
-    """Free the commitment's PO lock if the (dead) job ``job_id`` holds it."""
-    return bool(get_queue().connection.eval(_FREE_IF_HELD_BY, 1, _lock_key(commitment_id),
-                                            job_id))
-
-
-def _export(export_id: int) -> str:
-    from quickbooks_online.export import push
-
-    export = db.session.get(Export, export_id)
-    if export is None:
-        log.warning("export %s no longer exists", export_id)
-        return "missing"
-    job = get_current_job()
-    if not erp.claim_export(export, None if is_inline() or job is None else job.id):
-        log.info("export %s: nothing to do (done, or another job has it)", export_id)
-        return "skipped"
-    pauses = list(current_app.config["EXPORT_INLINE_PAUSES"]) if is_inline() else []
-    while True:
-        try:
-            with purchase_order_lock(export.commitment_id):
-                result = push(export)
-        except QboTransientError as error:
-            db.session.rollback()
-            if pauses:
-                time.sleep(pauses.pop(0))
-                continue
-            return _retry_later(export, error)
-        except QboError as error:
-            db.session.rollback()
-            log.error("export %s failed: %s (%s)", export_id, error.message, error.code)
-            erp.export_failed(export, error.code, error.message)
-            return "failed"
-        erp.export_synced(export, result)
-        log.info("export %s synced: PurchaseOrder %s", export_id, result.purchase_order_id)
-        return "synced"
-
-
-def _retry_later(export: Export, error: QboError) -> str:
-    intervals = list(current_app.config["EXPORT_RETRY_INTERVALS"])
-    if is_inline() or export.retries >= len(intervals):
-        log.error("export %s failed after retries: %s", export.id, error.message)
-        erp.export_failed(export, error.code, f"{error.message} QuickBooks did not accept it "
-                                              "after several tries; press Retry Export later.")
-        return "failed"
-    delay = intervals[export.retries]
-    log.warning("export %s: %s; trying again in %s s", export.id, error.message, delay)
-    erp.export_will_retry(export, error.code, error.message, delay)
-    dispatch_export(export.id, delay)
-    return "retrying"
 
 
 def unexpected_message(error: BaseException) -> str:
@@ -182,22 +62,6 @@ def unexpected_message(error: BaseException) -> str:
     return f"The export stopped before it finished ({what}). {RETRY_LATER}"
 
 
-def give_up(export_id: int, code: str, message: str) -> bool:
-    """Export → failed and its record Exporting → Failed to Export, if it is still so.
-
-    False when there was nothing to do (synced meanwhile, or the record moved on)."""
-    db.session.rollback()  # whatever failed may have left the transaction unusable
-    export = db.session.get(Export, export_id)
-    if export is None or export.status in (ExportStatus.SYNCED, ExportStatus.FAILED):
-        return False
-    try:
-        erp.export_failed(export, code, message)
-    except AlreadyHandled:
-        log.info("export %s: its record is no longer Exporting", export_id)
-        return False
-    return True
-
-
 def export_job_failed(job, connection, exc_type, exc_value, traceback) -> None:
     """RQ ``on_failure``: an exception escaped the job. A worker that vanished mid-job
     (AbandonedJobError) is left to the outbox, which queues the export again."""
@@ -206,14 +70,14 @@ def export_job_failed(job, connection, exc_type, exc_value, traceback) -> None:
     if isinstance(exc_value, AbandonedJobError):
         return
     with job_app_context():
-        give_up(job.args[0], "error", unexpected_message(exc_value))
+        exports.give_up(job.args[0], "error", unexpected_message(exc_value))
 
 
 def export_job_stopped(job, connection) -> None:
     """RQ ``on_stopped``: someone stopped the job by hand; the export will not finish."""
     with job_app_context():
-        give_up(job.args[0], "stopped", f"The export job was stopped before it finished. "
-                                         f"{RETRY_LATER}")
+        exports.give_up(job.args[0], "stopped",
+                        f"The export job was stopped before it finished. {RETRY_LATER}")
 
 
 def work_horse_died(export_id: int, job_id: str) -> None:
@@ -222,11 +86,11 @@ def work_horse_died(export_id: int, job_id: str) -> None:
     export = db.session.get(Export, export_id)
     if export is None or export.status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
         return
-    get_queue().connection.delete(_lock_key(export.commitment_id))  # its holder is dead
+    drop_lock(export.target_key)  # its holder is dead
     if export.retries >= len(current_app.config["EXPORT_RETRY_INTERVALS"]):
-        give_up(export_id, "worker", "The export job stopped without finishing (its worker "
-                                     "process was stopped, and it had no retry left). "
-                                     f"{RETRY_LATER}")
+        exports.give_up(export_id, "worker", "The export job stopped without finishing (its "
+                        "worker process was stopped, and it had no retry left). "
+                        f"{RETRY_LATER}")
         return
     export.retries += 1
     db.session.commit()

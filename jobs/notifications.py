@@ -55,20 +55,19 @@ def rejected(subject_type: str, subject_id: int) -> int:
 
 
 def _export_outcome(kind: NotificationKind, export_id: int) -> int:
-    from workflow.erp import subject_of
+    from workflow.exports import exported_record
 
     export = db.session.get(Export, export_id)
     if export is None:
         return 0
-    subject = subject_of(export)
+    subject = exported_record(export)
     detail = None
     if kind == NotificationKind.FAILED:
         code = export.last_error_code
         detail = export.last_error_message or ""
         if code and code.isdigit():
             detail += f" (QuickBooks code {code})"
-    subject_type = "change_order" if export.change_order_id else "commitment"
-    return _for_sender(kind, subject_type, subject.id, detail)
+    return _for_sender(kind, export.subject_type, subject.id, detail)
 
 
 def export_synced(export_id: int) -> int:
@@ -97,8 +96,8 @@ def release_dead_claims(now: datetime | None = None) -> int:
     whose job Redis no longer knows is freed once it is MISSING_JOB_GRACE old."""
     if is_inline():
         return 0
+    from jobs.outbox import job_is_running
     from jobs.queue import get_queue
-    from jobs.worker import job_is_running
 
     now = now or utcnow()
     connection = get_queue().connection

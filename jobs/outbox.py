@@ -7,7 +7,7 @@ it. So every worker (``jobs.worker.Worker``), when it starts and every 30 second
 new job for each such Export whose job is missing, over, overdue or unattended (its worker
 beat no heart for HEARTBEAT_GRACE, or its worker's process on this host is gone). Running an
 export twice is safe (each run reads QuickBooks before it writes, docs/quickbooks.md), and
-``workflow.erp.claim_export`` lets only the newest job of an Export run it.
+``workflow.exports.claim`` lets only the newest job of an Export run it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from rq import Callback
 from sqlalchemy import or_, select, update
 
 from extensions import db
+from jobs.hosts import process_is_gone
+from jobs.locks import free_lock_of
 from jobs.queue import get_queue, is_inline
 from models import Export, ExportStatus
 from models.types import utcnow
@@ -112,8 +114,6 @@ def job_is_live(export: Export, now: datetime) -> bool:
 def worker_is_gone(name: str | None) -> bool:
     """The worker that started a job is known to be dead: it registered its death, or its
     process ran on this host and exists no longer. (On another host, its heartbeat tells.)"""
-    from jobs.worker import process_is_gone
-
     if not name:
         return False
     data = {k.decode(): v.decode() for k, v in
@@ -141,9 +141,26 @@ def requeue_stalled_exports() -> int:
         log.warning("export %s has no live job (%s); queueing it again", export.id,
                     export.job_id or "never queued")
         if export.job_id:
-            from jobs.exports import free_lock_of
-
-            free_lock_of(export.commitment_id, export.job_id)  # a dead holder's, if any
+            free_lock_of(export.target_key, export.job_id)  # a dead holder's, if any
         if dispatch_export(export.id, expected_job_id=export.job_id):
             requeued += 1
     return requeued
+
+
+def job_is_running(connection, job_ids) -> bool | None:
+    """Is the RQ job (under any of ``job_ids``) still running: started, and its worker alive
+    and beating its heart? None when Redis knows no such job."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    for job_id in job_ids:
+        try:
+            job = Job.fetch(job_id, connection=connection)
+            status = job.get_status(refresh=True)
+        except NoSuchJobError:
+            continue
+        if getattr(status, "value", status) != "started" or worker_is_gone(job.worker_name):
+            return False
+        beat = _as_utc(job.last_heartbeat) or _as_utc(job.started_at)
+        return beat is not None and utcnow() - beat < HEARTBEAT_GRACE
+    return None

@@ -3,8 +3,8 @@
 Inline mode is RQ itself with ``is_async=False`` on an in-memory Redis, so a job runs the same
 code path (including RQ's Job bookkeeping) whether it is queued or not. Jobs are queued by
 their dotted name; the workflow reaches this module only through ``workflow/queue.py``, where
-``init_queue`` installs it, so the jobs (which call the workflow) never form an import cycle
-with it.
+``jobs/adapter.py`` installs it, so the jobs (which call the workflow) never form an import
+cycle with it.
 """
 
 from __future__ import annotations
@@ -20,12 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def init_queue(app: Flask) -> None:
-    import sys
-
-    from workflow import queue as workflow_queue
-
     app.extensions[EXTENSION_KEY] = None  # built on first use, so importing the app needs no Redis
-    workflow_queue.install(sys.modules[__name__])  # enqueue and dispatch_export below
 
 
 def _build_queue(app: Flask) -> Queue:
@@ -60,8 +55,3 @@ def enqueue(job: str, *args, **options) -> bool:
         return False
     return True
 
-
-def dispatch_export(export_id: int, delay: float | None = None) -> None:
-    from jobs.outbox import dispatch_export as dispatch
-
-    dispatch(export_id, delay)

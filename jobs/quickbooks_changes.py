@@ -9,9 +9,10 @@ from datetime import timedelta
 from flask import current_app
 
 from jobs.context import job_app_context
+from jobs.queue import enqueue
 from models.types import utcnow
 from quickbooks_online.connection import get_connection
-from workflow import qbo_drift, queue
+from workflow import qbo_drift
 
 log = logging.getLogger(__name__)
 POLL_JOB = "jobs.quickbooks_changes.poll_quickbooks_changes"
@@ -34,4 +35,4 @@ def poll_if_due() -> bool:
     last = connection.cdc_polled_at
     if last is not None and utcnow() - last < timedelta(minutes=minutes):
         return False
-    return queue.enqueue(POLL_JOB, job_id="quickbooks-changes-poll")
+    return enqueue(POLL_JOB, job_id="quickbooks-changes-poll")

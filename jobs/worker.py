@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import time
 import uuid
 from contextlib import suppress
@@ -41,55 +40,14 @@ from rq import Worker as RqWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.scheduler import RQScheduler
 
+from jobs.hosts import process_is_gone
+
 log = logging.getLogger(__name__)
 
 OUTBOX_INTERVAL = 30  # seconds between outbox passes (and the longest idle wait on Redis)
 RECONNECT_MAX_WAIT = 30.0  # the longest pause between two looks for a Redis that went away
 SCHEDULER_MAX_WAIT = 4.0  # the scheduler's longest pause between two looks for Redis
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
-
-
-def process_is_gone(hostname: str | None, pid: int | str | None) -> bool:
-    """True only when the process ran on this host and no longer exists."""
-    try:
-        pid = int(pid or 0)
-    except ValueError:
-        return False
-    if not pid or hostname != socket.gethostname():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # it exists, under another user
-        return False
-    try:  # a zombie (dead, its parent killed too, not yet reaped) is gone as well
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return False
-
-
-def job_is_running(connection, job_ids) -> bool | None:
-    """Is the RQ job (under any of ``job_ids``) still running: started, and its worker alive
-    and beating its heart? None when Redis knows no such job."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    from jobs.outbox import HEARTBEAT_GRACE, _as_utc, worker_is_gone
-    from models.types import utcnow
-
-    for job_id in job_ids:
-        try:
-            job = Job.fetch(job_id, connection=connection)
-            status = job.get_status(refresh=True)
-        except NoSuchJobError:
-            continue
-        if getattr(status, "value", status) != "started" or worker_is_gone(job.worker_name):
-            return False
-        beat = _as_utc(job.last_heartbeat) or _as_utc(job.started_at)
-        return beat is not None and utcnow() - beat < HEARTBEAT_GRACE
-    return None
 
 
 def _in_app(what: str, action) -> None:

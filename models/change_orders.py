@@ -11,9 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.commitments import Money
-from models.statuses import ChangeOrderStatus, ErpStatus
+from models.statuses import ChangeOrderStatus
 from models.subjects import history_subject
-from models.types import UTCDateTime, Versioned, str_enum, utcnow
+from models.types import ErpColumns, UTCDateTime, Versioned, str_enum, utcnow
 
 if TYPE_CHECKING:
     from models.change_events import ChangeEventLine
@@ -35,7 +35,7 @@ cco_viewers = sa.Table(
 
 @history_subject("change_order", lambda cco: cco.commitment.project_id,
                  name=lambda cco: f"CCO #{cco.number} of {cco.commitment.number}")
-class ChangeOrder(Versioned, db.Model):
+class ChangeOrder(ErpColumns, Versioned, db.Model):
     """A commitment change order. ``number`` is 001, 002 … per commitment."""
 
     __tablename__ = "change_orders"
@@ -64,10 +64,6 @@ class ChangeOrder(Versioned, db.Model):
     review_comment: Mapped[str | None] = mapped_column(sa.Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    erp_status: Mapped[ErpStatus] = mapped_column(
-        str_enum(ErpStatus, "erp_status"), default=ErpStatus.NOT_SENT
-    )
-    erp_rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
     # Rejected by accounting, waiting for the reopen_rejected_cco job to hand it back.
     erp_reopen_pending: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # Unlinked after it synced (JSON, workflow/books.py): how often, and what it had put into
@@ -105,6 +101,15 @@ class ChangeOrder(Versioned, db.Model):
     def erp_editable(self) -> bool:
         """Not with accounting: never sent, or rejected and handed back by the reopen job."""
         return self.erp_status.editable and not self.erp_reopen_pending
+
+    def last_withdrawal(self) -> ChangeOrderApproval | None:
+        """The approval withdrawn last, while the CCO waits to be approved again."""
+        if self.status == ChangeOrderStatus.APPROVED:
+            return None
+        return db.session.scalar(
+            sa.select(ChangeOrderApproval).where(ChangeOrderApproval.change_order_id == self.id,
+                                                 ChangeOrderApproval.withdrawn_at.is_not(None))
+            .order_by(ChangeOrderApproval.id.desc()).limit(1))
 
     @property
     def project(self):

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.limits import MAX_COMMITMENT_NUMBER
-from models.statuses import CommitmentStatus, CommitmentType, ErpStatus
+from models.statuses import CommitmentStatus, CommitmentType
 from models.subjects import history_subject
-from models.types import UTCDateTime, Versioned, str_enum, utcnow
+from models.types import ErpColumns, UTCDateTime, Versioned, str_enum, utcnow
 
 if TYPE_CHECKING:
     from models.change_orders import ChangeOrder
@@ -23,7 +23,7 @@ Money = sa.Numeric(14, 2)
 
 
 @history_subject("commitment", lambda commitment: commitment.project_id)
-class Commitment(Versioned, db.Model):
+class Commitment(ErpColumns, Versioned, db.Model):
     __tablename__ = "commitments"
     __table_args__ = (
         sa.UniqueConstraint("project_id", "number"),
@@ -48,10 +48,6 @@ class Commitment(Versioned, db.Model):
     status: Mapped[CommitmentStatus] = mapped_column(
         str_enum(CommitmentStatus, "commitment_status"), default=CommitmentStatus.DRAFT
     )
-    erp_status: Mapped[ErpStatus] = mapped_column(
-        str_enum(ErpStatus, "erp_status"), default=ErpStatus.NOT_SENT
-    )
-    erp_rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
     qbo_purchase_order_id: Mapped[str | None] = mapped_column(sa.String(40))
     qbo_sync_token: Mapped[str | None] = mapped_column(sa.String(20))
     # The PurchaseOrder's TotalAmt as QuickBooks last answered it (drift without a call).
@@ -82,10 +78,6 @@ class Commitment(Versioned, db.Model):
     def doc_number(self) -> str:
         """The QuickBooks PurchaseOrder DocNumber: the project's prefix and our number."""
         return f"{self.project.qbo_doc_prefix or ''}{self.number}"
-
-    @property
-    def erp_editable(self) -> bool:
-        return self.erp_status.editable
 
 
 class SovLine(Versioned, db.Model):

@@ -96,14 +96,38 @@ class ExportStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+def _record_id(context) -> int | None:
+    """A row written the way it was before 0017 (a commitment's or a CCO's columns only)
+    still says which record it sends."""
+    row = context.get_current_parameters()
+    if row.get("subject_type") == "change_order":
+        return row.get("change_order_id")
+    return row.get("commitment_id")
+
+
+def _target_key(context) -> str | None:
+    commitment_id = context.get_current_parameters().get("commitment_id")
+    return None if commitment_id is None else f"purchase-order:{commitment_id}"
+
+
 class Export(db.Model):
-    """One accepted send to QuickBooks. Its key makes every retry the same request."""
+    """One accepted send to QuickBooks. Its key makes every retry the same request.
+
+    It points at the record it sends, ``(subject_type, record_id)``: its ERP kind's name
+    (workflow/kinds.py) and its id, and at the QuickBooks record it writes, ``target_key``
+    (the key of the export lock: two exports with one target run one after the other). A
+    commitment's and a CCO's exports also name their commitment and CCO, which their
+    exporters read."""
 
     __tablename__ = "exports"
+    __table_args__ = (sa.Index("ix_exports_subject_type_record_id", "subject_type", "record_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    subject_type: Mapped[str] = mapped_column(sa.String(30))  # commitment, change_order
-    commitment_id: Mapped[int] = mapped_column(sa.ForeignKey("commitments.id"), index=True)
+    subject_type: Mapped[str] = mapped_column(sa.String(30))  # the ERP kind's name
+    record_id: Mapped[int] = mapped_column(default=_record_id)
+    target_key: Mapped[str] = mapped_column(sa.String(60), default=_target_key)
+    commitment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("commitments.id"),
+                                                      index=True)
     change_order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("change_orders.id"),
                                                         index=True)
     idempotency_key: Mapped[str] = mapped_column(sa.String(50), unique=True)
@@ -117,7 +141,7 @@ class Export(db.Model):
     last_error_code: Mapped[str | None] = mapped_column(sa.String(20))
     last_error_message: Mapped[str | None] = mapped_column(sa.Text)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The outbox: a queued export runs when this is due (None: now); see jobs/dispatch.py.
+    # The outbox: a queued export runs when this is due (None: now); see jobs/outbox.py.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retries: Mapped[int] = mapped_column(default=0, server_default="0")  # since Accept / Retry
 
@@ -125,10 +149,8 @@ class Export(db.Model):
 
     @property
     def subject_key(self) -> tuple[str, int]:
-        """("commitment", id) or ("change_order", id): what this export sends."""
-        if self.subject_type == "change_order":
-            return "change_order", self.change_order_id
-        return "commitment", self.commitment_id
+        """(kind name, record id): what this export sends."""
+        return self.subject_type, self.record_id
 
 
 class Notice(db.Model):

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
+from models.statuses import ErpStatus
+
 if TYPE_CHECKING:
     from models.people import User
 
@@ -62,3 +64,19 @@ class Versioned:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:
         return {"version_id_col": cls.__table__.c.version}
+
+
+class ErpColumns:
+    """The ERP columns of a record we send to QuickBooks (an ERP kind, workflow/kinds.py): its
+    status on the ERP axis (docs/lifecycle.md) and accounting's reason when it rejected it.
+    With ``Versioned``: the status moves by one conditional UPDATE of both."""
+
+    erp_status: Mapped[ErpStatus] = mapped_column(
+        str_enum(ErpStatus, "erp_status"), default=ErpStatus.NOT_SENT
+    )
+    erp_rejection_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    @property
+    def erp_editable(self) -> bool:
+        """Not with accounting: never sent, or rejected."""
+        return self.erp_status.editable

@@ -17,6 +17,12 @@ OPEN_PATHS = ("/.well-known/", "/oauth2/v1/", "/v1/openid_connect/", "/v3/compan
 REFUSED = b"The built-in QuickBooks sandbox answers only this machine or a logged-in admin.\n"
 
 
+# What create_app hands the door (this package sits under the workflow and never imports it):
+# the app's Content-Security-Policy, and who may enter, ``may_enter(user, path)``.
+CSP_KEY = "changeorder.content_security_policy"
+MAY_ENTER_KEY = "changeorder.sandbox_may_enter"
+
+
 def mount_sandbox(app: Flask) -> None:
     """Serve the sandbox under /qbo-sandbox behind its door (``SandboxDoor``)."""
     from qbo_sandbox import Sandbox, create_sandbox_app
@@ -40,19 +46,20 @@ def normalised(path: str) -> str:
     return "/" + "/".join(parts) + ("/" if path.endswith("/") and parts else "")
 
 
-def sandbox_policy() -> str:
-    """The app's Content-Security-Policy, its two inline style sheets allowed by hash."""
+def sandbox_policy(app: Flask) -> str:
+    """The app's Content-Security-Policy (which ``create_app`` keeps in ``app.extensions``),
+    its two inline style sheets allowed by hash."""
     import hashlib
     import re
 
-    from app import content_security_policy
     from qbo_sandbox import app as pages
 
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(style.encode()).digest()).decode() + "'"
         for template in (pages.AUTHORIZE_TEMPLATE, pages.INDEX_TEMPLATE)
         for style in re.findall(r"<style>(.*?)</style>", template, re.S))
-    return content_security_policy().replace("style-src 'self'", f"style-src 'self' {hashes}")
+    policy = app.extensions[CSP_KEY]
+    return policy.replace("style-src 'self'", f"style-src 'self' {hashes}")
 
 
 class SandboxDoor:
@@ -64,7 +71,7 @@ class SandboxDoor:
 
     def __init__(self, app: Flask, inner, sandbox_wsgi):
         self.app, self.inner, self.sandbox = app, inner, sandbox_wsgi
-        self.headers = [("Content-Security-Policy", sandbox_policy()),
+        self.headers = [("Content-Security-Policy", sandbox_policy(app)),
                         ("Cache-Control", "no-store"),
                         ("X-Content-Type-Options", "nosniff"),
                         ("X-Frame-Options", "DENY"),
@@ -103,14 +110,11 @@ class SandboxDoor:
         from flask import g
         from flask_login import current_user
 
-        from workflow.permissions import is_company_admin, is_erp_admin
-
+        may_enter = self.app.extensions[MAY_ENTER_KEY]  # create_app's: the workflow's rule
         with self.app.request_context(environ):
             g.pop("_login_user", None)  # this request's session, whatever an outer one held
             try:
-                user = current_user._get_current_object()
-                return is_company_admin(user) or (
-                    rest.startswith("/connect/") and is_erp_admin(user) and user.active)
+                return may_enter(current_user._get_current_object(), rest)
             finally:
                 g.pop("_login_user", None)  # nor leave it to the next request
 

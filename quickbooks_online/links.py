@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from models import ChangeOrder, Commitment
+from models import ChangeOrder, Commitment, ErpStatus
 from quickbooks_online import purchase_orders
 from quickbooks_online.mapping import (
     line_payload,
@@ -26,6 +26,7 @@ from quickbooks_online.mapping import (
     synced_changes,
 )
 from quickbooks_online.marker import change_order_token
+from quickbooks_online.plans import Plan, PreviewLine
 
 CENT = Decimal("0.01")
 
@@ -58,8 +59,6 @@ def plan_link(commitment: Commitment, po_lines: list[dict], mappings: dict | Non
     alike: each matched PO line brought to its SOV line's amount, each SOV line without a
     match appended, every other line as read. ``line_ids``: SOV line id → PO line Id (default:
     the line map made when linking)."""
-    from quickbooks_online.export.change_order import Plan, PreviewLine
-
     if line_ids is None:
         line_ids = {sov.id: sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
     lines = [dict(line) for line in po_lines]
@@ -107,7 +106,7 @@ def link_preview(commitment: Commitment):
     """The approver's preview of a linked commitment's Accept, on the PO as it was linked (no
     QuickBooks call); None for a commitment that is not linked or already synced."""
     link = link_of(commitment)
-    if link is None or link.get("imported") or commitment.erp_status.value == "synced":
+    if link is None or link.get("imported") or commitment.erp_status == ErpStatus.SYNCED:
         return None
     return plan_link(commitment, link["lines"])
 

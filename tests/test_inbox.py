@@ -316,7 +316,9 @@ def test_the_cco_panel_polls_while_it_is_with_accounting(client, auth, people, a
     auth.login(people.project_admin)
     url = f"/projects/{people.project.id}/commitments/{synced.id}/change-orders/{cco.id}"
     page = client.get(url).get_data(as_text=True)
-    assert f'hx-get="{url}/erp"' in page and 'hx-trigger="every 10s"' in page
+    # the panel asks for itself in the ERP kinds' /erp/<kind>/<id> family
+    assert f'hx-get="/erp/change-orders/{cco.id}/panel"' in page \
+        and 'hx-trigger="every 10s"' in page
     erp.reject(approver, cco, "Split line 1")
     panel = client.get(url + "/erp", headers=HTMX).get_data(as_text=True)
     assert "Rejected by accounting: Split line 1" in panel

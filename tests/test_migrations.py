@@ -160,3 +160,69 @@ def test_ccos_approved_before_0014_keep_their_approval_and_can_still_be_sent(tmp
             "change_order", cco_id, "erp_rejected")
         db.session.remove()
         db.engine.dispose()
+
+
+def test_exports_from_before_0017_point_at_their_record_and_purchase_order(tmp_path):
+    """0017: each Export row gets its record (a CCO's export its CCO, a commitment's its
+    commitment) and its target (the commitment's PurchaseOrder); the workflow finds each
+    record's latest export as before, and a downgrade keeps every row."""
+    from models import ChangeOrder, Commitment, Export
+    from tests.factories import Factory
+    from workflow import erp, exports
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
+                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
+                     instance_path=str(tmp_path))
+    with app.app_context():
+        upgrade()
+        factory = Factory(password="x" * 12)
+        project = factory.project()
+        commitment = factory.commitment(project, number="SC-1042", sov=("1000.00",))
+        cco = factory.change_order(commitment, lines=((commitment.sov_lines[0], "150.00"),))
+        commitment_id, cco_id = commitment.id, cco.id
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0016_qbo_drift")
+        for key, change_order_id, kind, status in (
+                ("cod-commitment-1-a", None, "commitment", "synced"),
+                ("cod-cco-1-b", cco_id, "change_order", "failed"),
+                ("cod-commitment-1-c", None, "commitment", "queued")):
+            db.session.execute(text(
+                "INSERT INTO exports (subject_type, commitment_id, change_order_id, "
+                "idempotency_key, status, attempts, accepted_at, retries) VALUES "
+                "(:kind, :commitment, :cco, :key, :status, 1, '2026-12-05 10:00:00', 0)"),
+                {"kind": kind, "commitment": commitment_id, "cco": change_order_id,
+                 "key": key, "status": status})
+        db.session.commit()
+        db.session.remove()
+
+        upgrade()
+        rows = db.session.execute(text(
+            "SELECT idempotency_key, subject_type, record_id, target_key, commitment_id, "
+            "change_order_id, status FROM exports ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [
+            ("cod-commitment-1-a", "commitment", commitment_id,
+             f"purchase-order:{commitment_id}", commitment_id, None, "synced"),
+            ("cod-cco-1-b", "change_order", cco_id, f"purchase-order:{commitment_id}",
+             commitment_id, cco_id, "failed"),
+            ("cod-commitment-1-c", "commitment", commitment_id,
+             f"purchase-order:{commitment_id}", commitment_id, None, "queued")]
+        commitment = db.session.get(Commitment, commitment_id)
+        cco = db.session.get(ChangeOrder, cco_id)
+        assert erp.latest_export(commitment).idempotency_key == "cod-commitment-1-c"
+        assert erp.latest_export(cco).idempotency_key == "cod-cco-1-b"
+        assert {key: export.idempotency_key for key, export in
+                erp.latest_exports_of([commitment, cco]).items()} == {
+            ("commitment", commitment_id): "cod-commitment-1-c",
+            ("change_order", cco_id): "cod-cco-1-b"}
+        assert exports.exported_record(db.session.get(Export, 2)) == cco
+        db.session.remove()
+
+        downgrade(revision="0016_qbo_drift")
+        assert db.session.execute(text(
+            "SELECT idempotency_key, commitment_id, change_order_id FROM exports ORDER BY id")
+        ).all() == [("cod-commitment-1-a", commitment_id, None),
+                    ("cod-cco-1-b", commitment_id, cco_id),
+                    ("cod-commitment-1-c", commitment_id, None)]
+        db.session.remove()
+        db.engine.dispose()

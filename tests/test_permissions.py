@@ -52,7 +52,7 @@ EDITORS = ("standard", "project_admin", "company_admin")
 PROJECT_ADMINS = ("project_admin", "company_admin")
 ERP = ("company_admin",)
 MEMBERS = ("read_only", "standard", "project_admin", "company_admin")
-ERP_SUBJECT = "/erp/<any(commitments, 'change-orders'):kind>/<int:subject_id>"
+ERP_SUBJECT = "/erp/<kind>/<int:subject_id>"  # kind: a registered ERP kind's slug
 
 STATE_CHANGING_ROUTES = [
     Route("/auth/logout", "/auth/logout", AUTHENTICATED),
@@ -128,6 +128,14 @@ STATE_CHANGING_ROUTES = [
           PROJECT_ADMINS, needs_qbo=True),
     Route(f"{CCO}/erp/retrieve",
           "/projects/{project}/commitments/{synced}/change-orders/{ready_cco}/erp/retrieve",
+          PROJECT_ADMINS, needs_qbo=True),
+    Route(ERP_SUBJECT + "/send", "/erp/commitments/{commitment}/send", PROJECT_ADMINS,
+          needs_qbo=True),
+    Route(ERP_SUBJECT + "/retrieve", "/erp/commitments/{ready}/retrieve", PROJECT_ADMINS,
+          needs_qbo=True),
+    Route(ERP_SUBJECT + "/send", "/erp/change-orders/{approved_cco}/send", PROJECT_ADMINS,
+          needs_qbo=True),
+    Route(ERP_SUBJECT + "/retrieve", "/erp/change-orders/{ready_cco}/retrieve",
           PROJECT_ADMINS, needs_qbo=True),
     Route(ERP_SUBJECT + "/accept", "/erp/commitments/{ready}/accept", ERP, needs_qbo=True),
     Route(ERP_SUBJECT + "/accept", "/erp/change-orders/{ready_cco}/accept", ERP,

@@ -3,7 +3,7 @@ export of that PurchaseOrder.
 
 A job frees its lock when it ends; if Redis is restarting at that moment the release fails and
 the lock would lapse only after LOCK_SECONDS (60 s). The soak saw the next export of that PO
-wait on it for 24 s (jobs/exports.py ``purchase_order_lock``).
+wait on it for 24 s (jobs/locks.py ``export_lock``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from __future__ import annotations
 from extensions import db
 from models import Commitment, ErpStatus, Export
 from tests.qbo_helpers import DEMO_REALM, run_jobs, use_redis
-from workflow import erp
+from workflow import erp, kinds
 
 
 def test_a_lock_left_by_a_finished_job_does_not_hold_the_next_export(
         app, sandbox, people, approver, erp_commitment):
-    from jobs.exports import LOCK_SECONDS, _lock_key
+    from jobs.locks import LOCK_SECONDS, lock_key
     from jobs.queue import get_queue
 
     use_redis(app)
@@ -26,7 +26,8 @@ def test_a_lock_left_by_a_finished_job_does_not_hold_the_next_export(
     run_jobs()
     assert earlier.get_status(refresh=True) == "finished"
     # ...without freeing the PO lock it held (Redis was restarting when it tried).
-    queue.connection.set(_lock_key(erp_commitment.id), earlier.id, ex=LOCK_SECONDS)
+    target = kinds.of(erp_commitment).target_key(erp_commitment)
+    queue.connection.set(lock_key(target), earlier.id, ex=LOCK_SECONDS)
 
     erp.send_to_erp(people.project_admin, erp_commitment)
     export = erp.accept(approver, erp_commitment)

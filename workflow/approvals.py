@@ -207,22 +207,10 @@ def _reviewer(approval: ChangeOrderApproval | None, cco: ChangeOrder) -> User | 
 def tell_reviewer(cco: ChangeOrder) -> None:
     """After the commit of a withdrawal (its email row written with it): ask the worker to mail
     it now; the worker's regular pass mails it anyway if the queue is down."""
-    queue.enqueue("jobs.notifications.mail_due", description=f"email: approval withdrawn {cco.id}")
+    queue.mail_notifications(f"email: approval withdrawn {cco.id}")
 
 
 def page_path(cco: ChangeOrder) -> str:
     commitment = cco.commitment
     return (f"/projects/{commitment.project_id}/commitments/{commitment.id}"
             f"/change-orders/{cco.id}")
-
-
-def last_withdrawal(cco: ChangeOrder) -> ChangeOrderApproval | None:
-    """The approval withdrawn last, while the CCO waits to be approved again."""
-    from sqlalchemy import select
-
-    if cco.status == ChangeOrderStatus.APPROVED:
-        return None
-    return db.session.scalar(
-        select(ChangeOrderApproval).where(ChangeOrderApproval.change_order_id == cco.id,
-                                          ChangeOrderApproval.withdrawn_at.is_not(None))
-        .order_by(ChangeOrderApproval.id.desc()).limit(1))

@@ -37,9 +37,11 @@ from models import (
     Vendor,
 )
 from models.limits import MAX_COMMITMENT_NUMBER
-from workflow import history
-from workflow.erp import REASON_LIMIT, Action, _move
+from workflow import history, kinds
+from workflow.erp import REASON_LIMIT, Action
+from workflow.erp_status import move_erp_status
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
+from workflow.locking import take_write_lock
 from workflow.permissions import is_erp_admin
 from workflow.text import clean_text
 
@@ -70,11 +72,19 @@ def _quickbooks(call):
 # ---- what the ERP panel offers -----------------------------------------------------------------
 
 def books_actions(user: User, subject) -> list[Action]:
-    """Link / Unlink on a commitment's or a CCO's ERP panel (only to whoever may press them)."""
-    if isinstance(subject, ChangeOrder):
-        if subject.erp_status == ErpStatus.SYNCED and can_unlink(user):
-            return [Action("unlink", "Unlink", True)]
-        return []
+    """Link / Unlink on a commitment's or a CCO's ERP panel (only to whoever may press them);
+    another ERP kind has none (Link and Unlink are about PurchaseOrders of commitments)."""
+    offers = {"commitment": _commitment_actions, "change_order": _cco_actions}
+    return offers.get(kinds.of(subject).name, lambda user, subject: [])(user, subject)
+
+
+def _cco_actions(user: User, cco) -> list[Action]:
+    if cco.erp_status == ErpStatus.SYNCED and can_unlink(user):
+        return [Action("unlink", "Unlink", True)]
+    return []
+
+
+def _commitment_actions(user: User, subject) -> list[Action]:
     actions = []
     if (subject.erp_status in LINKABLE and not subject.qbo_purchase_order_id
             and is_erp_admin(user)):
@@ -107,9 +117,7 @@ def _export_in_flight(commitment: Commitment) -> bool:
 
 
 def _lock(commitment: Commitment) -> None:
-    from workflow.erp import lock
-
-    lock(commitment)
+    take_write_lock(commitment)
     if _export_in_flight(commitment):
         db.session.rollback()
         raise Locked(f"An export of {commitment.number} is queued or running; unlink once it "
@@ -123,8 +131,8 @@ def _unlink_cco(actor: User, cco: ChangeOrder, comment: str) -> None:
     for line in cco.lines:
         line.qbo_line_id = None
     db.session.flush()
-    _move(cco, (ErpStatus.SYNCED,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
-          updated_by_id=actor.id)
+    move_erp_status(cco, (ErpStatus.SYNCED,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
+                    updated_by_id=actor.id)
     history.record(actor, cco, "unlinked", field="ERP status", old=ErpStatus.SYNCED,
                    new=ErpStatus.NOT_SENT, comment=comment)
 
@@ -168,8 +176,8 @@ def unlink_commitment(actor: User, commitment: Commitment, reason: str) -> None:
     commitment.qbo_link = None
     db.session.flush()
     if before in (ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT):
-        _move(commitment, (before,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
-              updated_by_id=actor.id)
+        move_erp_status(commitment, (before,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
+                        updated_by_id=actor.id)
     history.record(actor, commitment, "unlinked", field="QuickBooks PurchaseOrder", old=po_id,
                    new=None, comment=reason)
     db.session.commit()
@@ -372,9 +380,7 @@ def link(actor: User, commitment: Commitment, po_id: str,
 
 
 def _lock_record(commitment: Commitment) -> None:
-    from workflow.erp import lock
-
-    lock(commitment)
+    take_write_lock(commitment)
 
 
 # ---- import ------------------------------------------------------------------------------------

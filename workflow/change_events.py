@@ -301,7 +301,7 @@ def update_change_event(actor: User, ce: ChangeEvent, data: ChangeEventInput,
     errors = _validate_ce(data)
     if errors:
         raise InvalidInput(errors)
-    history.save_changes(actor, ce, ce, {
+    history.commit_changes(actor, ce, ce, {
         "title": data.title.strip(), "status": data.status, "scope": data.scope,
         "type": data.type, "change_reason": data.change_reason,
         "description": data.description.strip(),
@@ -362,7 +362,7 @@ def update_line_item(actor: User, line: ChangeEventLine, data: LineItemInput,
     errors, cost_code, category, vendor, commitment = _validate_line(ce, data)
     if errors:
         raise InvalidInput(errors)
-    history.save_changes(actor, ce, line, {
+    history.commit_changes(actor, ce, line, {
         "cost_code": cost_code, "category": category, "vendor": vendor,
         "commitment": commitment, "description": data.description.strip(),
         "cost_rom": data.cost_rom, "latest_cost": data.latest_cost,

@@ -292,7 +292,7 @@ def update_commitment(actor: User, commitment: Commitment, data: CommitmentInput
     errors, vendor = _validate_commitment(commitment.project, data, commitment)
     if errors:
         raise InvalidInput(errors)
-    history.save_changes(actor, commitment, commitment, {
+    history.commit_changes(actor, commitment, commitment, {
         "type": data.type, "number": data.number.strip(), "title": data.title.strip(),
         "vendor": vendor, "status": data.status, "description": data.description.strip(),
     }, COMMITMENT_LABELS)
@@ -333,7 +333,7 @@ def update_sov_line(actor: User, line: SovLine, data: SovInput, version: int | N
     errors, cost_code, category = _validate_sov(data)
     if errors:
         raise InvalidInput(errors)
-    history.save_changes(actor, commitment, line, {
+    history.commit_changes(actor, commitment, line, {
         "description": data.description.strip(), "cost_code": cost_code,
         "category": category, "amount": data.amount,
     }, SOV_LABELS, prefix=f"SOV line {line.line_number} ")

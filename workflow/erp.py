@@ -9,7 +9,6 @@ Two approvers pressing Accept at once: one UPDATE matches, one export is queued;
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 
@@ -21,7 +20,6 @@ from models import (
     ChangeOrderLine,
     ChangeOrderStatus,
     Commitment,
-    CommitmentStatus,
     ErpStatus,
     Export,
     ExportStatus,
@@ -31,9 +29,10 @@ from models import (
     ProjectRole,
     User,
 )
-from models.types import utcnow
-from workflow import approvals, history, notices, notifications, queue
-from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
+from workflow import history, kinds, notices, notifications, queue
+from workflow.erp_status import already_handled, move_erp_status
+from workflow.errors import InvalidInput, Locked, PermissionDenied
+from workflow.locking import take_write_lock
 from workflow.permissions import has_project_role, is_approver, is_erp_admin
 from workflow.text import clean_text
 
@@ -57,39 +56,22 @@ class Action:
 
 
 def subject_type(subject: Subject) -> str:
-    return "change_order" if isinstance(subject, ChangeOrder) else "commitment"
+    return kinds.of(subject).name
 
 
 def subject_name(subject: Subject) -> str:
-    if isinstance(subject, ChangeOrder):
-        return f"CCO #{subject.number} of {subject.commitment.number}"
-    return subject.number
+    return kinds.of(subject).title(subject)
 
 
 def _commitment_of(subject: Subject) -> Commitment:
-    return subject.commitment if isinstance(subject, ChangeOrder) else subject
+    return kinds.of(subject).commitment_of(subject)
 
 
 # ---- what may be pressed now -------------------------------------------------------------------
 
 def send_blockers(subject: Subject) -> list:
     """Why ``subject`` cannot be sent to QuickBooks now (empty: it can)."""
-    from quickbooks_online.mapping import Blocker, change_order_blockers, commitment_blockers
-
-    if isinstance(subject, ChangeOrder):
-        problems = []
-        if subject.status != ChangeOrderStatus.APPROVED:
-            problems.append(Blocker(f"The change order must be Approved (it is "
-                                    f"{subject.status.label}).", "cco_review"))
-        differs = approvals.mismatch(subject)
-        if differs:
-            problems.append(Blocker(differs, "cco_review"))
-        return problems + change_order_blockers(subject)
-    problems = []
-    if subject.status != CommitmentStatus.APPROVED:
-        problems.append(Blocker(f"The commitment must be Approved (it is "
-                                f"{subject.status.label}).", "commitment_status"))
-    return problems + commitment_blockers(subject)
+    return kinds.of(subject).send_blockers(subject)
 
 
 def project_actions(user: User, subject: Subject) -> list[Action]:
@@ -119,7 +101,7 @@ def approver_actions(user: User, subject: Subject) -> list[Action]:
     why = None if approver else ("Only an approver (ERP standard or admin with Can Push to "
                                  "Accounting) can accept or reject.")
     if subject.erp_status == ErpStatus.READY_TO_EXPORT:
-        differs = approvals.mismatch(subject) if isinstance(subject, ChangeOrder) else None
+        differs = kinds.of(subject).accept_blocker(subject)
         if approver and differs:
             return [Action("accept", "Accept", False, differs + " Reject it back to the project."),
                     Action("reject", "Reject", True)]
@@ -155,25 +137,26 @@ def waiting_on_sql(user: User, cap: int | None = None):
     statuses = waiting_statuses(user)
     if not statuses:
         return literal(0)
-    commitments = _capped(select(Commitment.id).where(Commitment.erp_status.in_(statuses)), cap)
-    change_orders = _capped(select(ChangeOrder.id).where(ChangeOrder.erp_status.in_(statuses)),
-                            cap)
-    return commitments + change_orders
+    return sum((_capped(select(kind.model.id).where(kind.model.erp_status.in_(statuses)), cap)
+                for kind in kinds.all_kinds()), literal(0))
 
 
 def returned_count_sql(user: User, cap: int | None = None):
     """SQL: rejected work a project admin may correct and resend (the navigation's count)."""
-    from workflow.change_orders import private_filter
-
     if not user.is_authenticated:
         return literal(0)
-    projects = _administered_projects(user)
-    commitments = _capped(select(Commitment.id).where(
-        Commitment.erp_status == ErpStatus.REJECTED, Commitment.project_id.in_(projects)), cap)
-    ccos = _capped(select(ChangeOrder.id).join(ChangeOrder.commitment).where(
-        ChangeOrder.erp_status == ErpStatus.REJECTED, Commitment.project_id.in_(projects),
-        private_filter(user)), cap)
-    return commitments + ccos
+    return sum((_capped(_returned(kind, user).with_only_columns(kind.model.id), cap)
+                for kind in kinds.all_kinds()), literal(0))
+
+
+def _returned(kind, user: User):
+    """SQL: the records of ``kind`` accounting rejected in the projects ``user`` administers
+    (that ``user`` may see)."""
+    visible = kind.visible_sql(user)
+    return kind.with_commitment(select(kind.model)).where(
+        kind.model.erp_status == ErpStatus.REJECTED,
+        Commitment.project_id.in_(_administered_projects(user)),
+        *([] if visible is None else [visible]))
 
 
 def nav_counts(user: User, cap: int | None = None) -> tuple[int, int]:
@@ -195,40 +178,6 @@ def returned_count(user: User) -> int:
 
 # ---- transitions -----------------------------------------------------------------------------
 
-def _already_handled(subject: Subject) -> AlreadyHandled:
-    """Who moved the record last, when, and where it is now (history.already_handled)."""
-    return AlreadyHandled(history.already_handled(subject, subject_name(subject),
-                                                  subject.erp_status.label))
-
-
-def _move(subject: Subject, allowed: tuple[ErpStatus, ...], to: ErpStatus, **values) -> None:
-    """Move the ERP status only if it is still one of ``allowed``; else AlreadyHandled."""
-    model = type(subject)
-    result = db.session.execute(
-        update(model)
-        .where(model.id == subject.id, model.erp_status.in_(allowed))
-        .values(erp_status=to, version=model.version + 1, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        db.session.rollback()
-        db.session.refresh(subject)
-        raise _already_handled(subject)
-    db.session.refresh(subject)
-
-
-def lock(subject: Subject) -> None:
-    """Take the record's write lock (an UPDATE: a row lock on PostgreSQL, the database on
-    SQLite), then read it again: edits and Send to ERP of one record run one after the other,
-    so what Send to ERP checked is what is sent."""
-    model = type(subject)
-    db.session.execute(update(model).where(model.id == subject.id)
-                       .values(version=model.version)
-                       .execution_options(synchronize_session=False))
-    db.session.expire_all()
-    db.session.refresh(subject)
-
-
 def _require_project_admin(actor: User, subject: Subject, what: str) -> None:
     if not has_project_role(actor, subject.project, ProjectRole.ADMIN):
         raise PermissionDenied(f"Only a project admin can {what}.")
@@ -237,11 +186,11 @@ def _require_project_admin(actor: User, subject: Subject, what: str) -> None:
 def send_to_erp(actor: User, subject: Subject) -> None:
     """Not Sent or Rejected → Ready to Export (project admin; nothing QuickBooks would refuse)."""
     _require_project_admin(actor, subject, "send to ERP")
-    if isinstance(subject, ChangeOrder):
-        lock(subject.commitment)  # SOV edits take it too
-    lock(subject)
+    for first in kinds.of(subject).locks_before_send(subject):
+        take_write_lock(first)
+    take_write_lock(subject)
     if subject.erp_status not in (ErpStatus.NOT_SENT, ErpStatus.REJECTED):
-        raise _already_handled(subject)
+        raise already_handled(subject)
     if getattr(subject, "erp_reopen_pending", False):
         raise Locked("This change order is still being handed back to the project; try again "
                      "in a moment.")
@@ -249,21 +198,22 @@ def send_to_erp(actor: User, subject: Subject) -> None:
     if blockers:
         raise Locked("Cannot send to ERP: " + " ".join(str(b) for b in blockers))
     resend = subject.erp_status == ErpStatus.REJECTED
-    _move(subject, (ErpStatus.NOT_SENT, ErpStatus.REJECTED), ErpStatus.READY_TO_EXPORT,
-          updated_by_id=actor.id)
+    move_erp_status(subject, (ErpStatus.NOT_SENT, ErpStatus.REJECTED), ErpStatus.READY_TO_EXPORT,
+                    updated_by_id=actor.id)
     history.record(actor, subject, "resent" if resend else "sent", field="ERP status",
                    old=ErpStatus.REJECTED if resend else ErpStatus.NOT_SENT,
                    new=ErpStatus.READY_TO_EXPORT)
     notices.settle(subject_type(subject), subject.id, REJECTED_NOTICE)
     notifications.record(NotificationKind.SENT, subject_type(subject), subject.id)
     db.session.commit()
-    _deliver_notifications()
+    deliver_notifications()
 
 
 def retrieve_from_erp(actor: User, subject: Subject) -> None:
     """Ready to Export → Not Sent, before accounting acts (project admin)."""
     _require_project_admin(actor, subject, "retrieve from ERP")
-    _move(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.NOT_SENT, updated_by_id=actor.id)
+    move_erp_status(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.NOT_SENT,
+                    updated_by_id=actor.id)
     history.record(actor, subject, "retrieved", field="ERP status", old=ErpStatus.READY_TO_EXPORT,
                    new=ErpStatus.NOT_SENT)
     db.session.commit()
@@ -285,17 +235,17 @@ def reject(actor: User, subject: Subject, comment: str) -> None:
     if len(comment) > REASON_LIMIT:
         raise InvalidInput({"comment": f"Use at most {REASON_LIMIT:,} characters."})
     before = subject.erp_status
-    cco = isinstance(subject, ChangeOrder)
-    _move(subject, (ErpStatus.READY_TO_EXPORT, ErpStatus.FAILED_TO_EXPORT), ErpStatus.REJECTED,
-          erp_rejection_reason=comment, **({"erp_reopen_pending": True} if cco else {}))
+    reopens = kinds.of(subject).reopens_when_rejected
+    move_erp_status(subject, (ErpStatus.READY_TO_EXPORT, ErpStatus.FAILED_TO_EXPORT),
+                    ErpStatus.REJECTED, erp_rejection_reason=comment,
+                    **({"erp_reopen_pending": True} if reopens else {}))
     history.record(actor, subject, "rejected", field="ERP status", old=before,
                    new=ErpStatus.REJECTED, comment=comment)
     notifications.record(NotificationKind.REJECTED, subject_type(subject), subject.id)
     db.session.commit()
-    if cco:
-        queue.enqueue("jobs.change_orders.reopen_rejected_cco", subject.id,
-                description=f"reopen rejected CCO {subject.id}")
-    _deliver_notifications()
+    if reopens:
+        queue.reopen_rejected(subject.id)
+    deliver_notifications()
 
 
 def reopen_rejected(cco: ChangeOrder) -> bool:
@@ -321,24 +271,16 @@ def reopen_rejected(cco: ChangeOrder) -> bool:
             message=(f"Accounting rejected {subject_name(cco)} ({cco.title}): "
                      f"{cco.erp_rejection_reason} It is editable again; correct it and "
                      "Resend to ERP."),
-            link=f"/projects/{cco.commitment.project_id}/commitments/{cco.commitment_id}"
-                 f"/change-orders/{cco.id}"))
+            link=kinds.of(cco).page_path(cco)))
     db.session.commit()
     return True
 
 
-def _notify(job: str, *ids) -> None:
-    """Queue an email job (jobs/notifications.py) after the commit; it never fails the caller.
-    (The notices of this module are written with the change instead: ``notifications.record``
-    and ``_deliver_notifications``.)"""
-    queue.enqueue(f"jobs.notifications.{job}", *ids, description=f"email: {job} {ids}")
-
-
-def _deliver_notifications() -> None:
+def deliver_notifications() -> None:
     """After the commit that wrote the notices (``notifications.record``): ask the worker to
     mail them now. Best effort: if Redis is down the notices wait in the database, and the
     worker's next maintenance pass mails them."""
-    queue.enqueue("jobs.notifications.mail_due", description="mail notifications")
+    queue.mail_notifications()
 
 
 def _last_sender(subject: Subject) -> User | None:
@@ -354,17 +296,17 @@ def accept(actor: User, subject: Subject) -> Export:
     """Ready to Export → Exporting, and one Export queued after the commit (approver)."""
     if not is_approver(actor):
         raise PermissionDenied("Only an approver can accept.")
-    if isinstance(subject, ChangeOrder):
-        lock(subject)  # what is checked here is what the export reads
-        differs = approvals.mismatch(subject)
+    kind = kinds.of(subject)
+    if kind.checked_on_accept:
+        take_write_lock(subject)  # what is checked here is what the export reads
+        differs = kind.accept_blocker(subject)
         if differs and subject.erp_status == ErpStatus.READY_TO_EXPORT:
             db.session.rollback()
             raise Locked(f"Cannot accept {subject_name(subject)}: {differs} Reject it back to "
                          "the project.")
-    _move(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.EXPORTING)
-    commitment = _commitment_of(subject)
-    export = Export(subject_type=subject_type(subject), commitment_id=commitment.id,
-                    change_order_id=subject.id if isinstance(subject, ChangeOrder) else None,
+    move_erp_status(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.EXPORTING)
+    export = Export(subject_type=kind.name, record_id=subject.id,
+                    target_key=kind.target_key(subject), **kind.export_columns(subject),
                     idempotency_key=_new_key(subject), accepted_by=actor)
     db.session.add(export)
     history.record(actor, subject, "accepted", field="ERP status", old=ErpStatus.READY_TO_EXPORT,
@@ -382,7 +324,7 @@ def retry_export(actor: User, subject: Subject) -> Export:
     twice: every run reads QuickBooks (the PO by Id, our marker block) before it writes."""
     if not is_erp_admin(actor):
         raise PermissionDenied("Only an ERP admin can retry an export.")
-    _move(subject, (ErpStatus.FAILED_TO_EXPORT,), ErpStatus.EXPORTING)
+    move_erp_status(subject, (ErpStatus.FAILED_TO_EXPORT,), ErpStatus.EXPORTING)
     export = latest_export(subject)
     export.status = ExportStatus.QUEUED
     export.idempotency_key = _new_key(subject)
@@ -398,14 +340,11 @@ def retry_export(actor: User, subject: Subject) -> Export:
 
 def _new_key(subject: Subject) -> str:
     """An Export's idempotency key; QuickBooks requestids derive from it (≤ 50 characters)."""
-    kind = "cco" if isinstance(subject, ChangeOrder) else "commitment"
-    return f"cod-{kind}-{subject.id}-{uuid.uuid4().hex[:16]}"
+    return f"cod-{kinds.of(subject).key_prefix}-{subject.id}-{uuid.uuid4().hex[:16]}"
 
 
 def _export_filter(subject: Subject):
-    if isinstance(subject, ChangeOrder):
-        return Export.change_order_id == subject.id
-    return (Export.commitment_id == subject.id) & Export.change_order_id.is_(None)
+    return (Export.subject_type == subject_type(subject)) & (Export.record_id == subject.id)
 
 
 def latest_export(subject: Subject) -> Export | None:
@@ -413,124 +352,25 @@ def latest_export(subject: Subject) -> Export | None:
                              .order_by(Export.id.desc()).limit(1))
 
 
-def latest_exports_of(commitment_ids: list[int], cco_ids: list[int]
-                      ) -> tuple[dict[int, Export], dict[int, Export]]:
-    """The newest Export of each commitment (its own, not its CCOs') and of each CCO, in one
-    statement: (by commitment id, by CCO id)."""
+def latest_exports_of(subjects: list) -> dict[tuple[str, int], Export]:
+    """The newest Export of each record, in one statement: by (kind name, id)."""
     from sqlalchemy import union_all
 
-    if not commitment_ids and not cco_ids:
-        return {}, {}
-    newest = union_all(
-        # by subject_type, not change_order_id IS NULL: the commitment_id index stays the one
-        # read (the NULL test would pick the index of every commitment export there is)
-        select(func.max(Export.id)).where(Export.commitment_id.in_(commitment_ids),
-                                          Export.subject_type == "commitment")
-        .group_by(Export.commitment_id),
-        select(func.max(Export.id)).where(Export.change_order_id.in_(cco_ids))
-        .group_by(Export.change_order_id))
-    by_commitment: dict[int, Export] = {}
-    by_cco: dict[int, Export] = {}
-    for export in db.session.scalars(select(Export).where(Export.id.in_(newest))):
-        if export.change_order_id is None:
-            by_commitment[export.commitment_id] = export
-        else:
-            by_cco[export.change_order_id] = export
-    return by_commitment, by_cco
+    ids: dict[str, list[int]] = {}
+    for subject in subjects:
+        ids.setdefault(subject_type(subject), []).append(subject.id)
+    if not ids:
+        return {}
+    newest = union_all(*(
+        select(func.max(Export.id)).where(Export.subject_type == name,
+                                          Export.record_id.in_(record_ids))
+        .group_by(Export.record_id) for name, record_ids in ids.items()))
+    return {export.subject_key: export
+            for export in db.session.scalars(select(Export).where(Export.id.in_(newest)))}
 
 
 def _dispatch(export: Export) -> None:
     queue.dispatch_export(export.id)
-
-
-# ---- what the export job records ---------------------------------------------------------------
-
-def subject_of(export: Export) -> Subject:
-    if export.subject_type == "change_order":
-        return db.session.get(ChangeOrder, export.change_order_id)
-    return db.session.get(Commitment, export.commitment_id)
-
-
-def claim_export(export: Export, job_id: str | None) -> bool:
-    """Mark the export running for this job; False if another job has it or it is done.
-
-    The outbox (jobs.dispatch) may queue an export again when its job looks lost; the
-    ``job_id`` condition lets only the job it queued last run it."""
-    condition = [Export.id == export.id,
-                 Export.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING))]
-    if job_id is not None:
-        condition.append(Export.job_id == job_id)
-    result = db.session.execute(
-        update(Export).where(*condition)
-        .values(status=ExportStatus.RUNNING, attempts=Export.attempts + 1,
-                next_attempt_at=None)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-    db.session.refresh(export)
-    return result.rowcount == 1
-
-
-def export_will_retry(export: Export, code: str, message: str, delay: float) -> None:
-    from datetime import timedelta
-
-    export.status = ExportStatus.QUEUED
-    export.retries += 1
-    export.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    export.last_error_code, export.last_error_message = code, message
-    db.session.commit()
-
-
-def export_synced(export: Export, result) -> None:
-    """Record what QuickBooks now holds; the subject turns Synced."""
-    subject = subject_of(export)
-    commitment = _commitment_of(subject)
-    if isinstance(subject, ChangeOrder):
-        lines = {line.id: line for line in subject.lines}
-    else:
-        lines = {line.id: line for line in commitment.sov_lines}
-    for line_id, qbo_line_id in result.line_ids.items():
-        if line_id in lines:
-            lines[line_id].qbo_line_id = qbo_line_id
-    export.status = ExportStatus.SYNCED
-    export.finished_at = utcnow()
-    export.last_error_code = export.last_error_message = None
-    export.qbo_ids = json.dumps({"PurchaseOrder": result.purchase_order_id,
-                                 "SyncToken": result.sync_token,
-                                 "Lines": {str(k): v for k, v in result.line_ids.items()}})
-    db.session.flush()
-    _move(subject, (ErpStatus.EXPORTING,), ErpStatus.SYNCED)
-    db.session.execute(
-        update(Commitment).where(Commitment.id == commitment.id)
-        .values(qbo_purchase_order_id=result.purchase_order_id,
-                qbo_sync_token=result.sync_token, qbo_total=result.total)
-        .execution_options(synchronize_session=False))
-    from workflow.qbo_drift import after_export
-
-    after_export(commitment.id, result.sync_token, result.total)
-    history.record(None, subject, "exported", field="ERP status", old=ErpStatus.EXPORTING,
-                   new=ErpStatus.SYNCED,
-                   comment=f"QuickBooks PurchaseOrder {result.purchase_order_id}")
-    notices.settle(subject_type(subject), subject.id, REJECTED_NOTICE)
-    notifications.record(NotificationKind.SYNCED, subject_type(subject), subject.id)
-    db.session.commit()
-    _deliver_notifications()
-
-
-def export_failed(export: Export, code: str, message: str) -> None:
-    subject = subject_of(export)
-    export.status = ExportStatus.FAILED
-    export.finished_at = utcnow()
-    export.next_attempt_at = None
-    export.last_error_code, export.last_error_message = code, message
-    db.session.flush()
-    _move(subject, (ErpStatus.EXPORTING,), ErpStatus.FAILED_TO_EXPORT)
-    history.record(None, subject, "export failed", field="ERP status", old=ErpStatus.EXPORTING,
-                   new=ErpStatus.FAILED_TO_EXPORT, comment=f"{message} (QuickBooks code {code})"
-                   if code and code.isdigit() else message)
-    detail = (message or "") + (f" (QuickBooks code {code})" if code and code.isdigit() else "")
-    notifications.record(NotificationKind.FAILED, subject_type(subject), subject.id, detail)
-    db.session.commit()
-    _deliver_notifications()
 
 
 # ---- drift: what QuickBooks holds against what we hold ---------------------------------------
@@ -596,19 +436,9 @@ def _administered_projects(user: User):
 def returned_to(user: User, limit: int = 20) -> list:
     """What accounting rejected and handed back, in the projects ``user`` administers (they
     correct and resend it): commitments and CCOs, oldest first."""
-    from workflow.change_orders import private_filter
-
-    projects = _administered_projects(user)
-    commitments = db.session.scalars(
-        select(Commitment).where(Commitment.erp_status == ErpStatus.REJECTED,
-                                 Commitment.project_id.in_(projects))
-        .order_by(Commitment.updated_at).limit(limit)).all()
-    ccos = db.session.scalars(
-        select(ChangeOrder).join(ChangeOrder.commitment)
-        .where(ChangeOrder.erp_status == ErpStatus.REJECTED, Commitment.project_id.in_(projects),
-               private_filter(user))
-        .order_by(ChangeOrder.updated_at).limit(limit)).all()
-    return sorted([*commitments, *ccos], key=lambda s: s.updated_at)[:limit]
+    found = [record for kind in kinds.all_kinds() for record in db.session.scalars(
+        _returned(kind, user).order_by(kind.model.updated_at).limit(limit))]
+    return sorted(found, key=lambda s: s.updated_at)[:limit]
 
 
 def lines_touched_in_flight(commitment: Commitment) -> set[int]:

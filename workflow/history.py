@@ -90,8 +90,8 @@ def touch(actor: User, *records) -> None:
         changed.updated_at = utcnow()
 
 
-def save_changes(actor: User, subject, target, values: dict, labels: dict[str, str], *,
-                 prefix: str = "", touching: tuple = ()) -> list[str]:
+def commit_changes(actor: User, subject, target, values: dict, labels: dict[str, str], *,
+                   prefix: str = "", touching: tuple = ()) -> list[str]:
     """Set ``values`` on ``target`` and commit (a lost race is ``StaleEdit`` or ``Gone``):
     each value that differs is a 'changed' event of ``subject``; if any did, ``target`` and
     ``touching`` are stamped with who changed them and when."""

@@ -13,12 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models import (
     ChangeOrder,
-    ChangeOrderApproval,
     ChangeOrderLine,
     ChangeOrderStatus,
     Commitment,
@@ -28,11 +26,11 @@ from models import (
     SovLine,
     User,
 )
+from workflow import kinds
 
 PAGE_SIZE = 25
 SELECTED_LIMIT = 100  # records one "Accept selected" handles at most
 ZERO = Decimal("0.00")
-KIND_RANK = {"commitments": 0, "change-orders": 1}
 
 
 def may_see(viewer: User, subject) -> bool:
@@ -42,12 +40,11 @@ def may_see(viewer: User, subject) -> bool:
     ERP viewers only; a private CCO only for those who may see it; a record never sent to
     accounting only for its project's members."""
     from workflow import history
-    from workflow.change_orders import can_view
     from workflow.permissions import can_view_erp, has_project_role
 
     if subject is None or not can_view_erp(viewer):
         return False
-    if isinstance(subject, ChangeOrder) and subject.private and not can_view(viewer, subject):
+    if kinds.of(subject).hidden_from(viewer, subject):
         return False
     if subject.erp_status == ErpStatus.NOT_SENT and not has_project_role(
             viewer, subject.project, ProjectRole.READ_ONLY):
@@ -59,15 +56,15 @@ def parse_selected(values: list[str], viewer: User) -> list:
     """The records named by "kind:id" values (as the cards' Select boxes send them), in order,
     once each, at most SELECTED_LIMIT, and only those ``viewer`` may see (``may_see``): a
     record the viewer may not see is left out without a word."""
-    models = {"commitments": Commitment, "change-orders": ChangeOrder}
     found, seen = [], set()
     for value in values[:SELECTED_LIMIT]:
         kind, _, ident = str(value).partition(":")
-        if kind not in models or not (ident.isascii() and ident.isdigit() and 0 < len(ident) < 10) \
+        if kinds.by_slug(kind) is None \
+                or not (ident.isascii() and ident.isdigit() and 0 < len(ident) < 10) \
                 or (kind, ident) in seen:
             continue
         seen.add((kind, ident))
-        subject = db.session.get(models[kind], int(ident))
+        subject = db.session.get(kinds.by_slug(kind).model, int(ident))
         if may_see(viewer, subject):
             found.append(subject)
     return found
@@ -102,13 +99,12 @@ class Cursor:
             return None
 
 
-def _where(model, filters: Filters, viewer: User):
-    from workflow.change_orders import private_filter
-
+def _where(kind, filters: Filters, viewer: User):
     commitment = Commitment
-    conditions = [model.erp_status == filters.status]
-    if model is ChangeOrder:
-        conditions.append(private_filter(viewer))
+    conditions = [kind.model.erp_status == filters.status]
+    visible = kind.visible_sql(viewer)
+    if visible is not None:
+        conditions.append(visible)
     if filters.project_id:
         conditions.append(commitment.project_id == filters.project_id)
     if filters.vendor_id:
@@ -131,27 +127,15 @@ def page(filters: Filters, viewer: User, cursor: Cursor | None = None,
          size: int | None = None) -> tuple[list, Cursor | None]:
     """One page of records waiting in ``filters.status``, oldest first, and the next cursor."""
     size = size or PAGE_SIZE
-    commitments = db.session.scalars(
-        select(Commitment)
-        .where(*_where(Commitment, filters, viewer), *_after(Commitment, 0, cursor))
-        .options(joinedload(Commitment.vendor), joinedload(Commitment.project),
-                 joinedload(Commitment.qbo_state),
-                 joinedload(Commitment.sov_lines).joinedload(SovLine.cost_code),
-                 joinedload(Commitment.sov_lines).joinedload(SovLine.category))
-        .order_by(Commitment.updated_at, Commitment.id).limit(size + 1)).unique().all()
-    ccos = db.session.scalars(
-        select(ChangeOrder).join(ChangeOrder.commitment)
-        .where(*_where(ChangeOrder, filters, viewer), *_after(ChangeOrder, 1, cursor))
-        .options(joinedload(ChangeOrder.commitment).joinedload(Commitment.vendor),
-                 joinedload(ChangeOrder.commitment).joinedload(Commitment.qbo_state),
-                 joinedload(ChangeOrder.commitment).joinedload(Commitment.project),
-                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.sov_line),
-                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.cost_code_own),
-                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.category_own),
-                 joinedload(ChangeOrder.lines).joinedload(ChangeOrderLine.mapping),
-                 joinedload(ChangeOrder.approval).joinedload(ChangeOrderApproval.approved_by))
-        .order_by(ChangeOrder.updated_at, ChangeOrder.id).limit(size + 1)).unique().all()
-    merged = sorted([*commitments, *ccos], key=_sort_key)
+    found = []
+    for kind in kinds.all_kinds():
+        model = kind.model
+        found += db.session.scalars(
+            kind.with_commitment(select(model))
+            .where(*_where(kind, filters, viewer), *_after(model, kind.rank, cursor))
+            .options(*kind.card_load_options())
+            .order_by(model.updated_at, model.id).limit(size + 1)).unique().all()
+    merged = sorted(found, key=_sort_key)
     shown = merged[:size]
     more = len(merged) > size
     last = shown[-1] if shown and more else None
@@ -159,7 +143,7 @@ def page(filters: Filters, viewer: User, cursor: Cursor | None = None,
 
 
 def _rank(subject) -> int:
-    return 1 if isinstance(subject, ChangeOrder) else 0
+    return kinds.of(subject).rank
 
 
 def _sort_key(subject) -> tuple:
@@ -175,17 +159,16 @@ def _capped_count(query):
     return select(func.count()).select_from(query.limit(COUNT_CAP).subquery()).scalar_subquery()
 
 
-def _in_status(model, filters: Filters, viewer: User, status: ErpStatus):
-    query = select(model.id)
-    if model is ChangeOrder:
-        query = query.join(ChangeOrder.commitment)
-    return query.where(*_where(model, Filters(status, filters.project_id, filters.vendor_id),
-                                viewer))
+def _in_status(kind, filters: Filters, viewer: User, status: ErpStatus):
+    query = kind.with_commitment(select(kind.model.id))
+    return query.where(*_where(kind, Filters(status, filters.project_id, filters.vendor_id),
+                               viewer))
 
 
-def _first_keys(model, filters: Filters, viewer: User):
-    """SQL: the keys of the first page of ``model`` in the filtered status (what is shown)."""
-    return (_in_status(model, filters, viewer, filters.status)
+def _first_keys(kind, filters: Filters, viewer: User):
+    """SQL: the keys of the first page of ``kind`` in the filtered status (what is shown)."""
+    model = kind.model
+    return (_in_status(kind, filters, viewer, filters.status)
             .add_columns(model.updated_at.label("at"))
             .order_by(model.updated_at, model.id).limit(PAGE_SIZE + 1).subquery())
 
@@ -207,21 +190,23 @@ class Counters:
 def counters(filters: Filters, viewer: User, statuses) -> Counters:
     from workflow.erp import returned_count_sql, waiting_on_sql
 
+    registered = kinds.all_kinds()
     columns = []
     for status in statuses:
-        for model in (Commitment, ChangeOrder):
-            columns.append(_capped_count(_in_status(model, filters, viewer, status)))
-    for model in (Commitment, ChangeOrder):
-        keys = _first_keys(model, filters, viewer)
+        for kind in registered:
+            columns.append(_capped_count(_in_status(kind, filters, viewer, status)))
+    for kind in registered:
+        keys = _first_keys(kind, filters, viewer)
         columns += [select(func.count()).select_from(keys).scalar_subquery(),
                     select(func.coalesce(func.sum(keys.c.id), 0)).scalar_subquery(),
                     select(func.max(keys.c.at)).scalar_subquery()]
     columns += [waiting_on_sql(viewer, COUNT_CAP), returned_count_sql(viewer, COUNT_CAP)]
     row = list(db.session.execute(select(*columns)).one())
-    tabs = {}
+    tabs, per = {}, len(registered)
     for index, status in enumerate(statuses):
-        tabs[status] = min(int(row[2 * index] or 0) + int(row[2 * index + 1] or 0), COUNT_CAP)
-    shown = row[2 * len(statuses):2 * len(statuses) + 6]
+        tabs[status] = min(sum(int(n or 0) for n in row[per * index:per * (index + 1)]),
+                           COUNT_CAP)
+    shown = row[per * len(statuses):per * len(statuses) + 3 * per]
     stamp = ".".join(str(v.timestamp() if hasattr(v, "timestamp") else v) for v in shown)
     waiting, returned = (min(int(n or 0), COUNT_CAP) for n in row[-2:])
     counts = ".".join(str(tabs[s]) for s in statuses)
@@ -245,8 +230,7 @@ class Sending:
 
 def sendings(subjects: list) -> dict[tuple[str, int], Sending]:
     """For each card: the last send and the rejections before it, in one statement."""
-    keys = {("change_order" if isinstance(s, ChangeOrder) else "commitment", s.id)
-            for s in subjects}
+    keys = {(kinds.of(s).name, s.id) for s in subjects}
     if not keys:
         return {}
     events = db.session.execute(
@@ -268,8 +252,7 @@ def sendings(subjects: list) -> dict[tuple[str, int], Sending]:
         else:
             current = Sending(name, at, current.rejections, len(current.rejections))
         found[(kind, ident)] = current
-    return {(("change-orders" if kind == "change_order" else "commitments"), ident): value
-            for (kind, ident), value in found.items()}
+    return {(kinds.named(kind).slug, ident): value for (kind, ident), value in found.items()}
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from extensions import db
@@ -39,3 +39,15 @@ def committing(record, *, deleting: bool = False):
                                               populate_existing=True) is None:
             raise Gone() from None
         raise StaleEdit(record, deleting=deleting) from None
+
+
+def take_write_lock(subject) -> None:
+    """Take the record's write lock (an UPDATE: a row lock on PostgreSQL, the database on
+    SQLite), then read it again: edits and Send to ERP of one record run one after the other,
+    so what Send to ERP checked is what is sent."""
+    model = type(subject)
+    db.session.execute(update(model).where(model.id == subject.id)
+                       .values(version=model.version)
+                       .execution_options(synchronize_session=False))
+    db.session.expire_all()
+    db.session.refresh(subject)

@@ -44,7 +44,6 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from extensions import db
 from models import (
     ChangeOrder,
-    Commitment,
     EmailOptOut,
     ErpPermission,
     ErpStatus,
@@ -54,8 +53,7 @@ from models import (
     User,
 )
 from models.types import utcnow
-from workflow import mail
-from workflow.money import format_money
+from workflow import kinds, mail
 from workflow.permissions import is_approver, is_erp_admin
 from workflow.settings import config as settings
 
@@ -72,7 +70,6 @@ TRIGGERS = {  # the history actions each kind is about
     Kind.FAILED: ("export failed",),
     Kind.WITHDRAWN: ("approval_withdrawn",),
 }
-MODELS = {"commitment": Commitment, "change_order": ChangeOrder}
 
 
 # ---- preferences --------------------------------------------------------------------------------
@@ -134,8 +131,7 @@ def card_link(subject, tab: ErpStatus | None = None) -> str:
     """The subject's card on a page of its own (``/erp/<kind>/<id>``), whatever page of the
     inbox it would be on; someone without ERP Integrations is sent on to the record's page.
     (``tab`` is no longer needed: the card page knows the record's status.)"""
-    kind = "change-orders" if isinstance(subject, ChangeOrder) else "commitments"
-    return f"{public_url()}/erp/{kind}/{subject.id}"
+    return f"{public_url()}/erp/{kinds.of(subject).slug}/{subject.id}"
 
 
 def page_link(subject) -> str:
@@ -145,17 +141,11 @@ def page_link(subject) -> str:
 
 def record_link(subject) -> str:
     """The commitment's or the CCO's own page (where a reviewer approves it again)."""
-    if isinstance(subject, ChangeOrder):
-        commitment = subject.commitment
-        return (f"{public_url()}/projects/{commitment.project_id}/commitments/{commitment.id}"
-                f"/change-orders/{subject.id}")
-    return f"{public_url()}/projects/{subject.project_id}/commitments/{subject.id}"
+    return public_url() + kinds.of(subject).page_path(subject)
 
 
 def _name(subject) -> str:
-    from workflow.erp import subject_name
-
-    return subject_name(subject)
+    return kinds.of(subject).title(subject)
 
 
 def _title(subject) -> str:
@@ -163,29 +153,25 @@ def _title(subject) -> str:
 
 
 def _amount(subject) -> str:
-    if isinstance(subject, ChangeOrder):
-        return format_money(subject.grand_total)
-    from workflow.commitments import totals
-
-    return format_money(totals(subject).original)
+    return kinds.of(subject).amount(subject)
 
 
 def _may_see(user: User, subject) -> bool:
-    """A private CCO is named only to approvers who may see it in the inbox."""
-    if not isinstance(subject, ChangeOrder) or not subject.private:
+    """A private record (a CCO) is named only to approvers who may see it in the inbox."""
+    kind = kinds.of(subject)
+    visible = kind.visible_sql(user)
+    if visible is None or not getattr(subject, "private", False):
         return True
-    from workflow.change_orders import private_filter
-
-    return bool(db.session.scalar(select(exists().where(
-        ChangeOrder.id == subject.id, ChangeOrder.commitment_id == Commitment.id,
-        private_filter(user)))))
+    return bool(db.session.scalar(select(exists(
+        kind.with_commitment(select(kind.model.id)).where(kind.model.id == subject.id,
+                                                            visible)))))
 
 
 # ---- recording what happened ---------------------------------------------------------------
 
 def _subject(subject_type: str, subject_id: int):
-    model = MODELS.get(subject_type)
-    return db.session.get(model, subject_id) if model else None
+    kind = kinds.named(subject_type)
+    return db.session.get(kind.model, subject_id) if kind else None
 
 
 def _last_event(subject_type: str, subject_id: int, actions) -> HistoryEvent | None:
@@ -283,14 +269,12 @@ def _record_for_sender(kind: NotificationKind, subject_type: str, subject_id: in
 def _record_withdrawn(change_order_id: int, now: datetime | None = None) -> int | None:
     """A CCO's approval was withdrawn by a change: a row for whoever approved it (not the one
     who changed it), due at once, with what changed, in the caller's transaction. Their id."""
-    from workflow.approvals import last_withdrawal
-
     now = now or utcnow()
     cco = db.session.get(ChangeOrder, change_order_id)
     event = _last_event("change_order", change_order_id, TRIGGERS[Kind.WITHDRAWN])
     if cco is None or event is None:
         return None
-    approval = last_withdrawal(cco)
+    approval = cco.last_withdrawal()
     reviewer = (approval.approved_by if approval and approval.approved_by
                 else cco.reviewed_by or cco.designated_reviewer)
     if reviewer is None or reviewer.id == event.user_id or not wants(reviewer, Kind.WITHDRAWN) \
@@ -496,16 +480,7 @@ def compose(user: User, kind: NotificationKind, rows: list[PendingNotification]
 
 def may_open(user: User, subject) -> bool:
     """May ``user`` open this commitment's or CCO's page now (the link a notice gives)?"""
-    from workflow.change_orders import can_view
-    from workflow.permissions import has_project_role
-
-    if not user.active:
-        return False
-    if isinstance(subject, ChangeOrder):
-        return can_view(user, subject)
-    from models import ProjectRole
-
-    return has_project_role(user, subject.project, ProjectRole.READ_ONLY)
+    return user.active and kinds.of(subject).may_read(user, subject)
 
 
 def _sender_notice(kind: NotificationKind, row: PendingNotification, subject
@@ -560,7 +535,7 @@ def _compose_sent(user: User, rows: list[PendingNotification]) -> tuple[str, str
     lines = []
     for row, subject in items:
         actor = db.session.get(User, row.actor_id) if row.actor_id else None
-        commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+        commitment = kinds.of(subject).commitment_of(subject)
         lines.append(
             f"* {_title(subject)}: {_amount(subject)}, {commitment.vendor.name}, project "
             f"{commitment.project.number} {commitment.project.name}\n"
@@ -580,16 +555,14 @@ def _compose_sent(user: User, rows: list[PendingNotification]) -> tuple[str, str
 # ---- the daily digest -------------------------------------------------------------------------
 
 def _waiting(status: ErpStatus, user: User) -> list:
-    from workflow.change_orders import private_filter
-
-    commitments = list(db.session.scalars(
-        select(Commitment).where(Commitment.erp_status == status)
-        .order_by(Commitment.updated_at, Commitment.id)))
-    change_orders = list(db.session.scalars(
-        select(ChangeOrder).join(Commitment, ChangeOrder.commitment_id == Commitment.id)
-        .where(ChangeOrder.erp_status == status, private_filter(user))
-        .order_by(ChangeOrder.updated_at, ChangeOrder.id)))
-    return sorted(commitments + change_orders, key=lambda s: s.updated_at)
+    found = []
+    for kind in kinds.all_kinds():
+        visible = kind.visible_sql(user)
+        found += db.session.scalars(
+            kind.with_commitment(select(kind.model))
+            .where(kind.model.erp_status == status, *([] if visible is None else [visible]))
+            .order_by(kind.model.updated_at, kind.model.id))
+    return sorted(found, key=lambda s: s.updated_at)
 
 
 def digest_recipients() -> list[User]:
@@ -607,7 +580,7 @@ def compose_digest(user: User) -> tuple[str, str] | None:
             continue
         lines = [f"{heading} ({len(items)}):"]
         for subject in items:
-            commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+            commitment = kinds.of(subject).commitment_of(subject)
             lines.append(f"* {_title(subject)}: {_amount(subject)}, {commitment.vendor.name}, "
                          f"waiting since {_when(subject.updated_at)}\n"
                          f"  {card_link(subject, status)}")

@@ -30,7 +30,9 @@ from quickbooks_online import cdc
 from quickbooks_online.connection import get_connection
 from quickbooks_online.ours import CHUNK, OurLine, our_lines
 from workflow import history, queue
+from workflow.erp_status import move_erp_status
 from workflow.errors import Locked, PermissionDenied
+from workflow.locking import take_write_lock
 from workflow.money import format_money
 from workflow.permissions import is_erp_admin
 
@@ -289,7 +291,7 @@ def webhook_received(realms: set[str]) -> bool:
     connection = get_connection()
     if connection is None or not connection.realm_id or connection.realm_id not in realms:
         return False
-    return queue.enqueue("jobs.quickbooks_changes.poll_quickbooks_changes")
+    return queue.poll_quickbooks_changes()
 
 
 # ---- the ERP admins' list and actions --------------------------------------------------------
@@ -333,17 +335,15 @@ def acknowledge(actor: User, commitment: Commitment) -> None:
 def restore_ours(actor: User, commitment: Commitment) -> None:
     """Put our lines back: the commitment returns to Ready to Export, and the approver's
     Accept runs the normal export, a sparse update with our amounts and number."""
-    from workflow import erp
-
     view = _view_for_action(actor, commitment, "restore our lines")
     if view.state.deleted:
         raise Locked("The PurchaseOrder was deleted in QuickBooks; restore it there, or "
                            "acknowledge it.")
-    erp.lock(commitment)
+    take_write_lock(commitment)
     if commitment.erp_status != ErpStatus.SYNCED:
         raise Locked("This commitment is already on its way to QuickBooks.")
-    erp._move(commitment, (ErpStatus.SYNCED,), ErpStatus.READY_TO_EXPORT,
-              updated_by_id=actor.id)
+    move_erp_status(commitment, (ErpStatus.SYNCED,), ErpStatus.READY_TO_EXPORT,
+                    updated_by_id=actor.id)
     view.state.restore_requested_at = utcnow()
     history.record(actor, commitment, "restore of our lines requested", field="ERP status",
                    old=ErpStatus.SYNCED, new=ErpStatus.READY_TO_EXPORT,

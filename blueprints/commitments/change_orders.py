@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.commitments import bp
+from blueprints.commitments.erp_panel import panel_for
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
-from blueprints.commitments.routes import erp_panel_for, load_commitment
+from blueprints.commitments.loading import load_cco, load_commitment
 from blueprints.fields import Outcome, submit, unique_ids
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
@@ -23,7 +24,7 @@ from models import (
     ProjectRole,
     SovLine,
 )
-from workflow import approvals, history
+from workflow import history
 from workflow.change_orders import (
     ChangeOrderInput,
     LineInput,
@@ -44,16 +45,6 @@ from workflow.change_orders import (
 )
 
 NEW_LINE = "new"
-
-
-def load_cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
-    from workflow.change_orders import can_view
-
-    commitment = load_commitment(project_id, commitment_id)
-    cco = db.get_or_404(ChangeOrder, cco_id)
-    if cco.commitment_id != commitment.id or not can_view(current_user, cco):
-        abort(404)  # a private CCO does not reveal that it exists
-    return cco
 
 
 def _cco_form(commitment: Commitment, cco: ChangeOrder | None = None) -> ChangeOrderForm:
@@ -92,7 +83,7 @@ def _page_context(cco: ChangeOrder, **extra) -> dict:
         **CCO_LINES.row_context(cco),
         "can_edit": can_edit(current_user, cco),
         "new_line_form": CCO_LINES.form(cco, blank=True),
-        "subject": cco, "panel": erp_panel_for(cco), "withdrawal": approvals.last_withdrawal(cco),
+        "subject": cco, "panel": panel_for(cco), "withdrawal": cco.last_withdrawal(),
         **history_page(lambda before, limit: history.history_for(cco, before, limit)), **extra,
     }
 
@@ -215,14 +206,14 @@ class ChangeOrderLines(LineKind):
                 "can_edit_lines": can_edit_lines(current_user, cco),
                 # the grand total brings the review box along: it carries the CCO's version
                 "can_review": can_review(current_user, cco), "reviewer_name": reviewers_of(cco),
-                "review_stage": review_stage(cco), "withdrawal": approvals.last_withdrawal(cco),
+                "review_stage": review_stage(cco), "withdrawal": cco.last_withdrawal(),
                 "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review")}
 
     def saved_context(self, cco):
         from workflow.pages import change_order_page
 
         cco = change_order_page(cco)  # the panel's checks read every line: read them at once
-        return {"subject": cco, "panel": erp_panel_for(cco), "oob_state": True}
+        return {"subject": cco, "panel": panel_for(cco), "oob_state": True}
 
     def opened(self, form, cco, line):
         if line.sov_line_id is None:

@@ -8,11 +8,11 @@ from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from blueprints.commitments import bp
-from blueprints.commitments.routes import load_commitment
+from blueprints.commitments.loading import load_cco, load_commitment
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
-from models import ChangeOrder, Commitment, ProjectRole
-from workflow import erp, qbo_drift
+from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
+from workflow import erp, kinds, qbo_drift
 from workflow.change_orders import visible_change_orders
 from workflow.errors import AlreadyHandled, Locked
 from workflow.permissions import has_project_role, is_company_admin, is_erp_admin
@@ -23,7 +23,7 @@ def _line_editor(user, subject) -> bool:
 
 
 def _commitment_url(subject, anchor: str) -> str:
-    commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+    commitment = kinds.of(subject).commitment_of(subject)
     return url_for("commitments.show", project_id=commitment.project_id,
                    commitment_id=commitment.id, _anchor=anchor)
 
@@ -106,17 +106,11 @@ class Panel:
 
 
 def _urls(subject) -> dict[str, str]:
-    if isinstance(subject, ChangeOrder):
-        args = {"project_id": subject.commitment.project_id,
-                "commitment_id": subject.commitment_id, "cco_id": subject.id}
-        send, retrieve = "commitments.send_cco_to_erp", "commitments.retrieve_cco_from_erp"
-    else:
-        args = {"project_id": subject.project_id, "commitment_id": subject.id}
-        send, retrieve = "commitments.send_to_erp", "commitments.retrieve_from_erp"
-    panel = ("commitments.cco_erp_panel" if isinstance(subject, ChangeOrder)
-             else "commitments.erp_panel")
-    return {"send": url_for(send, **args), "resend": url_for(send, **args),
-            "retrieve": url_for(retrieve, **args), "self": url_for(panel, **args)}
+    """Send, Resend, Retrieve and the panel itself: the /erp/<kind>/<id> family of any kind."""
+    args = {"kind": kinds.of(subject).slug, "subject_id": subject.id}
+    send = url_for("erp.send_to_erp", **args)
+    return {"send": send, "resend": send, "retrieve": url_for("erp.retrieve_from_erp", **args),
+            "self": url_for("erp.panel", **args)}
 
 
 def _drift_actions(commitment: Commitment, view) -> list[tuple[str, str]]:
@@ -126,7 +120,7 @@ def _drift_actions(commitment: Commitment, view) -> list[tuple[str, str]]:
     args = {"project_id": commitment.project_id, "commitment_id": commitment.id}
     actions = [("Acknowledge (keep QuickBooks' version)",
                 url_for("commitments.acknowledge_quickbooks_changes", **args))]
-    if not view.state.deleted and commitment.erp_status.value == "synced":
+    if not view.state.deleted and commitment.erp_status == ErpStatus.SYNCED:
         actions.append(("Restore ours", url_for("commitments.restore_our_lines", **args)))
     return actions
 
@@ -135,7 +129,7 @@ def panel_for(subject) -> Panel:
     from blueprints.erp import books as book_routes
     from workflow.books import books_actions
 
-    commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
+    commitment = kinds.of(subject).commitment_of(subject)
     drift = None
     if isinstance(subject, Commitment):
         drift = erp.drift(commitment, visible_change_orders(current_user, commitment),
@@ -143,7 +137,7 @@ def panel_for(subject) -> Panel:
     return Panel(actions=erp.project_actions(current_user, subject), urls=_urls(subject),
                  export=erp.latest_export(subject),
                  purchase_order_id=(commitment.qbo_purchase_order_id
-                                    if subject.erp_status.value == "synced" else None),
+                                    if subject.erp_status == ErpStatus.SYNCED else None),
                  drift=drift, subject=subject,
                  books=books_actions(current_user, subject),
                  books_urls=book_routes.action_urls(subject),
@@ -152,13 +146,12 @@ def panel_for(subject) -> Panel:
 
 
 def record_url(subject) -> str:
-    if isinstance(subject, ChangeOrder):
-        return url_for("commitments.show_cco", project_id=subject.commitment.project_id,
-                       commitment_id=subject.commitment_id, cco_id=subject.id)
-    return url_for("commitments.show", project_id=subject.project_id, commitment_id=subject.id)
+    """The record's own page (its kind says where)."""
+    return request.script_root + kinds.of(subject).page_path(subject)
 
 
-def _panel(subject, message: str | None = None, status: int = 200):
+def answer(subject, message: str | None = None, status: int = 200):
+    """The panel again for htmx (with any message), the record's page otherwise."""
     if not is_htmx() and request.method == "GET":
         return redirect(record_url(subject) + "#erp", 303)
     if not is_htmx():
@@ -170,57 +163,56 @@ def _panel(subject, message: str | None = None, status: int = 200):
                           panel=panel_for(subject), message=message, oob_state=True)
 
 
-def _act(subject, action):
+def act(subject, action):
+    """Send or Retrieve (``action``), answered with the panel."""
     try:
         action(current_user, subject)
     except (Locked, AlreadyHandled) as error:
         db.session.rollback()
-        return _panel(subject, error.message, 409)
-    return _panel(subject)
+        return answer(subject, error.message, 409)
+    return answer(subject)
 
 
 @bp.post("/<int:commitment_id>/erp/send")
 @login_required
 def send_to_erp(project_id: int, commitment_id: int):
-    return _act(load_commitment(project_id, commitment_id), erp.send_to_erp)
+    return act(load_commitment(project_id, commitment_id), erp.send_to_erp)
 
 
 @bp.post("/<int:commitment_id>/erp/retrieve")
 @login_required
 def retrieve_from_erp(project_id: int, commitment_id: int):
-    return _act(load_commitment(project_id, commitment_id), erp.retrieve_from_erp)
+    return act(load_commitment(project_id, commitment_id), erp.retrieve_from_erp)
 
 
 def _cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
-    from blueprints.commitments.change_orders import load_cco
-
     return load_cco(project_id, commitment_id, cco_id)
 
 
 @bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/erp/send")
 @login_required
 def send_cco_to_erp(project_id: int, commitment_id: int, cco_id: int):
-    return _act(_cco(project_id, commitment_id, cco_id), erp.send_to_erp)
+    return act(_cco(project_id, commitment_id, cco_id), erp.send_to_erp)
 
 
 @bp.post("/<int:commitment_id>/change-orders/<int:cco_id>/erp/retrieve")
 @login_required
 def retrieve_cco_from_erp(project_id: int, commitment_id: int, cco_id: int):
-    return _act(_cco(project_id, commitment_id, cco_id), erp.retrieve_from_erp)
+    return act(_cco(project_id, commitment_id, cco_id), erp.retrieve_from_erp)
 
 
 @bp.get("/<int:commitment_id>/erp")
 @login_required
-def erp_panel(project_id: int, commitment_id: int):
+def erpanswer(project_id: int, commitment_id: int):
     """The panel alone: polled while the record is with accounting, so a Reject or a Synced
     shows without a reload."""
-    return _panel(load_commitment(project_id, commitment_id))
+    return answer(load_commitment(project_id, commitment_id))
 
 
 @bp.get("/<int:commitment_id>/change-orders/<int:cco_id>/erp")
 @login_required
-def cco_erp_panel(project_id: int, commitment_id: int, cco_id: int):
-    return _panel(_cco(project_id, commitment_id, cco_id))
+def cco_erpanswer(project_id: int, commitment_id: int, cco_id: int):
+    return answer(_cco(project_id, commitment_id, cco_id))
 
 
 def _drift_act(project_id: int, commitment_id: int, action):
@@ -229,8 +221,8 @@ def _drift_act(project_id: int, commitment_id: int, action):
         action(current_user, commitment)
     except (Locked, AlreadyHandled) as error:
         db.session.rollback()
-        return _panel(commitment, error.message, 409)
-    return _panel(commitment)
+        return answer(commitment, error.message, 409)
+    return answer(commitment)
 
 
 @bp.post("/<int:commitment_id>/erp/quickbooks-changes/acknowledge")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from blueprints.commitments import bp
+from blueprints.commitments.erp_panel import panel_for
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
+from blueprints.commitments.loading import load_commitment
 from blueprints.fields import enum_or_none, offer, parse_id, submit, unique_ids
 from blueprints.guards import load_project
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
-from extensions import db
 from models import (
     STATUSES_BY_TYPE,
     Commitment,
@@ -41,15 +42,6 @@ from workflow.commitments import (
     waits_for_approval,
 )
 from workflow.permissions import has_project_role
-
-
-def load_commitment(project_id: int, commitment_id: int,
-                    needed: ProjectRole = ProjectRole.READ_ONLY) -> Commitment:
-    project = load_project(project_id, needed)
-    commitment = db.get_or_404(Commitment, commitment_id)
-    if commitment.project_id != project.id:
-        abort(404)
-    return commitment
 
 
 def _commitment_form(commitment: Commitment | None = None) -> CommitmentForm:
@@ -130,13 +122,6 @@ def create(project_id: int):
 
 # ---- one commitment ----------------------------------------------------------------------------
 
-def erp_panel_for(subject):
-    """The ERP panel's context for a commitment or a CCO (blueprints/commitments/erp_panel)."""
-    from blueprints.commitments.erp_panel import panel_for
-
-    return panel_for(subject)
-
-
 # What each action the workflow allows on the Change Orders card is called, and where it goes.
 CCO_ACTIONS = {
     "new_cco": ("New change order", "commitments.new_cco",
@@ -176,7 +161,7 @@ def _page_context(commitment: Commitment) -> dict:
         "ccos_wait_for_approval": waits_for_approval(commitment, can_edit),
         "new_line_form": SOV_LINES.form(commitment, blank=True),
         "statuses_by_type": STATUSES_BY_TYPE,
-        "subject": commitment, "panel": erp_panel_for(commitment),
+        "subject": commitment, "panel": panel_for(commitment),
         **history_page(lambda before, limit: history.history_for(commitment, before, limit)),
     }
 
@@ -266,7 +251,7 @@ class SovLines(LineKind):
         from workflow.pages import commitment_page
 
         commitment = commitment_page(commitment)  # the panel's checks read every line at once
-        return {"subject": commitment, "panel": erp_panel_for(commitment), "oob_state": True}
+        return {"subject": commitment, "panel": panel_for(commitment), "oob_state": True}
 
 
 SOV_LINES = SovLines(bp)

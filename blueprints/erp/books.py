@@ -10,8 +10,8 @@ from sqlalchemy import select
 from blueprints.erp import bp
 from blueprints.fields import parse_id
 from extensions import db
-from models import ChangeOrder, Commitment, Project, Vendor
-from workflow import books
+from models import ChangeOrder, Commitment, ErpStatus, Project, Vendor
+from workflow import books, kinds
 from workflow.errors import AlreadyHandled, InvalidInput, Locked, PermissionDenied
 from workflow.permissions import is_erp_admin
 
@@ -34,25 +34,30 @@ def cco_url(cco: ChangeOrder) -> str:
 
 
 def action_urls(subject) -> dict[str, str]:
-    """Where the ERP panel's Link and Unlink go (blueprints/commitments/erp_panel.py)."""
-    if isinstance(subject, ChangeOrder):
+    """Where the ERP panel's Link and Unlink go (blueprints/commitments/erp_panel.py); none
+    for a kind other than commitments and CCOs (workflow/books.py:books_actions)."""
+    name = kinds.of(subject).name
+    if name == "change_order":
         return {"unlink": url_for("erp.unlink_cco", cco_id=subject.id)}
-    return {"link": url_for("erp.link", commitment_id=subject.id),
-            "unlink": url_for("erp.unlink_commitment", commitment_id=subject.id)}
+    if name == "commitment":
+        return {"link": url_for("erp.link", commitment_id=subject.id),
+                "unlink": url_for("erp.unlink_commitment", commitment_id=subject.id)}
+    return {}
 
 
 def linked_doc_number(subject) -> str | None:
     """The DocNumber of the PurchaseOrder a commitment is linked to, until it is Synced."""
     from quickbooks_online.links import link_of
 
-    if isinstance(subject, ChangeOrder) or subject.erp_status.value == "synced":
+    if kinds.of(subject).name != "commitment" or subject.erp_status == ErpStatus.SYNCED:
         return None
     link = link_of(subject)
     return (link.get("doc_number") or link["po"]) if link else None
 
 
 def advice(subject) -> str:
-    return ADVICE_CCO if isinstance(subject, ChangeOrder) else ADVICE_COMMITMENT
+    return {"commitment": ADVICE_COMMITMENT, "change_order": ADVICE_CCO}.get(
+        kinds.of(subject).name, "")
 
 
 def _require_erp_admin() -> None:

@@ -5,20 +5,19 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from blueprints.commitments import erp_panel
 from blueprints.erp import bp
 from blueprints.erp.forms import RejectForm
 from blueprints.fields import parse_id, show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, per_request, render, render_partial
 from extensions import db
-from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
-from workflow import erp, inbox, qbo_drift
-from workflow.change_orders import can_view
+from models import ErpStatus
+from workflow import erp, inbox, kinds, qbo_drift
 from workflow.errors import AlreadyHandled, Locked, WorkflowError
-from workflow.permissions import can_view_erp, has_project_role, is_approver
+from workflow.permissions import can_view_erp, is_approver
 
 TABS = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPORT,
         ErpStatus.REJECTED, ErpStatus.SYNCED)
-KINDS = {"commitments": Commitment, "change-orders": ChangeOrder}
 OPENABLE = {"accept", "reject"}  # what a card page may open: ?open=accept|reject
 POLL_MAX_SECONDS = 30  # an Exporting card asks again after 1, 2, 4 … at most this many seconds
 
@@ -42,7 +41,8 @@ def _counts() -> dict[ErpStatus, int]:
 
 
 def kind_of(subject) -> str:
-    return "change-orders" if isinstance(subject, ChangeOrder) else "commitments"
+    """The record's URL slug (``/erp/<slug>/<id>``)."""
+    return kinds.of(subject).slug
 
 
 class _CardData:
@@ -51,15 +51,12 @@ class _CardData:
     def __init__(self, subjects: list) -> None:
         from quickbooks_online.lists import names_for
 
-        commitments = [s for s in subjects if isinstance(s, Commitment)]
-        ccos = [s for s in subjects if isinstance(s, ChangeOrder)]
-        of_cards = {(s.commitment if isinstance(s, ChangeOrder) else s) for s in subjects}
+        of_cards = {kinds.of(s).commitment_of(s) for s in subjects}
         ledger = inbox.ledger([c.id for c in of_cards], current_user)
         self.totals, self.unsent, self.synced = ledger.totals, ledger.not_sent, ledger.synced
-        self.exports, self.cco_exports = erp.latest_exports_of([c.id for c in commitments],
-                                                               [c.id for c in ccos])
-        self.mappings = {(line.cost_code_id, line.category_id): line.mapping for cco in ccos
-                         for line in cco.lines if line.sov_line_id is None and line.mapping}
+        self.exports = erp.latest_exports_of(subjects)
+        self.mappings = {pair: mapping for s in subjects
+                         for pair, mapping in kinds.of(s).card_mappings(s).items()}
         self.sendings = inbox.sendings(subjects)
         self.quickbooks = qbo_drift.drifts_of(list(of_cards), loaded=True)
         self.names = names_for({pair for c in of_cards for pair in (
@@ -68,40 +65,20 @@ class _CardData:
     def name_of(self, entity: str, qbo_id: str | None) -> str | None:
         return self.names.get((entity, qbo_id))
 
-    def preview(self, cco: ChangeOrder):
-        """What QuickBooks will receive, by the export's own arithmetic (plan_change_order),
-        on the PurchaseOrder as we last synced it: each line now, change, after. Once the CCO
-        is Synced, what it applied: the line before it, its change, after it."""
-        from quickbooks_online.export.change_order import plan_change_order
-        from quickbooks_online.mapping import change_order_sums
-
-        synced = dict(self.synced.get(cco.commitment_id, {}))
-        if cco.erp_status == ErpStatus.SYNCED:  # its own change is in QuickBooks already
-            for sov_line_id, change in change_order_sums(cco).items():
-                synced[sov_line_id] = synced.get(sov_line_id, 0) - change
-        touched = {line.sov_line for line in cco.lines if line.sov_line is not None}
-        lines = [{"Id": line.qbo_line_id, "Amount": str(line.amount + synced.get(line.id, 0))}
-                 for line in sorted(touched, key=lambda sov: sov.line_number)
-                 if line.qbo_line_id]
-        return plan_change_order(cco, lines, self.mappings)
-
     def card(self, subject, **extra) -> dict:
-        from quickbooks_online.links import link_preview
-
-        kind = kind_of(subject)
-        commitment = subject.commitment if isinstance(subject, ChangeOrder) else subject
-        if isinstance(subject, ChangeOrder):
-            total, export = subject.grand_total, self.cco_exports.get(subject.id)
-            preview = self.preview(subject)
-        else:
-            total, export = self.totals[subject.id].original, self.exports.get(subject.id)
-            preview = link_preview(subject)  # linked to a PO already in QuickBooks
+        record_kind = kinds.of(subject)
+        kind = record_kind.slug
+        commitment = record_kind.commitment_of(subject)
+        total = record_kind.card_total(subject, self)
+        export = self.exports.get((record_kind.name, subject.id))
+        preview = record_kind.preview(subject, self)  # what QuickBooks will receive
         drift = None
         if commitment.qbo_purchase_order_id:
             drift = erp.drift_from(commitment, self.totals[commitment.id].revised,
                                    self.unsent.get(commitment.id, []),
                                    self.quickbooks.get(commitment.id))
-        return {"subject": subject, "kind": kind, "total": total, "export": export,
+        return {"subject": subject, "kind": kind, "record_kind": record_kind,
+                "commitment": commitment, "total": total, "export": export,
                 "preview": preview, "drift": drift,
                 "sending": self.sendings.get((kind, subject.id)),
                 "actions": erp.approver_actions(current_user, subject),
@@ -164,17 +141,16 @@ def _subject(kind: str, subject_id: int):
     """The record behind a card, or 404 for one the viewer may not see (``inbox.may_see``,
     the rule "Accept selected" uses too)."""
     require_erp_view()
-    subject = db.session.get(KINDS[kind], subject_id)
+    record_kind = kinds.by_slug(kind)
+    subject = db.session.get(record_kind.model, subject_id) if record_kind else None
     if not inbox.may_see(current_user, subject):
         abort(404)
     return subject
 
 
 def record_page_url(subject) -> str:
-    """The commitment's or CCO's own page, at its ERP panel."""
-    from blueprints.commitments.erp_panel import record_url
-
-    return record_url(subject) + "#erp"
+    """The record's own page, at its ERP panel."""
+    return erp_panel.record_url(subject) + "#erp"
 
 
 def _card(subject, status: int = 200, **extra):
@@ -184,7 +160,7 @@ def _card(subject, status: int = 200, **extra):
                           counts=_counts(), ctx=_card_context(subject, **extra))
 
 
-KIND = "<any(commitments, 'change-orders'):kind>"
+KIND = "<kind>"  # a registered kind's slug (workflow/kinds.py); any other is a 404
 
 
 @bp.get(f"/{KIND}/<int:subject_id>/card")
@@ -204,7 +180,8 @@ def card_page(kind: str, subject_id: int):
     project manager) goes to its own page instead. ``?open=accept|reject`` opens the
     confirmation or the reason (what the buttons do without JavaScript)."""
     if not can_view_erp(current_user):
-        subject = db.session.get(KINDS[kind], subject_id)
+        record_kind = kinds.by_slug(kind)
+        subject = db.session.get(record_kind.model, subject_id) if record_kind else None
         if subject is not None and _may_read_record(subject):
             return redirect(record_page_url(subject), 303)
         abort(404)
@@ -214,9 +191,7 @@ def card_page(kind: str, subject_id: int):
 
 
 def _may_read_record(subject) -> bool:
-    if isinstance(subject, ChangeOrder):
-        return can_view(current_user, subject)
-    return has_project_role(current_user, subject.project, ProjectRole.READ_ONLY)
+    return kinds.of(subject).may_read(current_user, subject)
 
 
 def _card_page(subject, status: int = 200, **extra):
@@ -226,6 +201,36 @@ def _card_page(subject, status: int = 200, **extra):
         record_url=record_page_url(subject) if _may_read_record(subject) else None), status)
     response.headers["Vary"] = "HX-Request"
     return response
+
+
+def _readable(kind: str, subject_id: int):
+    """The record for its own page's ERP panel, or 404 unless the viewer may read it (its
+    kind's rule); the workflow checks who may send or retrieve."""
+    record_kind = kinds.by_slug(kind)
+    subject = db.session.get(record_kind.model, subject_id) if record_kind else None
+    if subject is None or not record_kind.may_read(current_user, subject):
+        abort(404)
+    return subject
+
+
+@bp.post(f"/{KIND}/<int:subject_id>/send")
+@login_required
+def send_to_erp(kind: str, subject_id: int):
+    """Send (or Resend) to ERP, from the record's ERP panel."""
+    return erp_panel.act(_readable(kind, subject_id), erp.send_to_erp)
+
+
+@bp.post(f"/{KIND}/<int:subject_id>/retrieve")
+@login_required
+def retrieve_from_erp(kind: str, subject_id: int):
+    return erp_panel.act(_readable(kind, subject_id), erp.retrieve_from_erp)
+
+
+@bp.get(f"/{KIND}/<int:subject_id>/panel")
+@login_required
+def panel(kind: str, subject_id: int):
+    """The record's ERP panel alone: polled while it is with accounting."""
+    return erp_panel.answer(_readable(kind, subject_id))
 
 
 @bp.post(f"/{KIND}/<int:subject_id>/accept")

@@ -3,8 +3,9 @@
 An exporter takes an ``Export`` (what was accepted, with its idempotency key and attempt
 count) and returns an ``ExportResult`` (what QuickBooks now holds). It is safe to run any number
 of times: each run reads QuickBooks first and writes only what is not there yet
-(docs/quickbooks.md, "Exactly once"). Adding Bills later means one module here that calls
-``register`` and its tests; the jobs, the outbox and the ERP workflow stay as they are.
+(docs/quickbooks.md, "Exactly once"). An exporter module registers itself when its ERP kind
+(``workflow/erp_kinds/``, loaded at start) imports it; docs/architecture.md, "Adding an ERP
+kind".
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from models import Export
 
 @dataclass(frozen=True)
 class ExportResult:
-    purchase_order_id: str
+    """What QuickBooks holds after an export: the record written (``entity`` ``qbo_id``)."""
+
+    qbo_id: str
     sync_token: str
     total: Decimal | None
     # Our line (SovLine.id for a commitment, ChangeOrderLine.id for a CCO) → QuickBooks line Id
     line_ids: dict[int, str] = field(default_factory=dict)
+    entity: str = "PurchaseOrder"
 
 
 Exporter = Callable[[Export], ExportResult]
@@ -39,8 +43,6 @@ def register(subject_type: str):
 
 def push(export: Export) -> ExportResult:
     """Run the exporter registered for the export's subject."""
-    from quickbooks_online.export import change_order, commitment  # noqa: F401 (registers)
-
     return EXPORTERS[export.subject_type](export)
 
 

@@ -13,7 +13,6 @@ read again and decide again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from extensions import db
@@ -32,29 +31,9 @@ from quickbooks_online.mapping import (
     set_amount,
 )
 from quickbooks_online.marker import Marker, join_note
+from quickbooks_online.plans import Plan, PreviewLine
 
 ZERO = Decimal("0.00")
-
-
-@dataclass(frozen=True)
-class PreviewLine:
-    """One PurchaseOrder line as the CCO would leave it: now, change, after."""
-
-    description: str
-    now: Decimal | None  # None: a new line
-    change: Decimal
-    after: Decimal
-
-
-@dataclass
-class Plan:
-    """What one CCO does to a PurchaseOrder as read: the Line array to send, and where the
-    CCO's new lines stand in it."""
-
-    lines: list[dict]
-    preview: list[PreviewLine] = field(default_factory=list)
-    new_lines: list[tuple[int, int]] = field(default_factory=list)  # (CCO line id, index)
-    problems: list[str] = field(default_factory=list)
 
 
 def plan_change_order(cco: ChangeOrder, po_lines: list[dict],

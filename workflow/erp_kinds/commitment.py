@@ -1,0 +1,84 @@
+"""A commitment as an ERP kind: its PurchaseOrder, created or updated in QuickBooks."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.orm import joinedload
+
+from extensions import db
+from models import Commitment, CommitmentStatus, ProjectRole, SovLine
+from quickbooks_online.export import commitment as exporter  # noqa: F401 (registers it)
+from workflow.kinds import ErpKind, register
+from workflow.money import format_money
+from workflow.permissions import has_project_role
+
+
+def purchase_order_synced(commitment: Commitment, result) -> None:
+    """The commitment's PurchaseOrder as our export left it: its Id, SyncToken and total
+    (what drift is measured against, workflow/qbo_drift.py)."""
+    from workflow.qbo_drift import after_export
+
+    db.session.execute(
+        update(Commitment).where(Commitment.id == commitment.id)
+        .values(qbo_purchase_order_id=result.qbo_id, qbo_sync_token=result.sync_token,
+                qbo_total=result.total)
+        .execution_options(synchronize_session=False))
+    after_export(commitment.id, result.sync_token, result.total)
+
+
+@register
+class CommitmentKind(ErpKind):
+    name = "commitment"
+    slug = "commitments"
+    model = Commitment
+    rank = 0
+    key_prefix = "commitment"
+
+    def heading(self, record) -> str:
+        return f"{record.type.label} {record.number}"
+
+    def amount(self, record) -> str:
+        from workflow.commitments import totals
+
+        return format_money(totals(record).original)
+
+    def commitment_of(self, record):
+        return record
+
+    def page_path(self, record) -> str:
+        return f"/projects/{record.project_id}/commitments/{record.id}"
+
+    def send_blockers(self, record) -> list:
+        from quickbooks_online.mapping import Blocker, commitment_blockers
+
+        problems = []
+        if record.status != CommitmentStatus.APPROVED:
+            problems.append(Blocker(f"The commitment must be Approved (it is "
+                                    f"{record.status.label}).", "commitment_status"))
+        return problems + commitment_blockers(record)
+
+    def may_read(self, user, record) -> bool:
+        return has_project_role(user, record.project, ProjectRole.READ_ONLY)
+
+    def export_columns(self, record) -> dict:
+        return {"commitment_id": record.id}
+
+    def record_synced(self, record, result) -> None:
+        purchase_order_synced(record, result)
+
+    def lines(self, record) -> dict:
+        return {line.id: line for line in record.sov_lines}
+
+    def card_load_options(self) -> tuple:
+        return (joinedload(Commitment.vendor), joinedload(Commitment.project),
+                joinedload(Commitment.qbo_state),
+                joinedload(Commitment.sov_lines).joinedload(SovLine.cost_code),
+                joinedload(Commitment.sov_lines).joinedload(SovLine.category))
+
+    def card_total(self, record, ledger):
+        return ledger.totals[record.id].original
+
+    def preview(self, record, cards):
+        from quickbooks_online.links import link_preview
+
+        return link_preview(record)  # linked to a PO already in QuickBooks
