@@ -28,7 +28,7 @@ from models import Commitment, ErpStatus, QboPurchaseOrderState, User
 from models.types import utcnow
 from quickbooks_online import cdc
 from quickbooks_online.connection import get_connection
-from quickbooks_online.ours import CHUNK, OurLine, our_lines
+from quickbooks_online.ours import CHUNK, OurLine, our_lines, remember_seen
 from workflow import history, queue
 from workflow.errors import Locked, PermissionDenied
 from workflow.money import format_money
@@ -261,6 +261,7 @@ def _record(found: cdc.Changes, result: PollResult) -> None:
             state.lines = json.dumps(lines)
             if state.sync_token == commitment.qbo_sync_token:  # our own write: agreed
                 state.agreed_line_ids = json.dumps([line["id"] for line in lines])
+            remember_seen(row.id, po)  # the next CCO's update is sent from it, in one call
         state.differs = bool(changes_of(state, commitment.doc_number, commitment.qbo_sync_token,
                                         ours[row.id]))
         result.changed += 1

@@ -22,10 +22,10 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('commitments') as batch:
-        batch.add_column(sa.Column('qbo_last_write', sa.Text(), nullable=True))
+    op.add_column('commitments', sa.Column('qbo_last_write', sa.Text(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('commitments') as batch:
-        batch.drop_column('qbo_last_write')
+    # ALTER TABLE … DROP COLUMN (SQLite 3.35+ too): the table is not rebuilt, so the rows
+    # that reference commitments stay as they are.
+    op.drop_column('commitments', 'qbo_last_write')
