@@ -261,7 +261,8 @@ def _record(found: cdc.Changes, result: PollResult) -> None:
             state.lines = json.dumps(lines)
             if state.sync_token == commitment.qbo_sync_token:  # our own write: agreed
                 state.agreed_line_ids = json.dumps([line["id"] for line in lines])
-            remember_seen(row.id, po)  # the next CCO's update is sent from it, in one call
+            else:  # changed in QuickBooks: the next CCO's update is sent from it, one call
+                remember_seen(row.id, po)
         state.differs = bool(changes_of(state, commitment.doc_number, commitment.qbo_sync_token,
                                         ours[row.id]))
         result.changed += 1
