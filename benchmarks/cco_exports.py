@@ -20,6 +20,7 @@ last wrote. Prints the calls per export, the calls by kind and the time; the tar
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import tempfile
 import time
@@ -148,6 +149,9 @@ def cco_exports(count: int, server, args, app_factory, fresh_schema, connect) ->
 def report(result: CcoExports) -> list[str]:
     per_export = result.calls / max(result.count, 1)
     per_minute = result.calls / (result.seconds / 60) if result.seconds else 0.0
+    pacing = result.calls / max(result.app_limit, 1) * 60
+    own_ms = result.seconds / max(result.count, 1) * 1000
+    load = os.getloadavg()[0]
     lines = [
         f"CCO exports: {result.count:,} CCOs of {result.commitments:,} commitments accepted one "
         f"after the other, inline jobs, nothing changed in QuickBooks meanwhile; sandbox "
@@ -159,18 +163,23 @@ def report(result: CcoExports) -> list[str]:
         f"  QuickBooks calls: {result.calls:,} = {per_export:.2f} a CCO export; calls per "
         f"export (calls: exports) {dict(sorted(result.calls_per_export.items()))}",
         f"  calls by kind: {dict(result.paths.most_common())}",
+        f"  {result.calls:,} calls at {result.app_limit} a minute need {pacing:.0f} s at least; "
+        + (f"the pacing set the pace ({own_ms:.0f} ms an export)"
+           if per_minute >= 0.9 * result.app_limit else
+           f"the pacing never held a call back: the time is the app's own work (accept, job, "
+           f"records, the in-process sandbox), {own_ms:.0f} ms an export")
+        + f" (load average {load:.1f} on {os.cpu_count()} cores: compare runs on one machine)",
     ]
-    ok = (per_export <= TARGET_CALLS and result.seconds <= TARGET_SECONDS
+    allowed = TARGET_SECONDS * result.count / 1000  # 2.5 minutes for 1,000
+    ok = (per_export <= TARGET_CALLS and result.seconds <= allowed
           and result.failed == 0 and result.synced == result.count)
     lines.append(f"{'PASS' if ok else 'FAIL'}: {result.count:,} CCO exports in "
-                 f"{result.seconds:.0f} s (target <= {TARGET_SECONDS:.0f} s for 1,000), "
+                 f"{result.seconds:.0f} s (target <= {allowed:.0f} s: 2.5 minutes for 1,000), "
                  f"{per_export:.2f} calls each (target 1.0-{TARGET_CALLS})")
     return lines
 
 
 def main(argv: list[str] | None = None) -> str:
-    import os
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--rate-limit", type=int, default=500)
