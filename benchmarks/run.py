@@ -20,6 +20,10 @@ Then ``--exports`` records are accepted and exported inline (the RQ job run in-p
 real quickbooks_online.export code) against the sandbox throttling at ``--rate-limit`` calls
 a minute per company (Intuit's: 500), with the app pacing itself at its QBO_MAX_PER_MINUTE.
 
+Then ``--cco-exports`` CCOs (default: as many as ``--exports``) exported one after the other
+onto PurchaseOrders that QuickBooks holds as our last write left them (benchmarks/cco_exports.py):
+calls per CCO export and the time at the app's pace.
+
 Then the change data capture poll (benchmarks/cdc.py) at ``--cdc-sizes`` linked
 PurchaseOrders: its time and QuickBooks calls.
 
@@ -472,6 +476,9 @@ def main(argv: list[str] | None = None) -> str:
                         help="the app's own pacing (default: its QBO_MAX_PER_MINUTE)")
     parser.add_argument("--database-url", "--postgres", dest="database_url",
                         help="a PostgreSQL database to use (its schema is dropped!)")
+    parser.add_argument("--cco-exports", type=int, default=None,
+                        help="CCOs exported one after the other for the calls per CCO export "
+                             "(benchmarks/cco_exports.py; default: --exports; 0 skips)")
     parser.add_argument("--cdc-sizes", default="100,10000",
                         help="linked PurchaseOrders for the change data capture poll ('' skips)")
     parser.add_argument("--only-size", type=int, help=argparse.SUPPRESS)  # one size, as JSON
@@ -494,6 +501,14 @@ def main(argv: list[str] | None = None) -> str:
     if args.exports:
         with SandboxServer() as server:
             result = exports(args.exports, server, args)
+    cco_result = None
+    cco_count = args.exports if args.cco_exports is None else args.cco_exports
+    if cco_count:
+        from benchmarks import cco_exports
+
+        with SandboxServer() as server:
+            cco_result = cco_exports.cco_exports(cco_count, server, args, _app, _fresh_schema,
+                                                 _connect)
     from benchmarks import cdc
 
     cdc_rows: list = []
@@ -507,6 +522,8 @@ def main(argv: list[str] | None = None) -> str:
     out += [f"seeded {s.size:,}: {s.rows:,} rows in {s.seconds:.1f} s" for s in seeds]
     if result:
         out += ["", *export_report(result)]
+    if cco_result:
+        out += ["", *cco_exports.report(cco_result)]
     if cdc_rows:
         out += ["", *cdc.report(cdc_rows)]
     out += ["", "targets:", *targets(rows)]

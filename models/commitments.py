@@ -55,6 +55,11 @@ class Commitment(ErpColumns, Versioned, db.Model):
     # Linked to a PurchaseOrder already in QuickBooks (JSON, workflow/books.py): its Id,
     # DocNumber and each matched SOV line's PO line as it was when linked.
     qbo_link: Mapped[str | None] = mapped_column(sa.Text)
+    # The PurchaseOrder as QuickBooks answered our last write to it, or as change data capture
+    # last saw it (JSON: Id, SyncToken, DocNumber, PrivateNote, Line; quickbooks_online/ours.py).
+    # A CCO's export sends its update from it in one call; QuickBooks refuses a stale SyncToken
+    # (5010) and only then is the PO read. Deferred: no page reads it.
+    qbo_last_write: Mapped[str | None] = mapped_column(sa.Text, deferred=True)
     # The last CCO number handed out; bumped with an atomic UPDATE so two creators never clash.
     last_cco_number: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

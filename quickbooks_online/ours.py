@@ -3,19 +3,28 @@ should hold if nobody changed them there. Read for many commitments in two state
 
 A SOV line's PO line holds its amount plus every Synced CCO's changes to it; a line a Synced
 CCO added holds that CCO line's amount (docs/quickbooks.md, "CCOs").
+
+And the PurchaseOrder itself as QuickBooks answered our last write (``last_write`` /
+``remember``), or as change data capture last saw it (``remember_seen``): a CCO's export sends
+its update from it with that SyncToken, one call; QuickBooks refuses a stale token (5010).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from extensions import db
-from models import ChangeOrder, ChangeOrderLine, ErpStatus, SovLine
+from models import ChangeOrder, ChangeOrderLine, Commitment, ErpStatus, SovLine
+from quickbooks_online.connection import get_connection
 
 CHUNK = 900  # ids in one IN (…): under SQLite's limit of bound parameters
+# What a later update needs of a PurchaseOrder, and all it sends back: the Line array whole
+# (every field of every line, a bookkeeper's lines included) and the note.
+KEPT = ("Id", "SyncToken", "DocNumber", "PrivateNote", "Line")
 
 
 @dataclass(frozen=True)
@@ -54,3 +63,65 @@ def our_lines(commitment_ids: list[int]) -> dict[int, dict[str, OurLine]]:
                     row.qbo_line_id, f"line {row.line_number} {row.description}",
                     row.amount + added.get(row.id, Decimal(0)))
     return result
+
+
+# ---- the PurchaseOrder as QuickBooks last answered us ----------------------------------------
+
+def last_write(commitment_id: int, po_id: str | None) -> dict | None:
+    """The PurchaseOrder ``po_id`` as QuickBooks answered our last write to it (or as change
+    data capture last saw it): what it holds if its SyncToken is still that one. None when
+    nothing is recorded for that PO (never written since this was kept, or unlinked since)."""
+    if not po_id:
+        return None
+    recorded = db.session.scalar(select(Commitment.qbo_last_write)
+                                 .where(Commitment.id == commitment_id))
+    if not recorded:
+        return None
+    try:
+        po = json.loads(recorded)
+    except ValueError:
+        return None
+    if str(po.get("Id")) != str(po_id) or po.get("SyncToken") is None:
+        return None
+    if po.pop(REALM, None) != _realm():  # ids are per company: another company's PO 12 is
+        return None  # not ours, and a SyncToken that happens to match must never reach it
+    return po
+
+
+REALM = "_realm"  # the company (realm) the recorded PO belongs to
+
+
+def _realm() -> str | None:
+    connection = get_connection()
+    return connection.realm_id if connection is not None else None
+
+
+def _kept(po: dict) -> str:
+    return json.dumps({**{key: po[key] for key in KEPT if key in po}, REALM: _realm()})
+
+
+def remember(commitment_id: int, po: dict) -> None:
+    """Record ``po`` (QuickBooks' answer to our write, or a fresh read) as what QuickBooks
+    holds. A Core UPDATE in the export's transaction: committed with the Synced status, gone
+    with it if that fails; the commitment's version (what people's forms check) is not
+    touched."""
+    db.session.execute(update(Commitment).where(Commitment.id == commitment_id)
+                       .values(qbo_last_write=_kept(po))
+                       .execution_options(synchronize_session=False))
+
+
+def _token(po: dict) -> int:
+    try:
+        return int(po.get("SyncToken"))
+    except (TypeError, ValueError):
+        return -1
+
+
+def remember_seen(commitment_id: int, po: dict) -> None:
+    """Change data capture read ``po``: kept if it is newer than what is recorded (a poll that
+    read the PO before our last write must not put back the older version; an older one would
+    only cost a 5010 and a read, never a wrong write)."""
+    recorded = last_write(commitment_id, str(po.get("Id")))
+    if recorded is not None and _token(recorded) >= _token(po):
+        return
+    remember(commitment_id, po)

@@ -28,7 +28,7 @@ from models import Commitment, ErpStatus, QboPurchaseOrderState, User
 from models.types import utcnow
 from quickbooks_online import cdc
 from quickbooks_online.connection import get_connection
-from quickbooks_online.ours import CHUNK, OurLine, our_lines
+from quickbooks_online.ours import CHUNK, OurLine, our_lines, remember_seen
 from workflow import history, queue
 from workflow.erp_status import move_erp_status
 from workflow.errors import Locked, PermissionDenied
@@ -263,6 +263,8 @@ def _record(found: cdc.Changes, result: PollResult) -> None:
             state.lines = json.dumps(lines)
             if state.sync_token == commitment.qbo_sync_token:  # our own write: agreed
                 state.agreed_line_ids = json.dumps([line["id"] for line in lines])
+            else:  # changed in QuickBooks: the next CCO's update is sent from it, one call
+                remember_seen(row.id, po)
         state.differs = bool(changes_of(state, commitment.doc_number, commitment.qbo_sync_token,
                                         ours[row.id]))
         result.changed += 1

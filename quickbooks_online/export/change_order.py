@@ -6,9 +6,14 @@ CCO). Each line the CCO adds: a new PO line. The CCO's number joins our marker b
 line as read is sent back with its Id (a QuickBooks user's own lines included), so nothing
 else changes; Memo and the user's note text are not sent at all.
 
-Exactly once: the PO is read first; if its marker already lists this CCO the change is in
-QuickBooks and nothing is written. A 5010 (someone changed the PO since we read it) means
-read again and decide again.
+One call when nothing changed in QuickBooks: the update is computed from the PurchaseOrder as
+QuickBooks answered our last write (quickbooks_online/ours.py) and sent with that SyncToken.
+QuickBooks refuses a stale SyncToken with 5010 and writes nothing; only then is the PO read.
+
+Exactly once: before a write that is not guarded by the SyncToken of our own last write, the
+PO is read; if its marker already lists this CCO the change is in QuickBooks and nothing is
+written (an applied write whose answer was lost has moved the SyncToken on, so the one-call
+update gets a 5010 and the read finds the CCO). A 5010 means read again and decide again.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from quickbooks_online.mapping import (
     set_amount,
 )
 from quickbooks_online.marker import Marker, join_note
+from quickbooks_online.ours import last_write, remember
 from quickbooks_online.plans import Plan, PreviewLine
 
 ZERO = Decimal("0.00")
@@ -93,6 +99,57 @@ def _recorded_new_lines(cco: ChangeOrder, po: dict) -> dict[int, str]:
     return found
 
 
+def _update_of(cco: ChangeOrder, po: dict, token: str) -> tuple[Plan, str] | None:
+    """The sparse update that adds the CCO to ``po``: (the plan, the new PrivateNote); None
+    when the PO's marker block already lists the CCO. QboPermanentError: it cannot be sent
+    (an unlinked CCO's old change still there, a line gone, a negative line, a PO of
+    another commitment)."""
+    user_text, marker = note_of(cco.commitment, po)
+    if marker is not None and marker.has_change_order(token):
+        return None
+    left = leftovers(cco, po)  # unlinked: what it had put in must be gone first
+    if left:
+        raise QboPermanentError(" ".join(left), "unlinked")
+    plan = plan_change_order(cco, po.get("Line") or [])
+    if plan.problems:
+        raise QboPermanentError(" ".join(plan.problems), "mapping")
+    note = join_note(user_text, (marker or Marker(cco.commitment_id))
+                     .without_change_order(cco.number).with_change_order(token))
+    return plan, note
+
+
+def _send(export: Export, cco: ChangeOrder, po: dict, plan: Plan, note: str,
+          key: str) -> ExportResult:
+    saved = purchase_orders.sparse_update(po, {"Line": plan.lines, "PrivateNote": note}, key)
+    remember(cco.commitment_id, saved)
+    return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines))
+
+
+def _from_last_write(export: Export, cco: ChangeOrder, token: str) -> ExportResult | None:
+    """One call when nothing changed in QuickBooks since our last write: the update computed
+    from the PurchaseOrder as QuickBooks answered that write (or as change data capture last
+    saw it), sent with its SyncToken. If QuickBooks holds anything newer it refuses the token
+    (5010) and nothing is written. None: not sent this way — refused, or the recorded PO
+    would lead to anything but a plain update (the CCO already in it, a problem to report);
+    the caller then reads the PO and decides on what QuickBooks really holds."""
+    po = last_write(cco.commitment_id, cco.commitment.qbo_purchase_order_id)
+    if po is None:
+        return None
+    try:
+        update = _update_of(cco, po, token)
+    except QboPermanentError:
+        return None
+    if update is None:
+        return None
+    key = request_id(export.idempotency_key, f"a{export.attempts}", "w", f"u{po['SyncToken']}")
+    try:
+        return _send(export, cco, po, *update, key)
+    except QboStaleError:
+        return None  # changed in QuickBooks since our last write: read it
+    except QboPermanentError:
+        return None  # refused: decided again, and said, on the PO as QuickBooks holds it
+
+
 @register("change_order")
 def push_change_order(export: Export) -> ExportResult:
     cco = db.session.get(ChangeOrder, export.change_order_id)
@@ -101,26 +158,20 @@ def push_change_order(export: Export) -> ExportResult:
     if problems:
         raise QboPermanentError(" ".join(str(p) for p in problems), "mapping")
     token = token_of(cco)  # "004", or "004r1" once sent again after an unlink
+    sent = _from_last_write(export, cco, token)
+    if sent is not None:
+        return sent
     for attempt in range(4):
         po = purchase_orders.read(commitment.qbo_purchase_order_id)
-        user_text, marker = note_of(commitment, po)
-        if marker is not None and marker.has_change_order(token):
-            return result_of(po, _recorded_new_lines(cco, po))  # already in QuickBooks
-        left = leftovers(cco, po)  # unlinked: what it had put in must be gone first
-        if left:
-            raise QboPermanentError(" ".join(left), "unlinked")
-        plan = plan_change_order(cco, po.get("Line") or [])
-        if plan.problems:
-            raise QboPermanentError(" ".join(plan.problems), "mapping")
-        note = join_note(user_text, (marker or Marker(commitment.id))
-                         .without_change_order(cco.number).with_change_order(token))
+        update = _update_of(cco, po, token)
+        if update is None:  # already in QuickBooks (a write whose answer was lost)
+            remember(commitment.id, po)
+            return result_of(po, _recorded_new_lines(cco, po))
         key = request_id(export.idempotency_key, f"a{export.attempts}", attempt,
                          f"u{po['SyncToken']}")
         try:
-            saved = purchase_orders.sparse_update(po, {"Line": plan.lines, "PrivateNote": note},
-                                                  key)
+            return _send(export, cco, po, *update, key)
         except QboStaleError:
             continue  # changed in QuickBooks since we read it: read again, decide again
-        return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines))
     raise QboPermanentError(f"PurchaseOrder {commitment.doc_number} kept changing in QuickBooks "
                             "while we updated it; retry the export.", "conflict")

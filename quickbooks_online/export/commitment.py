@@ -3,8 +3,11 @@
 1. Once the commitment has a PurchaseOrder Id, that PO is read by Id, always; its DocNumber
    may have been changed in QuickBooks. Gone (deleted in QuickBooks) → Failed to Export, in
    words, never a silent second PO.
-2. Without an Id, a PO with our DocNumber is adopted only if its marker block names exactly
-   this commitment (a create whose answer was lost); any other is someone else's.
+2. Without an Id, a first try creates it directly, with a requestid derived from the
+   Export's key (one call). Only when an earlier try may have created it (its answer lost),
+   or QuickBooks refused the create for its DocNumber (6140), is the DocNumber looked up: a
+   PO with it is adopted only if its marker block names exactly this commitment; any other
+   is someone else's.
 3. Else it is created, with a requestid derived from the Export's key.
 4. An existing PO that differs from the commitment (rejected, corrected, resent) gets one
    sparse update: our lines, vendor, AP account, DocNumber and our marker block; a QuickBooks
@@ -34,7 +37,7 @@ from quickbooks_online.mapping import (
     sov_lines_payload,
 )
 from quickbooks_online.marker import Marker, join_note, split_note
-from quickbooks_online.ours import our_lines
+from quickbooks_online.ours import our_lines, remember
 
 DUPLICATE_DOC_NUMBER = "6140"
 LINE_NUMBER = re.compile(r"(\d+)\. ")
@@ -63,7 +66,9 @@ def push_commitment(export: Export) -> ExportResult:
     for attempt in range(3):
         key = request_id(export.idempotency_key, f"a{export.attempts}", attempt)
         try:
-            return _push_once(commitment, key, tried_before or attempt > 0)
+            result, po = _push_once(commitment, key, tried_before or attempt > 0)
+            remember(commitment.id, po)  # a CCO's export then updates it in one call
+            return result
         except QboStaleError:
             continue  # 5010: read again and decide again
         except (ForeignPurchaseOrder, WrongPurchaseOrder):
@@ -84,7 +89,9 @@ def _marked_ours(commitment: Commitment, pos: list[dict]) -> dict | None:
     return None
 
 
-def _push_once(commitment: Commitment, key: str, tried_before: bool) -> ExportResult:
+def _push_once(commitment: Commitment, key: str, tried_before: bool
+               ) -> tuple[ExportResult, dict]:
+    """(the result, the PurchaseOrder as QuickBooks now holds it)."""
     if commitment.qbo_purchase_order_id:
         po = purchase_orders.read(commitment.qbo_purchase_order_id)
         if _restore_requested(commitment):
@@ -92,26 +99,31 @@ def _push_once(commitment: Commitment, key: str, tried_before: bool) -> ExportRe
         if link_of(commitment) is not None:
             return _bring_linked_up_to_date(commitment, po, key)
         return _bring_up_to_date(commitment, po, key)
-    found = purchase_orders.find_by_doc_number(commitment.doc_number)
-    ours = _marked_ours(commitment, found)
-    if ours is None and tried_before:
-        # Renumbered in QuickBooks after a create whose answer we lost: our marker still
-        # says whose it is. One more query, only when an earlier try may have created it.
-        ours = _marked_ours(commitment,
-                            purchase_orders.find_by_vendor(commitment.vendor.qbo_vendor_id))
-    if ours is not None:
-        return _bring_up_to_date(commitment, ours, key)
-    if found:
-        raise ForeignPurchaseOrder(
-            f"QuickBooks already has a purchase order numbered {commitment.doc_number} "
-            f"(Id {found[0]['Id']}) that ChangeOrder Desk did not create for this commitment. "
-            "Renumber one of them (or give this project a DocNumber prefix), then retry.",
-            DUPLICATE_DOC_NUMBER)
+    if tried_before:
+        # Only an earlier try may have created our PO (its answer lost): look for it by its
+        # DocNumber first. A first try creates directly; a PO someone else numbered so makes
+        # QuickBooks refuse the create (6140), and the next try looks (push_commitment).
+        found = purchase_orders.find_by_doc_number(commitment.doc_number)
+        ours = _marked_ours(commitment, found)
+        if ours is None:
+            # Renumbered in QuickBooks after a create whose answer we lost: our marker still
+            # says whose it is. One more query, only when an earlier try may have created it.
+            ours = _marked_ours(commitment,
+                                purchase_orders.find_by_vendor(commitment.vendor.qbo_vendor_id))
+        if ours is not None:
+            return _bring_up_to_date(commitment, ours, key)
+        if found:
+            raise ForeignPurchaseOrder(
+                f"QuickBooks already has a purchase order numbered {commitment.doc_number} "
+                f"(Id {found[0]['Id']}) that ChangeOrder Desk did not create for this "
+                "commitment. Renumber one of them (or give this project a DocNumber prefix), "
+                "then retry.", DUPLICATE_DOC_NUMBER)
     payload = purchase_order_payload(commitment, require_connection())
     created = purchase_orders.create(payload, key)
     lines = payload["Line"]
     return result_of(created, sent_line_ids(
-        lines, created, [(sov.id, i) for i, (sov, _) in enumerate(sov_lines_payload(commitment))]))
+        lines, created, [(sov.id, i) for i, (sov, _) in enumerate(sov_lines_payload(commitment))]
+    )), created
 
 
 def _restore_requested(commitment: Commitment) -> bool:
@@ -119,7 +131,7 @@ def _restore_requested(commitment: Commitment) -> bool:
         QboPurchaseOrderState.commitment_id == commitment.id)) is not None
 
 
-def _restore(commitment: Commitment, po: dict, key: str) -> ExportResult:
+def _restore(commitment: Commitment, po: dict, key: str) -> tuple[ExportResult, dict]:
     """"Restore ours" after a change made in QuickBooks: one sparse update that puts back the
     amount we wrote on each of our lines and our DocNumber; every other line, the Memo and
     the note stay as QuickBooks holds them."""
@@ -134,7 +146,7 @@ def _restore(commitment: Commitment, po: dict, key: str) -> ExportResult:
     saved = purchase_orders.sparse_update(po, {"Line": lines,
                                                "DocNumber": commitment.doc_number},
                                           request_id(key, f"r{po['SyncToken']}"))
-    return result_of(saved, {})
+    return result_of(saved, {}), saved
 
 
 def known_line_ids(commitment: Commitment) -> set[str]:
@@ -201,7 +213,8 @@ def note_of(commitment: Commitment, po: dict) -> tuple[str, Marker | None]:
     return user_text, marker
 
 
-def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResult:
+def _bring_up_to_date(commitment: Commitment, po: dict, key: str
+                      ) -> tuple[ExportResult, dict]:
     user_text, marker = note_of(commitment, po)
     matched, ours = _ours(commitment, po)
     wanted = sov_lines_payload(commitment)
@@ -221,7 +234,7 @@ def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResul
     positions = [(sov.id, i) for i, (sov, _) in enumerate(wanted)]
     if same:
         return result_of(po, {sov_id: str(our_lines[i]["Id"]) for sov_id, i in positions
-                              if our_lines[i].get("Id")})
+                              if our_lines[i].get("Id")}), po
     lines = our_lines + theirs
     saved = purchase_orders.sparse_update(po, {
         "Line": lines,
@@ -230,11 +243,12 @@ def _bring_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResul
         "DocNumber": commitment.doc_number,
         "PrivateNote": note,
     }, request_id(key, f"u{po['SyncToken']}"))
-    return result_of(saved, sent_line_ids(lines, saved, positions))
+    return result_of(saved, sent_line_ids(lines, saved, positions)), saved
 
 
 
-def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str) -> ExportResult:
+def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str
+                             ) -> tuple[ExportResult, dict]:
     """The first export of a commitment linked to a PurchaseOrder that was already in
     QuickBooks: one sparse update of its lines and note, nothing else (DocNumber, vendor,
     Memo and the bookkeeper's own lines stay as they are).
@@ -263,7 +277,7 @@ def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str) -> Expo
     if (marker is not None and len(line_ids) == len(commitment.sov_lines)
             and all(row.change == 0 for row in plan.preview)
             and (po.get("PrivateNote") or "") == note):
-        return result_of(po, line_ids)  # already as wanted: write nothing
+        return result_of(po, line_ids), po  # already as wanted: write nothing
     saved = purchase_orders.sparse_update(po, {"Line": plan.lines, "PrivateNote": note},
                                           request_id(key, f"u{po['SyncToken']}"))
-    return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines))
+    return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines)), saved
