@@ -44,7 +44,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TOKEN_KEY = "bXq2o3CqvI2cYk8nWm1Jx9a0lC3d6tQ9pW2sE5rT7uY="  # a scratch database's only
+TOKEN_KEY = "bXq2o3CqvI2cYk8nWm1Jx9a0lC3d6tQ9pW2sE5rT7uY="  # noqa: S105 (scratch databases only)
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 SAVES = ("save SOV line", "save CCO line", "save change event item")
 
@@ -92,7 +92,7 @@ def serve(target: str, cwd: Path, env: dict, log: Path, workers: int = 1,
                "--timeout", "120", "--keep-alive", "30"]
     if worker_class == "gthread":
         command += ["--worker-class", "gthread", "--threads", "1"]
-    process = subprocess.Popen(command + [target], cwd=cwd, env=env,  # noqa: S603
+    process = subprocess.Popen([*command, target], cwd=cwd, env=env,  # noqa: S603
                                stdout=log.open("a"), stderr=subprocess.STDOUT,
                                start_new_session=True)
     deadline = time.monotonic() + 90

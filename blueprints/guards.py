@@ -41,3 +41,12 @@ def load_project(project_id: int, needed: ProjectRole = ProjectRole.READ_ONLY) -
     if not has_project_role(current_user, project, needed):
         abort(403)
     return project
+
+
+def keep_loaded(record, relationship: str, target) -> None:
+    """``record.<relationship>`` is ``target``, which the guard has just read: set as loaded,
+    with nothing to flush. The session holds records only while something refers to them, so
+    without this the page would read the project (or commitment) a second time."""
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    set_committed_value(record, relationship, target)

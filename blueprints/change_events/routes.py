@@ -22,7 +22,7 @@ from blueprints.fields import (
     submit,
     unique_ids,
 )
-from blueprints.guards import load_project
+from blueprints.guards import keep_loaded, load_project
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, paged_at, render, render_partial
 from extensions import db
@@ -78,6 +78,7 @@ def load_change_event(project_id: int, ce_id: int,
     ce = db.get_or_404(ChangeEvent, ce_id)
     if ce.project_id != project.id:
         abort(404)
+    keep_loaded(ce, "project", project)
     return ce
 
 

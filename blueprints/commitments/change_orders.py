@@ -12,6 +12,7 @@ from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
 from blueprints.commitments.routes import erp_panel_for, load_commitment
 from blueprints.fields import Outcome, submit, unique_ids
+from blueprints.guards import keep_loaded
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
@@ -53,6 +54,7 @@ def load_cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
     cco = db.get_or_404(ChangeOrder, cco_id)
     if cco.commitment_id != commitment.id or not can_view(current_user, cco):
         abort(404)  # a private CCO does not reveal that it exists
+    keep_loaded(cco, "commitment", commitment)
     return cco
 
 

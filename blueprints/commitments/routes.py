@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from blueprints.commitments import bp
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
 from blueprints.fields import enum_or_none, offer, parse_id, submit, unique_ids
-from blueprints.guards import load_project
+from blueprints.guards import keep_loaded, load_project
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
@@ -49,6 +49,7 @@ def load_commitment(project_id: int, commitment_id: int,
     commitment = db.get_or_404(Commitment, commitment_id)
     if commitment.project_id != project.id:
         abort(404)
+    keep_loaded(commitment, "project", project)
     return commitment
 
 
