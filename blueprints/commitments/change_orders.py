@@ -11,7 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from blueprints.commitments import bp
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
 from blueprints.commitments.routes import erp_panel_for, load_commitment
-from blueprints.fields import Outcome, submit, unique_ids
+from blueprints.fields import Outcome, keep_records, submit, unique_ids
 from blueprints.guards import keep_loaded
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
@@ -47,12 +47,16 @@ from workflow.change_orders import (
 NEW_LINE = "new"
 
 
-def load_cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
+def load_cco(project_id: int, commitment_id: int, cco_id: int, page: bool = False
+             ) -> ChangeOrder:
+    """The CCO, if the user may see it; ``page``: with everything its page shows
+    (workflow/pages.py), read once."""
     from workflow.change_orders import can_view
+    from workflow.pages import page_by_id
 
     commitment = load_commitment(project_id, commitment_id)
-    cco = db.get_or_404(ChangeOrder, cco_id)
-    if cco.commitment_id != commitment.id or not can_view(current_user, cco):
+    cco = page_by_id(ChangeOrder, cco_id) if page else db.session.get(ChangeOrder, cco_id)
+    if cco is None or cco.commitment_id != commitment.id or not can_view(current_user, cco):
         abort(404)  # a private CCO does not reveal that it exists
     keep_loaded(cco, "commitment", commitment)
     return cco
@@ -86,15 +90,17 @@ def _urls(cco: ChangeOrder) -> dict:
             "cco_id": cco.id}
 
 
-def _page_context(cco: ChangeOrder, **extra) -> dict:
+def _page_context(cco: ChangeOrder, loaded: bool = False, **extra) -> dict:
+    """``loaded``: the CCO was read for its page (``load_cco(page=True)``)."""
     from workflow.pages import change_order_page
 
-    cco = change_order_page(cco)
+    if not loaded:
+        cco = change_order_page(cco)
     return {
         **CCO_LINES.row_context(cco),
         "can_edit": can_edit(current_user, cco),
         "new_line_form": CCO_LINES.form(cco, blank=True),
-        "subject": cco, "panel": erp_panel_for(cco), "withdrawal": approvals.last_withdrawal(cco),
+        "subject": cco, "panel": erp_panel_for(cco),  # "withdrawal" comes with the row context
         **history_page(lambda before, limit: history.history_for(cco, before, limit)), **extra,
     }
 
@@ -129,8 +135,8 @@ def create_cco(project_id: int, commitment_id: int):
 @bp.get("/<int:commitment_id>/change-orders/<int:cco_id>")
 @login_required
 def show_cco(project_id: int, commitment_id: int, cco_id: int):
-    cco = load_cco(project_id, commitment_id, cco_id)
-    return render_template("change_orders/show.html", **_page_context(cco))
+    cco = load_cco(project_id, commitment_id, cco_id, page=True)
+    return render_template("change_orders/show.html", **_page_context(cco, loaded=True))
 
 
 @bp.get("/<int:commitment_id>/change-orders/<int:cco_id>/header")
@@ -195,10 +201,15 @@ class ChangeOrderLines(LineKind):
         return _urls(cco)
 
     def fill_choices(self, form, cco, line):
-        sov_lines = db.session.scalars(
-            select(SovLine).where(SovLine.commitment_id == cco.commitment_id)
-            .options(joinedload(SovLine.cost_code), joinedload(SovLine.category))
-            .order_by(SovLine.line_number))
+        from sqlalchemy import inspect
+
+        if "sov_lines" not in inspect(cco.commitment).unloaded:  # read with the page
+            sov_lines = cco.commitment.sov_lines
+        else:  # kept for the request: the save that checks the chosen line finds it read
+            sov_lines = keep_records(db.session.scalars(
+                select(SovLine).where(SovLine.commitment_id == cco.commitment_id)
+                .options(joinedload(SovLine.cost_code), joinedload(SovLine.category))
+                .order_by(SovLine.line_number)).all())
         form.sov_line_id.choices = [
             SelectChoice("", "New line (choose cost code + category)")] + [
             SelectChoice(s.id, f"{s.line_number}. {s.description} ({s.cost_code.code} "

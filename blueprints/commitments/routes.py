@@ -44,10 +44,16 @@ from workflow.permissions import has_project_role
 
 
 def load_commitment(project_id: int, commitment_id: int,
-                    needed: ProjectRole = ProjectRole.READ_ONLY) -> Commitment:
+                    needed: ProjectRole = ProjectRole.READ_ONLY, page: bool = False
+                    ) -> Commitment:
+    """The commitment, if the user holds ``needed`` on its project; ``page``: with everything
+    its page shows (workflow/pages.py), read once."""
+    from workflow.pages import page_by_id
+
     project = load_project(project_id, needed)
-    commitment = db.get_or_404(Commitment, commitment_id)
-    if commitment.project_id != project.id:
+    commitment = (page_by_id(Commitment, commitment_id) if page
+                  else db.session.get(Commitment, commitment_id))
+    if commitment is None or commitment.project_id != project.id:
         abort(404)
     keep_loaded(commitment, "project", project)
     return commitment
@@ -165,10 +171,12 @@ def _cco_actions(commitment: Commitment, can_edit: bool) -> list[PageAction]:
     return actions
 
 
-def _page_context(commitment: Commitment) -> dict:
+def _page_context(commitment: Commitment, loaded: bool = False) -> dict:
+    """``loaded``: the commitment was read for its page (``load_commitment(page=True)``)."""
     from workflow.pages import commitment_page
 
-    commitment = commitment_page(commitment)
+    if not loaded:
+        commitment = commitment_page(commitment)
     can_edit = _can_edit(commitment.project)
     return {
         **SOV_LINES.row_context(commitment),
@@ -185,8 +193,8 @@ def _page_context(commitment: Commitment) -> dict:
 @bp.get("/<int:commitment_id>")
 @login_required
 def show(project_id: int, commitment_id: int):
-    commitment = load_commitment(project_id, commitment_id)
-    return render_template("commitments/show.html", **_page_context(commitment))
+    commitment = load_commitment(project_id, commitment_id, page=True)
+    return render_template("commitments/show.html", **_page_context(commitment, loaded=True))
 
 
 @bp.get("/<int:commitment_id>/edit")
