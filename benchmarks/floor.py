@@ -20,8 +20,9 @@ benchmarks/seed.py (``--reuse`` keeps one seeded by an earlier run). Then, all o
   changed amount with ``HX-Request: true`` and the CSRF token, as the row's form does.
 
 Prints, per size, each page's p50 and p95 and their ratio to the floor's p50 and p95 measured
-in the same run, and the SQL statements each page runs (counted once, in process). ``--app-root``
-serves another checkout of the app (e.g. main's, for a before/after table on one machine).
+in the same run, and the SQL statements each page runs (counted once, in process). ``--compare
+CHECKOUT`` also serves another checkout's app (e.g. main's worktree) on the same database, its
+pages in the same rounds: a before/after table measured side by side.
 """
 
 from __future__ import annotations
@@ -300,29 +301,38 @@ def statement_counts(app, measured, make_form) -> dict[str, int]:
 
 
 def measure(size: int, args) -> list[Row]:
+    """Every page of every checkout (``--compare``) and the floor, interleaved in one run."""
     from benchmarks import seed as seeding
     from qbo_sandbox import SandboxServer
 
     work = Path(tempfile.mkdtemp(prefix="floor-"))
     os.environ["QBO_TOKEN_KEY"] = TOKEN_KEY
+    checkouts = [("", ROOT)] + [(f"{Path(root).name}: ", Path(root))
+                                for root in args.compare]
     with SandboxServer() as server:
         url, seeded, app = prepare(size, args.database_url, server, str(work), args.reuse)
         env = environment(url, server)
-        web, port = serve("app:create_app()", Path(args.app_root), env, work / "app.log")
-        floor, floor_port = serve("benchmarks.floor_app:app", ROOT, env, work / "floor.log")
+        servers = []
         try:
-            users = {"pm": Client(port).login(seeding.PM_EMAIL, seeding.PASSWORD),
-                     "approver": Client(port).login(seeding.APPROVER_EMAIL, seeding.PASSWORD)}
-            floor_client = Client(floor_port)
+            floor, floor_port = serve("benchmarks.floor_app:app", ROOT, env, work / "floor.log")
+            servers.append(floor)
+            rounds = [("floor", Client(floor_port), "/")]
             measured = pages(seeded)
             make_form = forms(app, seeded)
-            users["pm"].token(users["pm"].request("GET", measured[1][2])[1])
-            timings: dict[str, list[float]] = {name: [] for name, *_ in measured}
-            timings["floor"] = []
+            for label, root in checkouts:
+                web, port = serve("app:create_app()", root, env,
+                                  work / f"app{len(servers)}.log")
+                servers.append(web)
+                users = {"pm": Client(port).login(seeding.PM_EMAIL, seeding.PASSWORD),
+                         "approver": Client(port).login(seeding.APPROVER_EMAIL,
+                                                        seeding.PASSWORD)}
+                users["pm"].token(users["pm"].request("GET", measured[1][2])[1])
+                rounds += [(label + name, users[user], path) for name, user, path in measured]
+            timings: dict[str, list[float]] = {name: [] for name, *_ in rounds}
             for n in range(args.warmup + args.requests):
-                for name, user, path in [("floor", "", "/"), *measured]:
-                    client = floor_client if name == "floor" else users[user]
-                    data = make_form[name]() if name in SAVES else None
+                for name, client, path in rounds:
+                    save = name.split(": ")[-1]
+                    data = make_form[save]() if save in SAVES else None
                     start = time.perf_counter()
                     if data is None:
                         status, _ = client.request("GET", path)
@@ -334,9 +344,9 @@ def measure(size: int, args) -> list[Row]:
                     if n >= args.warmup:
                         timings[name].append(elapsed)
         finally:
-            stop(web)
-            stop(floor)
-        counts = statement_counts(app, measured, make_form)
+            for process in servers:
+                stop(process)
+        counts = statement_counts(app, measured, make_form)  # this checkout's code
         from extensions import db
 
         with app.app_context():
@@ -344,9 +354,10 @@ def measure(size: int, args) -> list[Row]:
     floor50, floor95 = statistics.median(timings["floor"]), p95(timings["floor"])
     rows = [Row("floor (Flask, 25 cards, no database)", size, floor50, floor95, floor50,
                 floor95, 0, len(timings["floor"]))]
-    for name, *_ in measured:
+    for name, *_ in rounds[1:]:
         rows.append(Row(name, size, statistics.median(timings[name]), p95(timings[name]),
-                        floor50, floor95, counts.get(name), len(timings[name])))
+                        floor50, floor95, None if ": " in name else counts.get(name),
+                        len(timings[name])))
     return rows
 
 
@@ -372,7 +383,10 @@ def main(argv: list[str] | None = None) -> str:
                              "databases' prefix)")
     parser.add_argument("--reuse", action="store_true",
                         help="keep a scratch database seeded by an earlier run")
-    parser.add_argument("--app-root", default=str(ROOT), help="the checkout of the app to serve")
+    parser.add_argument("--compare", action="append", default=[], metavar="CHECKOUT",
+                        help="also serve the app of another checkout (e.g. main's worktree), "
+                             "its pages interleaved with this one's: a before/after table "
+                             "from one run")
     args = parser.parse_args(argv)
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
     rows: list[Row] = []
@@ -380,8 +394,8 @@ def main(argv: list[str] | None = None) -> str:
         rows += measure(size, args)
     report = "\n".join([
         f"## Pages against the framework's floor (gunicorn, 1 worker, keep-alive, PostgreSQL; "
-        f"{args.requests} interleaved rounds after {args.warmup} warm-up; app: {args.app_root})",
-        "", table(rows)])
+        f"{args.requests} interleaved rounds after {args.warmup} warm-up; statements: this "
+        "checkout's, counted in process)", "", table(rows)])
     print(report)
     return report
 
