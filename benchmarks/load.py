@@ -44,6 +44,7 @@ from benchmarks.floor import (
     TOKEN_KEY,
     Client,
     admin_sql,
+    analyze,
     database_exists,
     environment,
     p95,
@@ -114,9 +115,10 @@ def prepare(base: str, size: int, server, work: Path, accepts: int, users: int):
             select(Commitment).where(Commitment.project_id.in_(projects))
             .order_by(Commitment.project_id != seeded.project_id, Commitment.id))
             if c.erp_editable and c.sov_lines][:users]
-        lines = [(c.id, c.sov_lines[0].id, c.sov_lines[0].amount, c.sov_lines[0].version,
-                  c.sov_lines[0].description, c.sov_lines[0].cost_code_id,
-                  c.sov_lines[0].category_id) for c in editable[:users]]
+        lines = [(c.project_id, c.id, c.sov_lines[0].id, c.sov_lines[0].amount,
+                  c.sov_lines[0].version, c.sov_lines[0].description,
+                  c.sov_lines[0].cost_code_id, c.sov_lines[0].category_id)
+                 for c in editable[:users]]
         # What the approvers accept: commitments waiting in the inbox, not yet in QuickBooks.
         waiting = list(db.session.scalars(
             select(Commitment.id).where(Commitment.erp_status == "ready_to_export",
@@ -133,14 +135,15 @@ def prepare(base: str, size: int, server, work: Path, accepts: int, users: int):
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
+    analyze(url)
     return url, seeded, lines, waiting
 
 
 def manager(figures: Figures, client: Client, seeded, line, stop_at: float, think: float,
             rng: random.Random) -> None:
     project = f"/projects/{seeded.project_id}"
-    commitment_id, line_id, amount, version, description, cost_code, category = line
-    own = f"{project}/commitments/{commitment_id}"
+    project_id, commitment_id, line_id, amount, version, description, cost_code, category = line
+    own = f"/projects/{project_id}/commitments/{commitment_id}"
     pages = [("commitments list", f"{project}/commitments/"),
              ("change events list", f"{project}/change-events/"),
              ("commitment page", own),
