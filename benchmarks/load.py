@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--think", type=float, default=1.0,
                         help="mean pause between a user's requests, seconds (0: none)")
-    parser.add_argument("--accept-every", type=int, default=10,
+    parser.add_argument("--accept-every", type=int, default=5,
                         help="an approver's every Nth request is an Accept")
     parser.add_argument("--accepts", type=int, default=50, help="Accept to Synced samples")
     parser.add_argument("--size", type=int, default=1000, help="rows of each kind seeded")
