@@ -7,8 +7,8 @@ What runs, all on loopback and all started (and stopped) here:
 * a scratch PostgreSQL database ``soak_<pid>`` on the server of ``--postgres`` (default: the
   server of DATABASE_URL when it is PostgreSQL, else ``postgresql://127.0.0.1:5432/postgres``),
   created, migrated and seeded here and dropped at the end;
-* a redis-server of its own on a free port (appendonly, restarted as a fault: as a process
-  manager restarts it); the shared Redis is never touched;
+* a redis-server of its own on a free port (tests/redis_server.py, with an append-only file,
+  restarted as a fault: as a process manager restarts it); the shared Redis is never touched;
 * the QuickBooks sandbox (qbo_sandbox) over HTTP in a thread of this process, whose fault hooks
   answer 429, 500, dropped connections (before, and after the write was applied) and slow
   replies; a 5010 comes as QuickBooks gives it, to a write after someone edited the
@@ -47,8 +47,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,85 +61,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from tests.processes import descendants, kill_whole
+from tests.processes import free_port, kill_horse, kill_whole
+from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "soak-password-1234"  # noqa: S105 (the soak's own users, in a scratch database)
 DEMO_REALM = "9341453050298165"
 SETTLE_SECONDS = 60
-# An unsent notification claimed more than 30 s ago: the mail job that claimed it was killed
-# (a mail job takes well under a second). workflow/notifications.py frees such a claim only
-# after CLAIM_EXPIRES (10 minutes), so that email is late by up to 10 minutes.
-HELD_BY_A_DEAD_JOB = "claim IS NOT NULL AND claimed_at < now() - interval '30 seconds'"
 OWED = "SELECT count(*) FROM pending_notifications WHERE sent_at IS NULL"
 FAULT_KINDS = ("kill horse", "kill worker", "restart redis", "qbo 429", "qbo 500",
                "qbo user edits a PO (5010)", "qbo drop", "qbo drop_after_apply", "qbo slow")
 # The hidden field of a form, or the header every htmx request carries (base.html).
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
-
-
-# ---- processes ------------------------------------------------------------------------------
-def free_port(first: int = 20000, last: int = 30000) -> int:
-    for port in random.sample(range(first, last), 200):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free loopback port")
-
-
-def _wait_port(port: int, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"{what} did not listen on port {port} within {seconds} s")
-
-
-def _process_group(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[2])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-class Redis:
-    """A redis-server of the soak's own, on a free port, with an append-only file: a restart
-    (SIGTERM, then a new process) keeps the queue, as a process manager's restart does."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port(6400, 6999)
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        _wait_port(self.port, 10, "redis-server")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
 
 
 # ---- the run's figures ----------------------------------------------------------------------
@@ -204,7 +136,7 @@ class Soak:
         self.work = Path(tempfile.mkdtemp(prefix="soak-"))
         self.database = f"soak_{os.getpid()}"
         self.server_url = args.postgres
-        self.redis = Redis(self.work)
+        self.redis = RedisServer(self.work, persistent=True)
         self.web: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
         self.worker_lock = threading.Lock()
@@ -455,21 +387,9 @@ class Soak:
         return True
 
     def _kill_horse(self) -> bool:
-        """SIGKILL of the work horse alone (the forked process running a job, in a process
-        group of its own; the scheduler stays in the worker's), when one runs within 3 s."""
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            with self.worker_lock:
-                worker = self.worker
-                horses = [pid for pid in descendants(worker.pid)
-                          if _process_group(pid) not in (None, worker.pid)]
-                if horses:
-                    for pid in horses:
-                        with suppress(ProcessLookupError):
-                            os.kill(pid, signal.SIGKILL)
-                    return True
-            time.sleep(0.05)
-        return False
+        """SIGKILL of the work horse alone, when one runs within 3 s."""
+        with self.worker_lock:
+            return kill_horse(self.worker)
 
     # -- the run ------------------------------------------------------------------------------
     @property
@@ -515,17 +435,8 @@ class Soak:
                     "(SELECT count(*) FROM change_orders WHERE erp_status = 'exporting')")),
                 "reopen pending": db.scalar(text(
                     "SELECT count(*) FROM change_orders WHERE erp_reopen_pending")),
-                "emails owed": db.scalar(text(OWED + self._tolerated())),
+                "emails owed": db.scalar(text(OWED)),
             }
-
-    def _tolerated(self) -> str:
-        return f" AND NOT ({HELD_BY_A_DEAD_JOB})" if self.args.tolerate_killed_mail_claims else ""
-
-    def held_emails(self) -> int:
-        from sqlalchemy import text
-
-        with self.engine.connect() as db:
-            return db.scalar(text(f"{OWED} AND {HELD_BY_A_DEAD_JOB}"))
 
     def settle(self) -> float | None:
         started = time.monotonic()
@@ -557,7 +468,7 @@ class Soak:
                 with self.engine.connect() as db:
                     owed = OWED.replace("count(*)", "kind, action, subject_type, subject_id, "
                                         "created_at, due_at, claim, claimed_at")
-                    for row in db.execute(text(owed + self._tolerated())):
+                    for row in db.execute(text(owed)):
                         breaches.append(f"email owed: {dict(row._mapping)}")
         breaches += [f"the app answered {e}" for e in self.figures.server_errors[:20]]
         with self.engine.connect() as db:
@@ -576,7 +487,6 @@ class Soak:
             self.retries = db.scalar(text("SELECT coalesce(sum(retries), 0) FROM exports"))
             self.exports = db.scalar(text("SELECT count(*) FROM exports"))
             self.emails = db.scalar(text("SELECT count(*) FROM sent_emails"))
-        self.held = self.held_emails()
         with self.engine.connect() as db:
             commitments = db.execute(text(
                 "SELECT id, number, erp_status, qbo_purchase_order_id FROM commitments")).all()
@@ -658,8 +568,6 @@ class Soak:
             ("time to settle", f"{settled:.1f} s" if settled is not None else "NOT SETTLED"),
             ("QuickBooks calls per export", f"{calls / self.exports:.2f}" if self.exports else "-"),
             ("emails written", str(self.emails)),
-            ("emails held by a killed mail job's claim (late up to 10 min)",
-             str(self.held) + (" (tolerated)" if self.args.tolerate_killed_mail_claims else "")),
             ("final states", ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items()))),
             ("breaches", str(len(breaches))),
         ]
@@ -721,9 +629,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reject-rate", type=float, default=0.2)
     parser.add_argument("--fault-every", type=float, nargs=2, default=(3.0, 8.0),
                         metavar=("MIN", "MAX"), help="seconds between faults (uniform)")
-    parser.add_argument("--tolerate-killed-mail-claims", action="store_true",
-                        help="a notification whose mail job was killed mid-send waits for its "
-                             "claim to expire (10 minutes): count it, but not as a breach")
     parser.add_argument("--seed", type=int, default=None, help="random seed (a run to repeat)")
     parser.add_argument("--keep-logs", action="store_true",
                         help="keep the gunicorn and worker logs (their folder is printed)")

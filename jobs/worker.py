@@ -7,11 +7,16 @@
 * Every QBO_CDC_INTERVAL_MINUTES (default 5) it queues a change data capture poll of the
   connected QuickBooks company (jobs/quickbooks_changes.py).
 * RQ calls no job callback when the work horse dies (out of memory, SIGKILL); this worker
-  hears of it and queues the export again (jobs.exports.work_horse_died).
+  hears of it and queues the export again (jobs.exports.work_horse_died), and frees the
+  notification emails the job had claimed and queues their mailing
+  (jobs.notifications.job_died).
 * A worker killed outright (``kill -9`` of all its processes) leaves RQ's scheduler lock
   behind for a minute: a new worker on the same host frees a lock whose holder's process is
   gone, so retries scheduled before the kill run on time. (The outbox, for its part, treats
   a started job whose worker process is gone as dead at once: jobs/outbox.py.)
+* Redis going away does not stop its scheduler (``Scheduler``): RQ's ends at the first
+  ConnectionError and was started again only by the next maintenance pass, so a retry due
+  meanwhile ran up to 30 s late.
 * Redis going away does not end the worker: RQ's loop quits on it, and this worker waits for
   Redis with a growing pause (1 s … RECONNECT_MAX_WAIT) and starts its loop again, under a new
   name, running the outbox first. Only a requested stop (SIGTERM, SIGINT) ends it.
@@ -33,11 +38,14 @@ from contextlib import suppress
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Worker as RqWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.scheduler import RQScheduler
 
 log = logging.getLogger(__name__)
 
 OUTBOX_INTERVAL = 30  # seconds between outbox passes (and the longest idle wait on Redis)
 RECONNECT_MAX_WAIT = 30.0  # the longest pause between two looks for a Redis that went away
+SCHEDULER_MAX_WAIT = 4.0  # the scheduler's longest pause between two looks for Redis
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 
 
@@ -62,6 +70,28 @@ def process_is_gone(hostname: str | None, pid: int | str | None) -> bool:
         return False
 
 
+def job_is_running(connection, job_ids) -> bool | None:
+    """Is the RQ job (under any of ``job_ids``) still running: started, and its worker alive
+    and beating its heart? None when Redis knows no such job."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from jobs.outbox import HEARTBEAT_GRACE, _as_utc, worker_is_gone
+    from models.types import utcnow
+
+    for job_id in job_ids:
+        try:
+            job = Job.fetch(job_id, connection=connection)
+            status = job.get_status(refresh=True)
+        except NoSuchJobError:
+            continue
+        if getattr(status, "value", status) != "started" or worker_is_gone(job.worker_name):
+            return False
+        beat = _as_utc(job.last_heartbeat) or _as_utc(job.started_at)
+        return beat is not None and utcnow() - beat < HEARTBEAT_GRACE
+    return None
+
+
 def _in_app(what: str, action) -> None:
     """Run ``action`` with the app's database, then close every connection it opened."""
     from extensions import db
@@ -76,6 +106,40 @@ def _in_app(what: str, action) -> None:
                 db.engine.dispose()
     except Exception:  # the worker itself must keep going
         log.exception("could not %s", what)
+
+
+class Scheduler(RQScheduler):
+    """RQ's scheduler (the worker's child process that queues retries when they fall due),
+    riding out a Redis outage. RQ's own ends its process at the first ConnectionError, and the
+    worker starts another only at its next maintenance pass, up to 30 s later (RQ's worker
+    itself waits for Redis inside its loop, so ``Worker.work`` never hears of the outage):
+    every retry due meanwhile ran that late, and an export still "Exporting" 60 s after the
+    soak's faults stopped was one whose retry was due just after a Redis restart. This one
+    waits for Redis (1 s … SCHEDULER_MAX_WAIT) and goes on where it was."""
+
+    def work(self):
+        self._install_signal_handlers()
+        born = False
+        wait = 1.0
+        while not self._stop_requested:
+            try:
+                if not born:
+                    self.register_birth()
+                    born = True
+                if self.should_reacquire_locks:
+                    self.acquire_locks()
+                self.heartbeat()  # takes its locks again if they lapsed meanwhile
+                self.enqueue_scheduled_jobs()
+            except REDIS_DOWN as error:
+                self.log.warning("Scheduler: Redis unreachable (%s); looking again in %.0f s",
+                                 type(error).__name__, wait)
+                time.sleep(wait)
+                wait = min(wait * 2, SCHEDULER_MAX_WAIT)
+                continue
+            wait = 1.0
+            time.sleep(self.interval)
+        with suppress(*REDIS_DOWN):
+            self.stop()
 
 
 class Worker(RqWorker):
@@ -137,6 +201,10 @@ class Worker(RqWorker):
         # Our old registration may still look alive in Redis (its death could not be
         # written): a new name avoids "There exists an active worker named …".
         self.name = uuid.uuid4().hex
+        old = self.scheduler
+        if old is not None and old._process is not None and old._process.is_alive():
+            old._process.terminate()  # it rode the outage out: stopped, it frees its lock
+            old._process.join(10)  # for the scheduler the loop starts again below
         self.scheduler = None
         self.last_cleaned_at = None  # the outbox runs first thing
         self._stop_requested = False
@@ -144,9 +212,28 @@ class Worker(RqWorker):
 
     # ---- a killed worker's leftovers -----------------------------------------------------------
 
-    def _start_scheduler(self, *args, **kwargs):
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO",
+                         date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+                         log_format: str = DEFAULT_LOGGING_FORMAT) -> None:
+        """RQ's ``_start_scheduler`` with our ``Scheduler``, after freeing the locks of dead
+        schedulers."""
         self.free_dead_scheduler_locks()
-        return super()._start_scheduler(*args, **kwargs)
+        self.scheduler = Scheduler(
+            self.queues, connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format, log_format=log_format, serializer=self.serializer)
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if burst:
+            try:
+                self.scheduler.register_birth()
+                self.scheduler.enqueue_scheduled_jobs()
+            finally:
+                self.scheduler.release_locks()
+                self.scheduler.register_death()
+        else:
+            self.scheduler.start()
 
     def free_dead_scheduler_locks(self) -> int:
         """Release each of our queues' scheduler locks held by a scheduler process of this
@@ -174,6 +261,11 @@ class Worker(RqWorker):
 
     def handle_work_horse_killed(self, job, retpid, ret_val, rusage):
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)
+        from jobs.notifications import job_died
+
+        # Any job may mail (mail_due, and the jobs that record a notice then mail it): the
+        # emails it had claimed are owed still, and are mailed now.
+        _in_app(f"release the email claims of job {job.id}", lambda: job_died(job.id))
         if not job.func_name.endswith(("run_export", "export_commitment")):
             return
         from jobs.exports import work_horse_died

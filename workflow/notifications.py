@@ -22,14 +22,20 @@ when Redis is down; the worker mails them (``mail_due``, queued after the commit
 maintenance pass). The job that mails a batch claims its rows with one conditional UPDATE,
 so two jobs never mail the same row; the email says every row it claims (a row is marked
 sent only by an email that said it). A batch whose mail fails is released and tried again
-by the next pass, and never stops the other batches. What an email says is decided when it
-is composed: a notice about a record its recipient may no longer open is dropped.
+by the next pass, and never stops the other batches. The claim is the mail job's RQ job id
+(``claim_token``), so a job killed mid-send (its work horse SIGKILLed, its worker killed
+whole) does not hold its rows until the claim expires: the worker releases them when it sees
+its horse die, and the maintenance pass releases claims whose job no longer runs
+(``release_dead_claims``, jobs/notifications.py); the next pass mails them. What an email
+says is decided when it is composed: a notice about a record its recipient may no longer
+open is dropped.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,7 +62,9 @@ from workflow.settings import config as settings
 Kind = NotificationKind
 log = logging.getLogger(__name__)
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
-CLAIM_EXPIRES = timedelta(minutes=10)  # a claim older than this is a job that died mid-send
+# A claim older than this is a job that died mid-send (the last resort: a claim taken outside
+# an RQ job, or whose job nothing could look up; a killed job's claims are released at once).
+CLAIM_EXPIRES = timedelta(minutes=10)
 TRIGGERS = {  # the history actions each kind is about
     Kind.SENT: ("sent", "resent"),
     Kind.REJECTED: ("rejected",),
@@ -333,8 +341,44 @@ def any_due(now: datetime | None = None) -> bool:
         _free_claim(now)))))
 
 
+def claim_token(job_id: str | None = None) -> str:
+    """What a mail job writes in the rows it claims: its RQ job id (a uuid's 32 hex digits
+    when the id is a uuid, as RQ's own ids are; the column holds 32 characters), so a claim
+    names the job that holds it. Outside a job (inline, a shell) a random one."""
+    if job_id is None:
+        from rq import get_current_job
+
+        job = get_current_job()
+        job_id = job.id if job is not None else None
+    if job_id:
+        if len(job_id) <= 32:
+            return job_id
+        try:
+            return uuid.UUID(job_id).hex
+        except ValueError:
+            pass
+    return uuid.uuid4().hex
+
+
+def job_ids_of(token: str) -> list[str]:
+    """The RQ job ids a claim token may stand for (``claim_token`` in reverse)."""
+    ids = [token]
+    if len(token) == 32:
+        with suppress(ValueError):
+            ids.append(str(uuid.UUID(token)))
+    return ids
+
+
+def _claimed_by(token: str, batch: Batch):
+    """The rows of ``batch`` that ``token`` holds and that are not sent yet. (One job mails
+    several batches under the same token: each batch's rows are told apart by their person
+    and kind, and a row an earlier batch sent is never taken for this one's.)"""
+    return (PendingNotification.claim == token, PendingNotification.sent_at.is_(None),
+            PendingNotification.user_id == batch.user_id, PendingNotification.kind == batch.kind)
+
+
 def _claim(batch: Batch, now: datetime) -> tuple[str, list[PendingNotification]]:
-    token = uuid.uuid4().hex
+    token = claim_token()
     db.session.execute(
         update(PendingNotification)
         .where(PendingNotification.user_id == batch.user_id,
@@ -344,9 +388,30 @@ def _claim(batch: Batch, now: datetime) -> tuple[str, list[PendingNotification]]
         .execution_options(synchronize_session=False))
     db.session.commit()
     rows = list(db.session.scalars(select(PendingNotification)
-                                   .where(PendingNotification.claim == token)
+                                   .where(*_claimed_by(token, batch))
                                    .order_by(PendingNotification.id)))
     return token, rows
+
+
+def held_claims() -> list[tuple[str, datetime]]:
+    """(token, when it was last used to claim) of each claim on rows not sent yet: the
+    maintenance pass asks whether its job still runs."""
+    return [(token, claimed_at) for token, claimed_at in db.session.execute(
+        select(PendingNotification.claim, func.max(PendingNotification.claimed_at))
+        .where(PendingNotification.claim.is_not(None), PendingNotification.sent_at.is_(None))
+        .group_by(PendingNotification.claim)).all()]
+
+
+def release(token: str) -> int:
+    """Free the unsent rows claimed by ``token`` (its job is dead: the next pass mails them);
+    how many. Commits."""
+    result = db.session.execute(
+        update(PendingNotification)
+        .where(PendingNotification.claim == token, PendingNotification.sent_at.is_(None))
+        .values(claim=None, claimed_at=None)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount
 
 
 def mail_batch(batch: Batch, now: datetime | None = None) -> bool:
@@ -365,15 +430,14 @@ def mail_batch(batch: Batch, now: datetime | None = None) -> bool:
         if message is not None:
             mail.send(user, batch.kind.value, *message)
         db.session.execute(update(PendingNotification)
-                           .where(PendingNotification.claim == token)
+                           .where(*_claimed_by(token, batch))
                            .values(sent_at=now)
                            .execution_options(synchronize_session=False))
         db.session.commit()
     except Exception:
         db.session.rollback()
         db.session.execute(update(PendingNotification)
-                           .where(PendingNotification.claim == token,
-                                  PendingNotification.sent_at.is_(None))
+                           .where(*_claimed_by(token, batch))
                            .values(claim=None, claimed_at=None)
                            .execution_options(synchronize_session=False))
         db.session.commit()
