@@ -269,11 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
     os.environ["QBO_TOKEN_KEY"] = TOKEN_KEY
     from benchmarks import seed as seeding
-    from benchmarks.soak import Redis
     from qbo_sandbox import SandboxServer
+    from tests.redis_server import RedisServer
 
     work = Path(tempfile.mkdtemp(prefix="load-"))
-    redis = Redis(work)
+    redis = RedisServer(work)
     processes = []
     with SandboxServer() as server:
         server.sandbox.configure(rate_limit_per_minute=1_000_000, concurrency_limit=1_000)
