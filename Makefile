@@ -6,7 +6,7 @@ export FLASK_APP := app
 export FLASK_RUN_HOST ?= 127.0.0.1
 export FLASK_RUN_PORT ?= 5000
 
-.PHONY: run test test-quick lint worker sandbox bench soak
+.PHONY: run test test-quick lint worker sandbox bench bench-floor bench-load soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,9 +45,21 @@ worker: $(VENV)/.installed
 sandbox: $(VENV)/.installed
 	$(BIN)/python -m qbo_sandbox --host 127.0.0.1 --port 5055
 
-# make bench BENCH_ARGS="--sizes 100,10000 --exports 200" (README: Performance)
+# make bench BENCH_ARGS="--sizes 100,10000 --exports 200" (README: Performance); then the
+# pages against the framework's floor (FLOOR_ARGS, PostgreSQL: DATABASE_URL's server).
 bench: $(VENV)/.installed
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.floor $(FLOOR_ARGS)
+
+# The pages over gunicorn as a ratio of a minimal Flask page, e.g.
+# make bench-floor FLOOR_ARGS="--sizes 100 --requests 100 --compare ../main"
+bench-floor: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.floor $(FLOOR_ARGS)
+
+# 50 users for 60 s against gunicorn x3, PostgreSQL, Redis and an rq worker, then Accept to
+# Synced (README: Performance), e.g. make bench-load LOAD_ARGS="--think 0"
+bench-load: $(VENV)/.installed
+	$(BIN)/python -m benchmarks.load $(LOAD_ARGS)
 
 # make soak SOAK_MINUTES=10 (README: Soak): gunicorn, a real worker, PostgreSQL, Redis and the
 # sandbox under mixed faults; exits non-zero on any breach.

@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         mount_sandbox(app)
         guard_sandbox_hooks(app)
     _trust_proxies(app)
+    _reads_without_a_transaction(app)
     _configure_logging(app)
     return app
 
@@ -51,7 +52,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 def _init_extensions(app: Flask) -> None:
     import models  # noqa: F401  (registers every model on the metadata)
     import workflow.erp_kinds  # noqa: F401  (registers the ERP kinds and their exporters)
-    from extensions import enable_sqlite_foreign_keys
+    from extensions import enable_sqlite_foreign_keys, ping_when_idle
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"))
@@ -60,6 +61,7 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)
+        ping_when_idle(db.engine)
 
 
 def _install_workflow_settings() -> None:
@@ -229,6 +231,31 @@ def guard_sandbox_hooks(app: Flask) -> None:
     from quickbooks_online.builtin import SandboxDoor
 
     assert isinstance(app.wsgi_app, SandboxDoor), "mount_sandbox(app) first"
+
+
+# GET pages that only read (docs/performance.md): on PostgreSQL they run on a connection in
+# autocommit, so the request costs no BEGIN and no ROLLBACK round trip. Each statement reads
+# committed data either way (READ COMMITTED); nothing here writes.
+READ_ONLY_PAGES = frozenset({
+    "projects.index", "commitments.index", "commitments.show", "commitments.show_cco",
+    "change_events.index", "change_events.show", "erp.index", "erp.changes"})
+
+
+def _reads_without_a_transaction(app: Flask) -> None:
+    from flask import request
+    from sqlalchemy.engine import Engine
+
+    from extensions import db
+
+    @app.before_request
+    def read_only_connection():
+        if request.method != "GET" or request.endpoint not in READ_ONLY_PAGES:
+            return
+        session = db.session()
+        # Only a session of its own on the engine (tests bind theirs to an open transaction).
+        if (isinstance(session.get_bind(), Engine) and session.get_bind().dialect.name ==
+                "postgresql" and not session.in_transaction()):
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def _trust_proxies(app: Flask) -> None:

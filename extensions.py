@@ -43,3 +43,33 @@ def enable_sqlite_foreign_keys(engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+IDLE_BEFORE_PING = 10.0  # seconds a pooled connection may sit unused before it is checked
+
+
+def ping_when_idle(engine) -> None:
+    """A pooled connection that sat unused for IDLE_BEFORE_PING seconds is checked with a
+    ping before a request gets it (a dead one is replaced: the database restarted, a proxy
+    dropped it); one just returned by another request is handed over as it is. The pool's own
+    ``pool_pre_ping`` would ping on every checkout, one more round trip per request."""
+    import time
+
+    from sqlalchemy import event, exc
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        idle = time.monotonic() - record.info.get("checked_in", 0.0)
+        if idle < IDLE_BEFORE_PING:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure: the pool discards it and connects anew
+            raise exc.DisconnectionError() from error
+        if not alive:
+            raise exc.DisconnectionError()

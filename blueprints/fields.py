@@ -47,9 +47,20 @@ def record_choices(model, order, label=lambda r: r.label, blank="Choose…", kee
 
     from extensions import db
 
-    records = db.session.scalars(
-        select(model).where((model.active.is_(True)) | (model.id == keep_id)).order_by(order))
+    records = keep_records(db.session.scalars(
+        select(model).where((model.active.is_(True)) | (model.id == keep_id)).order_by(order)
+    ).all())
     return [SelectChoice("", blank)] + [SelectChoice(r.id, label(r)) for r in records]
+
+
+def keep_records(records: list) -> list:
+    """Keep the records a select offers for the rest of the request: the session holds a
+    record only while something refers to it, and the save that checks the chosen one
+    (workflow/reference.py, ``cost_code_and_category``) then finds it without a statement."""
+    from flask import g
+
+    g.setdefault("offered_records", []).append(records)
+    return records
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,7 @@ def offer(field, kind: str, *, blank: str = "Choose…", keep_id: int | None = N
     model, order, _ = PICKERS[kind].columns()
     submitted = field.data if isinstance(field.data, int) else None
     records, more = offered(model, order, keep_ids=(keep_id,), active_ids=(submitted,))
+    keep_records(records)
     field.choices = [SelectChoice("", blank)] + [SelectChoice(r.id, r.label) for r in records]
     field.picker = {"kind": kind, "blank": blank, "first": OFFERED} if more else None
 

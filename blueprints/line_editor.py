@@ -13,10 +13,12 @@ queries whatever the number of lines — never the whole page's context.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import inspect
 
 from blueprints.fields import (
     offer,
@@ -36,6 +38,20 @@ ROW_FORM = "lines/_row_form.html"
 NEW = "lines/_new.html"
 ADDED = "lines/_added.html"
 DELETED = "lines/_deleted.html"
+
+
+@contextmanager
+def keep_after_commit():
+    """Within this block a commit leaves what the session read as it was, instead of expiring
+    it: what a save read (the user, the parent under its lock, the line, what it names) is what
+    it just wrote, so the answer renders without reading it all again. A refused save rolls
+    back, which expires everything as before."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = True
 
 
 class LineKind:
@@ -143,8 +159,11 @@ class LineKind:
 
     def respond(self, parent, partial: str, status: int = 200, line=None, **extra):
         """For htmx, ``partial`` (a row, the new-line form) with the totals out of band; without
-        htmx, back to the parent's page, or the form on a page of its own when refused."""
-        db.session.refresh(parent)
+        htmx, back to the parent's page, or the form on a page of its own when refused.
+        A parent the commit expired is read again in one statement; one a save kept
+        (``keep_after_commit``) was read under its lock in the transaction just committed."""
+        if inspect(parent).expired:
+            db.session.refresh(parent)
         if not is_htmx():
             if status >= 400:
                 return render(self.page, status=status, body_partial=partial,
@@ -192,14 +211,15 @@ class LineKind:
         return render_partial(ROW, **self.row_context(parent, line))
 
     def update_view(self, line_id: int, **args: Any):
-        parent = self.load_parent(args, ProjectRole.STANDARD)
-        line = self.load_line(parent, line_id)
-        form = self.form(parent, line)
-        outcome = submit(form, lambda: self.update(current_user, line, self.to_input(form),
-                                                   form.version.data), refresh=line)
-        if outcome.ok:
-            return self.respond(parent, ROW, line=line)
-        return self.form_response(parent, line, form, outcome.status)
+        with keep_after_commit():
+            parent = self.load_parent(args, ProjectRole.STANDARD)
+            line = self.load_line(parent, line_id)
+            form = self.form(parent, line)
+            outcome = submit(form, lambda: self.update(current_user, line, self.to_input(form),
+                                                       form.version.data), refresh=line)
+            if outcome.ok:
+                return self.respond(parent, ROW, line=line)
+            return self.form_response(parent, line, form, outcome.status)
 
     def delete_view(self, line_id: int, **args: Any):
         parent = self.load_parent(args, ProjectRole.STANDARD)

@@ -78,16 +78,28 @@ class Totals:
 def _totals_rows(commitment_ids: list[int], viewer: User | None):
     """(commitment id, kind, visible, amount, count) for these commitments in ONE statement:
     their SOV sums ("original"), and their approved and pending change order sums split by
-    whether ``viewer`` may see them (with how many change orders)."""
+    whether ``viewer`` may see them (with how many change orders). The statement is built
+    once per kind of viewer and run with the ids bound (workflow/statements.py)."""
+    from workflow.statements import built_once
+
+    shape = None if viewer is None else bool(viewer.is_company_admin)
+    statement = built_once(("totals_rows", shape), lambda: _totals_statement(shape))
+    parameters = {"ids": commitment_ids}
+    if viewer is not None:
+        parameters["viewer_id"] = viewer.id
+    return db.session.execute(statement, parameters).all()
+
+
+def _totals_statement(company_admin: bool | None):
     from sqlalchemy import bindparam, case, literal, union_all
 
     from workflow.change_orders import private_filter
+    from workflow.statements import AnyUser
 
-    ids = bindparam("ids", expanding=True)  # one parameter: the statement is built and cached
-
+    ids = bindparam("ids", expanding=True)
     pending = [s for s in ChangeOrderStatus if s.is_pending]
-    visible = (case((private_filter(viewer), 1), else_=0) if viewer is not None
-               else literal(1))
+    visible = (case((private_filter(AnyUser(company_admin)), 1), else_=0)
+               if company_admin is not None else literal(1))
     kind = case((ChangeOrder.status == ChangeOrderStatus.APPROVED, "approved"),
                 else_="pending")
     original = (select(SovLine.commitment_id.label("cid"), literal("original").label("kind"),
@@ -104,7 +116,7 @@ def _totals_rows(commitment_ids: list[int], viewer: User | None):
                .where(ChangeOrder.commitment_id.in_(ids),
                       ChangeOrder.status.in_([ChangeOrderStatus.APPROVED, *pending]))
                .group_by(ChangeOrder.commitment_id, kind, visible))
-    return db.session.execute(union_all(original, changes), {"ids": commitment_ids}).all()
+    return union_all(original, changes)
 
 
 def _cents(value) -> Decimal:
@@ -144,33 +156,21 @@ def list_totals(project: Project, viewer: User | None = None, *,
     Private change orders are summed apart: a viewer who may see every one (a project admin)
     gets them all; anyone else gets those they may see (their own rows), and the count of the
     rest in ``hidden``."""
-    from sqlalchemy import case
-
     from models import ANY_VENDOR, ProjectRole
     from models.list_totals import EVERYONE
-    from models.list_totals import commitment_list_totals as rows
     from workflow.permissions import has_project_role
+    from workflow.statements import built_once
 
     sees_all = viewer is None or has_project_role(viewer, project, ProjectRole.ADMIN)
-    own = EVERYONE if sees_all else viewer.id
-    where = [rows.c.project_id == project.id,
-             rows.c.vendor_id == (ANY_VENDOR if vendor_id is None else vendor_id),
-             rows.c.viewer_id.in_({EVERYONE, own})]
-    if type is not None:
-        where.append(rows.c.type == type.value)
-    if status is not None:
-        where.append(rows.c.status == status.value)
-
-    def total(name, viewer_id):
-        return func.coalesce(func.sum(case((rows.c.viewer_id == viewer_id, rows.c[name]),
-                                           else_=0)), 0)
-
+    statement = built_once(("commitment_list_totals", type is not None, status is not None),
+                           lambda: _list_totals_statement(type is not None, status is not None))
+    parameters = {"project_id": project.id,
+                  "vendor_id": ANY_VENDOR if vendor_id is None else vendor_id,
+                  "own": EVERYONE if sees_all else viewer.id,
+                  "type": type.value if type is not None else None,
+                  "status": status.value if status is not None else None}
     (count, original, approved, pending, private_count, seen_approved, seen_pending,
-     seen_count) = db.session.execute(select(
-        *(total(name, EVERYONE) for name in ("records", "original", "approved", "pending",
-                                             "private_count")),
-        *(total(name, own) for name in ("private_approved", "private_pending",
-                                        "private_count"))).where(*where)).one()
+     seen_count) = db.session.execute(statement, parameters).one()
 
     def money(*cents) -> Decimal:
         return (Decimal(sum(int(c) for c in cents)) / 100).quantize(Decimal("0.01"))
@@ -178,6 +178,34 @@ def list_totals(project: Project, viewer: User | None = None, *,
     return int(count), Totals(money(original), money(approved, seen_approved),
                               money(pending, seen_pending),
                               hidden=int(private_count) - int(seen_count))
+
+
+def _list_totals_statement(typed: bool, with_status: bool):
+    """The list's totals row (``list_totals``), its values bound: the project, the vendor (or
+    any), the viewer's own rows (or everyone's), the type and status when filtered."""
+    from sqlalchemy import bindparam, case
+
+    from models.list_totals import EVERYONE
+    from models.list_totals import commitment_list_totals as rows
+
+    own = bindparam("own")
+    where = [rows.c.project_id == bindparam("project_id"),
+             rows.c.vendor_id == bindparam("vendor_id"),
+             rows.c.viewer_id.in_([EVERYONE, own])]
+    if typed:
+        where.append(rows.c.type == bindparam("type"))
+    if with_status:
+        where.append(rows.c.status == bindparam("status"))
+
+    def total(name, viewer_id):
+        return func.coalesce(func.sum(case((rows.c.viewer_id == viewer_id, rows.c[name]),
+                                           else_=0)), 0)
+
+    return select(
+        *(total(name, EVERYONE) for name in ("records", "original", "approved", "pending",
+                                             "private_count")),
+        *(total(name, own) for name in ("private_approved", "private_pending",
+                                        "private_count"))).where(*where)
 
 
 def totals(commitment: Commitment, viewer: User | None = None) -> Totals:
@@ -231,7 +259,12 @@ def lock_commitment(commitment: Commitment) -> None:
     validated the lines, and a send always validates the lines as they are after an edit.
     An UPDATE locks the row on PostgreSQL and the whole database on SQLite, where SELECT …
     FOR UPDATE does nothing. It writes the same version back, so an open form on the
-    commitment is not made stale by it."""
+    commitment is not made stale by it. On PostgreSQL ``SELECT … FOR UPDATE`` takes the same
+    row lock and reads the row in one statement."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Commitment).where(Commitment.id == commitment.id)
+                           .with_for_update().execution_options(populate_existing=True))
+        return
     db.session.execute(
         update(Commitment).where(Commitment.id == commitment.id)
         .values(version=Commitment.version)

@@ -134,7 +134,10 @@ def _capped(query, cap: int | None):
 def waiting_on_sql(user: User, cap: int | None = None):
     """SQL: how many records wait for this user in ERP Integrations (the navigation's count),
     each kind counted up to ``cap``."""
-    statuses = waiting_statuses(user)
+    return _waiting_sql(tuple(waiting_statuses(user)), cap)
+
+
+def _waiting_sql(statuses: tuple, cap: int | None):
     if not statuses:
         return literal(0)
     return sum((_capped(select(kind.model.id).where(kind.model.erp_status.in_(statuses)), cap)
@@ -160,11 +163,17 @@ def _returned(kind, user: User):
 
 
 def nav_counts(user: User, cap: int | None = None) -> tuple[int, int]:
-    """(waiting, returned) for the navigation, in one statement."""
+    """(waiting, returned) for the navigation, in one statement, built once per kind of user
+    (what waits for them, company admin or not) and run with their id (workflow/statements)."""
+    from workflow.statements import AnyUser, built_once
+
     if not user.is_authenticated:
         return 0, 0
-    waiting, returned = db.session.execute(
-        select(waiting_on_sql(user, cap), returned_count_sql(user, cap))).one()
+    statuses = tuple(waiting_statuses(user))
+    admin = bool(user.is_company_admin)
+    statement = built_once(("nav_counts", statuses, admin, cap), lambda: select(
+        _waiting_sql(statuses, cap), returned_count_sql(AnyUser(admin), cap)))
+    waiting, returned = db.session.execute(statement, {"viewer_id": user.id}).one()
     return int(waiting or 0), int(returned or 0)
 
 

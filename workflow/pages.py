@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from extensions import db
@@ -42,46 +42,72 @@ def _sov_lines(path):
     return (path.joinedload(SovLine.cost_code), path.joinedload(SovLine.category))
 
 
+def _commitment_options() -> tuple:
+    sov = selectinload(Commitment.sov_lines)
+    ccos = selectinload(Commitment.change_orders)
+    return (joinedload(Commitment.project), joinedload(Commitment.vendor),
+            *_sov_lines(sov), ccos.selectinload(ChangeOrder.lines),
+            ccos.selectinload(ChangeOrder.viewers))
+
+
+def _change_order_options() -> tuple:
+    lines = selectinload(ChangeOrder.lines)
+    commitment = joinedload(ChangeOrder.commitment)
+    sov = commitment.selectinload(Commitment.sov_lines)
+    return (commitment.joinedload(Commitment.project),
+            commitment.joinedload(Commitment.vendor),
+            selectinload(ChangeOrder.viewers),
+            joinedload(ChangeOrder.designated_reviewer),
+            selectinload(ChangeOrder.approval).joinedload(ChangeOrderApproval.approved_by),
+            *_sov_lines(lines.joinedload(ChangeOrderLine.sov_line)),
+            lines.joinedload(ChangeOrderLine.cost_code_own),
+            lines.joinedload(ChangeOrderLine.category_own),
+            lines.joinedload(ChangeOrderLine.change_event_line)
+            .joinedload(ChangeEventLine.change_event),
+            *_sov_lines(sov))
+
+
+def _change_event_options() -> tuple:
+    lines = selectinload(ChangeEvent.lines)
+    return (joinedload(ChangeEvent.project),
+            lines.joinedload(ChangeEventLine.cost_code),
+            lines.joinedload(ChangeEventLine.category),
+            lines.joinedload(ChangeEventLine.vendor),
+            lines.joinedload(ChangeEventLine.commitment))
+
+
+# Built once: the loader options of each page and the statement that reads a page by id (the
+# id a bound parameter), reused by every request from SQLAlchemy's compiled cache.
+COMMITMENT = _commitment_options()
+CHANGE_ORDER = _change_order_options()
+CHANGE_EVENT = _change_event_options()
+_BY_ID = {model: select(model).where(model.id == bindparam("ident")).options(*options)
+          for model, options in ((Commitment, COMMITMENT), (ChangeOrder, CHANGE_ORDER),
+                                 (ChangeEvent, CHANGE_EVENT))}
+
+
+def page_by_id(model, ident: int):
+    """A commitment, CCO or change event read for its page, with everything the page shows
+    (None if there is none): the first read of it in a request, in the page's statements."""
+    return db.session.execute(_BY_ID[model], {"ident": ident}).unique().scalar_one_or_none()
+
+
 def commitment_page(commitment: Commitment) -> Commitment:
     """The commitment with its project, vendor, SOV lines (cost code, category) and change
     orders (lines, viewers): the page, its ERP panel and its blockers read nothing more per row."""
-    sov = selectinload(Commitment.sov_lines)
-    ccos = selectinload(Commitment.change_orders)
-    return _reload(Commitment, commitment.id,
-                   joinedload(Commitment.project), joinedload(Commitment.vendor),
-                   *_sov_lines(sov), ccos.selectinload(ChangeOrder.lines),
-                   ccos.selectinload(ChangeOrder.viewers))
+    return _reload(Commitment, commitment.id, *COMMITMENT)
 
 
 def change_order_page(cco: ChangeOrder) -> ChangeOrder:
     """The CCO with its lines (the SOV line each changes, cost codes, categories, the change
     event item it came from), its commitment's SOV lines (the new-line form) and its viewers."""
-    lines = selectinload(ChangeOrder.lines)
-    commitment = joinedload(ChangeOrder.commitment)
-    sov = commitment.selectinload(Commitment.sov_lines)
-    return _reload(ChangeOrder, cco.id,
-                   commitment.joinedload(Commitment.project),
-                   commitment.joinedload(Commitment.vendor),
-                   selectinload(ChangeOrder.viewers),
-                   joinedload(ChangeOrder.designated_reviewer),
-                   selectinload(ChangeOrder.approval).joinedload(ChangeOrderApproval.approved_by),
-                   *_sov_lines(lines.joinedload(ChangeOrderLine.sov_line)),
-                   lines.joinedload(ChangeOrderLine.cost_code_own),
-                   lines.joinedload(ChangeOrderLine.category_own),
-                   lines.joinedload(ChangeOrderLine.change_event_line)
-                   .joinedload(ChangeEventLine.change_event),
-                   *_sov_lines(sov))
+    return _reload(ChangeOrder, cco.id, *CHANGE_ORDER)
 
 
 def change_event_page(ce: ChangeEvent) -> ChangeEvent:
     """The change event with its line items and what each names (cost code, category, vendor,
     commitment)."""
-    lines = selectinload(ChangeEvent.lines)
-    return _reload(ChangeEvent, ce.id, joinedload(ChangeEvent.project),
-                   lines.joinedload(ChangeEventLine.cost_code),
-                   lines.joinedload(ChangeEventLine.category),
-                   lines.joinedload(ChangeEventLine.vendor),
-                   lines.joinedload(ChangeEventLine.commitment))
+    return _reload(ChangeEvent, ce.id, *CHANGE_EVENT)
 
 
 # ---- keyset pages ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from blueprints.fields import (
     submit,
     unique_ids,
 )
-from blueprints.guards import load_project
+from blueprints.guards import keep_loaded, load_project
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, paged_at, render, render_partial
 from extensions import db
@@ -73,11 +73,17 @@ def load_tool_project(project_id: int, needed: ProjectRole = ProjectRole.READ_ON
 
 
 def load_change_event(project_id: int, ce_id: int,
-                      needed: ProjectRole = ProjectRole.READ_ONLY) -> ChangeEvent:
+                      needed: ProjectRole = ProjectRole.READ_ONLY, page: bool = False
+                      ) -> ChangeEvent:
+    """The change event, if the user holds ``needed`` on its project; ``page``: with everything
+    its page shows (workflow/pages.py), read once."""
+    from workflow.pages import page_by_id
+
     project = load_tool_project(project_id, needed)
-    ce = db.get_or_404(ChangeEvent, ce_id)
-    if ce.project_id != project.id:
+    ce = page_by_id(ChangeEvent, ce_id) if page else db.session.get(ChangeEvent, ce_id)
+    if ce is None or ce.project_id != project.id:
         abort(404)
+    keep_loaded(ce, "project", project)
     return ce
 
 
@@ -216,10 +222,12 @@ def create(project_id: int):
 
 # ---- one change event --------------------------------------------------------------------------
 
-def _page_context(ce: ChangeEvent, **extra) -> dict:
+def _page_context(ce: ChangeEvent, loaded: bool = False, **extra) -> dict:
+    """``loaded``: the change event was read for its page (``load_change_event(page=True)``)."""
     from workflow.pages import change_event_page
 
-    ce = change_event_page(ce)
+    if not loaded:
+        ce = change_event_page(ce)
     project = ce.project
     default_commitment = next((i.commitment_id for i in ce.lines if i.commitment_id), None)
     context = {
@@ -238,8 +246,8 @@ def _page_context(ce: ChangeEvent, **extra) -> dict:
 @bp.get("/<int:ce_id>")
 @login_required
 def show(project_id: int, ce_id: int):
-    ce = load_change_event(project_id, ce_id)
-    return render_template("change_events/show.html", **_page_context(ce))
+    ce = load_change_event(project_id, ce_id, page=True)
+    return render_template("change_events/show.html", **_page_context(ce, loaded=True))
 
 
 @bp.get("/<int:ce_id>/header")

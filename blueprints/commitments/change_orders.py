@@ -12,7 +12,7 @@ from blueprints.commitments import bp
 from blueprints.commitments.erp_panel import panel_for
 from blueprints.commitments.forms import ChangeOrderForm, ChangeOrderLineForm, ReviewForm
 from blueprints.commitments.loading import load_cco, load_commitment
-from blueprints.fields import Outcome, submit, unique_ids
+from blueprints.fields import Outcome, keep_records, submit, unique_ids
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
 from extensions import db
@@ -75,15 +75,17 @@ def _urls(cco: ChangeOrder) -> dict:
             "cco_id": cco.id}
 
 
-def _page_context(cco: ChangeOrder, **extra) -> dict:
+def _page_context(cco: ChangeOrder, loaded: bool = False, **extra) -> dict:
+    """``loaded``: the CCO was read for its page (``load_cco(page=True)``)."""
     from workflow.pages import change_order_page
 
-    cco = change_order_page(cco)
+    if not loaded:
+        cco = change_order_page(cco)
     return {
         **CCO_LINES.row_context(cco),
         "can_edit": can_edit(current_user, cco),
         "new_line_form": CCO_LINES.form(cco, blank=True),
-        "subject": cco, "panel": panel_for(cco), "withdrawal": cco.last_withdrawal(),
+        "subject": cco, "panel": panel_for(cco),  # "withdrawal" comes with the row context
         **history_page(lambda before, limit: history.history_for(cco, before, limit)), **extra,
     }
 
@@ -118,8 +120,8 @@ def create_cco(project_id: int, commitment_id: int):
 @bp.get("/<int:commitment_id>/change-orders/<int:cco_id>")
 @login_required
 def show_cco(project_id: int, commitment_id: int, cco_id: int):
-    cco = load_cco(project_id, commitment_id, cco_id)
-    return render_template("change_orders/show.html", **_page_context(cco))
+    cco = load_cco(project_id, commitment_id, cco_id, page=True)
+    return render_template("change_orders/show.html", **_page_context(cco, loaded=True))
 
 
 @bp.get("/<int:commitment_id>/change-orders/<int:cco_id>/header")
@@ -184,10 +186,15 @@ class ChangeOrderLines(LineKind):
         return _urls(cco)
 
     def fill_choices(self, form, cco, line):
-        sov_lines = db.session.scalars(
-            select(SovLine).where(SovLine.commitment_id == cco.commitment_id)
-            .options(joinedload(SovLine.cost_code), joinedload(SovLine.category))
-            .order_by(SovLine.line_number))
+        from sqlalchemy import inspect
+
+        if "sov_lines" not in inspect(cco.commitment).unloaded:  # read with the page
+            sov_lines = cco.commitment.sov_lines
+        else:  # kept for the request: the save that checks the chosen line finds it read
+            sov_lines = keep_records(db.session.scalars(
+                select(SovLine).where(SovLine.commitment_id == cco.commitment_id)
+                .options(joinedload(SovLine.cost_code), joinedload(SovLine.category))
+                .order_by(SovLine.line_number)).all())
         form.sov_line_id.choices = [
             SelectChoice("", "New line (choose cost code + category)")] + [
             SelectChoice(s.id, f"{s.line_number}. {s.description} ({s.cost_code.code} "

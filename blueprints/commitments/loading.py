@@ -6,24 +6,34 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 
-from blueprints.guards import load_project
+from blueprints.guards import keep_loaded, load_project
 from extensions import db
 from models import ChangeOrder, Commitment, ProjectRole
 from workflow.change_orders import can_view
+from workflow.pages import page_by_id
 
 
 def load_commitment(project_id: int, commitment_id: int,
-                    needed: ProjectRole = ProjectRole.READ_ONLY) -> Commitment:
+                    needed: ProjectRole = ProjectRole.READ_ONLY, page: bool = False
+                    ) -> Commitment:
+    """The commitment, if the user holds ``needed`` on its project; ``page``: with everything
+    its page shows (workflow/pages.py), read once."""
     project = load_project(project_id, needed)
-    commitment = db.get_or_404(Commitment, commitment_id)
-    if commitment.project_id != project.id:
+    commitment = (page_by_id(Commitment, commitment_id) if page
+                  else db.session.get(Commitment, commitment_id))
+    if commitment is None or commitment.project_id != project.id:
         abort(404)
+    keep_loaded(commitment, "project", project)
     return commitment
 
 
-def load_cco(project_id: int, commitment_id: int, cco_id: int) -> ChangeOrder:
+def load_cco(project_id: int, commitment_id: int, cco_id: int, page: bool = False
+             ) -> ChangeOrder:
+    """The CCO, if the user may see it; ``page``: with everything its page shows
+    (workflow/pages.py), read once."""
     commitment = load_commitment(project_id, commitment_id)
-    cco = db.get_or_404(ChangeOrder, cco_id)
-    if cco.commitment_id != commitment.id or not can_view(current_user, cco):
+    cco = page_by_id(ChangeOrder, cco_id) if page else db.session.get(ChangeOrder, cco_id)
+    if cco is None or cco.commitment_id != commitment.id or not can_view(current_user, cco):
         abort(404)  # a private CCO does not reveal that it exists
+    keep_loaded(cco, "commitment", commitment)
     return cco

@@ -149,10 +149,12 @@ def _cco_actions(commitment: Commitment, can_edit: bool) -> list[PageAction]:
     return actions
 
 
-def _page_context(commitment: Commitment) -> dict:
+def _page_context(commitment: Commitment, loaded: bool = False) -> dict:
+    """``loaded``: the commitment was read for its page (``load_commitment(page=True)``)."""
     from workflow.pages import commitment_page
 
-    commitment = commitment_page(commitment)
+    if not loaded:
+        commitment = commitment_page(commitment)
     can_edit = _can_edit(commitment.project)
     return {
         **SOV_LINES.row_context(commitment),
@@ -169,8 +171,8 @@ def _page_context(commitment: Commitment) -> dict:
 @bp.get("/<int:commitment_id>")
 @login_required
 def show(project_id: int, commitment_id: int):
-    commitment = load_commitment(project_id, commitment_id)
-    return render_template("commitments/show.html", **_page_context(commitment))
+    commitment = load_commitment(project_id, commitment_id, page=True)
+    return render_template("commitments/show.html", **_page_context(commitment, loaded=True))
 
 
 @bp.get("/<int:commitment_id>/edit")
