@@ -119,26 +119,23 @@ def test_an_export_over_its_time_limit_ends_failed_to_export(app, on_redis, expo
 
 
 def _kill_the_horse_mid_export(app, on_redis, sandbox, approver, commitment, log):
-    """Accept, wait until the work horse is inside its QuickBooks call, SIGKILL it."""
+    """Accept, wait until the work horse is inside its QuickBooks call, SIGKILL it. (The
+    worker runs in a session of its own, so its horse is told from its scheduler by process
+    group, however late the scheduler starts on a busy machine.)"""
     import signal
-    import subprocess
 
-    worker = start_worker(app, on_redis, log)
+    from tests.processes import work_horses
 
-    def children() -> set[str]:
-        return set(subprocess.run(["pgrep", "-P", str(worker.pid)], capture_output=True,
-                                  text=True, check=False).stdout.split())
-
+    worker = start_worker(app, on_redis, log, new_session=True)
     time.sleep(1.5)  # the worker and its scheduler are up
-    before = children()
     erp.accept(approver, commitment)
     deadline = time.monotonic() + 30
     while sandbox.in_flight(DEMO_REALM) < 1:  # the horse is inside its QuickBooks call
         assert time.monotonic() < deadline, log.read_text()[-2000:]
         time.sleep(0.1)
-    horses = sorted(children() - before)  # the work horse forked for this job
-    assert len(horses) == 1, (horses, before)
-    os.kill(int(horses[0]), signal.SIGKILL)
+    horses = work_horses(worker)  # the work horse forked for this job
+    assert len(horses) == 1, horses
+    os.kill(horses[0], signal.SIGKILL)
     return worker
 
 

@@ -8,11 +8,16 @@ import threading
 from contextlib import contextmanager
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from tests.conftest import PASSWORD, require
 
 CHROMIUM = "/usr/bin/chromium"
+
+# expect() waits as long as the pages' own default (10 s), not Playwright's 5 s: with two xdist
+# workers on two cores a page may take longer than 5 s to change on a busy machine.
+expect.set_options(timeout=10_000)
 PHONE = {"width": 375, "height": 740}
 
 
