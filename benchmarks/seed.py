@@ -217,8 +217,11 @@ def seed(size: int, connect=None) -> Seeded:
                         "subject_type": "commitment", "subject_id": cid, "action": "changed",
                         "field": "Status", "old_value": "Draft", "new_value": status})
         if erp == "synced":
-            exports.append({"subject_type": "commitment", "commitment_id": cid,
-                            "idempotency_key": f"seed-c-{cid}", "status": "synced",
+            # Every row names every column: an executemany takes its columns from the first.
+            exports.append({"subject_type": "commitment", "record_id": cid,
+                            "target_key": f"purchase-order:{cid}", "commitment_id": cid,
+                            "change_order_id": None, "idempotency_key": f"seed-c-{cid}",
+                            "status": "synced",
                             "attempts": 1, "accepted_by_id": 3, "accepted_at": now,
                             "finished_at": now, "retries": 0})
     write(Commitment.__table__, commitments)
@@ -265,7 +268,8 @@ def seed(size: int, connect=None) -> Seeded:
                         "subject_type": "change_order", "subject_id": cco_id,
                         "action": "created"})
         if erp == "synced":
-            exports.append({"subject_type": "change_order", "commitment_id": cid,
+            exports.append({"subject_type": "change_order", "record_id": cco_id,
+                            "target_key": f"purchase-order:{cid}", "commitment_id": cid,
                             "change_order_id": cco_id, "idempotency_key": f"seed-o-{cco_id}",
                             "status": "synced", "attempts": 1, "accepted_by_id": 3,
                             "accepted_at": now, "finished_at": now, "retries": 0})

@@ -259,12 +259,7 @@ def lock_commitment(commitment: Commitment) -> None:
     validated the lines, and a send always validates the lines as they are after an edit.
     An UPDATE locks the row on PostgreSQL and the whole database on SQLite, where SELECT …
     FOR UPDATE does nothing. It writes the same version back, so an open form on the
-    commitment is not made stale by it. On PostgreSQL ``SELECT … FOR UPDATE`` takes the same
-    row lock and reads the row in one statement."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(Commitment).where(Commitment.id == commitment.id)
-                           .with_for_update().execution_options(populate_existing=True))
-        return
+    commitment is not made stale by it."""
     db.session.execute(
         update(Commitment).where(Commitment.id == commitment.id)
         .values(version=Commitment.version)
