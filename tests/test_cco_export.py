@@ -797,3 +797,19 @@ def test_the_commitment_page_says_what_quickbooks_holds_against_ours(client, aut
     page = _text(client.get(url))
     assert "In QuickBooks $284,801.00 · here $284,801.00" in page
     assert "CCO #001 not sent" not in page
+
+
+def test_an_approved_cco_not_yet_sent_is_not_shown_as_a_difference(synced, cco):
+    """The drift line on a synced commitment names the approved CCO waiting to be sent; that
+    CCO is the expected difference between QuickBooks' total and ours, not a warning. Any
+    difference it does not explain still is one."""
+    from models import ChangeOrder
+
+    cco = db.session.get(ChangeOrder, cco.id)
+    commitment = _fresh(Commitment, synced.id)
+    drift = erp.drift(commitment, [cco])
+    assert [c.number for c in drift.not_sent] == [cco.number]
+    assert drift.here == drift.in_quickbooks + cco.grand_total
+    assert not drift.differs
+    commitment.qbo_total = drift.in_quickbooks - Decimal("1.00")  # QuickBooks holds less
+    assert erp.drift(commitment, [cco]).differs

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import func, literal, select, update
 
@@ -399,8 +400,14 @@ class Drift:
 
     @property
     def differs(self) -> bool:
-        return bool(self.changes) or (self.in_quickbooks is not None
-                                      and self.in_quickbooks != self.here)
+        """QuickBooks' own edits, or a total that the approved CCOs not yet sent do not
+        explain (a CCO waiting for Accept is the expected difference, not a warning)."""
+        if self.changes or self.deleted:
+            return True
+        if self.in_quickbooks is None:
+            return False
+        waiting = sum((cco.grand_total for cco in self.not_sent), Decimal("0"))
+        return self.in_quickbooks + waiting != self.here
 
 
 def drift_from(commitment: Commitment, here, not_sent: list, view=None,
