@@ -12,7 +12,7 @@ from blueprints.fields import parse_id, show_workflow_error, unique_ids
 from blueprints.rendering import is_htmx, per_request, render, render_partial
 from extensions import db
 from models import ErpStatus
-from workflow import erp, inbox, kinds, qbo_drift
+from workflow import cards, erp, inbox, kinds
 from workflow.errors import AlreadyHandled, Locked, WorkflowError
 from workflow.permissions import can_view_erp, is_approver
 
@@ -46,45 +46,17 @@ def kind_of(subject) -> str:
 
 
 class _CardData:
-    """What a page of cards needs, in a fixed number of statements for any number of cards."""
+    """A page of cards: their facts (workflow/cards.py) and, per card, its Reject form and the
+    page's defaults."""
 
     def __init__(self, subjects: list) -> None:
-        from quickbooks_online.lists import names_for
-
-        of_cards = {kinds.of(s).commitment_of(s) for s in subjects}
-        ledger = inbox.ledger([c.id for c in of_cards], current_user)
-        self.totals, self.unsent, self.synced = ledger.totals, ledger.not_sent, ledger.synced
-        self.exports = erp.latest_exports_of(subjects)
-        self.mappings = {pair: mapping for s in subjects
-                         for pair, mapping in kinds.of(s).card_mappings(s).items()}
-        self.sendings = inbox.sendings(subjects)
-        self.quickbooks = qbo_drift.drifts_of(list(of_cards), loaded=True)
-        self.names = names_for({pair for c in of_cards for pair in (
-            ("Vendor", c.vendor.qbo_vendor_id), ("Customer", c.project.qbo_customer_id))})
-
-    def name_of(self, entity: str, qbo_id: str | None) -> str | None:
-        return self.names.get((entity, qbo_id))
+        self.cards = cards.Cards(subjects, current_user)
 
     def card(self, subject, **extra) -> dict:
-        record_kind = kinds.of(subject)
-        kind = record_kind.slug
-        commitment = record_kind.commitment_of(subject)
-        total = record_kind.card_total(subject, self)
-        export = self.exports.get((record_kind.name, subject.id))
-        preview = record_kind.preview(subject, self)  # what QuickBooks will receive
-        drift = None
-        if commitment.qbo_purchase_order_id:
-            drift = erp.drift_from(commitment, self.totals[commitment.id].revised,
-                                   self.unsent.get(commitment.id, []),
-                                   self.quickbooks.get(commitment.id))
-        return {"subject": subject, "kind": kind, "record_kind": record_kind,
-                "commitment": commitment, "total": total, "export": export,
-                "preview": preview, "drift": drift,
-                "sending": self.sendings.get((kind, subject.id)),
-                "actions": erp.approver_actions(current_user, subject),
-                "name_of": self.name_of,
-                "reject_form": unique_ids(RejectForm(formdata=None), f"reject-{kind}-{subject.id}"),
-                "open": None, "own_page": False, "poll_wait": 1,
+        facts = self.cards.facts(subject)
+        return {**facts, "open": None, "own_page": False, "poll_wait": 1,
+                "reject_form": unique_ids(RejectForm(formdata=None),
+                                          f"reject-{facts['kind']}-{subject.id}"),
                 **extra}
 
 

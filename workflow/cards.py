@@ -1,0 +1,49 @@
+"""What a page of ERP Integrations cards shows, read in a fixed number of statements for any
+number of cards: the ledger of each commitment, the latest exports, the mappings and the
+QuickBooks names the previews need, what QuickBooks holds (change data capture), and what the
+viewer may do with each card. The route adds only the forms and the page's defaults
+(blueprints/erp/routes.py); each kind builds its own total and preview (workflow/kinds.py)."""
+
+from __future__ import annotations
+
+from models import User
+from quickbooks_online.lists import names_for
+from workflow import erp, inbox, kinds, qbo_drift
+
+
+class Cards:
+    """The facts of the cards of ``subjects`` as ``viewer`` sees them."""
+
+    def __init__(self, subjects: list, viewer: User) -> None:
+        self.viewer = viewer
+        of_cards = {kinds.of(s).commitment_of(s) for s in subjects}
+        ledger = inbox.ledger([c.id for c in of_cards], viewer)
+        self.totals, self.unsent, self.synced = ledger.totals, ledger.not_sent, ledger.synced
+        self.exports = erp.latest_exports_of(subjects)
+        self.mappings = {pair: mapping for s in subjects
+                         for pair, mapping in kinds.of(s).card_mappings(s).items()}
+        self.sendings = inbox.sendings(subjects)
+        self.quickbooks = qbo_drift.drifts_of(list(of_cards), loaded=True)
+        self.names = names_for({pair for c in of_cards for pair in (
+            ("Vendor", c.vendor.qbo_vendor_id), ("Customer", c.project.qbo_customer_id))})
+
+    def name_of(self, entity: str, qbo_id: str | None) -> str | None:
+        return self.names.get((entity, qbo_id))
+
+    def facts(self, subject) -> dict:
+        """One card's facts: its kind, commitment, total, latest export, QuickBooks preview,
+        drift line, the send that put it here and the actions the viewer may take."""
+        record_kind = kinds.of(subject)
+        commitment = record_kind.commitment_of(subject)
+        drift = None
+        if commitment.qbo_purchase_order_id:
+            drift = erp.drift_from(commitment, self.totals[commitment.id].revised,
+                                   self.unsent.get(commitment.id, []),
+                                   self.quickbooks.get(commitment.id))
+        return {"subject": subject, "kind": record_kind.slug, "record_kind": record_kind,
+                "commitment": commitment, "total": record_kind.card_total(subject, self),
+                "export": self.exports.get((record_kind.name, subject.id)),
+                "preview": record_kind.preview(subject, self),  # what QuickBooks will receive
+                "drift": drift, "sending": self.sendings.get((record_kind.slug, subject.id)),
+                "actions": erp.approver_actions(self.viewer, subject),
+                "name_of": self.name_of}
