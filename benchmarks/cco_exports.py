@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select
 
 from benchmarks import seed as seeding
 
@@ -63,10 +63,9 @@ def _accept(subject, approver_id: int) -> None:
 def cco_exports(count: int, server, args, app_factory, fresh_schema, connect) -> CcoExports:
     """Export ``count`` CCOs (see the module's docstring)."""
     from extensions import db
-    from models import ChangeOrder, Commitment, ExportStatus, QboRecord, SovLine, User
+    from models import ChangeOrder, Commitment, ExportStatus, User
     from models import Export as ExportRow
     from quickbooks_online import limits
-    from quickbooks_online.connection import get_connection
 
     result = CcoExports(count=count, rate_limit=args.rate_limit)
     sandbox = server.sandbox
@@ -80,18 +79,7 @@ def cco_exports(count: int, server, args, app_factory, fresh_schema, connect) ->
         started = time.perf_counter()
         with app.app_context():
             seeding.seed(max(100, count), connect=connect)
-            connection = get_connection()
-            connection.ap_account_id = db.session.scalar(select(QboRecord.qbo_id).where(
-                QboRecord.entity == "Account", QboRecord.detail == "Accounts Payable"))
-            db.session.execute(update(Commitment).values(
-                erp_status="ready_to_export", status="approved", qbo_purchase_order_id=None,
-                qbo_sync_token=None), execution_options={"synchronize_session": False})
-            db.session.execute(update(SovLine).values(qbo_line_id=None),
-                               execution_options={"synchronize_session": False})
-            db.session.execute(update(ChangeOrder).values(erp_status="not_sent"),
-                               execution_options={"synchronize_session": False})
-            db.session.execute(text("DELETE FROM exports"))
-            db.session.commit()
+            seeding.nothing_in_quickbooks_yet()
             approver_id = db.session.scalar(select(User.id).where(
                 User.email == seeding.APPROVER_EMAIL))
             ccos = list(db.session.execute(

@@ -60,6 +60,7 @@ MAX_P95_RATIO = 1.5
 HTMX = {"HX-Request": "true"}
 
 
+
 @dataclass
 class Row:
     page: str
@@ -279,12 +280,10 @@ def _log_time(entry: dict) -> float:
 def exports(count: int, server, args) -> Exports:
     """Accept ``count`` records, four commitments (a PurchaseOrder created) to one CCO (the
     PurchaseOrder updated), each exported inline through the real job."""
-    from sqlalchemy import update
 
     from extensions import db
-    from models import ChangeOrder, Commitment, ExportStatus, QboRecord, SovLine, User
+    from models import ChangeOrder, Commitment, ExportStatus, User
     from models import Export as ExportRow
-    from quickbooks_online.connection import get_connection
     from workflow import erp
 
     result = Exports(count=count, rate_limit=args.rate_limit)
@@ -300,19 +299,7 @@ def exports(count: int, server, args) -> Exports:
             started = time.perf_counter()
             seeding.seed(max(100, commitments_wanted), connect=_connect)
             result.seed_seconds = time.perf_counter() - started
-            connection = get_connection()
-            connection.ap_account_id = db.session.scalar(select(QboRecord.qbo_id).where(
-                QboRecord.entity == "Account", QboRecord.detail == "Accounts Payable"))
-            # Nothing is in QuickBooks yet: every commitment waits in the inbox, no CCO does.
-            db.session.execute(update(Commitment).values(
-                erp_status="ready_to_export", status="approved", qbo_purchase_order_id=None,
-                qbo_sync_token=None), execution_options={"synchronize_session": False})
-            db.session.execute(update(SovLine).values(qbo_line_id=None),
-                               execution_options={"synchronize_session": False})
-            db.session.execute(update(ChangeOrder).values(erp_status="not_sent"),
-                               execution_options={"synchronize_session": False})
-            db.session.execute(text("DELETE FROM exports"))
-            db.session.commit()
+            seeding.nothing_in_quickbooks_yet()
             approver_id = db.session.scalar(select(User.id).where(
                 User.email == seeding.APPROVER_EMAIL))
             subjects = [("commitment", cid) for cid in db.session.scalars(

@@ -378,3 +378,26 @@ def _fix_sequences(session) -> None:
         if highest:
             session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                  f"{int(highest)})"))
+
+
+def nothing_in_quickbooks_yet() -> None:
+    """The seeded company as if nothing were in QuickBooks yet: every commitment approved and
+    waiting in the inbox, no CCO sent, no export; the AP account mapped. (In an app context.)"""
+    from sqlalchemy import select, text, update
+
+    from extensions import db
+    from models import ChangeOrder, Commitment, QboRecord, SovLine
+    from quickbooks_online.connection import get_connection
+
+    connection = get_connection()
+    connection.ap_account_id = db.session.scalar(select(QboRecord.qbo_id).where(
+        QboRecord.entity == "Account", QboRecord.detail == "Accounts Payable"))
+    db.session.execute(update(Commitment).values(
+        erp_status="ready_to_export", status="approved", qbo_purchase_order_id=None,
+        qbo_sync_token=None), execution_options={"synchronize_session": False})
+    db.session.execute(update(SovLine).values(qbo_line_id=None),
+                       execution_options={"synchronize_session": False})
+    db.session.execute(update(ChangeOrder).values(erp_status="not_sent"),
+                       execution_options={"synchronize_session": False})
+    db.session.execute(text("DELETE FROM exports"))
+    db.session.commit()
