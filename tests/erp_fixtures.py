@@ -44,3 +44,18 @@ def send_and_accept(commitment, people, approver) -> Commitment:
     run_jobs()
     db.session.expire_all()
     return db.session.get(Commitment, commitment.id)
+
+
+def ready_to_export(people, factory):
+    """(SC-2040 of a new vendor, mapped and sent: Ready to Export; an approver who may push),
+    with the sandbox company connected: for tests whose real worker exports it."""
+    from models import ErpPermission
+
+    qbo_helpers.connect(people.company_admin)
+    summit = factory.vendor("Summit Concrete Co.")
+    commitment = factory.commitment(people.project, vendor=summit, number="SC-2040",
+                                    sov=("1200.00", "300.00"))
+    qbo_helpers.map_for(commitment)
+    erp.send_to_erp(people.project_admin, commitment)
+    approver = factory.user(erp=ErpPermission.STANDARD, can_push=True)
+    return commitment, approver

@@ -12,7 +12,6 @@ from app import create_app
 from extensions import db
 from tests.conftest import _test_config
 from tests.qbo_helpers import start_worker
-from tests.redis_server import RedisServer
 
 
 def _ready(client) -> tuple[int, dict]:
@@ -67,15 +66,6 @@ def test_readyz_is_503_while_migrations_are_behind(app, client):
         db.session.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head})
         db.session.commit()
     assert _ready(client)[0] == 200
-
-
-@pytest.fixture
-def own_redis(app, tmp_path):
-    server = RedisServer(tmp_path).start()
-    app.config["REDIS_URL"] = server.url
-    app.extensions["changeorder.queue"] = None
-    yield server
-    server.stop()
 
 
 def test_readyz_is_503_while_redis_is_down_and_200_when_it_is_back(app, client, own_redis):

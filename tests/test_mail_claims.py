@@ -16,8 +16,6 @@ import time
 import pytest
 
 from tests.processes import free_port, kill_horse, kill_whole
-from tests.qbo_helpers import start_worker
-from tests.redis_server import RedisServer
 from workflow import erp
 
 pytestmark = [pytest.mark.own_database("a real rq worker process reads its records"),
@@ -61,30 +59,9 @@ def smtp(monkeypatch):
     controller.stop()
 
 
-@pytest.fixture
-def queue_on_own_redis(app, tmp_path):
-    server = RedisServer(tmp_path).start()
-    app.config["REDIS_URL"] = server.url
+@pytest.fixture(autouse=True)
+def mail_at_once(app):
     app.config["NOTIFY_COALESCE_SECONDS"] = 0
-    app.extensions["changeorder.queue"] = None
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def workers(app, queue_on_own_redis, tmp_path):
-    started = []
-
-    def start(name: str):
-        process = start_worker(app, queue_on_own_redis.url, tmp_path / f"{name}.log",
-                               new_session=True)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            kill_whole(process)
 
 
 def _until(condition, seconds: float, what: str) -> None:

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from extensions import db
-from models import Commitment, ErpPermission, ErpStatus, Export
+from models import Commitment, ErpStatus, Export
 from quickbooks_online.connection import get_connection
 from tests import qbo_helpers
+from tests.erp_fixtures import ready_to_export
 from tests.qbo_helpers import DEMO_REALM, local_redis_url, start_worker
 from workflow import erp
 
@@ -41,14 +42,7 @@ def _wait_for(commitment_id: int, statuses: set[ErpStatus], seconds: float = 45)
 
 @pytest.fixture
 def exporting(app, on_redis, sandbox, people, factory):
-    qbo_helpers.connect(people.company_admin)
-    summit = factory.vendor("Summit Concrete Co.")
-    commitment = factory.commitment(people.project, vendor=summit, number="SC-2040",
-                                    sov=("1200.00", "300.00"))
-    qbo_helpers.map_for(commitment)
-    erp.send_to_erp(people.project_admin, commitment)
-    approver = factory.user(erp=ErpPermission.STANDARD, can_push=True)
-    return commitment, approver
+    return ready_to_export(people, factory)
 
 
 def test_a_worker_process_exports_and_retries_a_throttled_call(app, on_redis, exporting,

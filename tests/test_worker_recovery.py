@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Commitment, ErpPermission, ErpStatus, Export
-from tests import qbo_helpers
+from models import Commitment, ErpStatus, Export
+from tests.erp_fixtures import ready_to_export
 from tests.processes import kill_whole
-from tests.qbo_helpers import DEMO_REALM, start_worker
-from tests.redis_server import RedisServer
+from tests.qbo_helpers import DEMO_REALM
 from workflow import erp
 
 # The ``workers`` fixture starts real `rq worker` processes (which the automatic marking does
@@ -28,44 +27,8 @@ pytestmark = [pytest.mark.own_database("a real rq worker process reads its recor
 
 
 @pytest.fixture
-def own_redis(app, tmp_path, request):
-    """A Redis server of the test's own; ``persistent`` (indirect parameter) keeps its data
-    over a restart, as a process manager's restart of a Redis with an append-only file."""
-    server = RedisServer(tmp_path, persistent=getattr(request, "param", "") == "persistent")
-    server.start()
-    app.config["REDIS_URL"] = server.url
-    app.extensions["changeorder.queue"] = None
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def workers(app, own_redis, tmp_path):
-    """Start workers (each in its own process group); every one is killed at the end."""
-    started = []
-
-    def start(name: str):
-        process = start_worker(app, own_redis.url, tmp_path / f"{name}.log", new_session=True)
-        process.log_path = tmp_path / f"{name}.log"
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            kill_whole(process)
-
-
-@pytest.fixture
 def exporting(app, own_redis, sandbox, people, factory):
-    qbo_helpers.connect(people.company_admin)
-    summit = factory.vendor("Summit Concrete Co.")
-    commitment = factory.commitment(people.project, vendor=summit, number="SC-2040",
-                                    sov=("1200.00", "300.00"))
-    qbo_helpers.map_for(commitment)
-    erp.send_to_erp(people.project_admin, commitment)
-    approver = factory.user(erp=ErpPermission.STANDARD, can_push=True)
-    return commitment, approver
+    return ready_to_export(people, factory)
 
 
 def _when(condition, seconds: float, what: str) -> None:

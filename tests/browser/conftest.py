@@ -51,9 +51,9 @@ def browser():
 
 
 @contextmanager
-def phone_page(browser):
+def phone_page(browser, viewport=PHONE):
     """A phone of its own: its own browser context, so its own session cookie."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+    context = browser.new_context(viewport=viewport, device_scale_factor=2, is_mobile=True,
                                   has_touch=True)
     page = context.new_page()
     page.set_default_timeout(10_000)

@@ -6,7 +6,6 @@ and an Exporting card that asks less and less often, and not at all while the ta
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
@@ -14,7 +13,7 @@ from playwright.sync_api import expect
 from extensions import db
 from models import ErpStatus
 from tests import qbo_helpers
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, phone_page
 from workflow import erp
 
 pytestmark = pytest.mark.browser
@@ -23,17 +22,9 @@ SMALL_PHONE = {"width": 375, "height": 667}
 ACCENT = "rgb(31, 95, 191)"  # --accent in static/css/app.css
 
 
-@contextmanager
 def small_phone(browser):
-    context = browser.new_context(viewport=SMALL_PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
-    try:
-        yield page
-    finally:
-        context.close()
+    """A 375 x 667 phone (the smallest the card is made for), its own session."""
+    return phone_page(browser, SMALL_PHONE)
 
 
 @pytest.fixture
