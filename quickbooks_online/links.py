@@ -21,6 +21,7 @@ from quickbooks_online import purchase_orders
 from quickbooks_online.mapping import (
     line_payload,
     mappings_for,
+    not_mapped,
     set_amount,
     sov_line_description,
     synced_changes,
@@ -84,8 +85,7 @@ def plan_link(commitment: Commitment, po_lines: list[dict], mappings: dict | Non
             continue
         mapping = mappings.get((sov.cost_code_id, sov.category_id))
         if mapping is None:
-            plan.problems.append(f"{sov.cost_code.code} {sov.category.name} is not mapped to a "
-                                 "QuickBooks item or account.")
+            plan.problems.append(not_mapped(sov.cost_code, sov.category))
             continue
         plan.new_lines.append((sov.id, len(lines)))
         lines.append(line_payload(sov_line_description(sov), sov.amount, mapping,

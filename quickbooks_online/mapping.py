@@ -50,6 +50,11 @@ class Blocker(str):
         return str(self)
 
 
+def not_mapped(code, category) -> str:
+    """What stops a line whose (cost code, category) has no QuickBooks item or account."""
+    return f"{code.code} {category.name} is not mapped to a QuickBooks item or account."
+
+
 def mappings_for(pairs: set[tuple[int, int]]) -> dict[tuple[int, int], CostMapping]:
     """The mappings of these (cost code, category) pairs, in one query."""
     if not pairs:
@@ -103,8 +108,7 @@ def _cost_blockers(pairs: list[tuple[object, object]], connection) -> list[Block
         seen.add(key)
         mapping = found.get(key)
         if mapping is None:
-            problems.append(Blocker(f"{code.code} {category.name} is not mapped to a "
-                                    "QuickBooks item or account.", "erp.mapping",
+            problems.append(Blocker(not_mapped(code, category), "erp.mapping",
                                     cost_code_id=code.id, category_id=category.id))
         elif mapping.qbo_item_id in sales_only:
             problems.append(Blocker(

@@ -33,7 +33,7 @@ from extensions import db
 from models import DEFAULT_CATEGORIES, Category
 from tests.factories import Factory
 
-pytest_plugins = ["tests.erp_fixtures",  # connected, erp_commitment, approver
+pytest_plugins = ["tests.erp_fixtures",  # connected, erp_commitment, approver, synced
                   "tests.worker_fixtures"]  # own_redis, workers (real rq workers)
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -37,6 +37,16 @@ def erp_commitment(factory, people, connected):
     return record
 
 
+@pytest.fixture
+def synced(erp_commitment, people, approver):
+    """SC-1042 (185,000.00 + 96,500.50) Synced to QuickBooks as a PurchaseOrder."""
+    from models import ErpStatus
+
+    record = send_and_accept(erp_commitment, people, approver)
+    assert record.erp_status == ErpStatus.SYNCED
+    return record
+
+
 def send_and_accept(commitment, people, approver) -> Commitment:
     """Send to ERP, Accept, run the job; the commitment as it is afterwards."""
     erp.send_to_erp(people.project_admin, commitment)

@@ -29,7 +29,6 @@ from models import (
 )
 from tests import qbo_helpers
 from tests.conftest import HTMX, commitment_url
-from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import run_jobs
 
 ITEM = "Concrete - Subcontract"
@@ -59,13 +58,6 @@ def sam(factory, people):
     user = factory.user(name="Sam Ortiz", email="sam.ortiz@example.com")
     factory.member(people.project, user, ProjectRole.STANDARD)
     return user
-
-
-@pytest.fixture
-def synced(erp_commitment, people, approver):
-    record = send_and_accept(erp_commitment, people, approver)
-    assert record.erp_status == ErpStatus.SYNCED
-    return record
 
 
 @pytest.fixture

@@ -140,14 +140,6 @@ def assert_po_matches(sandbox, commitment_id: int) -> dict:
 
 
 @pytest.fixture
-def synced(erp_commitment, people, approver):
-    """SC-1042 (185,000.00 + 96,500.50) Synced to QuickBooks as a PurchaseOrder."""
-    record = send_and_accept(erp_commitment, people, approver)
-    assert record.erp_status == ErpStatus.SYNCED
-    return record
-
-
-@pytest.fixture
 def new_code(factory, connected):
     return _mapped_cost_code(factory)
 

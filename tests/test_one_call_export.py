@@ -27,8 +27,9 @@ from tests.test_cco_export import (
     fault_on_update,
 )
 
-# The fixtures of tests/test_cco_export.py: SC-1042 Synced, CCO #001 Approved, a mapped code.
-synced, cco, new_code = cco_tests.synced, cco_tests.cco, cco_tests.new_code
+# The fixtures of tests/test_cco_export.py: CCO #001 Approved, a mapped code (SC-1042 Synced is
+# tests/erp_fixtures.py's ``synced``).
+cco, new_code = cco_tests.cco, cco_tests.new_code
 
 
 def _seq(sandbox) -> int:

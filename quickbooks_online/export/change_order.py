@@ -33,6 +33,7 @@ from quickbooks_online.mapping import (
     change_order_sums,
     line_payload,
     mappings_for,
+    not_mapped,
     set_amount,
 )
 from quickbooks_online.marker import Marker, join_note
@@ -72,8 +73,7 @@ def plan_change_order(cco: ChangeOrder, po_lines: list[dict],
     for line in new:
         mapping = mappings.get((line.cost_code_id, line.category_id))
         if mapping is None:
-            plan.problems.append(f"{line.cost_code.code} {line.category.name} is not mapped to a "
-                                 "QuickBooks item or account.")
+            plan.problems.append(not_mapped(line.cost_code, line.category))
             continue
         plan.new_lines.append((line.id, len(lines)))
         lines.append(line_payload(cco_line_description(cco, line.description), line.amount,
