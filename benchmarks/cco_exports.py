@@ -20,6 +20,7 @@ last wrote. Prints the calls per export, the calls by kind and the time; the tar
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import tempfile
@@ -137,7 +138,9 @@ def cco_exports(count: int, server, args, app_factory, fresh_schema, connect) ->
 def report(result: CcoExports) -> list[str]:
     per_export = result.calls / max(result.count, 1)
     per_minute = result.calls / (result.seconds / 60) if result.seconds else 0.0
-    pacing = result.calls / max(result.app_limit, 1) * 60
+    # A sliding minute that starts empty lets ``app_limit`` calls through at once, then as many
+    # again each minute: the last call waits (ceil(calls / limit) - 1) minutes at least.
+    pacing = (math.ceil(result.calls / max(result.app_limit, 1)) - 1) * 60
     own_ms = result.seconds / max(result.count, 1) * 1000
     load = os.getloadavg()[0]
     lines = [

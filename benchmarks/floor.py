@@ -13,6 +13,9 @@ benchmarks/seed.py (``--reuse`` keeps one seeded by an earlier run). Then, all o
 * the floor, ``benchmarks/floor_app.py``: a page of 25 cards rendered by Jinja, no database,
   served by the same gunicorn command (gthread: the connection is kept alive between requests,
   as a browser keeps it);
+* the stack's floor, ``benchmarks/floor_app.py: stack()``: the same page behind a login (the
+  signed session cookie, Flask-Login loading the user through Flask-SQLAlchemy from the
+  scratch database: one statement), the least any page of the app costs;
 * one keep-alive connection per user (http.client), each logged in through the login form: the
   project manager for the record pages, lists and saves, the approver for the inbox;
 * ``--requests`` rounds, each requesting every page once in turn (floor included), so that
@@ -20,9 +23,10 @@ benchmarks/seed.py (``--reuse`` keeps one seeded by an earlier run). Then, all o
   changed amount with ``HX-Request: true`` and the CSRF token, as the row's form does.
 
 Prints, per size, each page's p50 and p95 and their ratio to the floor's p50 and p95 measured
-in the same run, and the SQL statements each page runs (counted once, in process). ``--compare
-CHECKOUT`` also serves another checkout's app (e.g. main's worktree) on the same database, its
-pages in the same rounds: a before/after table measured side by side.
+in the same run, its p50's ratio to the stack's floor, and the SQL statements each page runs
+(counted once, in process). ``--compare CHECKOUT`` also serves another checkout's app (e.g.
+main's worktree) on the same database, its pages in the same rounds: a before/after table
+measured side by side.
 """
 
 from __future__ import annotations
@@ -60,6 +64,11 @@ class Row:
     floor_p95: float
     statements: int | None
     requests: int
+    stack_p50: float | None = None
+
+    @property
+    def stack_ratio50(self) -> float | None:
+        return self.p50 / self.stack_p50 if self.stack_p50 else None
 
     @property
     def ratio50(self) -> float:
@@ -327,7 +336,12 @@ def measure(size: int, args) -> list[Row]:
         try:
             floor, floor_port = serve("benchmarks.floor_app:app", ROOT, env, work / "floor.log")
             servers.append(floor)
-            rounds = [("floor", Client(floor_port), "/")]
+            stack, stack_port = serve("benchmarks.floor_app:stack()", ROOT, env,
+                                      work / "stack.log")
+            servers.append(stack)
+            stack_user = Client(stack_port)
+            stack_user.request("GET", f"/login/{user_id(app, seeding.PM_EMAIL)}")
+            rounds = [("floor", Client(floor_port), "/"), (STACK, stack_user, "/")]
             measured = pages(seeded)
             make_form = forms(app, seeded)
             for label, root in checkouts:
@@ -363,21 +377,40 @@ def measure(size: int, args) -> list[Row]:
         with app.app_context():
             db.engine.dispose()
     floor50, floor95 = statistics.median(timings["floor"]), p95(timings["floor"])
+    stack50 = statistics.median(timings[STACK])
     rows = [Row("floor (Flask, 25 cards, no database)", size, floor50, floor95, floor50,
-                floor95, 0, len(timings["floor"]))]
+                floor95, 0, len(timings["floor"]), stack50)]
     for name, *_ in rounds[1:]:
         rows.append(Row(name, size, statistics.median(timings[name]), p95(timings[name]),
-                        floor50, floor95, None if ": " in name else counts.get(name),
-                        len(timings[name])))
+                        floor50, floor95, 1 if name == STACK else
+                        None if ": " in name else counts.get(name), len(timings[name]),
+                        stack50))
     return rows
 
 
+STACK = "stack floor (the same page, logged in: session, Flask-Login, one statement)"
+
+
+def user_id(app, email: str) -> int:
+    from sqlalchemy import select
+
+    from extensions import db
+    from models import User
+
+    with app.app_context():
+        found = db.session.scalar(select(User.id).where(User.email == email))
+        db.session.remove()
+    return found
+
+
 def table(rows: list[Row]) -> str:
-    lines = ["| page | size | p50 ms | p95 ms | p50 / floor | p95 / floor | statements |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| page | size | p50 ms | p95 ms | p50 / floor | p95 / floor | p50 / stack floor "
+             "| statements |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
+        stack = f"{row.stack_ratio50:.2f}×" if row.stack_ratio50 else ""
         lines.append(f"| {row.page} | {row.size:,} | {row.p50:.1f} | {row.p95:.1f} | "
-                     f"{row.ratio50:.2f}× | {row.ratio95:.2f}× | "
+                     f"{row.ratio50:.2f}× | {row.ratio95:.2f}× | {stack} | "
                      f"{'' if row.statements is None else row.statements} |")
     return "\n".join(lines)
 

@@ -33,3 +33,51 @@ app.jinja_loader = DictLoader({"floor.html": PAGE})
 @app.get("/")
 def floor():
     return render_template("floor.html", title="25 cards", cards=CARDS)
+
+
+def stack():
+    """The stack's floor: the same page behind what every page of the app needs at least — a
+    signed session cookie, Flask-Login loading the user through Flask-SQLAlchemy (one
+    statement, PostgreSQL at DATABASE_URL: the benchmark's scratch database) — and nothing
+    else. ``GET /login/<user id>`` logs in. A page's ratio to this one is what the page itself
+    costs beyond being a logged-in page of this stack (benchmarks/floor.py)."""
+    import os
+
+    from flask_login import LoginManager, current_user, login_required, login_user
+    from flask_sqlalchemy import SQLAlchemy
+    from sqlalchemy import Column, Integer, String
+
+    from config import database_url
+
+    site = Flask(__name__)
+    site.jinja_loader = DictLoader({"floor.html": PAGE})
+    site.config.update(SECRET_KEY=os.environ.get("SECRET_KEY", "stack-floor"),
+                       SQLALCHEMY_DATABASE_URI=database_url(site.instance_path))
+    db = SQLAlchemy(site)
+
+    class Person(db.Model):  # the app's users table, two of its columns
+        __tablename__ = "users"
+        id = Column(Integer, primary_key=True)
+        name = Column(String)
+
+        is_authenticated = is_active = True
+        is_anonymous = False
+
+        def get_id(self) -> str:
+            return str(self.id)
+
+    logins = LoginManager(site)
+    logins.user_loader(lambda user_id: db.session.get(Person, int(user_id)))
+
+    @site.get("/login/<int:user_id>")
+    def enter(user_id: int):
+        login_user(db.session.get(Person, user_id))
+        return "logged in"
+
+    @site.get("/")
+    @login_required
+    def floor():
+        return render_template("floor.html", title=f"25 cards for {current_user.name}",
+                               cards=CARDS)
+
+    return site
