@@ -84,6 +84,29 @@ PICKERS = {"cost_code": Picker("CostCode", "code", ("code", "description")),
            "vendor": Picker("Vendor", "name", ("name",))}
 
 
+def check_choice(field, model, keep_id: int | None = None) -> None:
+    """For a save whose answer shows no select: check the id a required select posted as its
+    choices would (an active record, or the one the record already has, ``keep_id``) by
+    reading that record alone by its primary key (no statement when the session holds it),
+    instead of reading every record the select would offer. Refused with SelectField's own
+    "Not a valid choice." next to the field. The record is kept for the request
+    (``keep_records``), so the workflow that uses it finds it read."""
+    if not field.validate_choice:
+        return  # an optional choice: the workflow says why the record it names is refused
+
+    def pre_validate(form):
+        from extensions import db
+
+        if field.process_errors or field.data is None:
+            return  # nothing chosen: the field's DataRequired says so
+        record = db.session.get(model, field.data)
+        if record is None or not (record.active or record.id == keep_id):
+            raise ValidationError(field.gettext("Not a valid choice."))
+        keep_records([record])
+
+    field.pre_validate = pre_validate
+
+
 def offer(field, kind: str, *, blank: str = "Choose…", keep_id: int | None = None) -> None:
     """Give a select ``field`` its choices of ``kind`` (PICKERS): the first records, the one a
     record already has (``keep_id``, even if deactivated since) and the one just submitted

@@ -21,6 +21,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import inspect
 
 from blueprints.fields import (
+    check_choice,
     offer,
     posted_version,
     record_choices,
@@ -46,10 +47,13 @@ def keep_after_commit():
     it: what a save read (the user, the parent under its lock, the line, what it names) is what
     it just wrote, so the answer renders without reading it all again. A refused save rolls
     back, which expires everything as before."""
+    from models.list_totals import keep_shares
+
     session = db.session()
     session.expire_on_commit = False
     try:
-        yield
+        with keep_shares():  # and the totals it wrote: the answer's totals, not read again
+            yield
     finally:
         session.expire_on_commit = True
 
@@ -63,6 +67,7 @@ class LineKind:
     # the parent's page.
     endpoints: ClassVar[dict[str, str]]
     line_model: ClassVar[type]
+    line_options: ClassVar[tuple] = ()  # what a row shows of its line, read with it
     parent_key: ClassVar[str]  # the line's column naming its parent
     form_class: ClassVar[type]
     form_prefix: ClassVar[str]  # field ids: "<prefix>-<line id>-<field>", "<prefix>-new-<field>"
@@ -115,6 +120,21 @@ class LineKind:
         form.category_id.choices = record_choices(
             Category, Category.name, blank=blank, keep_id=line.category_id if line else None)
 
+    def check_choices(self, form, parent, line) -> None:
+        """For a save (``form(saving=True)``): check what the selects chose without reading
+        their choices — the saved row shows none; a refused save fills them to show the form
+        again. By default the cost code and category every kind of line has."""
+        from models import Category, CostCode
+
+        check_choice(form.cost_code_id, CostCode, line.cost_code_id if line else None)
+        check_choice(form.category_id, Category, line.category_id if line else None)
+
+    def load_for_save(self, args: dict):
+        """The parent of a line about to be saved (its role checked): a kind whose workflow
+        locks the parent may take the lock here and read, under it, what the save and its
+        answer need, in one statement."""
+        return self.load_parent(args, ProjectRole.STANDARD)
+
     def to_input(self, form):
         raise NotImplementedError
 
@@ -140,11 +160,16 @@ class LineKind:
         return url_for(f"{self.blueprint}.{self.endpoints[action]}", **self.url_args(parent),
                        **extra)
 
-    def form(self, parent, line=None, blank: bool = False):
-        """The form for a line (edit), the posted new line, or a blank new line (``blank``)."""
+    def form(self, parent, line=None, blank: bool = False, saving: bool = False):
+        """The form for a line (edit), the posted new line, or a blank new line (``blank``).
+        ``saving``: the posted edit of a row, its choices checked (``check_choices``), not
+        filled; ``form_response`` fills them if the form is shown again."""
         form = self.form_class(formdata=None) if blank else self.form_class(obj=line)
         unique_ids(form, f"{self.form_prefix}-{line.id}" if line else f"{self.form_prefix}-new")
-        self.fill_choices(form, parent, line)
+        if saving:
+            self.check_choices(form, parent, line)
+        else:
+            self.fill_choices(form, parent, line)
         return form
 
     def row_context(self, parent, line=None, **extra) -> dict:
@@ -152,8 +177,10 @@ class LineKind:
                 **self.context(parent, line), **extra}
 
     def load_line(self, parent, line_id: int):
-        line = db.get_or_404(self.line_model, line_id)
-        if getattr(line, self.parent_key) != parent.id:
+        """The line (404 unless it is the parent's), with what its row shows
+        (``line_options``); none read when the parent's load read it already."""
+        line = db.session.get(self.line_model, line_id, options=self.line_options)
+        if line is None or getattr(line, self.parent_key) != parent.id:
             abort(404)
         return line
 
@@ -174,6 +201,8 @@ class LineKind:
                                                  **extra))
 
     def form_response(self, parent, line, form, status: int = 200):
+        if any(getattr(field, "choices", True) is None for field in form):
+            self.fill_choices(form, parent, line)  # a refused save shows its form again
         return render(self.page, ROW_FORM, status=status, body_partial=ROW_FORM,
                       **self.row_context(parent, line, form=form))
 
@@ -212,9 +241,9 @@ class LineKind:
 
     def update_view(self, line_id: int, **args: Any):
         with keep_after_commit():
-            parent = self.load_parent(args, ProjectRole.STANDARD)
+            parent = self.load_for_save(args)
             line = self.load_line(parent, line_id)
-            form = self.form(parent, line)
+            form = self.form(parent, line, saving=True)
             outcome = submit(form, lambda: self.update(current_user, line, self.to_input(form),
                                                        form.version.data), refresh=line)
             if outcome.ok:

@@ -40,3 +40,27 @@ class HistoryEvent(db.Model):
 @event.listens_for(HistoryEvent, "before_delete")
 def _append_only(_mapper, _connection, target: HistoryEvent) -> None:
     raise RuntimeError("history events are append-only")
+
+
+@event.listens_for(sa.orm.Session, "before_flush")
+def _insert_together(session, _context, _instances) -> None:
+    """A save that changes several fields records an event for each: write them in one
+    statement. The ORM would send one INSERT … RETURNING each where the database cannot say
+    which returned id is whose (SQLite), and nothing reads an event's id back within the
+    save, so they are inserted without RETURNING and leave the session. Left to the ORM when
+    there is one, or when the flush also adds the user or the project an event names."""
+    from models.reference import Project
+
+    events = [record for record in session.new if isinstance(record, HistoryEvent)]
+    if len(events) < 2 or any(isinstance(record, User | Project) for record in session.new):
+        return
+    columns = [column.key for column in HistoryEvent.__table__.columns if column.key != "id"]
+    rows = []
+    for record in sorted(events, key=lambda r: sa.inspect(r).insert_order):
+        row = {key: getattr(record, key) for key in columns}
+        row["at"] = row["at"] or utcnow()
+        if record.user is not None:
+            row["user_id"] = record.user.id
+        rows.append(row)
+        session.expunge(record)
+    session.connection().execute(HistoryEvent.__table__.insert(), rows)

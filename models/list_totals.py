@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy import event, select
@@ -295,18 +297,11 @@ def _upsert(connection: Connection, table: sa.Table, rows: list[dict], *, add: b
     connection.execute(statement.on_conflict_do_update(index_elements=key, set_=changes))
 
 
-def refresh(connection: Connection, kind: _List, ids: Iterable[int]) -> None:
-    """Sum these records again and move the difference into their list totals rows."""
-    ids = sorted(set(ids))
-    if not ids:
-        return
-    old = {row._mapping[kind.record]: kind.share_of(row) for row in connection.execute(
-        select(kind.sums).where(kind.sums.c[kind.record].in_(ids))
-        .order_by(kind.sums.c[kind.record]).with_for_update())}
-    new = kind.shares(connection, ids)
+def _differences(pairs: Iterable[tuple[Share | None, Share | None]]) -> dict[tuple, list[int]]:
+    """What moving each record's share from ``before`` to ``after`` adds to each list totals
+    row (by its key)."""
     changes: dict[tuple, list[int]] = {}
-    for record_id in ids:
-        before, after = old.get(record_id), new.get(record_id)
+    for before, after in pairs:
         if before == after:
             continue
         for share, sign in ((before, -1), (after, 1)):
@@ -314,18 +309,69 @@ def refresh(connection: Connection, kind: _List, ids: Iterable[int]) -> None:
                 total = changes.setdefault(key, [0] * len(adds))
                 for i, value in enumerate(adds):
                     total[i] += sign * value
-    if not changes:
-        return
-    _upsert(connection, kind.sums, [kind.share_row(i, s) for i, s in new.items()
-                                    if old.get(i) != s], add=False)
-    gone = [i for i in old if i not in new]
-    if gone:
-        connection.execute(kind.sums.delete().where(kind.sums.c[kind.record].in_(gone)))
+    return changes
+
+
+def _add_to_totals(connection: Connection, kind: _List, changes: dict[tuple, list[int]]) -> None:
     key_columns = [c.name for c in kind.totals.primary_key.columns]
     _upsert(connection, kind.totals,
             [{**dict(zip(key_columns, key, strict=True)),
               **dict(zip(("records", *kind.amounts), adds, strict=True))}
              for key, adds in sorted(changes.items()) if any(adds)], add=True)
+
+
+def refresh(connection: Connection, kind: _List, ids: Iterable[int]) -> dict[int, Share]:
+    """Sum these records again and move the difference into their list totals rows; return
+    their shares."""
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    old = {row._mapping[kind.record]: kind.share_of(row) for row in connection.execute(
+        select(kind.sums).where(kind.sums.c[kind.record].in_(ids))
+        .order_by(kind.sums.c[kind.record]).with_for_update())}
+    new = kind.shares(connection, ids)
+    changes = _differences((old.get(i), new.get(i)) for i in ids)
+    if not changes:
+        return new
+    _upsert(connection, kind.sums, [kind.share_row(i, s) for i, s in new.items()
+                                    if old.get(i) != s], add=False)
+    gone = [i for i in old if i not in new]
+    if gone:
+        connection.execute(kind.sums.delete().where(kind.sums.c[kind.record].in_(gone)))
+    _add_to_totals(connection, kind, changes)
+    return new
+
+
+def add_amounts(connection: Connection, kind: _List, deltas: dict[int, dict[str, int]]
+                ) -> tuple[dict[int, Share], list[int]]:
+    """Add ``deltas`` (record id → amount column → cents) to these records' shares, one
+    ``UPDATE … SET x = x + :delta … RETURNING`` each, and the same to the list totals rows
+    they count in, one upsert for them all: for a change of amounts only (a line's amount
+    edited), where nothing moves between filter values. The record's lock (the line's parent,
+    held by the save) orders two such changes; adding is exact in integer cents. Returns the
+    shares written, and the records that have no share row yet (to ``refresh``)."""
+    written: dict[int, Share] = {}
+    missing: list[int] = []
+    pairs = []
+    for record_id, adds in sorted(deltas.items()):
+        if not any(adds.values()):
+            continue
+        row = connection.execute(
+            kind.sums.update().where(kind.sums.c[kind.record] == record_id)
+            .values({name: kind.sums.c[name] + value for name, value in adds.items()})
+            .returning(*kind.sums.c)).first()
+        if row is None:
+            missing.append(record_id)
+            continue
+        after = kind.share_of(row)
+        before = Share(after.project_id, after.keys, after.vendor_ids,
+                       tuple(amount - adds.get(name, 0)
+                             for name, amount in zip(kind.amounts, after.amounts, strict=True)),
+                       after.viewers)
+        written[record_id] = after
+        pairs.append((before, after))
+    _add_to_totals(connection, kind, _differences(pairs))
+    return written, missing
 
 
 def rebuild(connection: Connection) -> None:
@@ -386,8 +432,115 @@ def _load_owners(session: Session, _context, _instances) -> None:
                 getattr(record, owner)
 
 
+# The amounts a line adds to its record's share: a change of these alone (a line's amount
+# edited) is added to the share and the list totals rows as it is (``add_amounts``).
+_AMOUNTS: dict[type, dict[str, str]] = {
+    SovLine: {"amount": "original"},
+    ChangeOrderLine: {"amount": ""},  # approved or pending, by its CCO's status
+    ChangeEventLine: {"cost_rom": "cost_rom", "latest_cost": "latest_cost"},
+}
+_CENT = Decimal("0.01")
+
+
+def _cents_of(value) -> int:
+    return int(Decimal(value or 0).quantize(_CENT) * 100)
+
+
+def _amount_deltas(session: Session) -> dict[str, dict[int, dict[str, int]]] | None:
+    """For a flush that changed nothing but lines' amounts, what each record's share gains
+    (``COMMITMENTS``/``CHANGE_EVENTS`` sums table name → record id → column → cents); None
+    for any other change (a record or line added, removed, moved, a status, a vendor, a
+    private CCO's amount), which is summed again (``refresh``)."""
+    if any(type(record) in _WATCHED for record in itertools.chain(session.new,
+                                                                   session.deleted)):
+        return None
+    deltas: dict[str, dict[int, dict[str, int]]] = {}
+    for record in session.dirty:
+        watched = _WATCHED.get(type(record))
+        if watched is None:
+            continue
+        state = sa.inspect(record)
+        changed = [a for a in watched if state.attrs[a].history.has_changes()]
+        if not changed:
+            continue
+        amounts = _AMOUNTS.get(type(record), {})
+        if any(a not in amounts for a in changed):
+            return None
+        kind, owner, columns = COMMITMENTS, record.commitment_id if isinstance(
+            record, SovLine) else None, dict(amounts)
+        if isinstance(record, ChangeOrderLine):
+            cco = session.identity_map.get(session.identity_key(ChangeOrder,
+                                                                record.change_order_id))
+            if cco is None or not {"status", "private", "commitment_id"} <= set(
+                    sa.inspect(cco).dict) or cco.private:
+                return None
+            if cco.status == ChangeOrderStatus.APPROVED:
+                columns = {"amount": "approved"}
+            elif cco.status.is_pending:
+                columns = {"amount": "pending"}
+            else:
+                continue  # a draft or void CCO's lines count in no total
+            owner = cco.commitment_id
+        elif isinstance(record, ChangeEventLine):
+            kind, owner = CHANGE_EVENTS, record.change_event_id
+        adds = deltas.setdefault(kind.sums.name, {}).setdefault(owner, {})
+        for attribute in changed:
+            history = state.attrs[attribute].history
+            if not history.deleted:
+                return None  # the value before was not read: sum it again
+            column = columns[attribute]
+            adds[column] = adds.get(column, 0) + _cents_of(history.added[0] if history.added
+                                                           else None) \
+                - _cents_of(history.deleted[0])
+    return deltas
+
+
+KEPT_SHARES = "list_shares"  # session.info: the shares written in a save's transaction
+
+
+def kept_share(kind: _List, record_id: int) -> Share | None:
+    """The share this record's save just wrote, within ``keep_shares`` (else None): the
+    record's totals, as its list adds them, without reading them again."""
+    return db.session.info.get(KEPT_SHARES, {}).get((kind.sums.name, record_id))
+
+
+@contextmanager
+def keep_shares():
+    """Within this block the shares the hook writes are kept (``kept_share``) for the answer
+    of the save that wrote them; a rollback forgets them."""
+    session = db.session()
+    session.info[KEPT_SHARES] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(KEPT_SHARES, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_shares(session: Session, _previous) -> None:
+    if KEPT_SHARES in session.info:
+        session.info[KEPT_SHARES] = {}
+
+
+def _keep(session: Session, kind: _List, shares: dict[int, Share]) -> None:
+    kept = session.info.get(KEPT_SHARES)
+    if kept is not None:
+        kept.update({(kind.sums.name, i): share for i, share in shares.items()})
+
+
 @event.listens_for(Session, "after_flush")
 def _keep_list_totals(session: Session, _context) -> None:
+    deltas = _amount_deltas(session)
+    if deltas is not None:
+        if not deltas:
+            return
+        connection = session.connection()
+        for kind in (COMMITMENTS, CHANGE_EVENTS):
+            if kind.sums.name in deltas:
+                written, missing = add_amounts(connection, kind, deltas[kind.sums.name])
+                _keep(session, kind, written)
+                _keep(session, kind, refresh(connection, kind, missing))
+        return
     commitments: set[int] = set()
     ccos: set[int] = set()
     events: set[int] = set()
@@ -415,5 +568,5 @@ def _keep_list_totals(session: Session, _context) -> None:
         if unknown:
             commitments.update(connection.scalars(
                 select(ChangeOrder.commitment_id).where(ChangeOrder.id.in_(unknown))))
-    refresh(connection, COMMITMENTS, commitments)
-    refresh(connection, CHANGE_EVENTS, events)
+    _keep(session, COMMITMENTS, refresh(connection, COMMITMENTS, commitments))
+    _keep(session, CHANGE_EVENTS, refresh(connection, CHANGE_EVENTS, events))

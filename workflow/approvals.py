@@ -181,6 +181,7 @@ def withdraw_if_changed(actor: User, cco: ChangeOrder) -> str | None:
         approval.withdrawn_at = utcnow()
         approval.withdrawn_by = actor
         approval.withdrawn_because = what
+        db.session.expire(cco, ["approval"])  # none is in force now (a save may keep the CCO)
     history.record(actor, cco, WITHDRAWN, field="Status", old=ChangeOrderStatus.APPROVED,
                    new=ChangeOrderStatus.PENDING_REVISED,
                    comment=f"Approval withdrawn: {what}")

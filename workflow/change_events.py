@@ -179,6 +179,15 @@ def list_totals(project: Project, *, status: ChangeEventStatus | None = None,
 
 
 def totals(ce: ChangeEvent) -> Totals:
+    """The change event's ROM and latest cost. In the answer of a save that just wrote its
+    share of the list's totals (models/list_totals.py, ``keep_shares``), from that share: the
+    same sums, kept in integer cents, not read again."""
+    from models.list_totals import CHANGE_EVENTS, kept_share
+
+    share = kept_share(CHANGE_EVENTS, ce.id)
+    if share is not None:
+        rom, latest = (Decimal(int(cents)) / 100 for cents in share.amounts)
+        return Totals(rom.quantize(Decimal("0.01")), latest.quantize(Decimal("0.01")))
     return totals_by_change_event([ce.id])[ce.id]
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 
 from extensions import db
 from models import (
@@ -209,7 +210,36 @@ def _list_totals_statement(typed: bool, with_status: bool):
 
 
 def totals(commitment: Commitment, viewer: User | None = None) -> Totals:
+    """The commitment's totals as ``viewer`` may see them. In the answer of a save that just
+    wrote its share of the lists' totals (models/list_totals.py, ``keep_shares``), from that
+    share: the same sums, kept in integer cents, not read again."""
+    from models.list_totals import COMMITMENTS, kept_share
+
+    share = kept_share(COMMITMENTS, commitment.id)
+    if share is not None:
+        return _totals_of_share(share, commitment.project, viewer)
     return totals_by_commitment([commitment.id], viewer)[commitment.id]
+
+
+def _totals_of_share(share, project: Project, viewer: User | None) -> Totals:
+    """``totals`` from a commitment's share: the private CCOs' amounts are the viewer's own
+    (they wrote, review or are named on them), or all of them for a project admin, as in the
+    list's totals row (``list_totals``)."""
+    from workflow.permissions import has_project_role
+
+    original, approved, pending, private_approved, private_pending, private_count = \
+        share.amounts
+    if viewer is None or has_project_role(viewer, project, ProjectRole.ADMIN):
+        seen = (private_approved, private_pending, private_count)
+    else:
+        seen = next((tuple(rest) for user_id, *rest in share.viewers or ()
+                     if user_id == viewer.id), (0, 0, 0))
+
+    def money(cents: int) -> Decimal:
+        return (Decimal(int(cents)) / 100).quantize(Decimal("0.01"))
+
+    return Totals(money(original), money(approved + seen[0]), money(pending + seen[1]),
+                  hidden=int(private_count) - int(seen[2]))
 
 
 def filtered_commitments(project: Project, *, type: CommitmentType | None = None,
@@ -259,12 +289,42 @@ def lock_commitment(commitment: Commitment) -> None:
     validated the lines, and a send always validates the lines as they are after an edit.
     An UPDATE locks the row on PostgreSQL and the whole database on SQLite, where SELECT …
     FOR UPDATE does nothing. It writes the same version back, so an open form on the
-    commitment is not made stale by it."""
+    commitment is not made stale by it. Taken already in this transaction by
+    ``locked_commitment`` (which read the commitment under it), it is not taken again."""
+    if commitment.id in db.session.info.get(_LOCKED, ()):
+        return
     db.session.execute(
         update(Commitment).where(Commitment.id == commitment.id)
         .values(version=Commitment.version)
         .execution_options(synchronize_session=False))
     db.session.refresh(commitment)
+
+
+_LOCKED = "locked_commitments"  # session.info: the commitments locked in this transaction
+
+
+def locked_commitment(commitment_id: int, project_id: int, *options) -> Commitment | None:
+    """The project's commitment read under its write lock (``lock_commitment``'s UPDATE), with
+    ``options``: a save that will lock it anyway reads once, under the lock, what it and its
+    answer need (the lines, the vendor). None, and no lock, for another project's."""
+    db.session.execute(
+        update(Commitment).where(Commitment.id == commitment_id,
+                                 Commitment.project_id == project_id)
+        .values(version=Commitment.version)
+        .execution_options(synchronize_session=False))
+    commitment = db.session.execute(
+        select(Commitment).where(Commitment.id == commitment_id,
+                                 Commitment.project_id == project_id).options(*options)
+        .execution_options(populate_existing=True)).unique().scalar_one_or_none()
+    if commitment is not None:
+        db.session.info.setdefault(_LOCKED, set()).add(commitment.id)
+    return commitment
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _locks_released(session: Session, transaction) -> None:
+    if transaction.parent is None:  # the transaction, not a savepoint in it, ended
+        session.info.pop(_LOCKED, None)
 
 
 def _require_editable(commitment: Commitment) -> None:

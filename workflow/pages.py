@@ -76,11 +76,37 @@ def _change_event_options() -> tuple:
             lines.joinedload(ChangeEventLine.commitment))
 
 
+def _sov_save_options() -> tuple:
+    """What an SOV line save reads under the commitment's lock, in one statement: the vendor
+    and every line with its cost code and category (the saved row, the ERP panel's checks)."""
+    lines = joinedload(Commitment.sov_lines)
+    return (joinedload(Commitment.vendor), *_sov_lines(lines))
+
+
+def _cco_save_options() -> tuple:
+    """What a CCO line save reads, in one statement: the CCO with its commitment and vendor,
+    its reviewer and approval, and every line with the SOV line it changes or its own cost
+    code and category, and the change event item it came from (the saved row, the grand
+    total, the ERP panel's checks)."""
+    lines = joinedload(ChangeOrder.lines)
+    commitment = joinedload(ChangeOrder.commitment)
+    return (commitment.joinedload(Commitment.vendor),
+            joinedload(ChangeOrder.designated_reviewer),
+            joinedload(ChangeOrder.approval).joinedload(ChangeOrderApproval.approved_by),
+            *_sov_lines(lines.joinedload(ChangeOrderLine.sov_line)),
+            lines.joinedload(ChangeOrderLine.cost_code_own),
+            lines.joinedload(ChangeOrderLine.category_own),
+            lines.joinedload(ChangeOrderLine.change_event_line)
+            .joinedload(ChangeEventLine.change_event))
+
+
 # Built once: the loader options of each page and the statement that reads a page by id (the
 # id a bound parameter), reused by every request from SQLAlchemy's compiled cache.
 COMMITMENT = _commitment_options()
 CHANGE_ORDER = _change_order_options()
 CHANGE_EVENT = _change_event_options()
+SOV_SAVE = _sov_save_options()
+CCO_SAVE = _cco_save_options()
 _BY_ID = {model: select(model).where(model.id == bindparam("ident")).options(*options)
           for model, options in ((Commitment, COMMITMENT), (ChangeOrder, CHANGE_ORDER),
                                  (ChangeEvent, CHANGE_EVENT))}

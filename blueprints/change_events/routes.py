@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 from wtforms.fields.choices import SelectChoice
 
 from blueprints.change_events import bp
@@ -299,6 +300,9 @@ class LineItems(LineKind):
     add, update = staticmethod(add_line_item), staticmethod(update_line_item)
     delete = staticmethod(delete_line_item)
 
+    line_options = (joinedload(ChangeEventLine.cost_code), joinedload(ChangeEventLine.category),
+                    joinedload(ChangeEventLine.vendor), joinedload(ChangeEventLine.commitment))
+
     def load_parent(self, args, needed):
         return load_change_event(args["project_id"], args["ce_id"], needed)
 
@@ -335,8 +339,6 @@ LINE_ITEMS = LineItems(bp)
 def _selection_context(project: Project, form: CommitmentCoForm) -> dict:
     """A page of the line items a Commitment CO can be made from (keyset, 50 at a time),
     filtered by vendor or commitment, with the filters' bounded choices."""
-    from sqlalchemy.orm import joinedload
-
     from workflow.change_events import selectable_items
     from workflow.pages import keyset
 

@@ -176,10 +176,38 @@ class ChangeOrderLines(LineKind):
     add, update = staticmethod(add_line), staticmethod(update_line)
     delete = staticmethod(delete_line)
 
+    line_options = (joinedload(ChangeOrderLine.sov_line).joinedload(SovLine.cost_code),
+                    joinedload(ChangeOrderLine.sov_line).joinedload(SovLine.category),
+                    joinedload(ChangeOrderLine.cost_code_own),
+                    joinedload(ChangeOrderLine.category_own))
+
     def load_parent(self, args, needed):
         cco = load_cco(args["project_id"], args["commitment_id"], args["cco_id"])
         if needed != ProjectRole.READ_ONLY:
             load_commitment(args["project_id"], args["commitment_id"], needed)
+        return cco
+
+    def load_for_save(self, args):
+        """The CCO read once with its commitment and lines, the line saved among them
+        (workflow/pages.py, ``CCO_SAVE``); 404 as ``load_cco`` says."""
+        from flask import abort
+
+        from blueprints.guards import keep_loaded, load_project
+        from workflow.change_orders import can_view
+        from workflow.pages import CCO_SAVE
+
+        project = load_project(args["project_id"], ProjectRole.STANDARD)
+        cco = db.session.execute(
+            select(ChangeOrder).join(ChangeOrder.commitment)
+            .where(ChangeOrder.id == args["cco_id"],
+                   ChangeOrder.commitment_id == args["commitment_id"],
+                   Commitment.project_id == project.id)
+            .options(*CCO_SAVE)).unique().scalar_one_or_none()
+        if cco is None:
+            abort(404)
+        keep_loaded(cco.commitment, "project", project)
+        if not can_view(current_user, cco):
+            abort(404)  # a private CCO does not reveal that it exists
         return cco
 
     def url_args(self, cco):
@@ -217,9 +245,12 @@ class ChangeOrderLines(LineKind):
                 "review_form": unique_ids(ReviewForm(formdata=None, obj=cco), "review")}
 
     def saved_context(self, cco):
+        from sqlalchemy import inspect
+
         from workflow.pages import change_order_page
 
-        cco = change_order_page(cco)  # the panel's checks read every line: read them at once
+        if "lines" in inspect(cco).unloaded:  # the panel's checks read every line: at once
+            cco = change_order_page(cco)
         return {"subject": cco, "panel": panel_for(cco), "oob_state": True}
 
     def opened(self, form, cco, line):

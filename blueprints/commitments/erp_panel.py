@@ -131,7 +131,7 @@ def panel_for(subject) -> Panel:
 
     commitment = kinds.of(subject).commitment_of(subject)
     drift = None
-    if isinstance(subject, Commitment):
+    if isinstance(subject, Commitment) and commitment.qbo_purchase_order_id:
         drift = erp.drift(commitment, visible_change_orders(current_user, commitment),
                           actions=lambda view: _drift_actions(commitment, view))
     return Panel(actions=erp.project_actions(current_user, subject), urls=_urls(subject),

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
 
 from blueprints.commitments import bp
 from blueprints.commitments.erp_panel import panel_for
 from blueprints.commitments.forms import CommitmentForm, SovLineForm
 from blueprints.commitments.loading import load_commitment
 from blueprints.fields import enum_or_none, offer, parse_id, submit, unique_ids
-from blueprints.guards import load_project
+from blueprints.guards import keep_loaded, load_project
 from blueprints.line_editor import LineKind
 from blueprints.rendering import history_page, is_htmx, render, render_partial
 from models import (
@@ -70,8 +71,6 @@ def _can_edit(project) -> bool:
 @bp.get("/")
 @login_required
 def index(project_id: int):
-    from sqlalchemy.orm import joinedload
-
     from workflow.pages import keyset
 
     project = load_project(project_id)
@@ -229,8 +228,23 @@ class SovLines(LineKind):
     add, update = staticmethod(add_sov_line), staticmethod(update_sov_line)
     delete = staticmethod(delete_sov_line)
 
+    line_options = (joinedload(SovLine.cost_code), joinedload(SovLine.category))
+
     def load_parent(self, args, needed):
         return load_commitment(args["project_id"], args["commitment_id"], needed)
+
+    def load_for_save(self, args):
+        """The save locks the commitment (workflow/commitments.py): it is locked here and
+        read under the lock with its vendor and lines, the line saved among them."""
+        from workflow.commitments import locked_commitment
+        from workflow.pages import SOV_SAVE
+
+        project = load_project(args["project_id"], ProjectRole.STANDARD)
+        commitment = locked_commitment(args["commitment_id"], project.id, *SOV_SAVE)
+        if commitment is None:
+            abort(404)
+        keep_loaded(commitment, "project", project)
+        return commitment
 
     def url_args(self, commitment):
         return {"project_id": commitment.project_id, "commitment_id": commitment.id}
@@ -250,9 +264,13 @@ class SovLines(LineKind):
                 "can_edit_lines": can_edit and commitment.erp_editable}
 
     def saved_context(self, commitment):
+        from sqlalchemy import inspect
+
         from workflow.pages import commitment_page
 
-        commitment = commitment_page(commitment)  # the panel's checks read every line at once
+        if "sov_lines" in inspect(commitment).unloaded or commitment.qbo_purchase_order_id:
+            # the panel's checks read every line, its drift line the change orders: at once
+            commitment = commitment_page(commitment)
         return {"subject": commitment, "panel": panel_for(commitment), "oob_state": True}
 
 
