@@ -34,8 +34,10 @@ class Commitment(ErpColumns, Versioned, db.Model):
         sa.Index("ix_commitments_project_status_number", "project_id", "status", "number", "id"),
         sa.Index("ix_commitments_project_vendor_number", "project_id", "vendor_id", "number",
                  "id"),
-        # A PurchaseOrder belongs to at most one commitment (linked, imported or created).
-        sa.Index("ux_commitments_qbo_purchase_order_id", "qbo_purchase_order_id", unique=True),
+        # A PurchaseOrder belongs to at most one commitment (linked, imported or created); ids
+        # are per QuickBooks company, so unique per company (realm).
+        sa.Index("ux_commitments_qbo_realm_purchase_order", "qbo_realm_id",
+                 "qbo_purchase_order_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,6 +51,10 @@ class Commitment(ErpColumns, Versioned, db.Model):
         str_enum(CommitmentStatus, "commitment_status"), default=CommitmentStatus.DRAFT
     )
     qbo_purchase_order_id: Mapped[str | None] = mapped_column(sa.String(40))
+    # The QuickBooks company (realm) that PurchaseOrder is in: set with the Id, cleared with it.
+    # A link to another company than the connected one is history, never read or written
+    # (quickbooks_online/company.py; docs/quickbooks.md, "Switching QuickBooks company").
+    qbo_realm_id: Mapped[str | None] = mapped_column(sa.String(40))
     qbo_sync_token: Mapped[str | None] = mapped_column(sa.String(20))
     # The PurchaseOrder's TotalAmt as QuickBooks last answered it (drift without a call).
     qbo_total: Mapped[Decimal | None] = mapped_column(Money)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -36,6 +38,7 @@ from quickbooks_online.errors import (
     QboAuthError,
     QboConnectionMissing,
     QboError,
+    QboOtherCompany,
     QboPermanentError,
     QboTransientError,
     classify,
@@ -114,6 +117,23 @@ def decrypt(token: str | None) -> str | None:
 
 def get_connection() -> QboConnection | None:
     return db.session.scalar(select(QboConnection).order_by(QboConnection.id))
+
+
+_CACHED = "changeorder.qbo_connection"  # Session.info: (its transaction, the connection row)
+
+
+def connection_this_transaction() -> QboConnection | None:
+    """The connection row, read once per transaction (a page of cards asks for every card's
+    company). The row itself is kept, not its realm, so a change to it in this session shows;
+    ``switch_company`` forgets it."""
+    session = db.session()
+    cached = session.info.get(_CACHED)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1]
+    connection = get_connection()
+    if connection is not None:
+        session.info[_CACHED] = (session.get_transaction(), connection)
+    return connection
 
 
 def connection_or_new() -> QboConnection:
@@ -197,19 +217,31 @@ def complete_connection(actor: User, code: str, realm_id: str) -> QboConnection:
 
 def switch_company(connection: QboConnection, realm_id: str) -> bool:
     """Point the connection at ``realm_id``. If it was another company (realm) before, every
-    link to that company is forgotten: the project → Customer and vendor → Vendor links, the
-    cost code mappings and the AP account. QuickBooks ids are per company (Vendor 56 of one is
-    not Vendor 56 of another), so until they are linked again from the new company's imported
-    lists, Send to ERP says what is not linked. True if links were forgotten."""
-    from models import CostMapping, Project, Vendor
+    link to that company's lists is forgotten: the project → Customer and vendor → Vendor
+    links, the cost code mappings and the AP account. QuickBooks ids are per company (Vendor
+    56 of one is not Vendor 56 of another), so until they are linked again from the new
+    company's imported lists, Send to ERP says what is not linked. True if links were
+    forgotten.
+
+    Commitments' PurchaseOrder links are kept, as history: each carries the company it is in
+    (``Commitment.qbo_realm_id``; one recorded before that column existed gets the old company
+    here), so it now reads as another company's PurchaseOrder. Nothing reads or writes by
+    that Id any more: its exports are refused with words until it is unlinked
+    (quickbooks_online/company.py; docs/quickbooks.md, "Switching QuickBooks company")."""
+    from models import Commitment, CostMapping, Project, Vendor
 
     previous = connection.realm_id
     connection.realm_id = realm_id
+    db.session().info.pop(_CACHED, None)
     if not previous or previous == realm_id:
         return False
-    log.warning("QuickBooks company changed from realm %s to %s: links forgotten",
-                previous, realm_id)
+    log.warning("QuickBooks company changed from realm %s to %s: links forgotten, "
+                "PurchaseOrder links kept as the old company's", previous, realm_id)
     connection.ap_account_id = None
+    db.session.execute(update(Commitment).where(Commitment.qbo_purchase_order_id.is_not(None),
+                                                Commitment.qbo_realm_id.is_(None))
+                       .values(qbo_realm_id=previous)
+                       .execution_options(synchronize_session="fetch"))
     db.session.execute(update(Project).where(Project.qbo_customer_id.is_not(None))
                        .values(qbo_customer_id=None)
                        .execution_options(synchronize_session="fetch"))
@@ -319,6 +351,35 @@ def refresh_access_token(seen_generation: int) -> _Token:
 
 # ---- API calls -------------------------------------------------------------------------------
 
+# The company (realm) the work under way decided against (``company_pinned``): a call to any
+# other is refused before it is made.
+_pinned_realm: ContextVar[str | None] = ContextVar("qbo_pinned_realm", default=None)
+
+
+@contextmanager
+def company_pinned(realm_id: str | None) -> Iterator[None]:
+    """Every QuickBooks call made inside goes to company ``realm_id``, or is not made: if the
+    connection is switched to another company meanwhile, ``call`` raises QboOtherCompany
+    instead. An export decides which PurchaseOrder to write on the company connected when it
+    starts; the Id it decided on means nothing in another company. None pins nothing."""
+    token = _pinned_realm.set(realm_id)
+    try:
+        yield
+    finally:
+        _pinned_realm.reset(token)
+
+
+def _check_pinned(realm_id: str | None) -> None:
+    pinned = _pinned_realm.get()
+    if pinned is not None and realm_id != pinned:
+        log.warning("QuickBooks call refused: pinned to realm %s, connected to %s",
+                    pinned, realm_id)
+        raise QboOtherCompany(
+            f"The QuickBooks connection was switched to another company (company {realm_id}, "
+            f"was {pinned}) while this ran; nothing more was sent. Check the record, then "
+            "try again.", "other-company")
+
+
 def _quickbooks(connection: QboConnection, access_token: str) -> QuickBooks:
     """A python-quickbooks client on the configured base URL, with a request timeout."""
     config = current_app.config
@@ -341,6 +402,7 @@ def call(operation: Callable[[QuickBooks], T]) -> T:
     token = _current_token()
     connection = require_connection()
     realm_id = connection.realm_id
+    _check_pinned(realm_id)
     try:
         with realm_slot(realm_id):
             answer = operation(_quickbooks(connection, token.value))
@@ -351,6 +413,7 @@ def call(operation: Callable[[QuickBooks], T]) -> T:
         if not isinstance(problem, QboAuthError):
             raise problem from error
     token = refresh_access_token(token.generation)
+    _check_pinned(connection.realm_id)
     try:
         with realm_slot(realm_id):
             answer = operation(_quickbooks(connection, token.value))

@@ -46,6 +46,12 @@ class QboConnectionMissing(QboPermanentError):
     """There is no working QuickBooks connection (never connected, revoked, or expired)."""
 
 
+class QboOtherCompany(QboPermanentError):
+    """The record is linked to another QuickBooks company (realm) than the connected one, or
+    the connection was switched to another company while this work ran: nothing is read or
+    written by an Id of another company (docs/quickbooks.md, "Switching QuickBooks company")."""
+
+
 def _plain(message: str, detail: str) -> str:
     """QuickBooks' message and detail as one sentence a person can read.
 

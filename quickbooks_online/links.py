@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from models import ChangeOrder, Commitment, ErpStatus
 from quickbooks_online import purchase_orders
+from quickbooks_online.company import connected_realm
 from quickbooks_online.mapping import (
     line_payload,
     mappings_for,
@@ -134,6 +135,7 @@ def footprint(cco: ChangeOrder) -> str:
     return json.dumps({
         "count": int(before.get("count", 0)) + 1,
         "po": cco.commitment.qbo_purchase_order_id,
+        "realm": cco.commitment.qbo_realm_id,  # ids are per company (quickbooks_online/company.py)
         "changes": changes,
         "new_lines": [line.qbo_line_id for line in cco.lines
                       if line.sov_line_id is None and line.qbo_line_id]})
@@ -149,7 +151,7 @@ def leftovers(cco: ChangeOrder, po: dict) -> list[str]:
     commitment = cco.commitment
     lines = {str(line.get("Id")): line for line in purchase_orders.expense_lines(po)}
     problems = []
-    if unlink.get("po") == str(po.get("Id")):
+    if unlink.get("po") == str(po.get("Id")) and unlink.get("realm") in (None, connected_realm()):
         still = [lines[i].get("Description") or i for i in unlink.get("new_lines", [])
                  if i in lines]
         if still:

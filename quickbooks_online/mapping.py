@@ -24,6 +24,7 @@ from models import (
     SovLine,
 )
 from models.limits import DOC_NUMBER_LIMIT
+from quickbooks_online.company import elsewhere, elsewhere_message
 from quickbooks_online.connection import get_connection
 from quickbooks_online.marker import Marker, join_note
 
@@ -119,6 +120,16 @@ def _cost_blockers(pairs: list[tuple[object, object]], connection) -> list[Block
     return problems
 
 
+def _company_blockers(commitment: Commitment, *, of_change_order: bool = False
+                      ) -> list[Blocker]:
+    """Its PurchaseOrder is another QuickBooks company's: Unlink, on the commitment's ERP
+    panel, is the way forward (docs/quickbooks.md, "Switching QuickBooks company")."""
+    if elsewhere(commitment):
+        return [Blocker(elsewhere_message(commitment, of_change_order=of_change_order),
+                        "commitment_erp")]
+    return []
+
+
 def _link_blockers(commitment: Commitment) -> list[Blocker]:
     problems = []
     if not commitment.project.qbo_customer_id:
@@ -158,7 +169,8 @@ def doc_number_blockers(commitment: Commitment) -> list[Blocker]:
 def commitment_blockers(commitment: Commitment) -> list[Blocker]:
     """Everything unmapped, unset or refused by QuickBooks that stops this commitment."""
     connection = get_connection()
-    problems = _connection_blockers(connection) + _link_blockers(commitment)
+    problems = _connection_blockers(connection) + _company_blockers(commitment) \
+        + _link_blockers(commitment)
     if not commitment.qbo_link:  # a linked PO keeps its own DocNumber
         problems += doc_number_blockers(commitment)
     if not commitment.sov_lines:
@@ -210,7 +222,8 @@ def change_order_sums(cco: ChangeOrder) -> dict[int, Decimal]:
 def change_order_blockers(cco: ChangeOrder) -> list[Blocker]:
     commitment = cco.commitment
     connection = get_connection()
-    problems = _connection_blockers(connection) + _link_blockers(commitment)
+    problems = _connection_blockers(connection) \
+        + _company_blockers(commitment, of_change_order=True) + _link_blockers(commitment)
     if commitment.erp_status != ErpStatus.SYNCED or not commitment.qbo_purchase_order_id:
         problems.append(Blocker(f"Commitment {commitment.number} must be Synced to QuickBooks "
                                 f"first (it is {commitment.erp_status.label}).",

@@ -18,7 +18,7 @@ import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
@@ -32,11 +32,13 @@ from models import (
     Export,
     ExportStatus,
     Project,
+    QboPurchaseOrderState,
     SovLine,
     User,
     Vendor,
 )
 from models.limits import MAX_COMMITMENT_NUMBER
+from quickbooks_online.company import connected_realm, elsewhere, held_here, where_linked
 from workflow import history, kinds
 from workflow.erp import REASON_LIMIT, Action
 from workflow.erp_status import move_erp_status
@@ -165,6 +167,8 @@ def unlink_commitment(actor: User, commitment: Commitment, reason: str) -> None:
     if commitment.erp_status not in COMMITMENT_UNLINKABLE:
         raise Locked(f"{commitment.number} is {commitment.erp_status.label}: retrieve it first.")
     po_id = commitment.qbo_purchase_order_id
+    if elsewhere(commitment):  # kept in the history as what it was: another company's
+        po_id = f"{po_id} (company {commitment.qbo_realm_id})"
     for cco in commitment.change_orders:
         if cco.erp_status == ErpStatus.SYNCED:
             _unlink_cco(actor, cco, f"Unlinked with commitment {commitment.number}: {reason}")
@@ -172,8 +176,12 @@ def unlink_commitment(actor: User, commitment: Commitment, reason: str) -> None:
     for line in commitment.sov_lines:
         line.qbo_line_id = None
     commitment.qbo_purchase_order_id = commitment.qbo_sync_token = None
+    commitment.qbo_realm_id = None
     commitment.qbo_total = None
     commitment.qbo_link = None
+    # What change data capture last read of that PO is not about the next one it gets.
+    db.session.execute(delete(QboPurchaseOrderState).where(
+        QboPurchaseOrderState.commitment_id == commitment.id))
     db.session.flush()
     if before in (ErpStatus.SYNCED, ErpStatus.FAILED_TO_EXPORT):
         move_erp_status(commitment, (before,), ErpStatus.NOT_SENT, erp_rejection_reason=None,
@@ -225,11 +233,12 @@ def _summary(po: dict) -> PoSummary:
 
 
 def _taken(po_ids: list[str]) -> dict[str, Commitment]:
-    """PurchaseOrder Id → the commitment that holds it, for these Ids (one statement)."""
+    """PurchaseOrder Id → the commitment that holds it, for these Ids of the connected
+    company (one statement; a link to another company's PO of the same Id is not one)."""
     if not po_ids:
         return {}
     return {c.qbo_purchase_order_id: c for c in db.session.scalars(
-        select(Commitment).where(Commitment.qbo_purchase_order_id.in_(po_ids)))}
+        select(Commitment).where(Commitment.qbo_purchase_order_id.in_(po_ids), held_here()))}
 
 
 def _marked_for_other(po: dict, commitment_id: int | None) -> int | None:
@@ -244,6 +253,9 @@ def _marked_for_other(po: dict, commitment_id: int | None) -> int | None:
 def _require_linkable(actor: User, commitment: Commitment) -> None:
     if not is_erp_admin(actor):
         raise PermissionDenied("Only an ERP admin can link a commitment to QuickBooks.")
+    if elsewhere(commitment):
+        raise Locked(f"{commitment.number} is linked to {where_linked(commitment)}; unlink "
+                     "it first.")
     if commitment.qbo_purchase_order_id:
         raise Locked(f"{commitment.number} is already linked to PurchaseOrder "
                      f"{commitment.qbo_purchase_order_id}; unlink it first.")
@@ -326,9 +338,12 @@ def link(actor: User, commitment: Commitment, po_id: str,
          matches: list[tuple[int, str]]) -> None:
     """Link the commitment to PurchaseOrder ``po_id`` with ``matches`` (SOV line id, PO line
     Id). Reads the PO again; writes nothing to QuickBooks."""
+    from quickbooks_online.connection import company_pinned
     from quickbooks_online.links import link_record
 
-    summary = read_for_link(actor, commitment, po_id)
+    realm = connected_realm()
+    with company_pinned(realm):  # the PO read is the one of the company recorded with it
+        summary = read_for_link(actor, commitment, po_id)
     lines = {str(line.get("Id")): line for line in summary.lines}
     sov_by_id = {sov.id: sov for sov in commitment.sov_lines}
     errors: dict[str, str] = {}
@@ -363,6 +378,7 @@ def link(actor: User, commitment: Commitment, po_id: str,
     for sov in commitment.sov_lines:
         sov.qbo_line_id = matched.get(sov.id)
     commitment.qbo_purchase_order_id = summary.id
+    commitment.qbo_realm_id = realm
     commitment.qbo_link = link_record(summary.po)
     try:
         db.session.flush()
@@ -532,6 +548,7 @@ def import_purchase_orders(actor: User, project: Project, po_ids: list[str],
     per PO. ``choices``: "<PO Id>-<line Id>" → "<cost code id>:<category id>" for the lines the
     mappings do not settle. Returns what happened to each, in words."""
     from quickbooks_online import purchase_orders
+    from quickbooks_online.connection import company_pinned
     from quickbooks_online.errors import QboError
     from quickbooks_online.links import link_record
 
@@ -541,9 +558,11 @@ def import_purchase_orders(actor: User, project: Project, po_ids: list[str],
     if not wanted:
         raise InvalidInput({"po": "Choose at least one purchase order to import."})
     results = []
+    realm = connected_realm()  # each PO read is the one of the company recorded with it
     for po_id in dict.fromkeys(wanted):
         try:
-            po = purchase_orders.read(po_id)
+            with company_pinned(realm):
+                po = purchase_orders.read(po_id)
         except QboError as error:
             results.append(Imported(po_id, None, f"PurchaseOrder {po_id}: not imported, "
                                                  f"QuickBooks says: {error}"))
@@ -588,7 +607,7 @@ def import_purchase_orders(actor: User, project: Project, po_ids: list[str],
             continue
         try:
             commitment = _create_imported(actor, project, vendor, po, summary, number, pairs,
-                                          link_record(po, imported=True))
+                                          link_record(po, imported=True), realm)
         except IntegrityError:
             db.session.rollback()
             results.append(Imported(summary.doc_number, None, f"{name}: not imported, it was "
@@ -602,7 +621,8 @@ def import_purchase_orders(actor: User, project: Project, po_ids: list[str],
     return results
 
 
-def _create_imported(actor, project, vendor, po, summary, number, pairs, link) -> Commitment:
+def _create_imported(actor, project, vendor, po, summary, number, pairs, link,
+                     realm) -> Commitment:
     """One PurchaseOrder → one Synced commitment, committed alone (all or nothing)."""
     from quickbooks_online.links import amount_of
 
@@ -611,6 +631,7 @@ def _create_imported(actor, project, vendor, po, summary, number, pairs, link) -
     commitment = Commitment(project=project, vendor=vendor, type=CommitmentType.PURCHASE_ORDER,
                             number=number, title=title, status=CommitmentStatus.APPROVED,
                             erp_status=ErpStatus.SYNCED, qbo_purchase_order_id=summary.id,
+                            qbo_realm_id=realm,
                             qbo_sync_token=str(po.get("SyncToken")), qbo_total=summary.total,
                             qbo_link=link, created_by_id=actor.id, updated_by=actor)
     db.session.add(commitment)

@@ -7,6 +7,7 @@ viewer may do with each card. The route adds only the forms and the page's defau
 from __future__ import annotations
 
 from models import User
+from quickbooks_online.company import elsewhere, purchase_order_here
 from quickbooks_online.lists import names_for
 from workflow import erp, inbox, kinds, qbo_drift
 
@@ -36,7 +37,7 @@ class Cards:
         record_kind = kinds.of(subject)
         commitment = record_kind.commitment_of(subject)
         drift = None
-        if commitment.qbo_purchase_order_id:
+        if purchase_order_here(commitment):
             drift = erp.drift_from(commitment, self.totals[commitment.id].revised,
                                    self.unsent.get(commitment.id, []),
                                    self.quickbooks.get(commitment.id))
@@ -46,4 +47,5 @@ class Cards:
                 "preview": record_kind.preview(subject, self),  # what QuickBooks will receive
                 "drift": drift, "sending": self.sendings.get((record_kind.slug, subject.id)),
                 "actions": erp.approver_actions(self.viewer, subject),
+                "elsewhere": elsewhere(commitment),  # its PO is another company's
                 "name_of": self.name_of}

@@ -427,10 +427,11 @@ def drift(commitment: Commitment, visible: list[ChangeOrder], actions=None) -> D
     """For a synced commitment: QuickBooks' total and line-by-line changes (as change data
     capture last read them, no call), ours, and the approved CCOs that are not Synced — from
     ``visible`` (what this viewer may see). ``actions(view)``: what the viewer may do."""
+    from quickbooks_online.company import purchase_order_here
     from workflow.commitments import totals
     from workflow.qbo_drift import drift_of
 
-    if not commitment.qbo_purchase_order_id:
+    if not purchase_order_here(commitment):  # none, or another company's: nothing to compare
         return None
     view = drift_of(commitment)
     return drift_from(commitment, totals(commitment).revised,

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from extensions import db
 from models import (
     Category,
+    Commitment,
     CostCode,
     CostMapping,
     Project,
@@ -45,6 +46,9 @@ def require_erp_admin(actor: User) -> None:
 class Connected:
     connection: QboConnection
     previous_realm: str | None  # the company connected before, when it was another one
+    # Commitments linked to a PurchaseOrder of that company: kept as history, not exported
+    # until unlinked (docs/quickbooks.md, "Switching QuickBooks company").
+    kept_links: int = 0
 
 
 def authorization_url(actor: User, state: str) -> str:
@@ -65,7 +69,11 @@ def connect(actor: User, code: str, realm_id: str) -> Connected:
         db.session.rollback()
         raise
     changed = previous_realm if previous_realm and previous_realm != connection.realm_id else None
-    return Connected(connection, changed)
+    kept = 0
+    if changed:
+        kept = db.session.scalar(select(func.count()).select_from(Commitment).where(
+            Commitment.qbo_purchase_order_id.is_not(None), Commitment.qbo_realm_id == changed))
+    return Connected(connection, changed, kept)
 
 
 def disconnect(actor: User) -> bool:

@@ -27,7 +27,8 @@ from extensions import db
 from models import Commitment, ErpStatus, QboPurchaseOrderState, User
 from models.types import utcnow
 from quickbooks_online import cdc
-from quickbooks_online.connection import get_connection
+from quickbooks_online.company import purchase_order_here
+from quickbooks_online.connection import company_pinned, get_connection
 from quickbooks_online.ours import CHUNK, OurLine, our_lines, remember_seen
 from workflow import history, queue
 from workflow.erp_status import move_erp_status
@@ -145,12 +146,12 @@ def drifts_of(commitments: list[Commitment], *, loaded: bool = False
     """Commitment id → what QuickBooks holds and how it differs, for those CDC has read.
     ``loaded``: the commitments' ``qbo_state`` was read with them (the inbox's page), so no
     statement is needed unless a PO differs (then two, whatever the number)."""
-    ids = [c.id for c in commitments if c.qbo_purchase_order_id]
+    commitments = [c for c in commitments if purchase_order_here(c)]  # not another company's
+    ids = [c.id for c in commitments]
     if not ids:
         return {}
     if loaded:
-        states = {c.id: c.qbo_state for c in commitments
-                  if c.qbo_purchase_order_id and c.qbo_state is not None}
+        states = {c.id: c.qbo_state for c in commitments if c.qbo_state is not None}
     else:
         states = {s.commitment_id: s for s in db.session.scalars(
             select(QboPurchaseOrderState).where(QboPurchaseOrderState.commitment_id.in_(ids)))}
@@ -191,9 +192,11 @@ def poll(now: datetime | None = None) -> PollResult:
         return PollResult()
     now = now or utcnow()
     since = connection.cdc_changed_since
-    found = cdc.changes_since(since, now)
+    realm = connection.realm_id
+    with company_pinned(realm):  # what it reads is matched to this company's links only
+        found = cdc.changes_since(since, now)
     result = PollResult(calls=found.calls, full_read=found.complete)
-    _record(found, result)
+    _record(found, result, realm)
     db.session.execute(update(type(connection)).where(type(connection).id == connection.id)
                        .values(cdc_changed_since=now - timedelta(seconds=OVERLAP_SECONDS),
                                cdc_polled_at=now)
@@ -210,18 +213,23 @@ def poll(now: datetime | None = None) -> PollResult:
     return result
 
 
-def _record(found: cdc.Changes, result: PollResult) -> None:
+def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
+    """Match what ``found`` holds to the commitments linked to POs of company ``realm`` only:
+    PurchaseOrder 42 of that company is not the PO 42 a commitment of another company holds
+    (that one is neither compared nor marked deleted)."""
+    here = (Commitment.qbo_realm_id == realm) | Commitment.qbo_realm_id.is_(None)
     if found.complete:  # every linked PO: the ones missing were deleted
         linked = db.session.execute(
             select(Commitment.id, Commitment.qbo_purchase_order_id)
-            .where(Commitment.qbo_purchase_order_id.is_not(None))).all()
+            .where(Commitment.qbo_purchase_order_id.is_not(None), here)).all()
     else:
         ids = list(found.purchase_orders)
         linked = []
         for start in range(0, len(ids), CHUNK):
             linked += db.session.execute(
                 select(Commitment.id, Commitment.qbo_purchase_order_id)
-                .where(Commitment.qbo_purchase_order_id.in_(ids[start:start + CHUNK]))).all()
+                .where(Commitment.qbo_purchase_order_id.in_(ids[start:start + CHUNK]),
+                       here)).all()
     if not linked:
         return
     commitment_ids = [row.id for row in linked]

@@ -12,6 +12,7 @@ from blueprints.commitments.loading import load_cco, load_commitment
 from blueprints.rendering import is_htmx, render_partial
 from extensions import db
 from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
+from quickbooks_online.company import elsewhere, where_linked
 from workflow import erp, kinds, qbo_drift
 from workflow.change_orders import visible_change_orders
 from workflow.errors import AlreadyHandled, Locked
@@ -91,6 +92,7 @@ class Panel:
     books_urls: dict[str, str] = field(default_factory=dict)
     books_advice: str = ""
     linked_doc_number: str | None = None  # linked to a PO already in QuickBooks, not yet synced
+    elsewhere: str = ""  # its PurchaseOrder is in another QuickBooks company: what that means
     subject: object = None
 
     def fix(self, blocker) -> Fix | None:
@@ -125,6 +127,19 @@ def _drift_actions(commitment: Commitment, view) -> list[tuple[str, str]]:
     return actions
 
 
+def _elsewhere_note(subject, commitment: Commitment) -> str:
+    """What the panel says of a PurchaseOrder in another QuickBooks company (docs/quickbooks.md,
+    "Switching QuickBooks company"); '' for one in the connected company, or none."""
+    if not elsewhere(commitment):
+        return ""
+    if subject is commitment:
+        return (f"Linked to {where_linked(commitment)}, not the one connected now: kept as "
+                "history, never read or written. Unlink it to send it to this company.")
+    return (f"Commitment {commitment.number} is linked to {where_linked(commitment)}, not the "
+            "one connected now: nothing is read or written there. Unlink the commitment to "
+            "send it and its change orders to this company.")
+
+
 def panel_for(subject) -> Panel:
     from blueprints.erp import books as book_routes
     from workflow.books import books_actions
@@ -134,11 +149,13 @@ def panel_for(subject) -> Panel:
     if isinstance(subject, Commitment) and commitment.qbo_purchase_order_id:
         drift = erp.drift(commitment, visible_change_orders(current_user, commitment),
                           actions=lambda view: _drift_actions(commitment, view))
+    elsewhere = _elsewhere_note(subject, commitment)
     return Panel(actions=erp.project_actions(current_user, subject), urls=_urls(subject),
                  export=erp.latest_export(subject),
                  purchase_order_id=(commitment.qbo_purchase_order_id
-                                    if subject.erp_status == ErpStatus.SYNCED else None),
-                 drift=drift, subject=subject,
+                                    if subject.erp_status == ErpStatus.SYNCED and not elsewhere
+                                    else None),
+                 drift=drift, subject=subject, elsewhere=elsewhere,
                  books=books_actions(current_user, subject),
                  books_urls=book_routes.action_urls(subject),
                  books_advice=book_routes.advice(subject),

@@ -21,6 +21,10 @@ ADVICE_CCO = ("Remove this CCO's lines and amount changes from the PurchaseOrder
 ADVICE_COMMITMENT = ("For a PurchaseOrder deleted or replaced in QuickBooks. Unlinking writes "
                      "nothing to QuickBooks: the commitment can then be linked again or "
                      "exported anew; its Synced CCOs are unlinked with it.")
+ADVICE_ELSEWHERE = ("Its PurchaseOrder is in another QuickBooks company. Unlinking writes nothing "
+                    "to QuickBooks and the old Id stays in the history: the commitment can then "
+                    "be sent to this company (a new PurchaseOrder) or linked to one of its "
+                    "purchase orders; its Synced CCOs are unlinked with it and sent after it.")
 
 
 def commitment_url(commitment: Commitment) -> str:
@@ -46,18 +50,25 @@ def action_urls(subject) -> dict[str, str]:
 
 
 def linked_doc_number(subject) -> str | None:
-    """The DocNumber of the PurchaseOrder a commitment is linked to, until it is Synced."""
+    """The DocNumber of the PurchaseOrder a commitment is linked to, until it is Synced (not
+    one of another QuickBooks company: the panel says that instead)."""
+    from quickbooks_online.company import elsewhere
     from quickbooks_online.links import link_of
 
-    if kinds.of(subject).name != "commitment" or subject.erp_status == ErpStatus.SYNCED:
+    if (kinds.of(subject).name != "commitment" or subject.erp_status == ErpStatus.SYNCED
+            or elsewhere(subject)):
         return None
     link = link_of(subject)
     return (link.get("doc_number") or link["po"]) if link else None
 
 
 def advice(subject) -> str:
-    return {"commitment": ADVICE_COMMITMENT, "change_order": ADVICE_CCO}.get(
-        kinds.of(subject).name, "")
+    from quickbooks_online.company import elsewhere
+
+    name = kinds.of(subject).name
+    if name == "commitment" and elsewhere(subject):
+        return ADVICE_ELSEWHERE
+    return {"commitment": ADVICE_COMMITMENT, "change_order": ADVICE_CCO}.get(name, "")
 
 
 def _require_erp_admin() -> None:

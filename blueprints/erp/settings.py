@@ -93,6 +93,13 @@ def callback():
               "so the links of projects, vendors and cost codes and the AP account were "
               "cleared. Import the lists, then link them again before sending to ERP.",
               "warning")
+    if connected.kept_links:
+        count = connected.kept_links
+        flash(f"{count} commitment{'s are' if count != 1 else ' is'} linked to a "
+              f"PurchaseOrder of company {connected.previous_realm}: the link is kept as "
+              "history and never read or written here. Unlink "
+              f"{'each' if count != 1 else 'it'} (its ERP panel) to send it to this company.",
+              "warning")
     return _back()
 
 

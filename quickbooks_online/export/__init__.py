@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from models import Export
@@ -28,6 +28,7 @@ class ExportResult:
     # Our line (SovLine.id for a commitment, ChangeOrderLine.id for a CCO) → QuickBooks line Id
     line_ids: dict[int, str] = field(default_factory=dict)
     entity: str = "PurchaseOrder"
+    realm_id: str | None = None  # the company it is in (``push`` sets it)
 
 
 Exporter = Callable[[Export], ExportResult]
@@ -42,8 +43,16 @@ def register(subject_type: str):
 
 
 def push(export: Export) -> ExportResult:
-    """Run the exporter registered for the export's subject."""
-    return EXPORTERS[export.subject_type](export)
+    """Run the exporter registered for the export's subject, pinned to the company connected
+    as it starts: every call goes there or is not made (a switch of company meanwhile is
+    refused, quickbooks_online/connection.py:company_pinned). The result names that company."""
+    from quickbooks_online.company import connected_realm
+    from quickbooks_online.connection import company_pinned
+
+    realm = connected_realm()
+    with company_pinned(realm):
+        result = EXPORTERS[export.subject_type](export)
+    return replace(result, realm_id=realm)
 
 
 def request_id(key: str, *parts: object) -> str:

@@ -23,6 +23,7 @@ from decimal import Decimal
 from extensions import db
 from models import ChangeOrder, Export, SovLine
 from quickbooks_online import purchase_orders
+from quickbooks_online.company import require_here
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
 from quickbooks_online.export.commitment import note_of
@@ -154,6 +155,9 @@ def _from_last_write(export: Export, cco: ChangeOrder, token: str) -> ExportResu
 def push_change_order(export: Export) -> ExportResult:
     cco = db.session.get(ChangeOrder, export.change_order_id)
     commitment = cco.commitment
+    # The commitment's PurchaseOrder is another company's: neither the recorded last write
+    # nor a read by its Id may reach the connected company's PO of that Id.
+    require_here(commitment, of_change_order=True)
     problems = change_order_blockers(cco)  # a link may have been removed since it was sent
     if problems:
         raise QboPermanentError(" ".join(str(p) for p in problems), "mapping")

@@ -2,7 +2,8 @@
 
 1. Once the commitment has a PurchaseOrder Id, that PO is read by Id, always; its DocNumber
    may have been changed in QuickBooks. Gone (deleted in QuickBooks) → Failed to Export, in
-   words, never a silent second PO.
+   words, never a silent second PO. An Id of another QuickBooks company than the connected
+   one → Failed to Export before any call (quickbooks_online/company.py).
 2. Without an Id, a first try creates it directly, with a requestid derived from the
    Export's key (one call). Only when an earlier try may have created it (its answer lost),
    or QuickBooks refused the create for its DocNumber (6140), is the DocNumber looked up: a
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import Commitment, Export, QboPurchaseOrderState
 from quickbooks_online import purchase_orders
+from quickbooks_online.company import require_here
 from quickbooks_online.connection import require_connection
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
@@ -54,6 +56,7 @@ class WrongPurchaseOrder(QboPermanentError):
 @register("commitment")
 def push_commitment(export: Export) -> ExportResult:
     commitment = db.session.get(Commitment, export.commitment_id)
+    require_here(commitment)  # its PurchaseOrder is another company's: write nothing, anywhere
     problems = commitment_blockers(commitment)  # a link may have been removed since it was sent
     if problems:
         raise QboPermanentError(" ".join(str(p) for p in problems), "mapping")

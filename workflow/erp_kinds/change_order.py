@@ -63,6 +63,10 @@ class ChangeOrderKind(ErpKind):
         return problems + change_order_blockers(record)
 
     def accept_blocker(self, record) -> str | None:
+        from quickbooks_online.company import elsewhere, elsewhere_message
+
+        if elsewhere(record.commitment):
+            return elsewhere_message(record.commitment, of_change_order=True)
         return approvals.mismatch(record)
 
     def locks_before_send(self, record) -> list:

@@ -14,14 +14,16 @@ from workflow.permissions import has_project_role
 
 
 def purchase_order_synced(commitment: Commitment, result) -> None:
-    """The commitment's PurchaseOrder as our export left it: its Id, SyncToken and total
-    (what drift is measured against, workflow/qbo_drift.py)."""
+    """The commitment's PurchaseOrder as our export left it: its Id, the company it is in,
+    its SyncToken and total (what drift is measured against, workflow/qbo_drift.py)."""
+    from quickbooks_online.company import connected_realm
     from workflow.qbo_drift import after_export
 
     db.session.execute(
         update(Commitment).where(Commitment.id == commitment.id)
-        .values(qbo_purchase_order_id=result.qbo_id, qbo_sync_token=result.sync_token,
-                qbo_total=result.total)
+        .values(qbo_purchase_order_id=result.qbo_id,
+                qbo_realm_id=result.realm_id or connected_realm(),
+                qbo_sync_token=result.sync_token, qbo_total=result.total)
         .execution_options(synchronize_session=False))
     after_export(commitment.id, result.sync_token, result.total)
 
@@ -33,6 +35,7 @@ class CommitmentKind(ErpKind):
     model = Commitment
     rank = 0
     key_prefix = "commitment"
+    checked_on_accept = True  # its PurchaseOrder may be another company's (accept_blocker)
 
     def heading(self, record) -> str:
         return f"{record.type.label} {record.number}"
@@ -57,6 +60,11 @@ class CommitmentKind(ErpKind):
                                     f"{record.status.label}).", "commitment_status"))
         return problems + commitment_blockers(record)
 
+    def accept_blocker(self, record) -> str | None:
+        from quickbooks_online.company import elsewhere, elsewhere_message
+
+        return elsewhere_message(record) if elsewhere(record) else None
+
     def may_read(self, user, record) -> bool:
         return has_project_role(user, record.project, ProjectRole.READ_ONLY)
 
@@ -79,6 +87,9 @@ class CommitmentKind(ErpKind):
         return ledger.totals[record.id].original
 
     def preview(self, record, cards):
+        from quickbooks_online.company import elsewhere
         from quickbooks_online.links import link_preview
 
+        if elsewhere(record):  # another company's PO: nothing will be written to it
+            return None
         return link_preview(record)  # linked to a PO already in QuickBooks
