@@ -347,8 +347,10 @@ def add_amounts(connection: Connection, kind: _List, deltas: dict[int, dict[str,
     """Add ``deltas`` (record id → amount column → cents) to these records' shares, one
     ``UPDATE … SET x = x + :delta … RETURNING`` each, and the same to the list totals rows
     they count in, one upsert for them all: for a change of amounts only (a line's amount
-    edited), where nothing moves between filter values. The record's lock (the line's parent,
-    held by the save) orders two such changes; adding is exact in integer cents. Returns the
+    edited), where nothing moves between filter values. Each UPDATE locks the share row it
+    adds to, so two such changes at once both count, in either order (an SOV save also holds
+    its commitment's lock; CCO line and change event item saves do not need one); adding is
+    exact in integer cents. Returns the
     shares written, and the records that have no share row yet (to ``refresh``)."""
     written: dict[int, Share] = {}
     missing: list[int] = []
