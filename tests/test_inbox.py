@@ -361,3 +361,21 @@ def test_the_card_preview_is_what_the_export_then_writes(client, auth, people, a
     amounts = {line["Description"]: f"${line['Amount']:,.2f}" for line in po["Line"]}
     assert amounts[f"1. {first.description}"] == "$185,999.50"
     assert amounts["CCO 001: Winter blankets"] == "$640.00"
+
+
+def test_accept_selected_is_offered_only_beside_cards_the_approver_may_accept(
+        client, auth, approver, waiting):
+    """Cards Ready to Export that the approver may not Accept (here: linked to a PurchaseOrder
+    of another QuickBooks company) have no Select box, and the page then offers no "Accept
+    selected…"."""
+    auth.login(approver)
+    for record in waiting:
+        record.qbo_purchase_order_id, record.qbo_realm_id = f"9{record.id}", "another-company"
+    db.session.commit()
+    html = client.get("/erp/").get_data(as_text=True)
+    assert len(_cards(html)) == 3 and "in another QuickBooks company" in html
+    assert 'name="selected"' not in html and "Accept selected…" not in html
+    waiting[0].qbo_purchase_order_id = waiting[0].qbo_realm_id = None
+    db.session.commit()
+    html = client.get("/erp/").get_data(as_text=True)
+    assert html.count('name="selected"') == 1 and "Accept selected…" in html
