@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from extensions import db
-from models import Commitment
 from quickbooks_online.connection import get_connection
 from tests import qbo_helpers
 from tests.qbo_helpers import run_jobs
@@ -47,13 +46,14 @@ def synced(erp_commitment, people, approver):
     return record
 
 
-def send_and_accept(commitment, people, approver) -> Commitment:
-    """Send to ERP, Accept, run the job; the commitment as it is afterwards."""
-    erp.send_to_erp(people.project_admin, commitment)
-    erp.accept(approver, commitment)
+def send_and_accept(record, people, approver):
+    """Send to ERP, Accept, run the job; the record (a commitment or a CCO) as it is
+    afterwards."""
+    erp.send_to_erp(people.project_admin, record)
+    erp.accept(approver, record)
     run_jobs()
     db.session.expire_all()
-    return db.session.get(Commitment, commitment.id)
+    return db.session.get(type(record), record.id)
 
 
 def ready_to_export(people, factory):
