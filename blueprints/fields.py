@@ -96,11 +96,12 @@ def check_choice(field, model, keep_id: int | None = None) -> None:
 
     def pre_validate(form):
         from extensions import db
+        from workflow.reference import may_choose
 
         if field.process_errors or field.data is None:
             return  # nothing chosen: the field's DataRequired says so
         record = db.session.get(model, field.data)
-        if record is None or not (record.active or record.id == keep_id):
+        if record is None or not may_choose(record, keep_id):
             raise ValidationError(field.gettext("Not a valid choice."))
         keep_records([record])
 

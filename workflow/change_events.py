@@ -45,7 +45,7 @@ from workflow.errors import Gone, InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.numbering import next_number
 from workflow.permissions import has_project_role, require_project_role
-from workflow.reference import cost_code_and_category
+from workflow.reference import NOT_OFFERED, cost_code_and_category, may_choose
 
 ZERO = Decimal("0.00")
 TITLE_MAX = 255
@@ -325,14 +325,18 @@ def _sentence(text: str) -> str:
 
 # ---- line items --------------------------------------------------------------------------------
 
-def _validate_line(ce: ChangeEvent, data: LineItemInput):
+def _validate_line(ce: ChangeEvent, data: LineItemInput, line: ChangeEventLine | None = None):
+    """``line``: the item being edited, which may keep its own cost code, category and vendor
+    even if deactivated since (workflow/reference.py, ``may_choose``)."""
     errors: dict[str, str] = {}
-    cost_code, category = cost_code_and_category(data, errors)
+    cost_code, category = cost_code_and_category(data, errors, line=line)
     if not data.description.strip():
         errors["description"] = "Enter a description."
     vendor = db.session.get(Vendor, data.vendor_id) if data.vendor_id else None
     if data.vendor_id and vendor is None:
         errors["vendor_id"] = "Choose a vendor."
+    elif vendor is not None and not may_choose(vendor, line.vendor_id if line else None):
+        errors["vendor_id"] = NOT_OFFERED
     commitment = db.session.get(Commitment, data.commitment_id) if data.commitment_id else None
     if data.commitment_id and (commitment is None or commitment.project_id != ce.project_id):
         errors["commitment_id"] = "Choose a commitment of this project."
@@ -368,7 +372,7 @@ def update_line_item(actor: User, line: ChangeEventLine, data: LineItemInput,
     require_project_role(actor, ce.project, ProjectRole.STANDARD)
     require_tool(ce.project)
     check_version(line, version)
-    errors, cost_code, category, vendor, commitment = _validate_line(ce, data)
+    errors, cost_code, category, vendor, commitment = _validate_line(ce, data, line)
     if errors:
         raise InvalidInput(errors)
     history.commit_changes(actor, ce, line, {

@@ -277,7 +277,8 @@ def _require_line_edit(actor: User, cco: ChangeOrder) -> None:
         raise Locked(reason)
 
 
-def _validate_line(cco: ChangeOrder, data: LineInput):
+def _validate_line(cco: ChangeOrder, data: LineInput, line: ChangeOrderLine | None = None):
+    """``line``: the line being edited, which may keep its own cost code and category."""
     errors: dict[str, str] = {}
     sov_line = cost_code = category = None
     if data.sov_line_id is not None:
@@ -285,7 +286,8 @@ def _validate_line(cco: ChangeOrder, data: LineInput):
         if sov_line is None or sov_line.commitment_id != cco.commitment_id:
             errors["sov_line_id"] = "Choose a line of this commitment's schedule of values."
     else:
-        cost_code, category = cost_code_and_category(data, errors, "A new line needs a {}.")
+        cost_code, category = cost_code_and_category(data, errors, "A new line needs a {}.",
+                                                 line)
     description = data.description.strip() or (sov_line.description if sov_line else "")
     if not description:
         errors["description"] = "Enter a description."
@@ -316,7 +318,7 @@ def update_line(actor: User, line: ChangeOrderLine, data: LineInput,
     cco = line.change_order
     _require_line_edit(actor, cco)
     check_version(line, version)
-    errors, sov_line, cost_code, category, description = _validate_line(cco, data)
+    errors, sov_line, cost_code, category, description = _validate_line(cco, data, line)
     if errors:
         raise InvalidInput(errors)
     withdrawn = None

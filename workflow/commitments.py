@@ -31,7 +31,7 @@ from workflow.change_orders import can_view
 from workflow.errors import InvalidInput, Locked
 from workflow.locking import check_version, committing
 from workflow.permissions import require_project_role
-from workflow.reference import cost_code_and_category
+from workflow.reference import cost_code_and_category, may_choose
 from workflow.text import normalize_number
 
 ZERO = Decimal("0.00")
@@ -351,8 +351,7 @@ def _validate_commitment(project: Project, data: CommitmentInput,
     if not data.title.strip():
         errors["title"] = "Enter a title."
     vendor = db.session.get(Vendor, data.vendor_id) if data.vendor_id else None
-    if vendor is None or (not vendor.active and (existing is None
-                                                 or existing.vendor_id != vendor.id)):
+    if vendor is None or not may_choose(vendor, existing.vendor_id if existing else None):
         errors["vendor_id"] = "Choose a vendor."
     if data.status not in STATUSES_BY_TYPE[data.type]:
         errors["status"] = f"{data.status.label} is not a status of a {data.type.label}."
@@ -389,11 +388,13 @@ def update_commitment(actor: User, commitment: Commitment, data: CommitmentInput
 
 # ---- schedule of values ------------------------------------------------------------------------
 
-def _validate_sov(data: SovInput) -> tuple[dict[str, str], CostCode | None, Category | None]:
+def _validate_sov(data: SovInput, line: SovLine | None = None
+                  ) -> tuple[dict[str, str], CostCode | None, Category | None]:
+    """``line``: the line being edited, which may keep its own cost code and category."""
     errors: dict[str, str] = {}
     if not data.description.strip():
         errors["description"] = "Enter a description."
-    cost_code, category = cost_code_and_category(data, errors)
+    cost_code, category = cost_code_and_category(data, errors, line=line)
     return errors, cost_code, category
 
 
@@ -418,7 +419,7 @@ def update_sov_line(actor: User, line: SovLine, data: SovInput, version: int | N
     require_project_role(actor, commitment.project, ProjectRole.STANDARD)
     _require_editable(commitment)
     check_version(line, version)
-    errors, cost_code, category = _validate_sov(data)
+    errors, cost_code, category = _validate_sov(data, line)
     if errors:
         raise InvalidInput(errors)
     history.commit_changes(actor, commitment, line, {

@@ -46,17 +46,32 @@ def save_reference(actor: User, model: type, record, values: dict):
     return record
 
 
-def cost_code_and_category(data, errors: dict[str, str], missing: str = "Choose a {}."
-                           ) -> tuple[CostCode | None, Category | None]:
+NOT_OFFERED = "Not a valid choice."  # a select's word for a value it does not offer (WTForms)
+
+
+def may_choose(record, keep_id: int | None = None) -> bool:
+    """Whether a form may name this reference record (a vendor, cost code or category): an
+    active one, or the one the record being edited already has (``keep_id``), even if it was
+    deactivated since — what the selects offer (``offered``). The one rule for every save."""
+    return record.active or record.id == keep_id
+
+
+def cost_code_and_category(data, errors: dict[str, str], missing: str = "Choose a {}.",
+                           line=None) -> tuple[CostCode | None, Category | None]:
     """A line's cost code and category, read from ``data``'s ids; a missing one is an error
-    on its field (``missing`` filled with "cost code" or "category")."""
-    cost_code = db.session.get(CostCode, data.cost_code_id) if data.cost_code_id else None
-    category = db.session.get(Category, data.category_id) if data.category_id else None
-    if cost_code is None:
-        errors["cost_code_id"] = missing.format("cost code")
-    if category is None:
-        errors["category_id"] = missing.format("category")
-    return cost_code, category
+    on its field (``missing`` filled with "cost code" or "category"), and so is a deactivated
+    one unless it is the edited ``line``'s own (``may_choose``)."""
+    chosen = []
+    for model, field, noun in ((CostCode, "cost_code_id", "cost code"),
+                               (Category, "category_id", "category")):
+        record_id = getattr(data, field)
+        record = db.session.get(model, record_id) if record_id else None
+        if record is None:
+            errors[field] = missing.format(noun)
+        elif not may_choose(record, getattr(line, field, None)):
+            errors[field] = NOT_OFFERED
+        chosen.append(record)
+    return chosen[0], chosen[1]
 
 
 def set_member(actor: User, project: Project, user: User, role: ProjectRole) -> ProjectMembership:
