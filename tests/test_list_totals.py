@@ -12,7 +12,6 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select, text
 
-from app import create_app
 from extensions import db
 from models import (
     ChangeEvent,
@@ -35,6 +34,7 @@ from models.list_totals import (
     commitment_sums,
     rebuild,
 )
+from tests.migration_app import migration_app
 from workflow import change_events as ce_workflow
 from workflow import commitments as commitment_workflow
 from workflow.change_orders import can_view
@@ -290,9 +290,7 @@ def test_the_vendor_filter_offers_a_bounded_list_and_the_one_chosen(factory, cli
 # ---- upgrades ----------------------------------------------------------------------------------
 
 def test_the_upgrade_sums_what_was_there(tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         upgrade(revision="0012")
         for statement in (

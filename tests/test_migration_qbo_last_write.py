@@ -8,8 +8,8 @@ import json
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from app import create_app
 from extensions import db
+from tests.migration_app import migration_app
 
 
 def _row(commitment_id: int) -> tuple:
@@ -23,9 +23,7 @@ def test_0018_adds_the_last_write_and_keeps_every_commitment_both_ways(tmp_path)
     from quickbooks_online import ours
     from tests.factories import Factory
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         upgrade()
         factory = Factory(password="x" * 12)

@@ -9,8 +9,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from app import create_app
 from extensions import db
+from tests.migration_app import migration_app
 
 REALM = "9341453050298165"
 
@@ -31,9 +31,7 @@ def test_0019_backfills_the_connected_company_and_keeps_every_commitment(tmp_pat
     from quickbooks_online import company
     from tests.factories import Factory
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         upgrade()
         factory = Factory(password="x" * 12)
@@ -79,9 +77,7 @@ def test_0019_without_a_connection_leaves_the_company_unset(tmp_path):
     """No connection row (never connected): nothing to backfill from, nothing is guessed."""
     from tests.factories import Factory
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         upgrade()
         factory = Factory(password="x" * 12)

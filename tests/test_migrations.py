@@ -5,16 +5,14 @@ from __future__ import annotations
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from app import create_app
 from extensions import db
+from tests.migration_app import migration_app
 
 
 def test_a_connection_disconnected_before_0005_reads_as_not_connected(tmp_path):
     from quickbooks_online.connection import get_connection, needs_reconnect
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         upgrade(revision="0004")
         # What Disconnect left before 0005: the realm and connected_at kept, no tokens.
@@ -34,9 +32,7 @@ def test_a_connection_disconnected_before_0005_reads_as_not_connected(tmp_path):
 
 
 def test_users_from_before_0007_get_a_session_token_each(tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         upgrade(revision="0005")
         for n in (1, 2):
@@ -62,9 +58,7 @@ def test_commitment_co_history_keeps_its_cco_as_a_reference_both_ways(tmp_path):
     from tests.factories import Factory
     from workflow import change_events, history
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         upgrade()
         factory = Factory(password="x" * 12)
@@ -116,9 +110,7 @@ def test_ccos_approved_before_0014_keep_their_approval_and_can_still_be_sent(tmp
     from tests.factories import Factory
     from workflow import approvals, erp
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         # The records are made with today's models, then the schema goes back to 0013 (the
         # models may have columns that 0013 lacks), where the old state is written by hand.
@@ -170,9 +162,7 @@ def test_exports_from_before_0017_point_at_their_record_and_purchase_order(tmp_p
     from tests.factories import Factory
     from workflow import erp, exports
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/old.db",
-                      "REDIS_URL": None, "QBO_BUILTIN_SANDBOX": False},
-                     instance_path=str(tmp_path))
+    app = migration_app(tmp_path)
     with app.app_context():
         upgrade()
         factory = Factory(password="x" * 12)
