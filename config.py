@@ -172,6 +172,9 @@ def load(instance_path: str) -> dict:
         # Failed logins allowed per account and per address (Flask-Limiter syntax); counted in
         # Redis when REDIS_URL is set, so every web process shares the count.
         "RATELIMIT_STORAGE_URI": os.environ.get("REDIS_URL", "").strip() or "memory://",
+        # "5 per minute" means any 60 seconds: a fixed window (counted from its first guess)
+        # let five guesses through at its end and five more as the next one began.
+        "RATELIMIT_STRATEGY": "moving-window",
         "LOGIN_LIMIT_ACCOUNT": os.environ.get("LOGIN_LIMIT_ACCOUNT", "5 per minute;20 per hour"),
         "LOGIN_LIMIT_ADDRESS": os.environ.get("LOGIN_LIMIT_ADDRESS",
                                               "20 per minute;100 per hour"),

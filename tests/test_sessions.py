@@ -206,6 +206,21 @@ def test_wrong_passwords_for_one_account_are_throttled(client, auth, factory):
     assert auth.login(factory.user()).status_code == 302  # another account is not locked out
 
 
+def test_wrong_passwords_are_counted_over_any_sixty_seconds(client, auth, factory,
+                                                            monkeypatch):
+    """"5 per minute" holds for every 60 seconds: five guesses at the end of one minute and
+    five more at the start of the next are not ten allowed."""
+    clock = [time.time()]
+    monkeypatch.setattr(time, "time", lambda: clock[0])
+    user = factory.user()
+    assert auth.login(user, "guess-0").status_code == 422
+    clock[0] += 50
+    assert [auth.login(user, f"guess-{n}").status_code for n in (1, 2, 3, 4)] == [422] * 4
+    clock[0] += 15  # the first guess is 65 s old: four of the last 60 s are counted
+    assert auth.login(user, "guess-5").status_code == 422
+    assert auth.login(user, "guess-6").status_code == 429
+
+
 def test_many_accounts_tried_from_one_address_are_throttled(app, client, auth, factory):
     app.config["LOGIN_LIMIT_ADDRESS"] = "3 per minute"
     answers = [auth.login(f"someone{n}@example.com", "guess").status_code for n in range(5)]
