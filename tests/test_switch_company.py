@@ -164,9 +164,17 @@ def test_a_cco_of_a_commitment_synced_in_the_old_company_writes_nothing_to_the_n
     assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
     message = _message(commitment, of_change_order=True)
     assert erp.latest_export(failed).last_error_message == message
-    # Retry Export refuses the same way.
-    erp.retry_export(people.company_admin, failed)
-    run_jobs()
+    # Retry Export is not offered, and refused on the server with the same words: no job.
+    with pytest.raises(Locked) as retried:
+        erp.retry_export(people.company_admin, failed)
+    assert message in retried.value.message
+    assert _fresh(ChangeOrder, queued.id).erp_status == ErpStatus.FAILED_TO_EXPORT
+    auth.login(people.company_admin)
+    card = client.get(f"/erp/change-orders/{queued.id}/card", headers=HTMX)
+    assert "Retry Export</button>" not in card.get_data(as_text=True)
+    assert f"Retry Export: {message}" in _text(card)
+    posted = client.post(f"/erp/change-orders/{queued.id}/retry", headers=HTMX)
+    assert posted.status_code == 409 and message in _text(posted)
     assert _fresh(ChangeOrder, queued.id).erp_status == ErpStatus.FAILED_TO_EXPORT
 
     # Accept of the one waiting is refused on the server, and the card says why.
