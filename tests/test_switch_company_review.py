@@ -169,3 +169,49 @@ def test_retry_after_connecting_the_old_company_again_sends_the_cco_to_its_own_p
     after = sandbox.get(DEMO_REALM, "PurchaseOrder", synced.qbo_purchase_order_id)
     assert float(after["TotalAmt"]) == float(before["TotalAmt"]) + 1000
     assert sandbox.get(OTHER, "PurchaseOrder", harbor_po["Id"]) == harbor_po
+
+
+# ---- sent again to the new company: the old PO's line Ids are not this PO's -------------------
+
+def test_sent_to_the_new_company_after_unlink_each_line_is_on_its_po_once_if_an_answer_is_lost(
+        factory, people, approver, erp_admin, synced, harbor_po, sandbox):
+    """The first company's PO had lines 1 and 2 (SC-1042's export recorded them). In Harbor,
+    after Unlink, the commitment gets a third SOV line and is sent: QuickBooks creates its
+    PO (lines 1, 2, 3) but the answer is lost, so the retry finds it by its DocNumber and our
+    marker. The old PO's line Ids must not decide which of the new PO's lines are ours: each
+    SOV line is on it once, and its total is the commitment's."""
+    from workflow import books
+
+    _switch(people, synced)
+    books.unlink_commitment(erp_admin, _fresh(Commitment, synced.id), "Moved to Harbor")
+    commitment = _fresh(Commitment, synced.id)
+    factory.sov_line(commitment, amount="4000.00", description="Pump truck standby",
+                     cost_code=commitment.sov_lines[0].cost_code)
+    commitment = _fresh(Commitment, synced.id)
+    qbo_helpers.map_for(commitment)
+    erp.send_to_erp(people.project_admin, commitment)
+    original, fired = sandbox.handle_api, []
+
+    def create_answer_lost(method, realm_id, path, args, body, authorization):
+        if (not fired and method == "POST" and path.lower() == "purchaseorder"
+                and '"sparse": true' not in str(body)):
+            fired.append(path)
+            sandbox.inject_fault(realm_id, "500_after_apply", count=1)
+        return original(method, realm_id, path, args, body, authorization)
+
+    sandbox.handle_api = create_answer_lost
+    try:
+        erp.accept(approver, commitment)
+        run_jobs()
+    finally:
+        sandbox.handle_api = original
+    assert fired  # QuickBooks created it; the answer was lost
+
+    sent = _fresh(Commitment, synced.id)
+    assert sent.erp_status == ErpStatus.SYNCED and sent.qbo_realm_id == OTHER
+    po = sandbox.get(OTHER, "PurchaseOrder", sent.qbo_purchase_order_id)
+    amounts = sorted(float(line["Amount"]) for line in po["Line"])
+    assert amounts == [4000.0, 96500.5, 185000.0]
+    assert float(po["TotalAmt"]) == 185000 + 96500.50 + 4000
+    assert sandbox.get(OTHER, "PurchaseOrder", harbor_po["Id"]) == harbor_po
+    assert len(sandbox.purchase_orders(OTHER)) == 2
