@@ -238,6 +238,9 @@ def switch_company(connection: QboConnection, realm_id: str) -> bool:
     log.warning("QuickBooks company changed from realm %s to %s: links forgotten, "
                 "PurchaseOrder links kept as the old company's", previous, realm_id)
     connection.ap_account_id = None
+    # Change data capture starts over with a full read of this company: where the old one's
+    # polls had got to says nothing of it (a company connected again has changed meanwhile).
+    connection.cdc_changed_since = None
     db.session.execute(update(Commitment).where(Commitment.qbo_purchase_order_id.is_not(None),
                                                 Commitment.qbo_realm_id.is_(None))
                        .values(qbo_realm_id=previous)

@@ -143,6 +143,7 @@ def synced(export: Export, result) -> None:
     export.finished_at = utcnow()
     export.last_error_code = export.last_error_message = None
     export.qbo_ids = json.dumps({result.entity: result.qbo_id,
+                                 "Realm": result.realm_id,  # ids are per company
                                  "SyncToken": result.sync_token,
                                  "Lines": {str(k): v for k, v in result.line_ids.items()}})
     db.session.flush()

@@ -197,7 +197,10 @@ def poll(now: datetime | None = None) -> PollResult:
         found = cdc.changes_since(since, now)
     result = PollResult(calls=found.calls, full_read=found.complete)
     _record(found, result, realm)
-    db.session.execute(update(type(connection)).where(type(connection).id == connection.id)
+    # Where this company's next poll starts; not if the connection was switched to another
+    # company meanwhile (its checkpoint is its own: quickbooks_online/connection.py).
+    db.session.execute(update(type(connection)).where(type(connection).id == connection.id,
+                                                      type(connection).realm_id == realm)
                        .values(cdc_changed_since=now - timedelta(seconds=OVERLAP_SECONDS),
                                cdc_polled_at=now)
                        .execution_options(synchronize_session=False))

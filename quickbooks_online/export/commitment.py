@@ -152,13 +152,23 @@ def _restore(commitment: Commitment, po: dict, key: str) -> tuple[ExportResult, 
     return result_of(saved, {}), saved
 
 
-def known_line_ids(commitment: Commitment) -> set[str]:
-    """Every QuickBooks line Id we have written for this commitment."""
+def known_line_ids(commitment: Commitment, po: dict) -> set[str]:
+    """Every QuickBooks line Id we have written for this commitment on PurchaseOrder ``po``.
+    Line Ids are per PurchaseOrder (each numbers its lines from 1): those an export recorded
+    for another PO (the one before an Unlink, or another company's PO of the same Id) are
+    not lines of this one."""
+    from quickbooks_online.company import connected_realm
+
     known = {line.qbo_line_id for line in commitment.sov_lines if line.qbo_line_id}
+    realm = connected_realm()
     for qbo_ids in db.session.scalars(select(Export.qbo_ids).where(
             Export.commitment_id == commitment.id, Export.change_order_id.is_(None),
             Export.qbo_ids.is_not(None))):
-        known.update(str(v) for v in (json.loads(qbo_ids).get("Lines") or {}).values())
+        recorded = json.loads(qbo_ids)
+        if str(recorded.get("PurchaseOrder")) != str(po.get("Id")) \
+                or recorded.get("Realm", realm) != realm:
+            continue
+        known.update(str(v) for v in (recorded.get("Lines") or {}).values())
     return known
 
 
@@ -175,7 +185,7 @@ def _owned(line: dict) -> tuple:
 def _ours(commitment: Commitment, po: dict) -> tuple[dict[int, dict], set[str]]:
     """(SOV line id → its PO line, Ids of every PO line that is ours)."""
     lines = purchase_orders.expense_lines(po)
-    known = known_line_ids(commitment)
+    known = known_line_ids(commitment, po)
     if known:
         by_id = {str(line.get("Id")): line for line in lines}
         matched = {sov.id: by_id[sov.qbo_line_id] for sov in commitment.sov_lines
