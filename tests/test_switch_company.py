@@ -185,6 +185,11 @@ def test_a_cco_of_a_commitment_synced_in_the_old_company_writes_nothing_to_the_n
     auth.login(approver)
     inbox = _text(client.get("/erp/?tab=ready_to_export"))
     assert f"Accept: {message} Reject it back to the project." in inbox
+    # Its QuickBooks preview would be figured on the old company's PO: none is shown.
+    assert (f"No preview: PurchaseOrder {harbor_po['Id']} is another QuickBooks company's, "
+            "and nothing is sent to it.") in inbox
+    assert 'class="preview-lines"' not in client.get("/erp/?tab=ready_to_export").get_data(
+        as_text=True)
     failed_tab = _text(client.get("/erp/?tab=failed_to_export"))
     assert f"Failed to Export: {message}" in failed_tab
 
