@@ -321,6 +321,11 @@ def seed(size: int, connect=None) -> Seeded:
     write(HistoryEvent.__table__, history)
     write(Export.__table__, exports)
     _fix_sequences(session)
+    # The synced commitments' PurchaseOrders are the connected company's (as an export records
+    # them: quickbooks_online/company.py); none when the seed connects no company.
+    session.execute(text(
+        "UPDATE commitments SET qbo_realm_id = (SELECT realm_id FROM qbo_connections "
+        "ORDER BY id LIMIT 1) WHERE qbo_purchase_order_id IS NOT NULL"))
     # Core inserts bypass the hook that keeps the lists' totals rows: sum them once here.
     list_totals.rebuild(session.connection())
     session.commit()
