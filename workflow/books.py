@@ -575,6 +575,10 @@ def import_purchase_orders(actor: User, project: Project, po_ids: list[str],
                                     f"already commitment {holder.number} of project "
                                     f"{holder.project.number}."))
             continue
+        if _marked_for_other(po, None) is not None:  # the list leaves it out; so does a POST
+            results.append(Imported(summary.doc_number, None, f"{name}: not imported, it was "
+                                    "written by ChangeOrder Desk for another commitment."))
+            continue
         vendor = _local_vendors({str((po.get("VendorRef") or {}).get("value"))}).get(
             str((po.get("VendorRef") or {}).get("value")))
         number = (po.get("DocNumber") or f"PO-{po_id}").strip()
