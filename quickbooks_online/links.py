@@ -44,6 +44,13 @@ def link_of(commitment: Commitment) -> dict | None:
     return json.loads(commitment.qbo_link) if commitment.qbo_link else None
 
 
+def doc_number_of(commitment: Commitment) -> str:
+    """The DocNumber its PurchaseOrder holds as far as we are concerned: a PO that was linked
+    or imported keeps its own (as read then), one we created has the commitment's."""
+    link = link_of(commitment)
+    return (link.get("doc_number") or "") if link is not None else commitment.doc_number
+
+
 def link_record(po: dict, *, imported: bool = False) -> str:
     """What ``Commitment.qbo_link`` keeps of the PurchaseOrder as read when linking."""
     return json.dumps({

@@ -13,6 +13,7 @@ from extensions import db
 from models import Commitment, ErpPermission, ProjectRole
 from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import DEMO_REALM
+from tests.test_books import SUMMIT, account_line, item_line
 from workflow import books
 
 
@@ -64,3 +65,52 @@ def test_a_crafted_import_of_a_po_written_for_another_commitment_is_refused(
     assert "written by ChangeOrder Desk for another commitment" in _text(answer)
     assert db.session.scalar(select(Commitment).where(
         Commitment.qbo_purchase_order_id == po_id)) is None
+
+
+# ---- a linked PurchaseOrder keeps its own number ------------------------------------------------
+
+def _bookkeepers_numbered_po(sandbox, doc_number="1007"):
+    """A PO the bookkeeper numbered their own way (QuickBooks' automatic numbers)."""
+    return sandbox.add_purchase_order(
+        DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab on grade and footings"),
+                             item_line("90000.00", "Retaining walls"),
+                             account_line("1500.00", "Freight (bookkeeper)")],
+        doc_number=doc_number, memo="Call the site before delivery",
+        private_note="Entered by Dana from the signed subcontract.")
+
+
+def _link_and_accept(sandbox, people, erp_commitment, erp_admin, approver, po):
+    first, second = erp_commitment.sov_lines
+    books.link(erp_admin, erp_commitment, po["Id"],
+               [(first.id, po["Line"][0]["Id"]), (second.id, po["Line"][1]["Id"])])
+    return send_and_accept(_fresh(Commitment, erp_commitment.id), people, approver)
+
+
+def test_a_linked_po_numbered_by_the_bookkeeper_is_not_drift_and_restore_keeps_its_number(
+        sandbox, people, erp_commitment, erp_admin, approver):
+    """Linking keeps the PO's own DocNumber ("1007", not SC-1042). A later edit in QuickBooks
+    must not show "renumbered SC-1042 → 1007", and Restore ours puts our amounts back without
+    renumbering the bookkeeper's PurchaseOrder."""
+    from workflow import erp, qbo_drift
+
+    po = _bookkeepers_numbered_po(sandbox)
+    synced = _link_and_accept(sandbox, people, erp_commitment, erp_admin, approver, po)
+    assert synced.erp_status == erp.ErpStatus.SYNCED
+    qbo_drift.poll()
+    assert qbo_drift.drift_of(_fresh(Commitment, synced.id)).changes == []
+    second = po["Line"][1]["Id"]
+    sandbox.edit_purchase_order(DEMO_REALM, po["Id"], lines={second: {"Amount": 97000}})
+    qbo_drift.poll()
+    view = qbo_drift.drift_of(_fresh(Commitment, synced.id))
+    assert [change.kind for change in view.changes] == ["changed"], [
+        change.text for change in view.changes]
+    qbo_drift.restore_ours(erp_admin, _fresh(Commitment, synced.id))
+    erp.accept(approver, _fresh(Commitment, synced.id))
+    from tests.qbo_helpers import run_jobs
+    run_jobs()
+    restored = _fresh(Commitment, synced.id)
+    assert restored.erp_status == erp.ErpStatus.SYNCED
+    after = sandbox.get(DEMO_REALM, "PurchaseOrder", po["Id"])
+    assert after["DocNumber"] == "1007"  # the bookkeeper's number stays
+    assert _amounts(after) == [Decimal("185000.00"), Decimal("96500.50"), Decimal("1500.00")]
+    assert after["Memo"] == "Call the site before delivery"

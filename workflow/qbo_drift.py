@@ -29,6 +29,7 @@ from models.types import utcnow
 from quickbooks_online import cdc
 from quickbooks_online.company import purchase_order_here
 from quickbooks_online.connection import company_pinned, get_connection
+from quickbooks_online.links import doc_number_of
 from quickbooks_online.ours import CHUNK, OurLine, our_lines, remember_seen
 from workflow import history, queue
 from workflow.erp_status import move_erp_status
@@ -160,7 +161,7 @@ def drifts_of(commitments: list[Commitment], *, loaded: bool = False
                not in (by_id[cid].qbo_sync_token, state.acknowledged_token)]
     ours = our_lines(changed) if changed else {}
     return {c.id: QuickBooksView(states[c.id], changes_of(
-                states[c.id], c.doc_number, c.qbo_sync_token, ours.get(c.id, {})))
+                states[c.id], doc_number_of(c), c.qbo_sync_token, ours.get(c.id, {})))
             for c in commitments if c.id in states}
 
 
@@ -276,7 +277,7 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
                 state.agreed_line_ids = json.dumps([line["id"] for line in lines])
             else:  # changed in QuickBooks: the next CCO's update is sent from it, one call
                 remember_seen(row.id, po)
-        state.differs = bool(changes_of(state, commitment.doc_number, commitment.qbo_sync_token,
+        state.differs = bool(changes_of(state, doc_number_of(commitment), commitment.qbo_sync_token,
                                         ours[row.id]))
         result.changed += 1
         result.differing += state.differs

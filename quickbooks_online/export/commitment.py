@@ -30,7 +30,7 @@ from quickbooks_online.company import require_here
 from quickbooks_online.connection import require_connection
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
-from quickbooks_online.links import link_of, plan_link
+from quickbooks_online.links import doc_number_of, link_of, plan_link
 from quickbooks_online.mapping import (
     commitment_blockers,
     purchase_order_payload,
@@ -136,8 +136,8 @@ def _restore_requested(commitment: Commitment) -> bool:
 
 def _restore(commitment: Commitment, po: dict, key: str) -> tuple[ExportResult, dict]:
     """"Restore ours" after a change made in QuickBooks: one sparse update that puts back the
-    amount we wrote on each of our lines and our DocNumber; every other line, the Memo and
-    the note stay as QuickBooks holds them."""
+    amount we wrote on each of our lines and our DocNumber (a linked or imported PO's own);
+    every other line, the Memo and the note stay as QuickBooks holds them."""
     ours = our_lines([commitment.id])[commitment.id]
     lines = []
     for line in po.get("Line") or []:
@@ -146,9 +146,11 @@ def _restore(commitment: Commitment, po: dict, key: str) -> tuple[ExportResult, 
         if our is not None:
             line["Amount"] = float(our.amount)
         lines.append(line)
-    saved = purchase_orders.sparse_update(po, {"Line": lines,
-                                               "DocNumber": commitment.doc_number},
-                                          request_id(key, f"r{po['SyncToken']}"))
+    fields = {"Line": lines}
+    doc_number = doc_number_of(commitment)  # a linked or imported PO keeps its own number
+    if doc_number:
+        fields["DocNumber"] = doc_number
+    saved = purchase_orders.sparse_update(po, fields, request_id(key, f"r{po['SyncToken']}"))
     return result_of(saved, {}), saved
 
 
