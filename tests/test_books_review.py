@@ -114,3 +114,81 @@ def test_a_linked_po_numbered_by_the_bookkeeper_is_not_drift_and_restore_keeps_i
     assert after["DocNumber"] == "1007"  # the bookkeeper's number stays
     assert _amounts(after) == [Decimal("185000.00"), Decimal("96500.50"), Decimal("1500.00")]
     assert after["Memo"] == "Call the site before delivery"
+
+
+# ---- the first Accept after linking, when QuickBooks answers badly ------------------------------
+
+def _fault_on_update(sandbox, kind: str, fired: list):
+    """``kind`` on the first update of a PurchaseOrder (a POST carrying an Id)."""
+    import json
+
+    original = sandbox.handle_api
+
+    def handle(method, realm_id, path, args, body, authorization):
+        if not fired and method == "POST" and path.lower() == "purchaseorder":
+            try:
+                is_update = "Id" in json.loads(body or b"{}")
+            except ValueError:
+                is_update = False
+            if is_update:
+                fired.append(kind)
+                sandbox.inject_fault(realm_id, kind, count=1)
+        return original(method, realm_id, path, args, body, authorization)
+
+    sandbox.handle_api = handle
+    return original
+
+
+def _po_with_a_look_alike_line(sandbox):
+    """The bookkeeper's PO, with a line of theirs whose words are those the app would give the
+    commitment's third SOV line ("3. Winter protection")."""
+    return sandbox.add_purchase_order(
+        DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab on grade and footings"),
+                             item_line("90000.00", "Retaining walls"),
+                             account_line("4000.00", "3. Winter protection")],
+        doc_number="SC-1042", memo="Call the site before delivery",
+        private_note="Entered by Dana from the signed subcontract.")
+
+
+@pytest.mark.parametrize("kind", ["5010", "drop_after_apply", "500_after_apply"])
+def test_the_first_accept_after_linking_survives_a_stale_token_or_a_lost_answer(
+        sandbox, factory, people, erp_commitment, erp_admin, approver, kind):
+    """The bookkeeper's own line carries the very words our appended line gets; the update is
+    refused (5010) or applied with its answer lost. The retry reads QuickBooks again: the PO
+    ends equal to the SOV, the bookkeeper's line untouched, our new line there once."""
+    from models import ErpStatus
+    from quickbooks_online.marker import split_note
+
+    winter = factory.sov_line(erp_commitment, amount="5000.00", description="Winter protection",
+                              cost_code=erp_commitment.sov_lines[0].cost_code)
+    po = _po_with_a_look_alike_line(sandbox)
+    first, second, theirs = (line["Id"] for line in po["Line"])
+    commitment = _fresh(Commitment, erp_commitment.id)
+    books.link(erp_admin, commitment, po["Id"], [(commitment.sov_lines[0].id, first),
+                                                 (commitment.sov_lines[1].id, second)])
+    fired: list[str] = []
+    original = _fault_on_update(sandbox, kind, fired)
+    try:
+        synced = send_and_accept(_fresh(Commitment, erp_commitment.id), people, approver)
+        from tests.qbo_helpers import run_jobs
+        run_jobs()
+    finally:
+        sandbox.handle_api = original
+        sandbox.clear_faults(DEMO_REALM)
+    assert fired == [kind]
+    synced = _fresh(Commitment, erp_commitment.id)
+    assert synced.erp_status == ErpStatus.SYNCED
+    after = sandbox.get(DEMO_REALM, "PurchaseOrder", po["Id"])
+    by_id = {line["Id"]: line for line in after["Line"]}
+    assert by_id[theirs] == {**po["Line"][2], "LineNum": by_id[theirs]["LineNum"]}
+    assert Decimal(str(by_id[first]["Amount"])) == Decimal("185000.00")
+    assert Decimal(str(by_id[second]["Amount"])) == Decimal("96500.50")
+    ours = [line for line in after["Line"] if line["Id"] not in {first, second, theirs}]
+    assert [(line["Description"], Decimal(str(line["Amount"]))) for line in ours] == [
+        ("3. Winter protection", Decimal("5000.00"))]  # once
+    winter = _fresh(type(winter), winter.id)
+    assert winter.qbo_line_id == ours[0]["Id"]
+    assert Decimal(str(after["TotalAmt"])) == Decimal("185000.00") + Decimal("96500.50") + \
+        Decimal("5000.00") + Decimal("4000.00")
+    assert split_note(after["PrivateNote"])[0] == "Entered by Dana from the signed subcontract."
+    assert after["Memo"] == "Call the site before delivery"

@@ -269,14 +269,19 @@ def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str
     Memo and the bookkeeper's own lines stay as they are).
 
     Exactly once: amounts are set, not added, and an SOV line without a match is appended only
-    if no line of ours carries its description yet (a try whose answer was lost appended it;
-    our marker block in the note says a try got that far). When nothing would change, nothing
-    is written."""
+    if no line added since the link carries its description yet (a try whose answer was lost
+    appended it; our marker block in the note says a try got that far; a line that was on the
+    PO when linked and left unmatched is the bookkeeper's even with the same words). When
+    nothing would change, nothing is written."""
     user_text, marker = note_of(commitment, po)
     line_ids = {sov.id: str(sov.qbo_line_id) for sov in commitment.sov_lines if sov.qbo_line_id}
     if marker is not None:
+        # Only a line added since the link can be one we appended: a line that was on the PO
+        # when it was linked and left unmatched is the bookkeeper's, whatever its words.
+        linked = {str(line.get("Id")) for line in (link_of(commitment) or {}).get("lines", [])}
         free = [line for line in purchase_orders.expense_lines(po)
-                if str(line.get("Id")) not in set(line_ids.values())]
+                if str(line.get("Id")) not in set(line_ids.values())
+                and str(line.get("Id")) not in linked]
         for sov in commitment.sov_lines:
             if sov.id in line_ids:
                 continue
