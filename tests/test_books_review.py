@@ -192,3 +192,54 @@ def test_the_first_accept_after_linking_survives_a_stale_token_or_a_lost_answer(
         Decimal("5000.00") + Decimal("4000.00")
     assert split_note(after["PrivateNote"])[0] == "Entered by Dana from the signed subcontract."
     assert after["Memo"] == "Call the site before delivery"
+
+
+# ---- an imported commitment unlinked, then sent anew -------------------------------------------
+
+def _import_one(sandbox, people, erp_commitment, erp_admin):
+    """PO-3001 (two lines, $15,000.00) imported as a Synced commitment."""
+    po = sandbox.add_purchase_order(DEMO_REALM, SUMMIT, [item_line("12000.00", "Curbs"),
+                                                         item_line("3000.00", "Sidewalks")],
+                                    doc_number="PO-3001", memo="Site concrete")
+    sov = erp_commitment.sov_lines[0]
+    choices = {f"{po['Id']}-{line['Id']}": f"{sov.cost_code_id}:{sov.category_id}"
+               for line in po["Line"]}
+    [result] = books.import_purchase_orders(erp_admin, people.project, [po["Id"]], choices)
+    assert result.commitment is not None, result.message
+    return po, result.commitment
+
+
+def test_an_imported_commitment_unlinked_then_sent_anew_does_not_double_its_po(
+        sandbox, factory, people, erp_commitment, erp_admin, approver):
+    """Its PO is still in QuickBooks and carries our marker (a CCO went onto it). Sent anew,
+    the app must not append a second copy of every line to it: QuickBooks would then hold
+    twice the commitment while the app shows it Synced."""
+    from models import ChangeOrder, ErpStatus
+    from workflow import erp
+    from workflow.commitments import totals
+
+    po, imported = _import_one(sandbox, people, erp_commitment, erp_admin)
+    cco = factory.change_order(imported, status="approved",
+                               lines=((imported.sov_lines[0], "500"),))
+    assert send_and_accept(cco, people, approver).erp_status == ErpStatus.SYNCED
+    books.unlink_commitment(erp_admin, _fresh(Commitment, imported.id), "Send it again")
+    before = sandbox.get(DEMO_REALM, "PurchaseOrder", po["Id"])
+    again = send_and_accept(_fresh(Commitment, imported.id), people, approver)
+    assert again.erp_status == ErpStatus.FAILED_TO_EXPORT
+    assert "no longer recorded since it was unlinked" in erp.latest_export(again) \
+        .last_error_message
+    assert sandbox.purchase_orders(DEMO_REALM) == [before]  # nothing written, none created
+    # The way it says: reject, link it to that PO again, send; then the CCO.
+    erp.reject(approver, again, "Link it to PO-3001 again")
+    commitment = _fresh(Commitment, imported.id)
+    books.link(erp_admin, commitment, po["Id"],
+               [(sov.id, line["Id"]) for sov, line in zip(commitment.sov_lines, po["Line"],
+                                                          strict=True)])
+    done = send_and_accept(_fresh(Commitment, imported.id), people, approver)
+    assert done.erp_status == ErpStatus.SYNCED
+    assert send_and_accept(_fresh(ChangeOrder, cco.id), people, approver).erp_status == \
+        ErpStatus.SYNCED
+    after = sandbox.get(DEMO_REALM, "PurchaseOrder", po["Id"])
+    assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
+    assert _amounts(after) == [Decimal("12500.00"), Decimal("3000.00")]
+    assert Decimal(str(after["TotalAmt"])) == totals(_fresh(Commitment, imported.id)).revised

@@ -114,6 +114,17 @@ def _push_once(commitment: Commitment, key: str, tried_before: bool
             ours = _marked_ours(commitment,
                                 purchase_orders.find_by_vendor(commitment.vendor.qbo_vendor_id))
         if ours is not None:
+            if purchase_orders.expense_lines(ours) and not _ours(commitment, ours)[1]:
+                # Ours by its marker, but none of its lines can be told to be ours: it was
+                # imported or linked (its own words on its lines), and the line map went
+                # with the Unlink. Appending our lines would put the commitment in twice.
+                raise QboPermanentError(
+                    f"QuickBooks PurchaseOrder {ours.get('DocNumber') or ours['Id']} "
+                    f"(Id {ours['Id']}) is this commitment's, but which of its lines are the "
+                    "SOV lines is no longer recorded since it was unlinked. Reject this "
+                    "export, then link the commitment to that purchase order again (its ERP "
+                    "panel), or delete that purchase order in QuickBooks and retry. Nothing "
+                    "was written.", "unknown-lines")
             return _bring_up_to_date(commitment, ours, key)
         if found:
             raise ForeignPurchaseOrder(
