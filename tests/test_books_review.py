@@ -243,3 +243,61 @@ def test_an_imported_commitment_unlinked_then_sent_anew_does_not_double_its_po(
     assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
     assert _amounts(after) == [Decimal("12500.00"), Decimal("3000.00")]
     assert Decimal(str(after["TotalAmt"])) == totals(_fresh(Commitment, imported.id)).revised
+
+
+# ---- two linkers at once -------------------------------------------------------------------------
+
+def test_two_admins_link_at_once_one_po_one_commitment(app, sandbox, factory, people,
+                                                       erp_commitment, erp_admin):
+    """Two commitments to one PO, and one commitment to two POs, each pressed at once: one
+    link each time, the other told so; never a PO held twice, never a line map of the PO that
+    lost."""
+    from models import SovLine, User
+    from tests.conftest import at_once
+
+    second_admin = factory.user(name="Second ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
+    other = factory.commitment(people.project, vendor=erp_commitment.vendor, number="SC-1050",
+                               sov=("180000.00", "90000.00"))
+    po = sandbox.add_purchase_order(DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab"),
+                                                         item_line("90000.00", "Walls")],
+                                    doc_number="SC-1042")
+    po_b = sandbox.add_purchase_order(DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab B"),
+                                                           item_line("90000.00", "Walls B"),
+                                                           item_line("1.00", "Extra B")],
+                                      doc_number="SC-1042B")
+    admins = (erp_admin.id, second_admin.id)
+
+    def press(targets):
+        def action(index):
+            user = db.session.get(User, admins[index])
+            commitment_id, po_id = targets[index]
+            commitment = db.session.get(Commitment, commitment_id)
+            chosen = sandbox.get(DEMO_REALM, "PurchaseOrder", po_id)
+            matches = [(sov.id, line["Id"]) for sov, line in zip(
+                commitment.sov_lines, chosen["Line"], strict=False)]
+            return lambda: books.link(user, commitment, po_id, matches)
+        return action
+
+    outcomes = at_once(app, 2, press([(erp_commitment.id, po["Id"]), (other.id, po["Id"])]))
+    assert sorted(type(o).__name__ for o in outcomes) in (
+        ["AlreadyHandled", "NoneType"], ["InvalidInput", "NoneType"]), outcomes
+    holders = db.session.scalars(select(Commitment).where(
+        Commitment.qbo_purchase_order_id == po["Id"])).all()
+    assert len(holders) == 1
+    loser = ({erp_commitment.id, other.id} - {holders[0].id}).pop()
+    assert db.session.get(Commitment, loser).qbo_purchase_order_id is None
+    assert db.session.scalars(select(SovLine.qbo_line_id).where(
+        SovLine.commitment_id == loser)).all() == [None, None]
+
+    po_c = sandbox.add_purchase_order(DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab C"),
+                                                           item_line("90000.00", "Walls C")],
+                                      doc_number="SC-1042C")
+    outcomes = at_once(app, 2, press([(loser, po_b["Id"]), (loser, po_c["Id"])]))
+    assert sorted(type(o).__name__ for o in outcomes) == ["AlreadyHandled", "NoneType"], outcomes
+    winner = _fresh(Commitment, loser)
+    assert winner.qbo_purchase_order_id in (po_b["Id"], po_c["Id"])
+    from quickbooks_online.links import link_of
+    assert link_of(winner)["po"] == winner.qbo_purchase_order_id
+    from models import HistoryEvent
+    assert len(db.session.scalars(select(HistoryEvent).where(
+        HistoryEvent.subject_id == loser, HistoryEvent.action == "linked")).all()) == 1
