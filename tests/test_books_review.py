@@ -301,3 +301,52 @@ def test_two_admins_link_at_once_one_po_one_commitment(app, sandbox, factory, pe
     from models import HistoryEvent
     assert len(db.session.scalars(select(HistoryEvent).where(
         HistoryEvent.subject_id == loser, HistoryEvent.action == "linked")).all()) == 1
+
+
+# ---- unlink, link to another PO, then the CCOs -----------------------------------------------
+
+def test_unlinked_then_linked_to_another_po_its_ccos_go_to_the_new_po_only(
+        sandbox, factory, people, erp_commitment, erp_admin, approver):
+    from models import ChangeOrder, ChangeOrderLine, ErpStatus
+    from workflow.commitments import totals
+
+    synced = send_and_accept(erp_commitment, people, approver)
+    old_id = synced.qbo_purchase_order_id
+    cco = factory.change_order(synced, status="approved", lines=((synced.sov_lines[0], "1000"),))
+    db.session.add(ChangeOrderLine(change_order=cco, cost_code_own=synced.sov_lines[0].cost_code,
+                                   category_own=synced.sov_lines[0].category,
+                                   description="Pump truck", amount=Decimal("800.00")))
+    db.session.commit()
+    cco = factory.approve_again(cco)
+    assert send_and_accept(cco, people, approver).erp_status == ErpStatus.SYNCED
+    old = sandbox.get(DEMO_REALM, "PurchaseOrder", old_id)
+
+    books.unlink_commitment(erp_admin, _fresh(Commitment, synced.id), "Replaced by 1042-R")
+    replacement = sandbox.add_purchase_order(
+        DEMO_REALM, SUMMIT, [item_line("185000.00", "Slab (reissued)"),
+                             item_line("96500.50", "Walls (reissued)"),
+                             account_line("1500.00", "Freight (bookkeeper)")],
+        doc_number="1042-R", private_note="Reissued by Dana")
+    commitment = _fresh(Commitment, synced.id)
+    suggested = books.suggested_matches(commitment, replacement["Line"])
+    assert sorted(suggested.values()) == [line["Id"] for line in replacement["Line"][:2]]
+    books.link(erp_admin, commitment, replacement["Id"], list(suggested.items()))
+    assert send_and_accept(_fresh(Commitment, synced.id), people, approver).erp_status == \
+        ErpStatus.SYNCED
+    resent = send_and_accept(_fresh(ChangeOrder, cco.id), people, approver)
+    assert resent.erp_status == ErpStatus.SYNCED, erp_latest_error(resent)
+    assert sandbox.get(DEMO_REALM, "PurchaseOrder", old_id) == old  # the old PO: not written
+    new = sandbox.get(DEMO_REALM, "PurchaseOrder", replacement["Id"])
+    assert [(line["Description"], Decimal(str(line["Amount"]))) for line in new["Line"]] == [
+        ("Slab (reissued)", Decimal("186000.00")), ("Walls (reissued)", Decimal("96500.50")),
+        ("Freight (bookkeeper)", Decimal("1500.00")), ("CCO 001: Pump truck", Decimal("800.00"))]
+    assert Decimal(str(new["TotalAmt"])) == totals(_fresh(Commitment, synced.id)).revised + \
+        Decimal("1500.00")
+    assert new["DocNumber"] == "1042-R"
+
+
+def erp_latest_error(record) -> str:
+    from workflow import erp
+
+    export = erp.latest_export(record)
+    return export.last_error_message if export else ""
