@@ -350,3 +350,42 @@ def erp_latest_error(record) -> str:
 
     export = erp.latest_export(record)
     return export.last_error_message if export else ""
+
+
+# ---- unlink through the pages: who, why, and not while an export runs -------------------------
+
+def test_unlink_a_commitment_from_its_page_needs_can_push_a_reason_and_no_export_running(
+        client, auth, sandbox, factory, people, erp_commitment, erp_admin, approver):
+    from models import ErpStatus, Export, ExportStatus, HistoryEvent
+
+    synced = send_and_accept(erp_commitment, people, approver)
+    po_id = synced.qbo_purchase_order_id
+    url = f"/erp/books/commitments/{synced.id}/unlink"
+    no_push = factory.user(name="No Push", erp=ErpPermission.ADMIN, can_push=False)
+    factory.member(people.project, no_push, ProjectRole.READ_ONLY)
+    auth.login(no_push)
+    assert client.post(url, data={"reason": "why"}).status_code == 403
+    auth.logout()
+    auth.login(erp_admin)
+    empty = client.post(url, data={"reason": "   "}, follow_redirects=True)
+    assert "Not unlinked: Say why" in _text(empty)
+    db.session.add(Export(subject_type="commitment", commitment_id=synced.id,
+                          idempotency_key="cod-review-running", status=ExportStatus.RUNNING,
+                          accepted_by=approver))
+    db.session.commit()
+    running = client.post(url, data={"reason": "PO replaced"}, follow_redirects=True)
+    assert "Not unlinked" in _text(running) and "queued or running" in _text(running)
+    commitment = _fresh(Commitment, synced.id)
+    assert commitment.qbo_purchase_order_id == po_id and commitment.erp_status == \
+        ErpStatus.SYNCED
+    db.session.query(Export).filter_by(idempotency_key="cod-review-running").delete()
+    db.session.commit()
+    done = client.post(url, data={"reason": "PO replaced"}, follow_redirects=True)
+    assert "Unlinked. Nothing was written to QuickBooks." in _text(done)
+    commitment = _fresh(Commitment, synced.id)
+    assert commitment.qbo_purchase_order_id is None
+    assert commitment.erp_status == ErpStatus.NOT_SENT
+    event = db.session.scalar(select(HistoryEvent).where(
+        HistoryEvent.subject_id == synced.id, HistoryEvent.action == "unlinked"))
+    assert (event.old_value, event.comment, event.user_id) == (po_id, "PO replaced",
+                                                               erp_admin.id)
