@@ -51,10 +51,35 @@ def doc_number_of(commitment: Commitment) -> str:
     return (link.get("doc_number") or "") if link is not None else commitment.doc_number
 
 
+def vendor_problem(commitment: Commitment, po: dict | None = None) -> str | None:
+    """Why a linked commitment may not be written to its PurchaseOrder: the PO (``po`` as
+    read, or as it was linked) is not its vendor's in QuickBooks (the commitment's vendor was
+    edited after linking, or the PO moved to another vendor in QuickBooks). None: it is."""
+    link = link_of(commitment)
+    if link is None or link.get("imported"):
+        return None
+    if po is not None:
+        vendor = str((po.get("VendorRef") or {}).get("value") or "")
+        name = (po.get("VendorRef") or {}).get("name") or ""
+        doc = po.get("DocNumber") or po.get("Id")
+    else:
+        vendor, name, doc = link.get("vendor"), link.get("vendor_name"), link.get("doc_number")
+        if not vendor:  # linked before the vendor was kept: the export checks it
+            return None
+    if vendor == str(commitment.vendor.qbo_vendor_id or ""):
+        return None
+    return (f"Linked to QuickBooks PurchaseOrder {doc or link['po']}, which is "
+            f"{name or 'another vendor'}'s, not {commitment.vendor.name}'s. Put the vendor "
+            "right (here or in QuickBooks), or unlink the commitment and link it to one of "
+            f"{commitment.vendor.name}'s purchase orders.")
+
+
 def link_record(po: dict, *, imported: bool = False) -> str:
     """What ``Commitment.qbo_link`` keeps of the PurchaseOrder as read when linking."""
     return json.dumps({
         "po": str(po["Id"]), "doc_number": po.get("DocNumber") or "",
+        "vendor": str((po.get("VendorRef") or {}).get("value") or ""),
+        "vendor_name": (po.get("VendorRef") or {}).get("name") or "",
         "date": po.get("TxnDate") or "", "total": str(po.get("TotalAmt") or 0),
         "imported": imported,
         "lines": [{"Id": str(line.get("Id")), "Amount": str(amount_of(line)),

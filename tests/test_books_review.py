@@ -25,6 +25,18 @@ def erp_admin(factory, people):
     return user
 
 
+@pytest.fixture
+def bookkeeper_po(sandbox):
+    """SC-1042 as the bookkeeper entered it before the app: two concrete lines, a freight line
+    of their own, a Memo and a note."""
+    return sandbox.add_purchase_order(
+        DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab on grade and footings"),
+                             item_line("90000.00", "Retaining walls"),
+                             account_line("1500.00", "Freight (bookkeeper)")],
+        doc_number="SC-1042", memo="Call the site before delivery",
+        private_note="Entered by Dana from the signed subcontract.")
+
+
 def _fresh(model, record_id):
     db.session.expire_all()
     return db.session.get(model, record_id)
@@ -389,3 +401,57 @@ def test_unlink_a_commitment_from_its_page_needs_can_push_a_reason_and_no_export
         HistoryEvent.subject_id == synced.id, HistoryEvent.action == "unlinked"))
     assert (event.old_value, event.comment, event.user_id) == (po_id, "PO replaced",
                                                                erp_admin.id)
+
+
+# ---- the linked PO must still be the commitment's vendor's when Accept writes to it -------------
+
+def test_a_linked_commitment_whose_vendor_changed_is_not_sent_to_the_old_vendors_po(
+        sandbox, factory, people, erp_commitment, erp_admin, approver, bookkeeper_po):
+    """Linked to Summit's PO, then the commitment is edited to another vendor (it is still Not
+    Sent, so editable): Send to ERP says so; nothing is written to Summit's PO."""
+    from models import ErpStatus
+    from workflow import erp
+    from workflow.commitments import CommitmentInput, update_commitment
+    from workflow.errors import Locked
+
+    apex = factory.vendor("Apex Electrical Services")
+    apex.qbo_vendor_id = "57"
+    db.session.commit()
+    first, second = erp_commitment.sov_lines
+    books.link(erp_admin, erp_commitment, bookkeeper_po["Id"],
+               [(first.id, bookkeeper_po["Line"][0]["Id"]),
+                (second.id, bookkeeper_po["Line"][1]["Id"])])
+    commitment = _fresh(Commitment, erp_commitment.id)
+    update_commitment(people.project_admin, commitment, CommitmentInput(
+        type=commitment.type, number=commitment.number, title=commitment.title,
+        vendor_id=apex.id, status=commitment.status), commitment.version)
+    commitment = _fresh(Commitment, erp_commitment.id)
+    assert commitment.vendor_id == apex.id
+    with pytest.raises(Locked, match=r"Summit Concrete Co\.'s, not Apex"):
+        erp.send_to_erp(people.project_admin, commitment)
+    assert _fresh(Commitment, erp_commitment.id).erp_status == ErpStatus.NOT_SENT
+    assert sandbox.get(DEMO_REALM, "PurchaseOrder", bookkeeper_po["Id"]) == bookkeeper_po
+
+
+def test_a_linked_po_given_another_vendor_in_quickbooks_is_not_written(
+        sandbox, people, erp_commitment, erp_admin, approver, bookkeeper_po):
+    """After Send to ERP the bookkeeper moves the PO to another vendor in QuickBooks: the
+    Accept's export reads it, sees it is no longer the commitment's vendor's, and writes
+    nothing (Failed to Export, in words)."""
+    from models import ErpStatus
+    from workflow import erp
+
+    first, second = erp_commitment.sov_lines
+    books.link(erp_admin, erp_commitment, bookkeeper_po["Id"],
+               [(first.id, bookkeeper_po["Line"][0]["Id"]),
+                (second.id, bookkeeper_po["Line"][1]["Id"])])
+    erp.send_to_erp(people.project_admin, _fresh(Commitment, erp_commitment.id))
+    moved = sandbox.edit_purchase_order(DEMO_REALM, bookkeeper_po["Id"],
+                                        VendorRef={"value": "57"})
+    erp.accept(approver, _fresh(Commitment, erp_commitment.id))
+    from tests.qbo_helpers import run_jobs
+    run_jobs()
+    failed = _fresh(Commitment, erp_commitment.id)
+    assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
+    assert "Summit Concrete Co." in erp.latest_export(failed).last_error_message
+    assert sandbox.get(DEMO_REALM, "PurchaseOrder", bookkeeper_po["Id"]) == moved

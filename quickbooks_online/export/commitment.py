@@ -30,7 +30,7 @@ from quickbooks_online.company import require_here
 from quickbooks_online.connection import require_connection
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
-from quickbooks_online.links import doc_number_of, link_of, plan_link
+from quickbooks_online.links import doc_number_of, link_of, plan_link, vendor_problem
 from quickbooks_online.mapping import (
     commitment_blockers,
     purchase_order_payload,
@@ -285,6 +285,9 @@ def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str
     PO when linked and left unmatched is the bookkeeper's even with the same words). When
     nothing would change, nothing is written."""
     user_text, marker = note_of(commitment, po)
+    wrong_vendor = vendor_problem(commitment, po)
+    if wrong_vendor:
+        raise WrongPurchaseOrder(wrong_vendor + " Nothing was written.", "wrong-record")
     line_ids = {sov.id: str(sov.qbo_line_id) for sov in commitment.sov_lines if sov.qbo_line_id}
     if marker is not None:
         # Only a line added since the link can be one we appended: a line that was on the PO
