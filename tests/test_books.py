@@ -475,6 +475,30 @@ def test_link_pages_then_the_card_preview_shows_now_change_after(
     assert "Slab on grade and footings" in card and "180,000.00" in card and "185,000.00" in card
 
 
+def test_a_link_refused_after_the_po_was_deleted_in_quickbooks_says_so(
+        client, auth, sandbox, erp_commitment, erp_admin, bookkeeper_po, monkeypatch):
+    """A link posted with a line used twice is shown again with its matches, read again from
+    QuickBooks; if the PO was deleted there meanwhile, the page says so instead of failing."""
+    auth.login(erp_admin)
+    first, second = erp_commitment.sov_lines
+    line = bookkeeper_po["Line"][0]["Id"]
+    refuse = books.link
+
+    def refused_then_deleted(*args, **kwargs):
+        try:
+            return refuse(*args, **kwargs)
+        finally:  # the bookkeeper deletes the PO just as the link is refused
+            sandbox.delete_purchase_order(DEMO_REALM, bookkeeper_po["Id"])
+
+    monkeypatch.setattr(books, "link", refused_then_deleted)
+    answer = client.post(f"/erp/books/commitments/{erp_commitment.id}/link",
+                         data={"po": bookkeeper_po["Id"], f"line-{first.id}": line,
+                               f"line-{second.id}": line})
+    assert answer.status_code == 422
+    assert f"QuickBooks has no PurchaseOrder {bookkeeper_po['Id']}." in _text(answer)
+    assert _fresh(Commitment, erp_commitment.id).qbo_link is None
+
+
 def test_unlink_from_the_panel_says_what_to_do_first_and_asks_why(
         client, auth, sandbox, factory, people, erp_commitment, erp_admin, approver):
     commitment, cco = _synced_with_cco(sandbox, factory, people, erp_commitment, approver)

@@ -128,7 +128,14 @@ def link_post(commitment_id: int):
         if "po" in error.errors:
             return render_template("erp/link.html", tool="erp", commitment=commitment,
                                    offered=None, error=error.errors["po"]), 422
-        summary = books.read_for_link(current_user, commitment, po_id)
+        try:  # the PO is read again to show the matches; it may have gone meanwhile
+            summary = books.read_for_link(current_user, commitment, po_id)
+        except InvalidInput as problem:
+            return render_template("erp/link.html", tool="erp", commitment=commitment,
+                                   offered=None, error=" ".join(problem.errors.values())), 422
+        except Locked as problem:
+            return render_template("erp/link.html", tool="erp", commitment=commitment,
+                                   offered=None, error=problem.message), 422
         chosen = {sov_id: line_id for sov_id, line_id in matches}
         return render_template("erp/link.html", tool="erp", commitment=commitment,
                                summary=summary, errors=error.errors, chosen=chosen), 422
