@@ -51,8 +51,10 @@ def test_oldest_waiting_first_and_filters_by_project_and_vendor(client, auth, ap
     vendor = waiting[2].vendor_id
     by_vendor = client.get(f"/erp/?vendor={vendor}").get_data(as_text=True)
     assert [int(i) for _, i in _cards(by_vendor)] == [waiting[2].id]
-    # the status choice is one select, with each status's count
-    assert re.search(r"<option value=\"ready_to_export\" selected>Ready to Export \(3\)", html)
+    # the status choice is the (live) counts line, each status with its count, the current marked
+    assert re.search(r'<a href="/erp/\?tab=ready_to_export" aria-current="page">Ready to Export'
+                     r'&nbsp;<span class="count" id="count-ready_to_export">3</span></a>', html)
+    assert '<select id="inbox-tab"' not in html  # no second status choice, whose counts went stale
 
 
 def test_pages_are_keyset_and_lose_nothing(client, auth, approver, waiting, monkeypatch):
@@ -227,7 +229,7 @@ def test_counts_stop_at_99_plus(client, auth, approver, factory, people, connect
         record.erp_status = ErpStatus.READY_TO_EXPORT
     db.session.commit()
     html = client.get("/erp/").get_data(as_text=True)
-    assert "Ready to Export (99+)" in html
+    assert 'Ready to Export&nbsp;<span class="count" id="count-ready_to_export">99+</span>' in html
     assert 'title="99+ waiting for you">99+</span>' in html
 
 
