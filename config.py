@@ -75,7 +75,15 @@ INTUIT_API = {"sandbox": "https://sandbox-quickbooks.api.intuit.com/v3",
               "production": "https://quickbooks.api.intuit.com/v3"}
 
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"  # where `make run` (flask run) serves the app
+def default_public_url() -> str:
+    """Where `make run` (flask run) serves the app when PUBLIC_URL is unset: FLASK_RUN_HOST and
+    FLASK_RUN_PORT, as the Makefile exports them (so `FLASK_RUN_PORT=8000 make run` reaches its
+    built-in sandbox on 8000 too)."""
+    host = os.environ.get("FLASK_RUN_HOST", "").strip()
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (every address: this machine's is loopback)
+        host = "127.0.0.1"
+    port = os.environ.get("FLASK_RUN_PORT", "").strip() or "5000"
+    return f"http://{host}:{port}"
 
 
 def public_url() -> str | None:
@@ -92,7 +100,7 @@ def quickbooks(instance_path: str) -> dict:
     """
     client_id = os.environ.get("QBO_CLIENT_ID", "").strip()
     builtin = not client_id
-    base = public_url() or DEFAULT_PUBLIC_URL
+    base = public_url() or default_public_url()
     sandbox_url = (os.environ.get("QBO_SANDBOX_URL", "").strip()
                    or base + "/qbo-sandbox").rstrip("/")
     environment = os.environ.get("QBO_ENVIRONMENT", "").strip() or (
@@ -145,6 +153,7 @@ def mail() -> dict:
         "MAIL_TIMEOUT": float(os.environ.get("MAIL_TIMEOUT", "20")),
         # Where people reach the app: every link in an email starts with it.
         "PUBLIC_URL": public_url(),
+        "DEFAULT_PUBLIC_URL": default_public_url(),  # links' start while PUBLIC_URL is unset
         # Sends to ERP within this many seconds of the first go to each approver in one email.
         "NOTIFY_COALESCE_SECONDS": int(os.environ.get("NOTIFY_COALESCE_SECONDS", "120")),
     }

@@ -84,9 +84,9 @@ def _public_url() -> str:
     sandbox_url = os.environ.get("QBO_SANDBOX_URL", "")
     if sandbox_url.rstrip("/").endswith("/qbo-sandbox"):
         return sandbox_url.rstrip("/")[: -len("/qbo-sandbox")]
-    host = os.environ.get("FLASK_RUN_HOST", "127.0.0.1")
-    port = os.environ.get("FLASK_RUN_PORT", "5000")
-    return current_app.config.get("PUBLIC_URL") or f"http://{host}:{port}"
+    from config import default_public_url
+
+    return default_public_url()
 
 
 def register_commands(app: Flask) -> None:

@@ -182,6 +182,22 @@ def test_every_own_url_is_derived_from_public_url(tmp_path, monkeypatch):
     assert settings["QBO_REDIRECT_URI"] == "https://other.example.com/erp/settings/callback"
 
 
+def test_without_public_url_the_app_is_where_make_run_serves_it(tmp_path, monkeypatch):
+    """`FLASK_RUN_PORT=8000 make run` (no PUBLIC_URL): the built-in sandbox, its OAuth
+    callback and the links in emails are on port 8000, where the app is, not on 5000."""
+    for name in ("PUBLIC_URL", "QBO_CLIENT_ID", "QBO_SANDBOX_URL", "QBO_REDIRECT_URI",
+                 "QBO_ENVIRONMENT", "QBO_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FLASK_RUN_HOST", "0.0.0.0")  # noqa: S104 (served on every address)
+    monkeypatch.setenv("FLASK_RUN_PORT", "8000")
+    settings = config.load(str(tmp_path))
+    assert settings["QBO_API_URL"] == "http://127.0.0.1:8000/qbo-sandbox/v3"
+    assert settings["QBO_REDIRECT_URI"] == "http://127.0.0.1:8000/erp/settings/callback"
+    assert settings["DEFAULT_PUBLIC_URL"] == "http://127.0.0.1:8000"
+    monkeypatch.delenv("FLASK_RUN_PORT")
+    assert config.load(str(tmp_path))["QBO_API_URL"] == "http://127.0.0.1:5000/qbo-sandbox/v3"
+
+
 def test_the_procfile_binds_as_the_readme_says():
     from pathlib import Path
 

@@ -59,7 +59,6 @@ from workflow.settings import config as settings
 
 Kind = NotificationKind
 log = logging.getLogger(__name__)
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:5000"
 # A claim older than this is a job that died mid-send (the last resort: a claim taken outside
 # an RQ job, or whose job nothing could look up; a killed job's claims are released at once).
 CLAIM_EXPIRES = timedelta(minutes=10)
@@ -124,7 +123,8 @@ def approvers() -> list[User]:
 
 def public_url() -> str:
     """Where people reach the app: every absolute link (emails, password links) starts here."""
-    return (settings().get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    return (settings().get("PUBLIC_URL") or settings().get("DEFAULT_PUBLIC_URL")
+            or "http://127.0.0.1:5000").rstrip("/")
 
 
 def card_link(subject, tab: ErpStatus | None = None) -> str:
