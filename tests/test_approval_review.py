@@ -190,3 +190,26 @@ def test_a_sov_line_a_cco_with_accounting_changes_keeps_its_cost_code(
     sov1 = _fresh(SovLine, sov1.id)
     assert client.post(commitment_url(commitment, f"/sov/{sov1.id}"), headers=HTMX,
                        data=_sov_data(sov1, description="Footings")).status_code == 200
+
+
+# ---- Accept and Retry Export: only an Approved CCO, only the lines approved -------------------
+
+def test_accept_refuses_a_cco_that_is_not_approved(client, auth, cco, approver):  # noqa: F811
+    """A CCO waiting for Accept whose contract status is not Approved (set outside the app):
+    nobody's approval stands behind it."""
+    assert client.post(_cco_url(cco, "/erp/send"), headers=HTMX).status_code == 200
+    db.session.execute(update(ChangeOrder).where(ChangeOrder.id == cco.id)
+                       .values(status=ChangeOrderStatus.PENDING_REVISED))
+    db.session.commit()
+    auth.logout()
+    auth.login(approver)
+    card = _text(client.get(f"/erp/change-orders/{cco.id}/card", headers=HTMX))
+    assert "Confirm Accept" not in card and "must be Approved" in card
+    refused = client.post(f"/erp/change-orders/{cco.id}/accept", headers=HTMX)
+    assert refused.status_code == 409
+    assert "The change order must be Approved (it is Pending – Revised)." in _text(refused)
+    assert db.session.scalar(select(Export).where(Export.change_order_id == cco.id)) is None
+    bulk = client.post("/erp/accept-selected", data={
+        "selected": f"change-orders:{cco.id}", "confirm": "yes"}, follow_redirects=True)
+    assert "must be Approved" in _text(bulk)
+    assert db.session.scalar(select(Export).where(Export.change_order_id == cco.id)) is None
