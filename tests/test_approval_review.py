@@ -7,6 +7,7 @@ never accepted or retried into QuickBooks."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select, update
 from extensions import db
 from models import (
     ChangeOrder,
+    ChangeOrderLine,
     ChangeOrderStatus,
     CostMapping,
     ErpPermission,
@@ -28,8 +30,9 @@ from models import (
 from tests import qbo_helpers
 from tests.conftest import HTMX, commitment_url
 from tests.erp_fixtures import send_and_accept
+from tests.qbo_helpers import run_jobs
 from tests.test_approval import cco, codes, sam  # noqa: F401 (fixtures reused)
-from workflow import books
+from workflow import books, erp
 
 ITEM = "Concrete - Subcontract"
 
@@ -213,3 +216,41 @@ def test_accept_refuses_a_cco_that_is_not_approved(client, auth, cco, approver):
         "selected": f"change-orders:{cco.id}", "confirm": "yes"}, follow_redirects=True)
     assert "must be Approved" in _text(bulk)
     assert db.session.scalar(select(Export).where(Export.change_order_id == cco.id)) is None
+
+
+def test_retry_export_refuses_lines_changed_after_the_failed_export(
+        client, auth, cco, approver, erp_admin, codes, sandbox):  # noqa: F811
+    """Accepted, failed (a mapping removed); a line is then changed outside the app and the
+    mapping put back. Retry Export would send $25,000.00 nobody approved."""
+    assert client.post(_cco_url(cco, "/erp/send"), headers=HTMX).status_code == 200
+    cost_code, category = codes[0]
+    mapping = db.session.scalar(select(CostMapping).filter_by(cost_code_id=cost_code.id,
+                                                              category_id=category.id))
+    kept = {"cost_code_id": mapping.cost_code_id, "category_id": mapping.category_id,
+            "qbo_item_id": mapping.qbo_item_id, "qbo_name": mapping.qbo_name}
+    db.session.delete(mapping)
+    db.session.commit()
+    erp.accept(approver, _fresh(ChangeOrder, cco.id))
+    run_jobs()
+    assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.FAILED_TO_EXPORT
+    db.session.add(CostMapping(**kept))
+    db.session.execute(update(ChangeOrderLine).where(ChangeOrderLine.id == cco.lines[0].id)
+                       .values(amount=Decimal("25000.00")))
+    db.session.commit()
+
+    auth.logout()
+    auth.login(erp_admin)
+    card = _text(client.get(f"/erp/change-orders/{cco.id}/card", headers=HTMX))
+    assert "line 1 $1,000.00 → $25,000.00" in card
+    refused = client.post(f"/erp/change-orders/{cco.id}/retry", headers=HTMX)
+    assert refused.status_code == 409
+    text = _text(refused)
+    assert "not what Sam Ortiz approved" in text and "line 1 $1,000.00 → $25,000.00" in text
+    run_jobs()
+    assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.FAILED_TO_EXPORT
+    # the approver may still hand it back
+    auth.logout()
+    auth.login(approver)
+    assert client.post(f"/erp/change-orders/{cco.id}/reject", headers=HTMX, data={
+        "comment": "Line 1 is not what was approved."}).status_code == 200
+    assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.REJECTED
