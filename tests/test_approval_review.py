@@ -28,7 +28,7 @@ from models import (
     SovLine,
 )
 from tests import qbo_helpers
-from tests.conftest import HTMX, commitment_url
+from tests.conftest import HTMX, at_once, commitment_url
 from tests.erp_fixtures import send_and_accept
 from tests.qbo_helpers import run_jobs
 from tests.test_approval import cco, codes, sam  # noqa: F401 (fixtures reused)
@@ -254,3 +254,72 @@ def test_retry_export_refuses_lines_changed_after_the_failed_export(
     assert client.post(f"/erp/change-orders/{cco.id}/reject", headers=HTMX, data={
         "comment": "Line 1 is not what was approved."}).status_code == 200
     assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.REJECTED
+
+
+# ---- races: an edit against Send, an edit against the reviewer's Approve -----------------------
+
+def test_a_line_edit_against_send_to_erp_never_sends_unapproved_lines(app, people, cco):  # noqa: F811
+    """The project manager changes line 1 while another project admin presses Send to ERP:
+    one goes first. Either the CCO is Ready to Export with the lines Sam approved, or the
+    approval is withdrawn and nothing was sent."""
+    from models import User
+    from workflow.change_orders import LineInput, update_line
+
+    cco_id, line_id, pm_id = cco.id, cco.lines[0].id, people.project_admin.id
+
+    def press(index):
+        user = db.session.get(User, pm_id)
+        target = db.session.get(ChangeOrder, cco_id)
+        if index == 0:
+            line = db.session.get(ChangeOrderLine, line_id)
+            data = LineInput(line.sov_line_id, line.description, Decimal("25000.00"))
+            version = line.version
+            return lambda: update_line(user, line, data, version)
+        return lambda: erp.send_to_erp(user, target)
+
+    edited, sent = at_once(app, 2, press)
+    record = _fresh(ChangeOrder, cco_id)
+    amount = db.session.get(ChangeOrderLine, line_id).amount
+    if record.erp_status == ErpStatus.READY_TO_EXPORT:  # Send first: the edit is refused
+        assert sent is None and isinstance(edited, Exception), (edited, sent)
+        assert amount == Decimal("1000.00")
+        assert record.status == ChangeOrderStatus.APPROVED and record.approval is not None
+    else:  # the edit first: the approval is withdrawn, Send refused
+        assert isinstance(edited, ChangeOrderLine), edited
+        assert amount == Decimal("25000.00")
+        assert record.status == ChangeOrderStatus.PENDING_REVISED and record.approval is None
+        assert "must be Approved" in str(getattr(sent, "message", sent))
+
+
+def test_a_line_edit_against_approve_never_records_other_lines(app, people, factory, synced,
+                                                              sam):  # noqa: F811
+    """Sam presses Approve while the project manager changes the amount: the approval in
+    force, if any, is of the lines as they are."""
+    from models import User
+    from workflow.approvals import approved_lines, current_lines
+    from workflow.change_orders import LineInput, review, update_line
+
+    record = factory.change_order(synced, status="pending_in_review", reviewer=sam,
+                                  lines=((synced.sov_lines[0], "1000.00"),))
+    cco_id, line_id, ids = record.id, record.lines[0].id, (people.project_admin.id, sam.id)
+    cco_version = record.version
+
+    def press(index):
+        user = db.session.get(User, ids[index])
+        target = db.session.get(ChangeOrder, cco_id)
+        if index == 0:
+            line = db.session.get(ChangeOrderLine, line_id)
+            data = LineInput(line.sov_line_id, line.description, Decimal("25000.00"))
+            version = line.version
+            return lambda: update_line(user, line, data, version)
+        target.lines  # noqa: B018 (what Sam's page showed)
+        return lambda: review(user, target, approve=True, comment="", version=cco_version)
+
+    outcomes = at_once(app, 2, press)
+    record = _fresh(ChangeOrder, cco_id)
+    if record.approval is not None:
+        assert record.status == ChangeOrderStatus.APPROVED
+        assert [(x.line_id, x.amount) for x in approved_lines(record.approval)] == \
+            [(x.line_id, x.amount) for x in current_lines(record)], outcomes
+    else:
+        assert record.status != ChangeOrderStatus.APPROVED, outcomes
