@@ -387,16 +387,18 @@ def test_a_save_that_changes_several_fields_records_each_with_who_and_when(clien
     auth.login(people.standard)
     code = factory.cost_code(code="31-EARTH")
     db.session.commit()
-    line = job.commitment.sov_lines[1]
+    # line 3: no approved CCO changes it (re-classifying one that does withdraws its approval,
+    # tests/test_approval_review.py)
+    line = job.commitment.sov_lines[2]
     before = len(_events("commitment", job.commitment.id))
     old_code = line.cost_code.label
     _save(client, job.commitment_url(f"/sov/{line.id}"),
           _sov_data(line, "300.00", description="Rebar", cost_code_id=code.id))
     events = _events("commitment", job.commitment.id)[before:]
     assert [(e.field, e.old_value, e.new_value) for e in events] == [
-        ("SOV line 2 Description", "Line 2", "Rebar"),
-        ("SOV line 2 Cost code", old_code, code.label),
-        ("SOV line 2 Amount", "250.50", "300.00")]
+        ("SOV line 3 Description", "Line 3", "Rebar"),
+        ("SOV line 3 Cost code", old_code, code.label),
+        ("SOV line 3 Amount", "75.25", "300.00")]
     assert {(e.user_id, e.project_id, e.action) for e in events} == {
         (people.standard.id, job.project.id, "changed")}
     assert all(e.at is not None and e.at.tzinfo is not None for e in events)

@@ -16,10 +16,13 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from extensions import db
 from models import (
     ChangeOrder,
     ChangeOrderApproval,
+    ChangeOrderLine,
     ChangeOrderStatus,
     Notice,
     NotificationKind,
@@ -45,24 +48,37 @@ class LineFacts:
     cost_code: str | None = None
     category: str | None = None
     description: str = ""
+    # A line that changes an SOV line is charged to that SOV line's cost code and category:
+    # re-classifying the SOV line moves the line's money too. (None in an approval recorded
+    # before they were kept: not compared.)
+    sov_cost_code_id: int | None = None
+    sov_category_id: int | None = None
 
     @property
     def key(self) -> tuple:
         """What an approval covers; a description is not money and may change."""
         return (self.sov_line_id, self.cost_code_id, self.category_id, self.amount)
 
+    @property
+    def charged_to(self) -> tuple[int | None, int | None]:
+        """The SOV line's cost code and category, for a line that changes one."""
+        return (self.sov_cost_code_id, self.sov_category_id)
+
     def as_json(self) -> dict:
         return {"line_id": self.line_id, "sov_line_id": self.sov_line_id,
                 "cost_code_id": self.cost_code_id, "category_id": self.category_id,
                 "amount": f"{self.amount:.2f}", "sov_line": self.sov_line,
                 "cost_code": self.cost_code, "category": self.category,
-                "description": self.description}
+                "description": self.description,
+                "sov_cost_code_id": self.sov_cost_code_id,
+                "sov_category_id": self.sov_category_id}
 
     @classmethod
     def from_json(cls, data: dict) -> LineFacts:
         return cls(data.get("line_id"), data.get("sov_line_id"), data.get("cost_code_id"),
                    data.get("category_id"), Decimal(data["amount"]), data.get("sov_line"),
-                   data.get("cost_code"), data.get("category"), data.get("description") or "")
+                   data.get("cost_code"), data.get("category"), data.get("description") or "",
+                   data.get("sov_cost_code_id"), data.get("sov_category_id"))
 
 
 def current_lines(cco: ChangeOrder, words: bool = True) -> list[LineFacts]:
@@ -71,23 +87,34 @@ def current_lines(cco: ChangeOrder, words: bool = True) -> list[LineFacts]:
     statements)."""
     facts = []
     for line in cco.lines:
+        sov = line.sov_line if line.sov_line_id is not None else None
+        charged = dict(sov_cost_code_id=sov.cost_code_id,
+                       sov_category_id=sov.category_id) if sov else {}
         if not words:
             facts.append(LineFacts(line.id, line.sov_line_id, line.cost_code_id,
-                                   line.category_id, line.amount))
+                                   line.category_id, line.amount, **charged))
             continue
-        sov = line.sov_line
         code, category = line.cost_code, line.category
         facts.append(LineFacts(
             line.id, line.sov_line_id, line.cost_code_id, line.category_id, line.amount,
             f"{sov.line_number}. {sov.description}" if sov else None,
             code.code if code else None, category.name if category else None,
-            line.description))
+            line.description, **charged))
     return facts
 
 
+def _charged_elsewhere(old: LineFacts, now: LineFacts) -> bool:
+    """Both change the same SOV line, and its cost code or category is not what the approval
+    recorded (an approval recorded before they were kept is not compared)."""
+    return (old.sov_line_id is not None and old.sov_line_id == now.sov_line_id
+            and old.sov_cost_code_id is not None and old.charged_to != now.charged_to)
+
+
 def _same(approved: list[LineFacts], now: list[LineFacts]) -> bool:
-    return [(line.line_id, *line.key) for line in approved] == \
-        [(line.line_id, *line.key) for line in now]
+    if [(line.line_id, *line.key) for line in approved] != \
+            [(line.line_id, *line.key) for line in now]:
+        return False
+    return not any(_charged_elsewhere(old, line) for old, line in zip(approved, now, strict=True))
 
 
 def approved_lines(approval: ChangeOrderApproval) -> list[LineFacts]:
@@ -132,6 +159,11 @@ def differences(approved: list[LineFacts], now: list[LineFacts]) -> list[str]:
                 changes.append(f"line {n} cost code {old.cost_code} → {line.cost_code}")
             if old.category_id != line.category_id:
                 changes.append(f"line {n} category {old.category} → {line.category}")
+        elif _charged_elsewhere(old, line):  # its SOV line was re-classified
+            if old.sov_cost_code_id != line.sov_cost_code_id:
+                changes.append(f"line {n} cost code {old.cost_code} → {line.cost_code}")
+            if old.sov_category_id != line.sov_category_id:
+                changes.append(f"line {n} category {old.category} → {line.category}")
         if old.amount != line.amount:
             changes.append(f"line {n} {format_money(old.amount)} → {format_money(line.amount)}")
     for n, line in enumerate(approved, 1):
@@ -162,20 +194,22 @@ def mismatch(cco: ChangeOrder) -> str | None:
             "it must be approved again.")
 
 
-def withdraw_if_changed(actor: User, cco: ChangeOrder) -> str | None:
+def withdraw_if_changed(actor: User, cco: ChangeOrder, moved: str | None = None) -> str | None:
     """After a line change (flushed, not committed): if it moved money or where it goes on an
     Approved CCO, withdraw the approval (Pending - Revised), history, a notice for the
     reviewer (the email is queued by ``tell_reviewer`` after the commit). What changed, or
-    None."""
+    None. ``moved``: the words of a change made elsewhere that moved this CCO's money (an SOV
+    line it changes re-classified); it withdraws the approval even if the approval is too old
+    to have recorded what it changes."""
     if cco.status != ChangeOrderStatus.APPROVED:
         return None
     db.session.flush()
     db.session.expire(cco, ["lines", "approval"])
     approval = cco.approval
     approved = approved_lines(approval) if approval else []
-    if approval is not None and _same(approved, current_lines(cco, words=False)):
+    if approval is not None and not moved and _same(approved, current_lines(cco, words=False)):
         return None
-    changes = differences(approved, current_lines(cco)) or ["the lines changed"]
+    changes = differences(approved, current_lines(cco)) or [moved or "the lines changed"]
     what = "; ".join(changes)
     if approval is not None:
         approval.withdrawn_at = utcnow()
@@ -196,6 +230,21 @@ def withdraw_if_changed(actor: User, cco: ChangeOrder) -> str | None:
             link=page_path(cco)))
     notifications.record(NotificationKind.WITHDRAWN, "change_order", cco.id)
     return what
+
+
+def withdraw_for_sov_line(actor: User, sov_line, moved: str) -> list[ChangeOrder]:
+    """After the cost code or category of ``sov_line`` changed (not committed): withdraw the
+    approval of every Approved CCO with a line that changes it, since that line's money now
+    goes to another cost code or category. The CCOs whose approval was withdrawn (tell their
+    reviewers after the commit)."""
+    db.session.flush()
+    ccos = db.session.scalars(
+        select(ChangeOrder).where(ChangeOrder.status == ChangeOrderStatus.APPROVED,
+                                  ChangeOrder.id.in_(
+                                      select(ChangeOrderLine.change_order_id)
+                                      .where(ChangeOrderLine.sov_line_id == sov_line.id)))
+        .order_by(ChangeOrder.id)).all()
+    return [cco for cco in ccos if withdraw_if_changed(actor, cco, moved)]
 
 
 def _reviewer(approval: ChangeOrderApproval | None, cco: ChangeOrder) -> User | None:

@@ -19,6 +19,7 @@ from models import (
     CommitmentStatus,
     CommitmentType,
     CostCode,
+    ErpStatus,
     Project,
     ProjectRole,
     SovLine,
@@ -26,7 +27,7 @@ from models import (
     Vendor,
 )
 from models.limits import MAX_COMMITMENT_NUMBER
-from workflow import history
+from workflow import approvals, history
 from workflow.change_orders import can_view
 from workflow.errors import InvalidInput, Locked
 from workflow.locking import check_version, committing
@@ -422,11 +423,55 @@ def update_sov_line(actor: User, line: SovLine, data: SovInput, version: int | N
     errors, cost_code, category = _validate_sov(data, line)
     if errors:
         raise InvalidInput(errors)
-    history.commit_changes(actor, commitment, line, {
-        "description": data.description.strip(), "cost_code": cost_code,
-        "category": category, "amount": data.amount,
-    }, SOV_LABELS, prefix=f"SOV line {line.line_number} ")
+    moved = _reclassified(line, cost_code, category)
+    if moved:
+        _require_no_cco_with_accounting(actor, line)
+    withdrawn = []
+    with committing(line):
+        changed = history.record_changes(actor, commitment, line, {
+            "description": data.description.strip(), "cost_code": cost_code,
+            "category": category, "amount": data.amount,
+        }, SOV_LABELS, prefix=f"SOV line {line.line_number} ")
+        if changed:
+            history.touch(actor, line)
+        if moved:
+            withdrawn = approvals.withdraw_for_sov_line(actor, line, moved)
+    for cco in withdrawn:
+        approvals.tell_reviewer(cco)
     return line
+
+
+def _reclassified(line: SovLine, cost_code: CostCode | None,
+                  category: Category | None) -> str | None:
+    """The words for a change of the SOV line's cost code or category (where the money of the
+    CCO lines that change it goes: docs/lifecycle.md, "Approval is a record"), or None."""
+    moved = []
+    if cost_code is not None and cost_code.id != line.cost_code_id:
+        moved.append(f"cost code {line.cost_code.code} → {cost_code.code}")
+    if category is not None and category.id != line.category_id:
+        moved.append(f"category {line.category.name} → {category.name}")
+    if not moved:
+        return None
+    return f"SOV line {line.line_number}. {line.description} " + ", ".join(moved)
+
+
+IN_FLIGHT = (ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING, ErpStatus.FAILED_TO_EXPORT)
+
+
+def _require_no_cco_with_accounting(actor: User, line: SovLine) -> None:
+    """A CCO with accounting (sent, exporting, failed) was approved with this SOV line's cost
+    code and category: they stay until it comes back to the project."""
+    busy = db.session.scalar(
+        select(ChangeOrder).join(ChangeOrderLine)
+        .where(ChangeOrderLine.sov_line_id == line.id, ChangeOrder.erp_status.in_(IN_FLIGHT))
+        .order_by(ChangeOrder.id).limit(1))
+    if busy is None:
+        return
+    which = (f"CCO #{busy.number}" if can_view(actor, busy)
+             else "A commitment change order you can't view")
+    raise Locked(f"{which} changes this line and is {busy.erp_status.label} in ERP "
+                 "Integrations: the line keeps its cost code and category until it comes back "
+                 "(Retrieve from ERP, or Reject).")
 
 
 def delete_sov_line(actor: User, line: SovLine, version: int | None) -> None:

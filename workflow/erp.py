@@ -110,22 +110,11 @@ def approver_actions(user: User, subject: Subject) -> list[Action]:
                 Action("reject", "Reject", approver, why)]
     if subject.erp_status == ErpStatus.FAILED_TO_EXPORT:
         admin = is_erp_admin(user)
-        elsewhere = company_blocker(subject) if admin else None
-        return [Action("retry", "Retry Export", admin and not elsewhere,
-                       elsewhere or (None if admin else "Only an ERP admin can retry an export.")),
+        blocked = kinds.of(subject).accept_blocker(subject) if admin else None
+        return [Action("retry", "Retry Export", admin and not blocked,
+                       blocked or (None if admin else "Only an ERP admin can retry an export.")),
                 Action("reject", "Reject", approver, why)]
     return []
-
-
-def company_blocker(subject: Subject) -> str | None:
-    """Why no export of ``subject`` may run while its commitment's PurchaseOrder is another
-    QuickBooks company's (quickbooks_online/company.py), or None."""
-    from quickbooks_online.company import elsewhere, elsewhere_message
-
-    commitment = kinds.of(subject).commitment_of(subject)
-    if not elsewhere(commitment):
-        return None
-    return elsewhere_message(commitment, of_change_order=commitment is not subject)
 
 
 def waiting_statuses(user: User) -> list[ErpStatus]:
@@ -346,9 +335,13 @@ def retry_export(actor: User, subject: Subject) -> Export:
     twice: every run reads QuickBooks (the PO by Id, our marker block) before it writes."""
     if not is_erp_admin(actor):
         raise PermissionDenied("Only an ERP admin can retry an export.")
-    elsewhere = company_blocker(subject)
-    if elsewhere and subject.erp_status == ErpStatus.FAILED_TO_EXPORT:
-        raise Locked(f"Cannot retry {subject_name(subject)}: {elsewhere}")
+    kind = kinds.of(subject)
+    if kind.checked_on_accept:
+        take_write_lock(subject)  # as Accept: what is checked here is what the export reads
+    blocked = kind.accept_blocker(subject)  # another company's PO; lines not as approved
+    if blocked and subject.erp_status == ErpStatus.FAILED_TO_EXPORT:
+        db.session.rollback()
+        raise Locked(f"Cannot retry {subject_name(subject)}: {blocked}")
     move_erp_status(subject, (ErpStatus.FAILED_TO_EXPORT,), ErpStatus.EXPORTING)
     export = latest_export(subject)
     export.status = ExportStatus.QUEUED

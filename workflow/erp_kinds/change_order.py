@@ -67,6 +67,8 @@ class ChangeOrderKind(ErpKind):
 
         if elsewhere(record.commitment):
             return elsewhere_message(record.commitment, of_change_order=True)
+        if record.status != ChangeOrderStatus.APPROVED:  # no approval stands behind it
+            return f"The change order must be Approved (it is {record.status.label})."
         return approvals.mismatch(record)
 
     def locks_before_send(self, record) -> list:
