@@ -18,7 +18,6 @@ from sqlalchemy import func, literal, select, update
 from extensions import db
 from models import (
     ChangeOrder,
-    ChangeOrderLine,
     ChangeOrderStatus,
     Commitment,
     ErpStatus,
@@ -464,14 +463,3 @@ def returned_to(user: User, limit: int = 20) -> list:
     found = [record for kind in kinds.all_kinds() for record in db.session.scalars(
         _returned(kind, user).order_by(kind.model.updated_at).limit(limit))]
     return sorted(found, key=lambda s: s.updated_at)[:limit]
-
-
-def lines_touched_in_flight(commitment: Commitment) -> set[int]:
-    """SOV lines a CCO with accounting (sent, exporting, failed) changes: locked meanwhile."""
-    return set(db.session.scalars(
-        select(ChangeOrderLine.sov_line_id).join(ChangeOrder)
-        .where(ChangeOrder.commitment_id == commitment.id,
-               ChangeOrder.erp_status.in_((ErpStatus.READY_TO_EXPORT, ErpStatus.EXPORTING,
-                                           ErpStatus.FAILED_TO_EXPORT)),
-               ChangeOrderLine.sov_line_id.is_not(None))))
-
