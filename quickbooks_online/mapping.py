@@ -171,14 +171,8 @@ def commitment_blockers(commitment: Commitment) -> list[Blocker]:
     connection = get_connection()
     problems = _connection_blockers(connection) + _company_blockers(commitment) \
         + _link_blockers(commitment)
-    if not commitment.qbo_link:  # a linked PO keeps its own DocNumber
+    if not commitment.qbo_link:  # a linked PO keeps its own DocNumber (links.vendor_problem)
         problems += doc_number_blockers(commitment)
-    else:
-        from quickbooks_online.links import vendor_problem
-
-        wrong_vendor = vendor_problem(commitment)
-        if wrong_vendor:
-            problems.append(Blocker(wrong_vendor, "commitment_erp"))
     if not commitment.sov_lines:
         problems.append(Blocker("The schedule of values has no lines.", "sov_new"))
     for line in commitment.sov_lines:

@@ -52,12 +52,16 @@ class CommitmentKind(ErpKind):
         return f"/projects/{record.project_id}/commitments/{record.id}"
 
     def send_blockers(self, record) -> list:
+        from quickbooks_online.links import vendor_problem
         from quickbooks_online.mapping import Blocker, commitment_blockers
 
         problems = []
         if record.status != CommitmentStatus.APPROVED:
             problems.append(Blocker(f"The commitment must be Approved (it is "
                                     f"{record.status.label}).", "commitment_status"))
+        wrong_vendor = vendor_problem(record)  # linked to a PO that is not its vendor's
+        if wrong_vendor:
+            problems.append(Blocker(wrong_vendor, "commitment_erp"))
         return problems + commitment_blockers(record)
 
     def accept_blocker(self, record) -> str | None:
