@@ -178,8 +178,8 @@ class PollResult:
     full_read: bool = False
 
 
-# Read again a little before where the last poll started: clocks differ, a change may land
-# while a poll runs; reading a change twice changes nothing.
+# Read again a little before where the last poll started (by QuickBooks' clock, cdc.py): a
+# change may land while a poll runs; reading a change twice changes nothing.
 OVERLAP_SECONDS = 120
 
 
@@ -201,7 +201,8 @@ def poll(now: datetime | None = None) -> PollResult:
     # company meanwhile (its checkpoint is its own: quickbooks_online/connection.py).
     db.session.execute(update(type(connection)).where(type(connection).id == connection.id,
                                                       type(connection).realm_id == realm)
-                       .values(cdc_changed_since=now - timedelta(seconds=OVERLAP_SECONDS),
+                       .values(cdc_changed_since=(found.as_of or now)
+                               - timedelta(seconds=OVERLAP_SECONDS),
                                cdc_polled_at=now)
                        .execution_options(synchronize_session=False))
     try:
