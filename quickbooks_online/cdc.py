@@ -11,7 +11,8 @@ as ``{"status": "Deleted", "Id": …}``. So:
   held, until an answer is not full;
 * when the last poll is older than the 30 days (downtime), CDC cannot answer: every
   PurchaseOrder is read instead, a page of 1,000 at a time, and a linked PO that is no longer
-  there was deleted.
+  there was deleted — once a read by its Id confirms it (``read_missing``: a PO deleted while
+  the pages are read shifts the next page, so the paging alone can skip a PO).
 
 Where the next poll starts is taken from QuickBooks' own clock (the ``time`` of the first
 answer), never ours: QuickBooks stamps each change's ``LastUpdatedTime`` with its clock, so a
@@ -107,3 +108,17 @@ def read_all() -> Changes:
         if len(page) < PAGE:
             return changes
         start += PAGE
+
+
+def read_missing(changes: Changes, ids: list[str]) -> None:
+    """After a full read: read the POs ``ids`` (linked, not found by the paging) by Id, so
+    that only those QuickBooks no longer has count as deleted."""
+    for start in range(0, len(ids), PAGE):
+        listed = ", ".join("'" + str(po_id).replace("\\", "").replace("'", "\\'") + "'"
+                           for po_id in ids[start:start + PAGE])
+        statement = (f"select * from PurchaseOrder where Id in ({listed}) "  # noqa: S608
+                     f"MAXRESULTS {PAGE}")
+        answer = call(lambda qb, statement=statement: qb.query(statement))
+        changes.calls += 1
+        for po in answer.get("QueryResponse", {}).get("PurchaseOrder", []):
+            changes.purchase_orders[str(po["Id"])] = po

@@ -203,6 +203,13 @@ def poll(now: datetime | None = None) -> PollResult:
     realm = connection.realm_id
     with company_pinned(realm):  # what it reads is matched to this company's links only
         found = cdc.changes_since(since, now)
+        if found.complete:  # a linked PO the paging did not find: read by Id before "deleted"
+            linked = db.session.scalars(select(Commitment.qbo_purchase_order_id).distinct().where(
+                Commitment.qbo_purchase_order_id.is_not(None), _here(realm))).all()
+            missing = sorted(str(po_id) for po_id in linked
+                             if str(po_id) not in found.purchase_orders)
+            if missing:
+                cdc.read_missing(found, missing)
     result = PollResult(calls=found.calls, full_read=found.complete)
     _record(found, result, realm)
     # Where this company's next poll starts; not if the connection was switched to another
@@ -225,11 +232,16 @@ def poll(now: datetime | None = None) -> PollResult:
     return result
 
 
+def _here(realm: str):
+    """SQL: the commitment's PO link is to company ``realm`` (or older than the realm column)."""
+    return (Commitment.qbo_realm_id == realm) | Commitment.qbo_realm_id.is_(None)
+
+
 def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
     """Match what ``found`` holds to the commitments linked to POs of company ``realm`` only:
     PurchaseOrder 42 of that company is not the PO 42 a commitment of another company holds
     (that one is neither compared nor marked deleted)."""
-    here = (Commitment.qbo_realm_id == realm) | Commitment.qbo_realm_id.is_(None)
+    here = _here(realm)
     if found.complete:  # every linked PO: the ones missing were deleted
         linked = db.session.execute(
             select(Commitment.id, Commitment.qbo_purchase_order_id)
