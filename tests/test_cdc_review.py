@@ -262,6 +262,32 @@ def test_a_change_kept_by_a_cco_export_before_any_poll_shows_at_the_first_poll(
     assert len(texts) == 1 and "ours $96,500.50, QuickBooks $97,000.00" in texts[0], texts
 
 
+def test_restore_ours_after_a_cco_kept_a_bookkeepers_change(exported, sandbox, factory,
+                                                             people, approver):
+    from workflow import erp
+
+    qbo_drift.poll()
+    po_id = exported.qbo_purchase_order_id
+    sandbox.edit_purchase_order(R, po_id, lines={_line_ids(sandbox, po_id)[1]: {"Amount": 97000}})
+    for number, amount in (("first", "1000.00"), ("second", "500.00")):
+        record = _fresh(Commitment, exported.id)
+        cco = _approved_cco(factory, record, changes=((record.sov_lines[0], amount),),
+                            title=number)
+        assert _send_accept(cco, people, approver).erp_status == ErpStatus.SYNCED
+        texts = _texts(exported.id)
+        assert len(texts) == 1 and "ours $96,500.50, QuickBooks $97,000.00" in texts[0], texts
+    qbo_drift.restore_ours(people.company_admin, _fresh(Commitment, exported.id))
+    erp.accept(approver, _fresh(Commitment, exported.id))
+    from tests.qbo_helpers import run_jobs
+
+    run_jobs()
+    po = sandbox.get(R, "PurchaseOrder", po_id)
+    assert [line["Amount"] for line in po["Line"]] == [186500, 96500.5]
+    assert _texts(exported.id) == []
+    qbo_drift.poll()
+    assert _texts(exported.id) == [] and not _view(exported.id).state.differs
+
+
 def test_a_memo_edit_before_a_cco_export_leaves_no_difference(exported, sandbox, factory,
                                                               people, approver):
     qbo_drift.poll()
