@@ -55,6 +55,8 @@ class Commitment(ErpColumns, Versioned, db.Model):
     # A link to another company than the connected one is history, never read or written
     # (quickbooks_online/company.py; docs/quickbooks.md, "Switching QuickBooks company").
     qbo_realm_id: Mapped[str | None] = mapped_column(sa.String(40))
+    # The SyncToken at which QuickBooks held what we hold (drift shows nothing at it); None
+    # while a bookkeeper's change that a CCO's update kept is there (workflow/qbo_drift.py).
     qbo_sync_token: Mapped[str | None] = mapped_column(sa.String(20))
     # The PurchaseOrder's TotalAmt as QuickBooks last answered it (drift without a call).
     qbo_total: Mapped[Decimal | None] = mapped_column(Money)

@@ -11,13 +11,20 @@ as ``{"status": "Deleted", "Id": …}``. So:
   held, until an answer is not full;
 * when the last poll is older than the 30 days (downtime), CDC cannot answer: every
   PurchaseOrder is read instead, a page of 1,000 at a time, and a linked PO that is no longer
-  there was deleted.
+  there was deleted — once a read by its Id confirms it (``read_missing``: a PO deleted while
+  the pages are read shifts the next page, so the paging alone can skip a PO).
+
+Where the next poll starts is taken from QuickBooks' own clock (the ``time`` of the first
+answer), never ours: QuickBooks stamps each change's ``LastUpdatedTime`` with its clock, so a
+server clock that runs ahead of QuickBooks' would otherwise start the next poll after changes
+it never read.
 
 This module only reads; nothing here writes to QuickBooks.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -34,11 +41,19 @@ PAGE = 1000
 class Changes:
     """What one poll found: PO Id → the PO as QuickBooks holds it (a deleted one as its
     ``{"status": "Deleted"}`` stub); ``complete``: a full read (every PO of the company),
-    so a linked PO missing from ``purchase_orders`` was deleted."""
+    so a linked PO missing from ``purchase_orders`` was deleted; ``as_of``: QuickBooks' time
+    when it answered the first call (every change stamped later is for the next poll)."""
 
     purchase_orders: dict[str, dict] = field(default_factory=dict)
     calls: int = 0
     complete: bool = False
+    as_of: datetime | None = None
+
+    def answered(self, answer: dict) -> None:
+        self.calls += 1
+        if self.as_of is None:  # no time in the answer: the caller's clock stands in
+            with suppress(KeyError, TypeError, ValueError):
+                self.as_of = _parse(str(answer["time"]))
 
 
 def qbo_time(moment: datetime) -> str:
@@ -60,7 +75,7 @@ def changes_since(since: datetime | None, now: datetime) -> Changes:
     while True:
         answer = call(lambda qb, window=window: qb.change_data_capture(
             "PurchaseOrder", qbo_time(window)))
-        changes.calls += 1
+        changes.answered(answer)
         found: list[dict] = []
         for block in answer.get("CDCResponse", [{}])[0].get("QueryResponse", []):
             found.extend(block.get("PurchaseOrder", []))
@@ -73,6 +88,7 @@ def changes_since(since: datetime | None, now: datetime) -> Changes:
         if last <= window:  # 1,000 changes in one second: only a full read is sure
             full = read_all()
             full.calls += changes.calls
+            full.as_of = min(filter(None, (changes.as_of, full.as_of)), default=None)
             return full
         window = last
 
@@ -85,10 +101,24 @@ def read_all() -> Changes:
         statement = (f"select * from PurchaseOrder STARTPOSITION {start} "  # noqa: S608
                      f"MAXRESULTS {PAGE}")
         answer = call(lambda qb, statement=statement: qb.query(statement))
-        changes.calls += 1
+        changes.answered(answer)
         page = list(answer.get("QueryResponse", {}).get("PurchaseOrder", []))
         for po in page:
             changes.purchase_orders[str(po["Id"])] = po
         if len(page) < PAGE:
             return changes
         start += PAGE
+
+
+def read_missing(changes: Changes, ids: list[str]) -> None:
+    """After a full read: read the POs ``ids`` (linked, not found by the paging) by Id, so
+    that only those QuickBooks no longer has count as deleted."""
+    for start in range(0, len(ids), PAGE):
+        listed = ", ".join("'" + str(po_id).replace("\\", "").replace("'", "\\'") + "'"
+                           for po_id in ids[start:start + PAGE])
+        statement = (f"select * from PurchaseOrder where Id in ({listed}) "  # noqa: S608
+                     f"MAXRESULTS {PAGE}")
+        answer = call(lambda qb, statement=statement: qb.query(statement))
+        changes.calls += 1
+        for po in answer.get("QueryResponse", {}).get("PurchaseOrder", []):
+            changes.purchase_orders[str(po["Id"])] = po

@@ -30,7 +30,8 @@ def signature_ok(body: bytes, signature: str | None, verifier_token: str | None)
 
 
 def purchase_order_realms(body: bytes) -> set[str]:
-    """The companies whose PurchaseOrders the delivery says changed (either shape)."""
+    """The companies whose PurchaseOrders the delivery says changed (either shape); a body of
+    any other shape names none (it is still answered 200: Intuit would only send it again)."""
     try:
         data = json.loads(body)
     except ValueError:
@@ -40,13 +41,18 @@ def purchase_order_realms(body: bytes) -> set[str]:
         for event in data:
             if (isinstance(event, dict)
                     and str(event.get("type", "")).lower().startswith("qbo.purchaseorder.")):
-                realms.add(str(event.get("intuitaccountid", "")))
+                realms.add(str(event.get("intuitaccountid") or ""))
     elif isinstance(data, dict):
-        for notification in data.get("eventNotifications") or []:
+        for notification in _list(data.get("eventNotifications")):
             if not isinstance(notification, dict):
                 continue
-            entities = (notification.get("dataChangeEvent") or {}).get("entities") or []
+            change = notification.get("dataChangeEvent")
+            entities = _list(change.get("entities")) if isinstance(change, dict) else []
             if any(isinstance(e, dict) and e.get("name") == "PurchaseOrder" for e in entities):
-                realms.add(str(notification.get("realmId", "")))
+                realms.add(str(notification.get("realmId") or ""))
     realms.discard("")
     return realms
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []

@@ -30,7 +30,7 @@ from quickbooks_online import cdc
 from quickbooks_online.company import purchase_order_here
 from quickbooks_online.connection import company_pinned, get_connection
 from quickbooks_online.links import doc_number_of
-from quickbooks_online.ours import CHUNK, OurLine, our_lines, remember_seen
+from quickbooks_online.ours import CHUNK, OurLine, last_write, our_lines, remember_seen
 from workflow import history, queue
 from workflow.erp_status import move_erp_status
 from workflow.errors import Locked, PermissionDenied
@@ -116,17 +116,26 @@ def _lines_of(po: dict) -> list[dict]:
 
 def changes_of(state: QboPurchaseOrderState, doc_number: str, our_token: str | None,
                ours: dict[str, OurLine]) -> list[Change]:
-    """The differences QuickBooks' own edits made; none while QuickBooks holds what our last
-    write returned, or what an ERP admin acknowledged."""
+    """The differences QuickBooks' own edits made; none while QuickBooks holds a version we
+    know holds what we hold (``our_token``, the commitment's ``qbo_sync_token``), or what an
+    ERP admin acknowledged."""
     when = _day(state.changed_at)
     if state.deleted:
         return [Change("deleted", when=when)]
     if state.sync_token in (our_token, state.acknowledged_token):
         return []
+    return _differences(json.loads(state.lines or "[]"), state.doc_number, doc_number, ours,
+                        set(json.loads(state.agreed_line_ids or "[]")), when)
+
+
+def _differences(lines: list[dict], held_number: str | None, doc_number: str,
+                 ours: dict[str, OurLine], agreed: set[str], when: str = "") -> list[Change]:
+    """QuickBooks' ``lines`` (``_lines_of``) and DocNumber against ours, line by line; a line
+    not ours counts only if it is not in ``agreed``."""
     changes = []
-    if state.doc_number and state.doc_number != doc_number:
-        changes.append(Change("renumbered", old_number=doc_number, new_number=state.doc_number))
-    held = {line["id"]: line for line in json.loads(state.lines or "[]")}
+    if held_number and held_number != doc_number:
+        changes.append(Change("renumbered", old_number=doc_number, new_number=held_number))
+    held = {line["id"]: line for line in lines}
     for line_id, our in ours.items():
         line = held.get(line_id)
         if line is None:
@@ -134,7 +143,6 @@ def changes_of(state: QboPurchaseOrderState, doc_number: str, our_token: str | N
         elif Decimal(line["amount"]) != our.amount.quantize(CENT):
             changes.append(Change("changed", our.label, ours=our.amount,
                                   quickbooks=Decimal(line["amount"]), when=when))
-    agreed = set(json.loads(state.agreed_line_ids or "[]"))
     for line_id, line in held.items():
         if line_id not in ours and line_id not in agreed:
             changes.append(Change("added", line["description"] or "A line",
@@ -179,8 +187,8 @@ class PollResult:
     full_read: bool = False
 
 
-# Read again a little before where the last poll started: clocks differ, a change may land
-# while a poll runs; reading a change twice changes nothing.
+# Read again a little before where the last poll started (by QuickBooks' clock, cdc.py): a
+# change may land while a poll runs; reading a change twice changes nothing.
 OVERLAP_SECONDS = 120
 
 
@@ -196,13 +204,21 @@ def poll(now: datetime | None = None) -> PollResult:
     realm = connection.realm_id
     with company_pinned(realm):  # what it reads is matched to this company's links only
         found = cdc.changes_since(since, now)
+        if found.complete:  # a linked PO the paging did not find: read by Id before "deleted"
+            linked = db.session.scalars(select(Commitment.qbo_purchase_order_id).distinct().where(
+                Commitment.qbo_purchase_order_id.is_not(None), _here(realm))).all()
+            missing = sorted(str(po_id) for po_id in linked
+                             if str(po_id) not in found.purchase_orders)
+            if missing:
+                cdc.read_missing(found, missing)
     result = PollResult(calls=found.calls, full_read=found.complete)
     _record(found, result, realm)
     # Where this company's next poll starts; not if the connection was switched to another
     # company meanwhile (its checkpoint is its own: quickbooks_online/connection.py).
     db.session.execute(update(type(connection)).where(type(connection).id == connection.id,
                                                       type(connection).realm_id == realm)
-                       .values(cdc_changed_since=now - timedelta(seconds=OVERLAP_SECONDS),
+                       .values(cdc_changed_since=(found.as_of or now)
+                               - timedelta(seconds=OVERLAP_SECONDS),
                                cdc_polled_at=now)
                        .execution_options(synchronize_session=False))
     try:
@@ -217,11 +233,16 @@ def poll(now: datetime | None = None) -> PollResult:
     return result
 
 
+def _here(realm: str):
+    """SQL: the commitment's PO link is to company ``realm`` (or older than the realm column)."""
+    return (Commitment.qbo_realm_id == realm) | Commitment.qbo_realm_id.is_(None)
+
+
 def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
     """Match what ``found`` holds to the commitments linked to POs of company ``realm`` only:
     PurchaseOrder 42 of that company is not the PO 42 a commitment of another company holds
     (that one is neither compared nor marked deleted)."""
-    here = (Commitment.qbo_realm_id == realm) | Commitment.qbo_realm_id.is_(None)
+    here = _here(realm)
     if found.complete:  # every linked PO: the ones missing were deleted
         linked = db.session.execute(
             select(Commitment.id, Commitment.qbo_purchase_order_id)
@@ -283,20 +304,67 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
         result.differing += state.differs
 
 
-def after_export(commitment_id: int, sync_token: str, total) -> None:
-    """Our own write is what QuickBooks now holds: no difference; a restore is done."""
+def after_export(commitment_id: int, result, *, added_to: bool = False) -> str | None:
+    """Our write is what QuickBooks now holds; returns the SyncToken at which it holds what
+    we hold (the commitment's ``qbo_sync_token``), None when it does not.
+
+    A commitment's export writes our amounts: no difference; a restore is done. A CCO's update
+    adds its changes to the amounts QuickBooks held (``added_to``): if that version held ours
+    (or what an ERP admin acknowledged) so does the new one; if a bookkeeper had changed it,
+    the difference is still there and stays shown, compared line by line with QuickBooks'
+    answer, never hidden because our write moved the SyncToken."""
     state = db.session.scalar(select(QboPurchaseOrderState).where(
         QboPurchaseOrderState.commitment_id == commitment_id))
-    if state is None:
-        return
+    if added_to:
+        commitment = db.session.get(Commitment, commitment_id)
+        if result.written_over is None or result.written_over != commitment.qbo_sync_token:
+            return _after_added_to(commitment, state, result)
+    if state is not None:
+        _agreed(state, result)
+    return result.sync_token
+
+
+def _agreed(state: QboPurchaseOrderState, result) -> None:
     held = [line["id"] for line in json.loads(state.lines or "[]")]
     state.agreed_line_ids = json.dumps(sorted(set(json.loads(state.agreed_line_ids or "[]"))
                                               | set(held)))
     state.restore_requested_at = None
-    state.sync_token = sync_token
-    state.total = total
+    state.sync_token = result.sync_token
+    state.total = result.total
     state.differs = False
     state.deleted = False
+
+
+def _after_added_to(commitment: Commitment, state: QboPurchaseOrderState | None,
+                    result) -> str | None:
+    """A CCO's update of a version of the PO we did not know to hold ours."""
+    po = last_write(commitment.id, result.qbo_id)  # QuickBooks' answer (export/change_order.py)
+    if po is None or str(po.get("SyncToken")) != result.sync_token:
+        if state is not None:
+            state.sync_token = None  # the next poll reads what our write left, and compares
+        return None
+    lines = _lines_of(po)
+    ours = our_lines([commitment.id])[commitment.id]
+    agreed = (set(json.loads(state.agreed_line_ids or "[]")) if state is not None
+              else {line["id"] for line in lines})  # never compared: as a poll would take it
+    if not _differences(lines, po.get("DocNumber"), doc_number_of(commitment), ours, agreed):
+        if state is not None:
+            _agreed(state, result)
+        return result.sync_token  # only the Memo or the like had changed: it holds ours
+    if state is None:
+        return None  # the next poll reads it (our write changed it) and compares
+    acknowledged = (state.acknowledged_token is not None
+                    and state.acknowledged_token == result.written_over)
+    state.sync_token = result.sync_token
+    state.doc_number = po.get("DocNumber")
+    state.total = result.total
+    state.lines = json.dumps(lines)
+    state.deleted = False
+    state.read_at = utcnow()
+    if acknowledged:  # what was acknowledged is carried into the new version, nothing more
+        state.acknowledged_token = result.sync_token
+    state.differs = not acknowledged
+    return None
 
 
 def webhook_received(realms: set[str]) -> bool:

@@ -29,6 +29,9 @@ class ExportResult:
     line_ids: dict[int, str] = field(default_factory=dict)
     entity: str = "PurchaseOrder"
     realm_id: str | None = None  # the company it is in (``push`` sets it)
+    # A CCO's update: the SyncToken of the PurchaseOrder it was computed from and added to
+    # (None: nothing written). Drift asks whether that version held what we hold.
+    written_over: str | None = None
 
 
 Exporter = Callable[[Export], ExportResult]

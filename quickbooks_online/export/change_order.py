@@ -18,6 +18,7 @@ update gets a 5010 and the read finds the CCO). A 5010 means read again and deci
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from extensions import db
@@ -123,7 +124,8 @@ def _send(export: Export, cco: ChangeOrder, po: dict, plan: Plan, note: str,
           key: str) -> ExportResult:
     saved = purchase_orders.sparse_update(po, {"Line": plan.lines, "PrivateNote": note}, key)
     remember(cco.commitment_id, saved)
-    return result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines))
+    return replace(result_of(saved, sent_line_ids(plan.lines, saved, plan.new_lines)),
+                   written_over=str(po["SyncToken"]))
 
 
 def _from_last_write(export: Export, cco: ChangeOrder, token: str) -> ExportResult | None:

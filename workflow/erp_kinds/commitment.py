@@ -13,19 +13,21 @@ from workflow.money import format_money
 from workflow.permissions import has_project_role
 
 
-def purchase_order_synced(commitment: Commitment, result) -> None:
+def purchase_order_synced(commitment: Commitment, result, *, added_to: bool = False) -> None:
     """The commitment's PurchaseOrder as our export left it: its Id, the company it is in,
-    its SyncToken and total (what drift is measured against, workflow/qbo_drift.py)."""
+    its total, and the SyncToken at which it holds what we hold (what drift is measured
+    against, workflow/qbo_drift.py). ``added_to``: a CCO's update, which adds to the amounts
+    QuickBooks held, so a bookkeeper's change there stays a difference."""
     from quickbooks_online.company import connected_realm
     from workflow.qbo_drift import after_export
 
+    agreed_token = after_export(commitment.id, result, added_to=added_to)
     db.session.execute(
         update(Commitment).where(Commitment.id == commitment.id)
         .values(qbo_purchase_order_id=result.qbo_id,
                 qbo_realm_id=result.realm_id or connected_realm(),
-                qbo_sync_token=result.sync_token, qbo_total=result.total)
+                qbo_sync_token=agreed_token, qbo_total=result.total)
         .execution_options(synchronize_session=False))
-    after_export(commitment.id, result.sync_token, result.total)
 
 
 @register
