@@ -9,11 +9,11 @@
    accepted or retried; the card says why next to Reject, which stays available; nothing is
    written to QuickBooks.
 
-Everything against the QuickBooks sandbox; the forms are posted as the card renders them."""
+Everything against the QuickBooks sandbox; the forms are posted as the card renders them.
+In a browser: tests/browser/test_accept_seen_browser.py."""
 
 from __future__ import annotations
 
-import os
 import re
 from decimal import Decimal
 from html import unescape
@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import ChangeOrder, ChangeOrderStatus, Commitment, ErpStatus, Export, ProjectRole
-from tests.browser import conftest as browser_conftest
 from tests.qbo_helpers import DEMO_REALM, run_jobs
 from workflow import books, erp
 from workflow.change_orders import LineInput, review, update_line
@@ -349,46 +348,3 @@ def test_a_synced_commitments_cco_is_still_accepted(people, approver, cco, sandb
 
 
 
-
-# ---- in a browser: what the approver sees ------------------------------------------------------
-
-SHOTS = os.environ.get("SHOTS_DIR")  # set it to keep screenshots (never in git)
-live_server = browser_conftest.live_server  # the browser tests' fixtures, here too
-browser = browser_conftest.browser
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("size", [{"width": 375, "height": 667}, {"width": 1280, "height": 800}],
-                         ids=["phone", "desktop"])
-def test_in_a_browser_an_old_confirm_is_refused_in_words_and_an_unlinked_cco_says_why(
-        live_server, browser, size, people, approver, sam, erp_admin, cco):
-    from playwright.sync_api import expect
-
-    from tests.browser.conftest import log_in, phone_page
-
-    with phone_page(browser, size) as page:
-        log_in(page, live_server, approver)
-        page.goto(f"{live_server}/erp/change-orders/{cco.id}?open=accept")
-        card = page.locator("article.erp-card")
-        expect(card.locator(".confirm-panel")).to_contain_text("Export $1,000.00")
-        _retrieve_edit_reapprove_resend(people, sam, cco.id, "25000.00")
-        card.locator("button:has-text('Confirm Accept')").click()
-        expect(card.locator(".flash-error")).to_have_text(
-            "This change order changed since you opened it: it is now $25,000.00. Look at it "
-            "again before accepting.")
-        expect(card.locator("button.accept")).to_have_text("Accept $25,000.00")
-        _shot(page, f"stale-accept-{size['width']}")
-        assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.READY_TO_EXPORT
-
-        books.unlink_commitment(erp_admin, _fresh(Commitment, cco.commitment_id), "Replaced")
-        page.goto(f"{live_server}/erp/change-orders/{cco.id}")
-        expect(card.locator(".hint").first).to_have_text(
-            f"Accept: {UNLINKED} Reject it back to the project.")
-        expect(card.locator("button.accept")).to_have_count(0)
-        expect(card.locator("button.reject")).to_be_visible()
-        _shot(page, f"unlinked-{size['width']}")
-
-
-def _shot(page, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
