@@ -302,13 +302,31 @@ def _last_sender(subject: Subject) -> User | None:
     return event.user if event else None
 
 
-def accept(actor: User, subject: Subject) -> Export:
-    """Ready to Export → Exporting, and one Export queued after the commit (approver)."""
+def changed_since_seen(subject: Subject) -> str:
+    """Why an Accept of a record that changed since the approver opened it is refused."""
+    kind = kinds.of(subject)
+    return (f"This {kind.noun} changed since you opened it: it is now {kind.amount(subject)}. "
+            "Look at it again before accepting.")
+
+
+def accept(actor: User, subject: Subject, expected_version: int | None = None) -> Export:
+    """Ready to Export → Exporting, and one Export queued after the commit (approver).
+
+    ``expected_version``: the record's version as the approver's card showed it (its Confirm
+    Accept sends it). A record changed since (retrieved, changed, approved again and resent)
+    is refused and nothing is queued: Accept is of what the approver saw. None (a client that
+    sends none): not compared."""
     if not is_approver(actor):
         raise PermissionDenied("Only an approver can accept.")
     kind = kinds.of(subject)
-    if kind.checked_on_accept:
+    if kind.checked_on_accept or expected_version is not None:
         take_write_lock(subject)  # what is checked here is what the export reads
+    if (expected_version is not None and expected_version != subject.version
+            and subject.erp_status == ErpStatus.READY_TO_EXPORT):
+        message = changed_since_seen(subject)
+        db.session.rollback()
+        raise Locked(message)
+    if kind.checked_on_accept:
         differs = kind.accept_blocker(subject)
         if differs and subject.erp_status == ErpStatus.READY_TO_EXPORT:
             db.session.rollback()

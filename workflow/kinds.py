@@ -29,6 +29,8 @@ class ErpKind:
     checked_on_accept: ClassVar[bool] = False  # Accept locks it and asks ``accept_blocker``
 
     # ---- words and places -------------------------------------------------------------
+    noun: ClassVar[str] = "record"  # "change order": "This change order changed since …"
+
     def title(self, record) -> str:
         """"CCO #3 of SC-1001", "SC-1001": how messages name the record."""
         return record.number

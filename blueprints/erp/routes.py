@@ -208,7 +208,17 @@ def panel(kind: str, subject_id: int):
 @bp.post(f"/{KIND}/<int:subject_id>/accept")
 @login_required
 def accept(kind: str, subject_id: int):
-    return _act(_subject(kind, subject_id), erp.accept)
+    """Confirm Accept: of the record as the card showed it (its ``version``)."""
+    return _act(_subject(kind, subject_id), erp.accept,
+                expected_version=seen_version(request.form.get("version")))
+
+
+def seen_version(value: str | None) -> int | None:
+    """The version a form says the approver saw: None when it says none (not compared); a
+    value that is no version matches none, so it is refused."""
+    if value is None:
+        return None
+    return parse_id(value) or 0
 
 
 @bp.post(f"/{KIND}/<int:subject_id>/retry")
@@ -217,9 +227,9 @@ def retry(kind: str, subject_id: int):
     return _act(_subject(kind, subject_id), erp.retry_export)
 
 
-def _act(subject, action):
+def _act(subject, action, **options):
     try:
-        action(current_user, subject)
+        action(current_user, subject, **options)
     except (AlreadyHandled, Locked) as error:
         return _answer(subject, error.message, 409)
     return _answer(subject, None)
@@ -289,9 +299,10 @@ def accept_selected_list():
 @bp.post("/accept-selected")
 @login_required
 def accept_selected():
-    """Bulk Accept, step two: each record is accepted (and exported exactly once) on its own,
-    then a redirect to what became of them (so Back and reload never post again). A post
-    without ``confirm=yes`` goes to step one."""
+    """Bulk Accept, step two: each record is accepted (and exported exactly once) on its own
+    if it is still as the list showed it (``version:<kind>:<id>``; one changed since is left,
+    said in the flash), then a redirect to what became of them (so Back and reload never post
+    again). A post without ``confirm=yes`` goes to step one."""
     _require_approver()
     subjects = _selected(request.form.getlist("selected"))
     if not subjects:
@@ -301,8 +312,9 @@ def accept_selected():
         return redirect(url_for("erp.accept_selected_list",
                                 selected=_selected_values(subjects)), 303)
     for subject in subjects:
+        seen = seen_version(request.form.get(f"version:{kind_of(subject)}:{subject.id}"))
         try:
-            erp.accept(current_user, subject)
+            erp.accept(current_user, subject, expected_version=seen)
         except (AlreadyHandled, Locked) as error:
             flash(f"{erp.subject_name(subject)}: {error.message}", "error")
     return redirect(url_for("erp.accepted", selected=_selected_values(subjects)), 303)

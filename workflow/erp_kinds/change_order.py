@@ -29,6 +29,7 @@ class ChangeOrderKind(ErpKind):
     model = ChangeOrder
     rank = 1
     key_prefix = "cco"
+    noun = "change order"
     reopens_when_rejected = True
     checked_on_accept = True
 
@@ -65,8 +66,14 @@ class ChangeOrderKind(ErpKind):
     def accept_blocker(self, record) -> str | None:
         from quickbooks_online.company import elsewhere, elsewhere_message
 
-        if elsewhere(record.commitment):
-            return elsewhere_message(record.commitment, of_change_order=True)
+        commitment = record.commitment
+        if elsewhere(commitment):
+            return elsewhere_message(commitment, of_change_order=True)
+        if commitment.erp_status != ErpStatus.SYNCED or not commitment.qbo_purchase_order_id:
+            # Unlinked since the CCO was sent: there is no PurchaseOrder for it to change.
+            return (f"Commitment {commitment.number} is not Synced to QuickBooks any more (it is "
+                    f"{commitment.erp_status.label}): its PurchaseOrder was unlinked. This "
+                    "change order can be exported only once the commitment is Synced again.")
         if record.status != ChangeOrderStatus.APPROVED:  # no approval stands behind it
             return f"The change order must be Approved (it is {record.status.label})."
         return approvals.mismatch(record)

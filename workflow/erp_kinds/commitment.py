@@ -37,6 +37,7 @@ class CommitmentKind(ErpKind):
     model = Commitment
     rank = 0
     key_prefix = "commitment"
+    noun = "commitment"
     checked_on_accept = True  # its PurchaseOrder may be another company's (accept_blocker)
 
     def heading(self, record) -> str:
