@@ -1,5 +1,6 @@
 """What we wrote to each commitment's PurchaseOrder, line by line: the amounts QuickBooks
-should hold if nobody changed them there. Read for many commitments in two statements.
+should hold if nobody changed them there. Read for many commitments in two statements; for one
+commitment whose SOV lines are loaded, from its ledger (workflow/inbox.py) with no statement.
 
 A SOV line's PO line holds its amount plus every Synced CCO's changes to it; a line a Synced
 CCO added holds that CCO line's amount (docs/quickbooks.md, "CCOs").
@@ -36,7 +37,7 @@ class OurLine:
 
 def our_lines(commitment_ids: list[int]) -> dict[int, dict[str, OurLine]]:
     """Commitment id → {QuickBooks line Id → what we wrote there}."""
-    result: dict[int, dict[str, OurLine]] = {cid: {} for cid in commitment_ids}
+    result: dict[int, dict[str, OurLine]] = {}
     for start in range(0, len(commitment_ids), CHUNK):
         ids = commitment_ids[start:start + CHUNK]
         sov_rows = db.session.execute(
@@ -50,18 +51,36 @@ def our_lines(commitment_ids: list[int]) -> dict[int, dict[str, OurLine]]:
             .join(ChangeOrder, ChangeOrderLine.change_order_id == ChangeOrder.id)
             .where(ChangeOrder.commitment_id.in_(ids),
                    ChangeOrder.erp_status == ErpStatus.SYNCED)).all()
-        added: dict[int, Decimal] = {}
+        added: dict[int, dict[int, Decimal]] = {cid: {} for cid in ids}
+        new_lines: dict[int, list[tuple]] = {cid: [] for cid in ids}
         for row in cco_rows:
             if row.sov_line_id is not None:
-                added[row.sov_line_id] = added.get(row.sov_line_id, Decimal(0)) + row.amount
+                sums = added[row.commitment_id]
+                sums[row.sov_line_id] = sums.get(row.sov_line_id, Decimal(0)) + row.amount
             elif row.qbo_line_id:
-                result[row.commitment_id][row.qbo_line_id] = OurLine(
-                    row.qbo_line_id, f"CCO {row.number}: {row.description}", row.amount)
+                new_lines[row.commitment_id].append(
+                    (row.qbo_line_id, row.number, row.description, row.amount))
+        sov_of: dict[int, list] = {cid: [] for cid in ids}
         for row in sov_rows:
-            if row.qbo_line_id:
-                result[row.commitment_id][row.qbo_line_id] = OurLine(
-                    row.qbo_line_id, f"line {row.line_number} {row.description}",
-                    row.amount + added.get(row.id, Decimal(0)))
+            sov_of[row.commitment_id].append(row)
+        result.update({cid: ours_from(sov_of[cid], added[cid], new_lines[cid]) for cid in ids})
+    return result
+
+
+def ours_from(sov_lines, added: dict[int, Decimal], new_lines: list[tuple]
+              ) -> dict[str, OurLine]:
+    """One commitment's lines as we wrote them: ``sov_lines`` (rows or SovLine records: id,
+    line_number, description, amount, qbo_line_id) each with the Synced CCOs' changes to it
+    (``added``: SOV line id → their sum), and the lines Synced CCOs added (``new_lines``:
+    QuickBooks line Id, CCO number, description, amount)."""
+    result: dict[str, OurLine] = {}
+    for qbo_line_id, number, description, amount in new_lines:
+        result[qbo_line_id] = OurLine(qbo_line_id, f"CCO {number}: {description}", amount)
+    for line in sov_lines:
+        if line.qbo_line_id:
+            result[line.qbo_line_id] = OurLine(
+                line.qbo_line_id, f"line {line.line_number} {line.description}",
+                line.amount + added.get(line.id, Decimal(0)))
     return result
 
 

@@ -8,7 +8,7 @@ statements per request do not grow with the rows (docs/architecture.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -289,11 +289,15 @@ class NotSent:
 class Ledger:
     """The money facts a page of cards shows about their commitments, from one statement:
     each commitment's totals, its approved CCOs not yet in QuickBooks (that the viewer may
-    see), and per SOV line the CCO changes already in QuickBooks (the preview's "now")."""
+    see), per SOV line the CCO changes already in QuickBooks (the preview's "now"), and the
+    lines Synced CCOs added to the PurchaseOrder (with the SOV lines, what we wrote there:
+    quickbooks_online/ours.py, ``ours_from``)."""
 
     totals: dict
     not_sent: dict[int, list[NotSent]]
     synced: dict[int, dict[int, Decimal]]
+    # commitment id → [(QuickBooks line Id, CCO number, description, amount)]
+    added_lines: dict[int, list[tuple]] = field(default_factory=dict)
 
 
 def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
@@ -310,13 +314,17 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
         select(SovLine.commitment_id.label("commitment_id"), literal(None).label("number"),
                null().label("status"), null().label("erp_status"),
                literal(True).label("visible"), null().label("sov_line_id"),
-               func.coalesce(func.sum(SovLine.amount), 0).label("amount"))
+               func.coalesce(func.sum(SovLine.amount), 0).label("amount"),
+               null().label("qbo_line_id"), null().label("description"))
         .where(SovLine.commitment_id.in_(ids)).group_by(SovLine.commitment_id))
     visible = case((private_filter(viewer), True), else_=False)
+    # a line the CCO added (no SOV line) is a PO line of its own: kept apart
+    added_id = case((ChangeOrderLine.sov_line_id.is_(None), ChangeOrderLine.qbo_line_id))
+    added_text = case((ChangeOrderLine.sov_line_id.is_(None), ChangeOrderLine.description))
     changes = (
         select(ChangeOrder.commitment_id, ChangeOrder.number, ChangeOrder.status,
                ChangeOrder.erp_status, visible, ChangeOrderLine.sov_line_id,
-               func.coalesce(func.sum(ChangeOrderLine.amount), 0))
+               func.coalesce(func.sum(ChangeOrderLine.amount), 0), added_id, added_text)
         .select_from(ChangeOrder).join(ChangeOrder.commitment)
         .join(ChangeOrderLine, ChangeOrderLine.change_order_id == ChangeOrder.id)
         .where(ChangeOrder.commitment_id.in_(ids),
@@ -324,14 +332,15 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
                    ChangeOrder.erp_status == ErpStatus.SYNCED))
         .group_by(ChangeOrder.commitment_id, ChangeOrder.id, ChangeOrder.number,
                   ChangeOrder.status, ChangeOrder.erp_status, visible,
-                  ChangeOrderLine.sov_line_id))
+                  ChangeOrderLine.sov_line_id, added_id, added_text))
     original: dict[int, Decimal] = {}
     approved: dict[int, Decimal] = {}
     pending_sum: dict[int, Decimal] = {}
     not_sent: dict[int, dict[str, NotSent]] = {}
     synced: dict[int, dict[int, Decimal]] = {}
-    for cid, number, status, erp_status, seen, sov_line_id, amount in db.session.execute(
-            union_all(originals, changes)):
+    added_lines: dict[int, list[tuple]] = {}
+    for (cid, number, status, erp_status, seen, sov_line_id, amount, added_line_id,
+         added_description) in db.session.execute(union_all(originals, changes)):
         amount = Decimal(str(amount))
         if number is None:
             original[cid] = amount
@@ -346,11 +355,14 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
         if erp_status == ErpStatus.SYNCED and sov_line_id is not None:
             line_sums = synced.setdefault(cid, {})
             line_sums[sov_line_id] = line_sums.get(sov_line_id, ZERO) + amount
+        elif erp_status == ErpStatus.SYNCED and added_line_id:
+            added_lines.setdefault(cid, []).append(
+                (added_line_id, number, added_description or "", amount))
     totals = {cid: Totals(original=original.get(cid, ZERO).quantize(Decimal("0.01")),
                           approved_changes=approved.get(cid, ZERO),
                           pending_changes=pending_sum.get(cid, ZERO)) for cid in ids}
     return Ledger(totals, {cid: sorted(found.values(), key=lambda c: c.number)
-                           for cid, found in not_sent.items()}, synced)
+                           for cid, found in not_sent.items()}, synced, added_lines)
 
 
 CHOICES = 100  # options in a filter: the list costs the same at any size
