@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from extensions import db
 from models.limits import MAX_COMMITMENT_NUMBER
@@ -72,6 +72,11 @@ class Commitment(ErpColumns, Versioned, db.Model):
     last_cco_number: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # "differs" / "deleted" when QuickBooks holds this Synced commitment's PurchaseOrder
+    # otherwise than we do, as change data capture last read it; None when it agrees. Read
+    # only by the list, as a column of its own statement (workflow/qbo_drift.py,
+    # ``quickbooks_mark``); None wherever it is not asked for.
+    quickbooks_mark: Mapped[str | None] = query_expression()
 
     project: Mapped[Project] = relationship()
     vendor: Mapped[Vendor] = relationship()

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
-from models import Commitment, ErpStatus, QboPurchaseOrderState, User
+from models import Commitment, ErpStatus, QboConnection, QboPurchaseOrderState, User
 from models.types import utcnow
 from quickbooks_online import cdc
 from quickbooks_online.company import purchase_order_here
@@ -150,11 +150,13 @@ def _differences(lines: list[dict], held_number: str | None, doc_number: str,
     return changes
 
 
-def drifts_of(commitments: list[Commitment], *, loaded: bool = False
+def drifts_of(commitments: list[Commitment], *, loaded: bool = False,
+              ours: dict[int, dict[str, OurLine]] | None = None
               ) -> dict[int, QuickBooksView]:
     """Commitment id → what QuickBooks holds and how it differs, for those CDC has read.
     ``loaded``: the commitments' ``qbo_state`` was read with them (the inbox's page), so no
-    statement is needed unless a PO differs (then two, whatever the number)."""
+    statement is needed unless a PO differs (then two, whatever the number); ``ours``: what
+    we wrote to them, already known (``our_lines``' answer), so not even those two."""
     commitments = [c for c in commitments if purchase_order_here(c)]  # not another company's
     ids = [c.id for c in commitments]
     if not ids:
@@ -167,7 +169,8 @@ def drifts_of(commitments: list[Commitment], *, loaded: bool = False
     by_id = {c.id: c for c in commitments}
     changed = [cid for cid, state in states.items() if not state.deleted and state.sync_token
                not in (by_id[cid].qbo_sync_token, state.acknowledged_token)]
-    ours = our_lines(changed) if changed else {}
+    if ours is None:
+        ours = our_lines(changed) if changed else {}
     return {c.id: QuickBooksView(states[c.id], changes_of(
                 states[c.id], doc_number_of(c), c.qbo_sync_token, ours.get(c.id, {})))
             for c in commitments if c.id in states}
@@ -175,6 +178,28 @@ def drifts_of(commitments: list[Commitment], *, loaded: bool = False
 
 def drift_of(commitment: Commitment) -> QuickBooksView | None:
     return drifts_of([commitment]).get(commitment.id)
+
+
+def quickbooks_mark():
+    """SQL, per commitment row: "deleted" when QuickBooks deleted its PurchaseOrder, "differs"
+    when QuickBooks' own edits differ from ours (not acknowledged), else NULL; only for a
+    Synced commitment whose PO is the connected company's (``purchase_order_here``). Read from
+    what change data capture recorded (``QboPurchaseOrderState.deleted`` / ``differs``), as a
+    correlated column of the statement that reads the rows: a list shows it at no statement
+    of its own, however many rows (``Commitment.quickbooks_mark``)."""
+    state = QboPurchaseOrderState
+    realm = select(QboConnection.realm_id).order_by(QboConnection.id).limit(1).scalar_subquery()
+    held = (select(case((state.deleted.is_(True), literal("deleted")), else_=literal("differs")))
+            .where(state.commitment_id == Commitment.id,
+                   or_(state.deleted.is_(True), and_(
+                       state.differs.is_(True),
+                       or_(state.acknowledged_token.is_(None),
+                           state.acknowledged_token != state.sync_token))))
+            .correlate(Commitment).scalar_subquery())
+    return case((and_(Commitment.erp_status == ErpStatus.SYNCED,
+                      Commitment.qbo_purchase_order_id.is_not(None),
+                      or_(Commitment.qbo_realm_id.is_(None), realm.is_(None),
+                          Commitment.qbo_realm_id == realm)), held), else_=None)
 
 
 # ---- the poll --------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, with_expression
 
 from blueprints.commitments import bp
 from blueprints.commitments.erp_panel import panel_for
@@ -24,7 +24,7 @@ from models import (
     ProjectRole,
     SovLine,
 )
-from workflow import history
+from workflow import history, qbo_drift
 from workflow.change_orders import visible_change_orders
 from workflow.commitments import (
     CommitmentInput,
@@ -80,7 +80,10 @@ def index(project_id: int):
                   # an id that names no record matches nothing
                   vendor_id=(parse_id(filters["vendor"]) or 0) if filters["vendor"] else None)
     query = filtered_commitments(project, **chosen)
-    page = keyset(query.options(joinedload(Commitment.vendor)),
+    # Whether QuickBooks holds a Synced PO otherwise: a column of this same statement
+    page = keyset(query.options(joinedload(Commitment.vendor),
+                                with_expression(Commitment.quickbooks_mark,
+                                                qbo_drift.quickbooks_mark())),
                   (Commitment.number, Commitment.id), lambda c: (c.number, c.id),
                   after=request.args.get("after"), before=request.args.get("before"))
     by_id = totals_by_commitment([c.id for c in page.rows], current_user)
