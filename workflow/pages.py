@@ -56,6 +56,8 @@ def _change_order_options() -> tuple:
     sov = commitment.selectinload(Commitment.sov_lines)
     return (commitment.joinedload(Commitment.project),
             commitment.joinedload(Commitment.vendor),
+            # what change data capture recorded of its PurchaseOrder: the ERP panel's drift
+            commitment.joinedload(Commitment.qbo_state),
             selectinload(ChangeOrder.viewers),
             joinedload(ChangeOrder.designated_reviewer),
             selectinload(ChangeOrder.approval).joinedload(ChangeOrderApproval.approved_by),

@@ -88,6 +88,7 @@ class Panel:
     export: object = None
     purchase_order_id: str | None = None
     drift: object = None
+    drift_commitment_url: str | None = None  # a CCO's panel: where its commitment's drift is
     books: list = field(default_factory=list)  # Link / Unlink (blueprints/erp/books.py)
     books_urls: dict[str, str] = field(default_factory=dict)
     books_advice: str = ""
@@ -145,17 +146,22 @@ def panel_for(subject) -> Panel:
     from workflow.books import books_actions
 
     commitment = kinds.of(subject).commitment_of(subject)
-    drift = None
+    drift, drift_commitment_url = None, None
     if isinstance(subject, Commitment) and commitment.qbo_purchase_order_id:
         drift = erp.drift(commitment, visible_change_orders(current_user, commitment),
                           actions=lambda view: _drift_actions(commitment, view))
+    elif not isinstance(subject, Commitment):  # a CCO: its commitment's, only if it differs
+        drift = erp.commitment_drift(commitment, current_user)
+        if drift is not None:
+            drift_commitment_url = _commitment_url(subject, "quickbooks-drift")
     elsewhere = _elsewhere_note(subject, commitment)
     return Panel(actions=erp.project_actions(current_user, subject), urls=_urls(subject),
                  export=erp.latest_export(subject),
                  purchase_order_id=(commitment.qbo_purchase_order_id
                                     if subject.erp_status == ErpStatus.SYNCED and not elsewhere
                                     else None),
-                 drift=drift, subject=subject, elsewhere=elsewhere,
+                 drift=drift, drift_commitment_url=drift_commitment_url, subject=subject,
+                 elsewhere=elsewhere,
                  books=books_actions(current_user, subject),
                  books_urls=book_routes.action_urls(subject),
                  books_advice=book_routes.advice(subject),
