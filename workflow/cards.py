@@ -6,9 +6,10 @@ viewer may do with each card. The route adds only the forms and the page's defau
 
 from __future__ import annotations
 
-from models import User
+from models import Commitment, ErpStatus, User
 from quickbooks_online.company import elsewhere, purchase_order_here
 from quickbooks_online.lists import names_for
+from quickbooks_online.ours import ours_from
 from workflow import erp, inbox, kinds, qbo_drift
 
 
@@ -49,3 +50,25 @@ class Cards:
                 "actions": erp.approver_actions(self.viewer, subject),
                 "elsewhere": elsewhere(commitment),  # its PO is another company's
                 "name_of": self.name_of}
+
+
+def commitment_drift(commitment: Commitment, viewer: User) -> erp.Drift | None:
+    """For a change order's ERP panel: its commitment's drift line, as a card shows it, only
+    while that commitment is Synced and QuickBooks differs (its own edits, not acknowledged)
+    or deleted the PurchaseOrder, as change data capture recorded it (``commitment.qbo_state``,
+    read with the CCO's page); None otherwise. Then one statement, ``inbox.ledger``: the totals,
+    the approved CCOs not yet in QuickBooks that ``viewer`` may see, and with the commitment's
+    SOV lines (read with the page) what we wrote to the PO line by line (``ours_from``)."""
+    state = commitment.qbo_state if commitment.erp_status == ErpStatus.SYNCED else None
+    if state is None or not (state.deleted or state.differs) or not purchase_order_here(
+            commitment):
+        return None
+    ledger = inbox.ledger([commitment.id], viewer)
+    ours = ours_from(commitment.sov_lines, ledger.synced.get(commitment.id, {}),
+                     ledger.added_lines.get(commitment.id, []))
+    view = qbo_drift.drifts_of([commitment], loaded=True,
+                               ours={commitment.id: ours}).get(commitment.id)
+    if view is None or not (view.changes or view.state.deleted):
+        return None
+    return erp.drift_from(commitment, ledger.totals[commitment.id].revised,
+                          ledger.not_sent.get(commitment.id, []), view)

@@ -465,32 +465,6 @@ def drift(commitment: Commitment, visible: list[ChangeOrder], actions=None) -> D
                       view, tuple(actions(view)) if actions and view else ())
 
 
-def commitment_drift(commitment: Commitment, viewer: User) -> Drift | None:
-    """For a change order's page: its commitment's drift, only while that commitment is Synced
-    and QuickBooks differs (its own edits, not acknowledged) or deleted the PurchaseOrder, as
-    change data capture recorded it (``commitment.qbo_state``, read with the page); None
-    otherwise. Then one statement, ``inbox.ledger``: the totals, the approved CCOs not yet in
-    QuickBooks that ``viewer`` may see, and with the commitment's SOV lines (read with the
-    page) what we wrote to the PO line by line (quickbooks_online/ours.py, ``ours_from``)."""
-    from quickbooks_online.company import purchase_order_here
-    from quickbooks_online.ours import ours_from
-    from workflow.inbox import ledger
-    from workflow.qbo_drift import drifts_of
-
-    state = commitment.qbo_state if commitment.erp_status == ErpStatus.SYNCED else None
-    if state is None or not (state.deleted or state.differs) or not purchase_order_here(
-            commitment):
-        return None
-    money = ledger([commitment.id], viewer)
-    ours = ours_from(commitment.sov_lines, money.synced.get(commitment.id, {}),
-                     money.added_lines.get(commitment.id, []))
-    view = drifts_of([commitment], loaded=True, ours={commitment.id: ours}).get(commitment.id)
-    if view is None or not (view.changes or view.state.deleted):
-        return None
-    return drift_from(commitment, money.totals[commitment.id].revised,
-                      money.not_sent.get(commitment.id, []), view)
-
-
 def _administered_projects(user: User):
     """SQL: the ids of the projects ``user`` administers (every project for company admins)."""
     from models import Project, ProjectMembership

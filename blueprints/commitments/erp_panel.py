@@ -13,7 +13,7 @@ from blueprints.rendering import is_htmx, render_partial
 from extensions import db
 from models import ChangeOrder, Commitment, ErpStatus, ProjectRole
 from quickbooks_online.company import elsewhere, where_linked
-from workflow import erp, kinds, qbo_drift
+from workflow import cards, erp, kinds, qbo_drift
 from workflow.change_orders import visible_change_orders
 from workflow.errors import AlreadyHandled, Locked
 from workflow.permissions import has_project_role, is_company_admin, is_erp_admin
@@ -151,7 +151,7 @@ def panel_for(subject) -> Panel:
         drift = erp.drift(commitment, visible_change_orders(current_user, commitment),
                           actions=lambda view: _drift_actions(commitment, view))
     elif not isinstance(subject, Commitment):  # a CCO: its commitment's, only if it differs
-        drift = erp.commitment_drift(commitment, current_user)
+        drift = cards.commitment_drift(commitment, current_user)
         if drift is not None:
             drift_commitment_url = _commitment_url(subject, "quickbooks-drift")
     elsewhere = _elsewhere_note(subject, commitment)
