@@ -205,24 +205,27 @@ def test_one_call_per_poll_with_2000_purchase_orders(synced, sandbox):
     assert result.changed == 1 and result.differing == 1
 
 
-def test_a_full_cdc_answer_is_read_again_over_a_shorter_window(synced, sandbox):
+def test_a_full_cdc_answer_is_followed_by_a_full_read_that_finds_what_it_left_out(
+        synced, sandbox):
+    """More than 1,000 POs changed since the last poll. Intuit does not say which 1,000 an
+    answer holds (the sandbox answers the newest): the bookkeeper's edit made before the
+    1,200 new POs is not in it, and the full read that follows finds it."""
     body = {"VendorRef": {"value": "56"}, "Line": [
         {"Amount": 100, "DetailType": "AccountBasedExpenseLineDetail",
          "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "81"}}}]}
     connection = db.session.scalar(select(QboConnection))
     connection.cdc_changed_since = utcnow() - timedelta(minutes=5)
     db.session.commit()
-    sandbox.add_purchase_orders(R, [body] * 600)  # 1,200 changes in two moments
-    sandbox.advance_time(2)
-    sandbox.add_purchase_orders(R, [body] * 600)
-    sandbox.advance_time(5)
     sandbox.edit_purchase_order(R, synced.qbo_purchase_order_id,
                                 lines={_line_ids(sandbox, synced.qbo_purchase_order_id)[0]:
                                        {"Amount": 3}})
+    sandbox.advance_time(2)
+    sandbox.add_purchase_orders(R, [body] * 1200)
     seq = _seq(sandbox)
     result = qbo_drift.poll()
-    assert result.calls == 2 and len(_cdc_calls(sandbox, seq)) == 2
-    assert result.differing == 1  # the change after the first 1,000 was found
+    assert len(_cdc_calls(sandbox, seq)) == 1 and result.full_read
+    assert result.calls == 1 + 2  # the CDC answer, then every PO in pages of 1,000
+    assert result.differing == 1  # the edit the full answer left out was found
 
 
 # ---------------------------------------------------------------------------- webhooks
