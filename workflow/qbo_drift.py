@@ -282,8 +282,11 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
         result.differing += state.differs
 
 
-def after_export(commitment_id: int, sync_token: str, total) -> None:
-    """Our own write is what QuickBooks now holds: no difference; a restore is done."""
+def after_export(commitment_id: int, sync_token: str, total, *, restored: bool) -> None:
+    """Our own write is what QuickBooks now holds: no difference. ``restored``: the write was
+    the commitment's own export, so a requested restore is done; a CCO's update (one that
+    started before "Restore ours" was pressed) leaves the request standing, or the Accept
+    that follows would not put our amounts back (docs/quickbooks.md, "Seeing QuickBooks")."""
     state = db.session.scalar(select(QboPurchaseOrderState).where(
         QboPurchaseOrderState.commitment_id == commitment_id))
     if state is None:
@@ -291,7 +294,8 @@ def after_export(commitment_id: int, sync_token: str, total) -> None:
     held = [line["id"] for line in json.loads(state.lines or "[]")]
     state.agreed_line_ids = json.dumps(sorted(set(json.loads(state.agreed_line_ids or "[]"))
                                               | set(held)))
-    state.restore_requested_at = None
+    if restored:
+        state.restore_requested_at = None
     state.sync_token = sync_token
     state.total = total
     state.differs = False

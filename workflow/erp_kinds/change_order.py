@@ -88,7 +88,7 @@ class ChangeOrderKind(ErpKind):
         return {"commitment_id": record.commitment_id, "change_order_id": record.id}
 
     def record_synced(self, record, result) -> None:
-        purchase_order_synced(record.commitment, result)
+        purchase_order_synced(record.commitment, result, restored=False)
 
     def lines(self, record) -> dict:
         return {line.id: line for line in record.lines}

@@ -13,9 +13,10 @@ from workflow.money import format_money
 from workflow.permissions import has_project_role
 
 
-def purchase_order_synced(commitment: Commitment, result) -> None:
+def purchase_order_synced(commitment: Commitment, result, *, restored: bool) -> None:
     """The commitment's PurchaseOrder as our export left it: its Id, the company it is in,
-    its SyncToken and total (what drift is measured against, workflow/qbo_drift.py)."""
+    its SyncToken and total (what drift is measured against, workflow/qbo_drift.py).
+    ``restored``: it was the commitment's own export (a requested restore is then done)."""
     from quickbooks_online.company import connected_realm
     from workflow.qbo_drift import after_export
 
@@ -25,7 +26,7 @@ def purchase_order_synced(commitment: Commitment, result) -> None:
                 qbo_realm_id=result.realm_id or connected_realm(),
                 qbo_sync_token=result.sync_token, qbo_total=result.total)
         .execution_options(synchronize_session=False))
-    after_export(commitment.id, result.sync_token, result.total)
+    after_export(commitment.id, result.sync_token, result.total, restored=restored)
 
 
 @register
@@ -72,7 +73,7 @@ class CommitmentKind(ErpKind):
         return {"commitment_id": record.id}
 
     def record_synced(self, record, result) -> None:
-        purchase_order_synced(record, result)
+        purchase_order_synced(record, result, restored=True)
 
     def lines(self, record) -> dict:
         return {line.id: line for line in record.sov_lines}
