@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from extensions import db
 from models import ChangeOrder, Commitment, ErpPermission, ErpStatus, QboPurchaseOrderState
+from quickbooks_online.marker import NOTE_LIMIT, Marker, join_note, split_note
 from tests import test_cco_export as cco_tests
 from tests.qbo_helpers import DEMO_REALM, run_jobs
 from tests.test_cco_export import (
@@ -23,6 +24,7 @@ from tests.test_cco_export import (
     _marker_ccos,
     _po,
     _send_accept,
+    assert_po_matches,
 )
 from tests.test_one_call_export import _amounts
 from workflow import erp
@@ -35,6 +37,42 @@ cco, new_code = cco_tests.cco, cco_tests.new_code
 
 def _writes(sandbox) -> int:
     return sandbox.counters(DEMO_REALM)["writes"]
+
+
+# ---- the bookkeeper's note near QuickBooks' 4,000 characters ----------------------------------
+
+def test_a_long_note_of_the_bookkeepers_is_never_cut_to_make_room_for_our_marker(
+        people, approver, synced, cco, sandbox):
+    """The bookkeeper's own text above our marker fills PrivateNote to the last character
+    QuickBooks allows. Adding CCO 001 to our block would need nine more: their words must not
+    be cut to make room. The export says so in words and writes nothing; once they shorten
+    their note, Retry Export adds the CCO once and keeps their (shorter) note word for word."""
+    po_id = synced.qbo_purchase_order_id
+    block = Marker(synced.id)
+    theirs = ("Terms agreed on site. " * 400)[:NOTE_LIMIT - len(block.render()) - 2].rstrip()
+    sandbox.edit_purchase_order(DEMO_REALM, po_id, private_note=join_note(theirs, block))
+    assert split_note(_po(sandbox, synced)["PrivateNote"]) == (theirs, block)
+    writes = _writes(sandbox)
+
+    done = _send_accept(cco, people, approver)
+
+    assert done.erp_status == ErpStatus.FAILED_TO_EXPORT
+    message = erp.latest_export(done).last_error_message
+    assert "note" in message and "4,000" in message and "shorten" in message.lower(), message
+    assert _writes(sandbox) == writes  # nothing written, their note whole
+    assert split_note(_po(sandbox, synced)["PrivateNote"]) == (theirs, block)
+
+    shorter = theirs[:3000].rstrip()
+    sandbox.edit_purchase_order(DEMO_REALM, po_id, private_note=join_note(shorter, block))
+    admin = db.session.merge(people.company_admin)
+    admin.erp_permission, admin.can_push_to_accounting = ErpPermission.ADMIN, True
+    db.session.commit()
+    erp.retry_export(admin, _fresh(ChangeOrder, cco.id))
+    run_jobs()
+    assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.SYNCED
+    po = assert_po_matches(sandbox, synced.id)
+    user_text, marker = split_note(po["PrivateNote"])
+    assert user_text == shorter and marker.change_orders == ("001",)
 
 
 # ---- "Restore ours" pressed while a CCO's update is on its way ---------------------------------

@@ -38,7 +38,7 @@ from quickbooks_online.mapping import (
     sov_line_description,
     sov_lines_payload,
 )
-from quickbooks_online.marker import Marker, join_note, split_note
+from quickbooks_online.marker import NOTE_LIMIT, Marker, NoteTooLong, join_note, split_note
 from quickbooks_online.ours import our_lines, remember
 
 DUPLICATE_DOC_NUMBER = "6140"
@@ -226,6 +226,19 @@ def note_of(commitment: Commitment, po: dict) -> tuple[str, Marker | None]:
     return user_text, marker
 
 
+def marked_note(po: dict, user_text: str, marker: Marker) -> str:
+    """PrivateNote with the QuickBooks user's text kept word for word and our ``marker``; a
+    note too long to hold both is not cut: Failed to Export, in words, nothing written."""
+    try:
+        return join_note(user_text, marker)
+    except NoteTooLong as error:
+        raise QboPermanentError(
+            f"The private note of QuickBooks PurchaseOrder {po.get('DocNumber') or po['Id']} "
+            f"is too long to hold ChangeOrder Desk's marker as well (QuickBooks keeps "
+            f"{NOTE_LIMIT:,} characters). Nothing was written; shorten the note in QuickBooks "
+            f"by at least {error.excess:,} characters, then Retry Export.", "note") from None
+
+
 def _bring_up_to_date(commitment: Commitment, po: dict, key: str
                       ) -> tuple[ExportResult, dict]:
     user_text, marker = note_of(commitment, po)
@@ -235,7 +248,8 @@ def _bring_up_to_date(commitment: Commitment, po: dict, key: str
                  for sov, payload in wanted]
     theirs = [line for line in po.get("Line") or [] if str(line.get("Id")) not in ours]
     connection = require_connection()
-    note = join_note(user_text, Marker(commitment.id, marker.change_orders if marker else ()))
+    note = marked_note(po, user_text,
+                       Marker(commitment.id, marker.change_orders if marker else ()))
     same = (
         [_owned(line) for line in our_lines]
         == [_owned(line) for line in po.get("Line") or [] if str(line.get("Id")) in ours]
@@ -286,7 +300,8 @@ def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str
     plan = plan_link(commitment, po.get("Line") or [], line_ids=line_ids)
     if plan.problems:
         raise QboPermanentError(" ".join(plan.problems), "mapping")
-    note = join_note(user_text, Marker(commitment.id, marker.change_orders if marker else ()))
+    note = marked_note(po, user_text,
+                       Marker(commitment.id, marker.change_orders if marker else ()))
     if (marker is not None and len(line_ids) == len(commitment.sov_lines)
             and all(row.change == 0 for row in plan.preview)
             and (po.get("PrivateNote") or "") == note):
