@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from extensions import db
 from models import ChangeOrder, Commitment, ErpPermission, ErpStatus, QboPurchaseOrderState
 from quickbooks_online.marker import NOTE_LIMIT, Marker, join_note, split_note
@@ -26,7 +28,7 @@ from tests.test_cco_export import (
     _send_accept,
     assert_po_matches,
 )
-from tests.test_one_call_export import _amounts
+from tests.test_one_call_export import _amounts, _calls, _seq, _shape
 from workflow import erp
 from workflow.commitments import totals
 
@@ -154,3 +156,192 @@ def test_restore_ours_pressed_while_a_cco_is_written_still_restores_with_every_c
     assert amounts[sov2.qbo_line_id] == Decimal("96500.50")  # ours, put back
     assert _marker_ccos(po) == ("001", "002")
     assert Decimal(str(po["TotalAmt"])) == totals(record).revised
+
+
+# ---- what change data capture recorded, racing our own write -----------------------------------
+
+def test_a_poll_that_read_the_po_before_our_write_never_takes_its_place(
+        people, approver, factory, synced, cco, sandbox):
+    """A change data capture poll read the PurchaseOrder before CCO 001's update and records
+    it after: the older version must not become what the next CCO is computed from (it would
+    only cost a refused update and a read, never a wrong write). The next CCO is one call and
+    lands on top of CCO 001, each once."""
+    from quickbooks_online import ours
+
+    before = _po(sandbox, synced)  # SyncToken 0: what the poll read
+    assert _send_accept(cco, people, approver).erp_status == ErpStatus.SYNCED
+    ours.remember_seen(synced.id, before)  # ... and recorded after our write
+    db.session.commit()
+    assert ours.last_write(synced.id, synced.qbo_purchase_order_id)["SyncToken"] == "1"
+
+    record = _fresh(Commitment, synced.id)
+    sov1 = record.sov_lines[0]
+    second = _approved_cco(factory, record, changes=((sov1, "0.10"), (sov1, "0.20")),
+                           title="Cents")
+    since = _seq(sandbox)
+    assert _send_accept(second, people, approver).erp_status == ErpStatus.SYNCED
+    assert _shape(_calls(sandbox, since)) == [("POST", "sparse update @1", 200, None)]
+    po = assert_po_matches(sandbox, synced.id)
+    assert _amounts(po)[sov1.qbo_line_id] == Decimal("188050.80")  # 185,000 + 3,050.50 + 0.30
+    assert _marker_ccos(po) == ("001", "002")
+
+
+def test_an_older_recorded_po_costs_a_read_and_is_never_written_from(
+        people, approver, factory, synced, cco, sandbox):
+    """The other way round: what is recorded is older than what QuickBooks holds (the poll
+    recorded it after a write of ours whose answer was lost). The one-call update is refused,
+    the PO read, and CCO 001 found in our marker: nothing is written."""
+    from quickbooks_online import ours
+
+    before = _po(sandbox, synced)
+    done = _send_accept(cco, people, approver)
+    assert done.erp_status == ErpStatus.SYNCED
+    ours.remember(synced.id, before)  # as if our write's answer had never been recorded
+    db.session.commit()
+    export = erp.latest_export(done)
+    writes = _writes(sandbox)
+    from quickbooks_online.export import push
+
+    result = push(export)
+    db.session.rollback()
+    assert _writes(sandbox) == writes
+    assert result.sync_token == "1"
+    [new_line] = [line for line in done.lines if line.sov_line_id is None]
+    assert result.line_ids == {new_line.id: new_line.qbo_line_id}
+
+
+# ---- a line the bookkeeper lowered: refused at export, then Retry Export -------------------------
+
+def test_a_line_the_bookkeeper_lowered_below_the_change_fails_then_retry_applies_it_once(
+        people, approver, factory, synced, sandbox):
+    """Send to ERP allowed -500.00 on SOV line 2 (ours: 96,500.50). Meanwhile the bookkeeper
+    lowered that line to 300.00 in QuickBooks: the export refuses to take it below zero, says
+    which line and what it holds, and writes nothing. They put it back; Retry Export applies
+    the CCO once, on what QuickBooks then holds."""
+    record = _fresh(Commitment, synced.id)
+    sov2 = record.sov_lines[1]
+    po_id = record.qbo_purchase_order_id
+    sandbox.edit_purchase_order(DEMO_REALM, po_id, lines={sov2.qbo_line_id: {"Amount": 300}},
+                                memo="Checked with the vendor")
+    credit = _approved_cco(factory, record, changes=((sov2, "-200.00"), (sov2, "-300.00")),
+                           title="Credit")
+    writes = _writes(sandbox)
+    failed = _send_accept(credit, people, approver)
+    assert failed.erp_status == ErpStatus.FAILED_TO_EXPORT
+    message = erp.latest_export(failed).last_error_message
+    assert "SOV line 2 would go below zero" in message and "300.00" in message, message
+    assert _writes(sandbox) == writes
+
+    sandbox.edit_purchase_order(DEMO_REALM, po_id, lines={sov2.qbo_line_id: {"Amount": 96500.5}})
+    admin = factory.user(erp=ErpPermission.ADMIN, can_push=True)
+    erp.retry_export(admin, failed)
+    run_jobs()
+    assert _fresh(ChangeOrder, credit.id).erp_status == ErpStatus.SYNCED
+    po = assert_po_matches(sandbox, synced.id)
+    assert _amounts(po)[sov2.qbo_line_id] == Decimal("96000.50")
+    assert po["Memo"] == "Checked with the vendor"
+    assert _writes(sandbox) == writes + 1  # our one update (the put-back was in QuickBooks)
+    assert _marker_ccos(po) == ("001",)
+
+
+# ---- faults after the refused one-call update ----------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["401", "429", "500", "drop"])
+def test_a_fault_on_the_read_after_a_refused_update_still_applies_the_cco_once(
+        people, approver, synced, cco, sandbox, kind):
+    """The bookkeeper edited the PO, so the one-call update is refused (5010); the read that
+    follows meets a fault. The CCO lands once, on what QuickBooks holds, their edit kept."""
+    _assert_once_after_5010(people, approver, synced, cco, sandbox, on="read", kind=kind)
+
+
+@pytest.mark.parametrize("kind", ["5010", "401", "429", "500", "drop", "500_after_apply",
+                                  "drop_after_apply"])
+def test_a_fault_on_the_update_after_the_read_still_applies_the_cco_once(
+        people, approver, synced, cco, sandbox, kind):
+    _assert_once_after_5010(people, approver, synced, cco, sandbox, on="second update",
+                            kind=kind)
+
+
+def _assert_once_after_5010(people, approver, synced, cco, sandbox, *, on, kind) -> None:
+    record = _fresh(Commitment, synced.id)
+    sov2 = record.sov_lines[1]
+    sandbox.edit_purchase_order(DEMO_REALM, record.qbo_purchase_order_id,
+                                lines={sov2.qbo_line_id: {"Amount": 97000}},
+                                memo="Call the site office first")
+    original = sandbox.handle_api
+    seen: list[str] = []
+
+    def handle(method, realm_id, path, args, body, authorization):
+        if method == "POST" and '"sparse": true' in str(body):
+            seen.append("update")
+        elif method == "GET" and path.lower().startswith("purchaseorder/"):
+            seen.append("read")
+        wanted = {"read": ["update", "read"], "second update": ["update", "read", "update"]}[on]
+        if seen == wanted:
+            seen.append(f"fault {kind}")
+            sandbox.inject_fault(realm_id, kind, count=1)
+        return original(method, realm_id, path, args, body, authorization)
+
+    sandbox.handle_api = handle
+    try:
+        done = _send_accept(cco, people, approver)
+    finally:
+        sandbox.handle_api = original
+    assert f"fault {kind}" in seen, seen
+    assert done.erp_status == ErpStatus.SYNCED, erp.latest_export(done).last_error_message
+    po = _po(sandbox, record)
+    amounts = _amounts(po)
+    assert amounts[sov2.qbo_line_id] == Decimal("97000.00")  # theirs, kept
+    assert amounts[record.sov_lines[0].qbo_line_id] == Decimal("188050.50")  # CCO 001 once
+    assert po["Memo"] == "Call the site office first"
+    assert _marker_ccos(po) == ("001",)
+    assert [line["Description"] for line in po["Line"]].count(
+        "CCO 001: Winter protection") == 1
+    [new_line] = [line for line in done.lines if line.sov_line_id is None]
+    assert amounts[new_line.qbo_line_id] == Decimal("250.00")
+    assert _fresh(Commitment, synced.id).qbo_sync_token == po["SyncToken"]
+
+
+# ---- two CCOs of one commitment, two rq worker processes -----------------------------------------
+
+@pytest.mark.process
+@pytest.mark.own_database("real rq worker processes read its records")
+def test_two_workers_exporting_two_ccos_of_one_commitment_apply_each_once(
+        app, people, approver, factory, synced, cco, new_code, workers, sandbox):
+    """Two real rq workers take the two CCOs' jobs at the same moment (every QuickBooks call
+    made slow, so they would overlap): the export lock and the SyncToken let each land once,
+    the second on top of the first, every amount to the cent."""
+    from tests.test_cco_export import _wait
+
+    record = _fresh(Commitment, synced.id)
+    sov1, sov2 = record.sov_lines
+    other = _approved_cco(factory, record, title="Second change",
+                          changes=((sov1, "-500.00"), (sov2, "0.10"), (sov2, "0.20")),
+                          new=(("Dewatering", "880.01", *new_code),))
+    for each in (cco, other):
+        erp.send_to_erp(people.project_admin, _fresh(ChangeOrder, each.id))
+    started = [workers("first"), workers("second")]
+    sandbox.set_api_delay(DEMO_REALM, 0.3)
+    since = _seq(sandbox)
+    for each in (cco, other):
+        erp.accept(approver, _fresh(ChangeOrder, each.id))
+    ids = (cco.id, other.id)
+    try:
+        _wait(lambda: all(_fresh(ChangeOrder, i).erp_status in (ErpStatus.SYNCED,
+                                                                ErpStatus.FAILED_TO_EXPORT)
+                          for i in ids), 60)
+    except AssertionError:
+        raise AssertionError("\n".join(w.log_path.read_text()[-3000:] for w in started)) from None
+    for i in ids:
+        done = _fresh(ChangeOrder, i)
+        assert done.erp_status == ErpStatus.SYNCED, erp.latest_export(done).last_error_message
+    po = assert_po_matches(sandbox, synced.id)
+    assert sorted(_marker_ccos(po)) == ["001", "002"]
+    written = [c for c in _calls(sandbox, since)
+               if c["method"] == "POST" and c["status"] == 200 and not c.get("replayed")]
+    assert len(written) == 2 and po["SyncToken"] == "2"  # one update each
+    amounts = _amounts(po)
+    assert amounts[sov1.qbo_line_id] == Decimal("187550.50")
+    assert amounts[sov2.qbo_line_id] == Decimal("96500.80")
+    record = _fresh(Commitment, synced.id)
+    assert Decimal(str(po["TotalAmt"])) == totals(record).revised == Decimal("285181.31")
