@@ -17,6 +17,7 @@ import pytest
 
 from extensions import db
 from models import ChangeOrder, Commitment, ErpPermission, ErpStatus, QboPurchaseOrderState
+from quickbooks_online.mapping import sov_line_description
 from quickbooks_online.marker import NOTE_LIMIT, Marker, join_note, split_note
 from tests import test_cco_export as cco_tests
 from tests.qbo_helpers import DEMO_REALM, run_jobs
@@ -345,3 +346,70 @@ def test_two_workers_exporting_two_ccos_of_one_commitment_apply_each_once(
     assert amounts[sov2.qbo_line_id] == Decimal("96500.80")
     record = _fresh(Commitment, synced.id)
     assert Decimal(str(po["TotalAmt"])) == totals(record).revised == Decimal("285181.31")
+
+
+# ---- "Restore ours" after the bookkeeper removed one of our lines ------------------------------
+
+def _removed_then_restore(people, approver, factory, synced, cco, sandbox, line_of):
+    """CCO 001 Synced; the bookkeeper deletes one of our lines (``line_of(commitment, cco)``'s
+    Id) in QuickBooks; change data capture says so; an ERP admin presses Restore ours."""
+    from workflow import qbo_drift
+
+    assert _send_accept(cco, people, approver).erp_status == ErpStatus.SYNCED
+    record = _fresh(Commitment, synced.id)
+    sandbox.edit_purchase_order(DEMO_REALM, record.qbo_purchase_order_id, memo="bookkeeper",
+                                remove_line_ids=[line_of(record, _fresh(ChangeOrder, cco.id))])
+    qbo_drift.poll()
+    assert [change.kind for change in qbo_drift.drift_of(record).changes] == ["removed"]
+    admin = factory.user(erp=ErpPermission.ADMIN, can_push=True)
+    qbo_drift.restore_ours(admin, record)
+    return _fresh(Commitment, synced.id)
+
+
+@pytest.mark.parametrize("fault", [None, "drop_after_apply", "500_after_apply"])
+def test_restore_ours_puts_back_an_sov_line_removed_in_quickbooks_once(
+        people, approver, factory, synced, cco, sandbox, fault):
+    """The bookkeeper deleted SOV line 2's line; Restore ours, then Accept. The export must not
+    end Synced with that line still missing (QuickBooks 96,500.50 short of ours, and no
+    difference shown any more): the line is back at its amount, once, even when the answer
+    to that update is lost, and its new Id is what drift compares from then on."""
+    from tests.test_cco_export import fault_on_update
+    from workflow import qbo_drift
+
+    record = _removed_then_restore(people, approver, factory, synced, cco, sandbox,
+                                   lambda commitment, _: commitment.sov_lines[1].qbo_line_id)
+    old_id = record.sov_lines[1].qbo_line_id
+    if fault is None:
+        erp.accept(approver, record)
+        run_jobs()
+    else:
+        with fault_on_update(sandbox, fault) as fired:
+            erp.accept(approver, record)
+            run_jobs()
+        assert fired == [fault]
+    record = _fresh(Commitment, synced.id)
+    assert record.erp_status == ErpStatus.SYNCED, erp.latest_export(record).last_error_message
+    assert record.sov_lines[1].qbo_line_id not in (None, old_id)
+    po = assert_po_matches(sandbox, synced.id)  # every line at its revised amount, none twice
+    assert _amounts(po)[record.sov_lines[1].qbo_line_id] == Decimal("96500.50")
+    described = sov_line_description(record.sov_lines[1])
+    assert [line.get("Description") for line in po["Line"]].count(described) == 1
+    assert po["Memo"] == "bookkeeper"
+    qbo_drift.poll()
+    assert qbo_drift.drift_of(record).changes == []
+
+
+def test_restore_ours_says_in_words_that_a_removed_cco_line_is_not_put_back(
+        people, approver, factory, synced, cco, sandbox):
+    record = _removed_then_restore(
+        people, approver, factory, synced, cco, sandbox,
+        lambda _, change_order: next(line.qbo_line_id for line in change_order.lines
+                                     if line.sov_line_id is None))
+    writes = _writes(sandbox)
+    erp.accept(approver, record)
+    run_jobs()
+    record = _fresh(Commitment, synced.id)
+    assert record.erp_status == ErpStatus.FAILED_TO_EXPORT
+    message = erp.latest_export(record).last_error_message
+    assert "CCO 001: Winter protection" in message and "Removed from PurchaseOrder" in message
+    assert _writes(sandbox) == writes

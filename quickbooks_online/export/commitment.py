@@ -35,6 +35,7 @@ from quickbooks_online.mapping import (
     commitment_blockers,
     purchase_order_payload,
     ref,
+    set_amount,
     sov_line_description,
     sov_lines_payload,
 )
@@ -137,19 +138,49 @@ def _restore_requested(commitment: Commitment) -> bool:
 def _restore(commitment: Commitment, po: dict, key: str) -> tuple[ExportResult, dict]:
     """"Restore ours" after a change made in QuickBooks: one sparse update that puts back the
     amount we wrote on each of our lines and our DocNumber; every other line, the Memo and
-    the note stay as QuickBooks holds them."""
+    the note stay as QuickBooks holds them.
+
+    An SOV line whose PO line was removed in QuickBooks is put back at its amount (its new
+    line Id recorded): a line "N. description" that none of ours claims is taken as it (a try
+    whose answer was lost put it there), else one is appended. A line a CCO added that was
+    removed is not put back (it is that CCO's): Failed to Export, in words, nothing written."""
     ours = our_lines([commitment.id])[commitment.id]
-    lines = []
-    for line in po.get("Line") or []:
-        line = dict(line)
-        our = ours.get(str(line.get("Id")))
-        if our is not None:
-            line["Amount"] = float(our.amount)
-        lines.append(line)
+    lines = [dict(line) for line in po.get("Line") or []]
+    held = {str(line.get("Id")): i for i, line in enumerate(lines)}
+    for line_id, our in ours.items():
+        if line_id in held:
+            lines[held[line_id]] = set_amount(lines[held[line_id]], our.amount)
+    sov_line_ids = {sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
+    gone = [our.label for line_id, our in ours.items()
+            if line_id not in held and line_id not in sov_line_ids]
+    if gone:
+        raise QboPermanentError(
+            "Removed from PurchaseOrder " + (po.get("DocNumber") or str(po["Id"])) + " in "
+            "QuickBooks: " + "; ".join(gone) + ". Restore ours puts back SOV lines, not a "
+            "line a CCO added; put it back in QuickBooks, then Retry Export. Nothing was "
+            "written.", "restore")
+    missing = [sov for sov in commitment.sov_lines
+               if sov.qbo_line_id and sov.qbo_line_id not in held]
+    positions = []
+    if missing:
+        payloads = {sov.id: payload for sov, payload in sov_lines_payload(commitment)}
+        free = [i for i, line in enumerate(lines) if str(line.get("Id")) not in ours
+                and str(line.get("DetailType", "")).endswith("ExpenseLineDetail")]
+        for sov in missing:
+            amount = ours[sov.qbo_line_id].amount
+            found = next((i for i in free
+                          if lines[i].get("Description") == sov_line_description(sov)), None)
+            if found is None:
+                positions.append((sov.id, len(lines)))
+                lines.append(set_amount(payloads[sov.id], amount))
+            else:
+                free.remove(found)
+                positions.append((sov.id, found))
+                lines[found] = set_amount(lines[found], amount)
     saved = purchase_orders.sparse_update(po, {"Line": lines,
                                                "DocNumber": commitment.doc_number},
                                           request_id(key, f"r{po['SyncToken']}"))
-    return result_of(saved, {}), saved
+    return result_of(saved, sent_line_ids(lines, saved, positions)), saved
 
 
 def known_line_ids(commitment: Commitment, po: dict) -> set[str]:
