@@ -308,11 +308,14 @@ def after_export(commitment_id: int, result, *, added_to: bool = False) -> str |
     """Our write is what QuickBooks now holds; returns the SyncToken at which it holds what
     we hold (the commitment's ``qbo_sync_token``), None when it does not.
 
-    A commitment's export writes our amounts: no difference; a restore is done. A CCO's update
-    adds its changes to the amounts QuickBooks held (``added_to``): if that version held ours
-    (or what an ERP admin acknowledged) so does the new one; if a bookkeeper had changed it,
-    the difference is still there and stays shown, compared line by line with QuickBooks'
-    answer, never hidden because our write moved the SyncToken."""
+    A commitment's export writes our amounts: no difference; a requested restore is done. A
+    CCO's update adds its changes to the amounts QuickBooks held (``added_to``): if that version
+    held ours (or what an ERP admin acknowledged) so does the new one; if a bookkeeper had
+    changed it, the difference is still there and stays shown, compared line by line with
+    QuickBooks' answer, never hidden because our write moved the SyncToken. A CCO's update
+    never ends a requested restore: one that started before "Restore ours" was pressed would
+    otherwise leave the Accept that follows bringing the PO up to date instead of putting our
+    amounts back (docs/quickbooks.md, "Seeing QuickBooks")."""
     state = db.session.scalar(select(QboPurchaseOrderState).where(
         QboPurchaseOrderState.commitment_id == commitment_id))
     if added_to:
@@ -320,15 +323,16 @@ def after_export(commitment_id: int, result, *, added_to: bool = False) -> str |
         if result.written_over is None or result.written_over != commitment.qbo_sync_token:
             return _after_added_to(commitment, state, result)
     if state is not None:
-        _agreed(state, result)
+        _agreed(state, result, restored=not added_to)
     return result.sync_token
 
 
-def _agreed(state: QboPurchaseOrderState, result) -> None:
+def _agreed(state: QboPurchaseOrderState, result, *, restored: bool) -> None:
     held = [line["id"] for line in json.loads(state.lines or "[]")]
     state.agreed_line_ids = json.dumps(sorted(set(json.loads(state.agreed_line_ids or "[]"))
                                               | set(held)))
-    state.restore_requested_at = None
+    if restored:  # the commitment's own export: a requested restore is done
+        state.restore_requested_at = None
     state.sync_token = result.sync_token
     state.total = result.total
     state.differs = False
@@ -349,7 +353,7 @@ def _after_added_to(commitment: Commitment, state: QboPurchaseOrderState | None,
               else {line["id"] for line in lines})  # never compared: as a poll would take it
     if not _differences(lines, po.get("DocNumber"), doc_number_of(commitment), ours, agreed):
         if state is not None:
-            _agreed(state, result)
+            _agreed(state, result, restored=False)
         return result.sync_token  # only the Memo or the like had changed: it holds ours
     if state is None:
         return None  # the next poll reads it (our write changed it) and compares
