@@ -278,9 +278,12 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
             state = QboPurchaseOrderState(commitment_id=row.id,
                                           purchase_order_id=str(row.qbo_purchase_order_id))
             db.session.add(state)
-        elif (not deleted and not state.deleted and state.sync_token == str(po.get("SyncToken"))
-              and state.purchase_order_id == str(row.qbo_purchase_order_id)):
-            continue  # read again through the overlap: nothing new
+        elif (not deleted and not state.deleted
+              and state.purchase_order_id == str(row.qbo_purchase_order_id)
+              and _version(po.get("SyncToken")) <= _version(state.sync_token)):
+            # Read again through the overlap (nothing new), or a version older than the one
+            # recorded: this poll read the PO before a write of ours was recorded.
+            continue
         commitment = commitments[row.id]
         state.purchase_order_id = str(row.qbo_purchase_order_id)
         state.read_at = now
@@ -302,6 +305,12 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
                                         ours[row.id]))
         result.changed += 1
         result.differing += state.differs
+
+
+def _version(sync_token) -> int:
+    """A SyncToken as a number (QuickBooks counts them up by one a change); -1: none known."""
+    text = str(sync_token or "")
+    return int(text) if text.isdigit() else -1
 
 
 def after_export(commitment_id: int, result, *, added_to: bool = False) -> str | None:
