@@ -341,3 +341,49 @@ def test_the_sandbox_delivers_a_signed_webhook_that_the_app_reads(app, hooked, s
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def _restore_requested(client, auth, people, synced, sandbox):
+    po_id = synced.qbo_purchase_order_id
+    sandbox.edit_purchase_order(R, po_id, lines={_line_ids(sandbox, po_id)[1]: {"Amount": 97000}})
+    qbo_drift.poll()
+    auth.login(people.company_admin)
+    client.post(_url(synced, "/erp/quickbooks-changes/restore"))
+    auth.logout()
+    db.session.expire_all()
+    commitment = db.session.get(Commitment, synced.id)
+    assert commitment.erp_status == ErpStatus.READY_TO_EXPORT
+    return commitment
+
+
+@pytest.mark.parametrize("how", ["rejected", "retrieved"])
+def test_a_restore_rejected_or_retrieved_leaves_the_commitment_synced_and_locked(
+        client, auth, people, synced, sandbox, approver, how):
+    """"Restore ours" put a Synced commitment in front of the approver. Rejecting it (or the
+    project admin retrieving it) withdraws the request: the commitment stays Synced, its
+    schedule of values locked (its PurchaseOrder holds its CCOs too), the difference still
+    shown, nothing written to QuickBooks."""
+    from workflow import commitments
+    from workflow.errors import Locked
+
+    commitment = _restore_requested(client, auth, people, synced, sandbox)
+    po_before = sandbox.get(R, "PurchaseOrder", synced.qbo_purchase_order_id)
+    if how == "rejected":
+        erp.reject(approver, commitment, "The bookkeeper's 97,000 is right; ask them first.")
+    else:
+        erp.retrieve_from_erp(people.project_admin, commitment)
+    db.session.expire_all()
+    commitment = db.session.get(Commitment, synced.id)
+    assert commitment.erp_status == ErpStatus.SYNCED
+    assert not qbo_drift.restore_requested(commitment.id)
+    line = commitment.sov_lines[0]
+    with pytest.raises(Locked):
+        commitments.update_sov_line(people.project_admin, line, commitments.SovInput(
+            description=line.description, cost_code_id=line.cost_code_id,
+            category_id=line.category_id, amount=Decimal("1.00")), line.version)
+    db.session.rollback()
+    event = db.session.scalars(select(HistoryEvent).where(
+        HistoryEvent.subject_id == synced.id).order_by(HistoryEvent.id.desc())).first()
+    assert event.action == f"restore of our lines {how}"
+    assert qbo_drift.drift_of(commitment).differs  # still shown: the bookkeeper's 97,000
+    assert sandbox.get(R, "PurchaseOrder", synced.qbo_purchase_order_id) == po_before

@@ -405,6 +405,27 @@ def changed_in_quickbooks(user: User, limit: int = LIST_LIMIT) -> list[tuple[Com
     return [(c, views[c.id]) for c in commitments if c.id in views]
 
 
+def restore_requested(commitment_id: int) -> bool:
+    """A "Restore ours" of this commitment's PurchaseOrder waits for Accept (or its export)."""
+    return db.session.scalar(select(QboPurchaseOrderState.restore_requested_at).where(
+        QboPurchaseOrderState.commitment_id == commitment_id)) is not None
+
+
+def withdraw_restore(actor: User, commitment: Commitment, how: str, comment: str | None = None,
+                     allowed: tuple[ErpStatus, ...] = (ErpStatus.READY_TO_EXPORT,
+                                                       ErpStatus.FAILED_TO_EXPORT)) -> None:
+    """Retrieve or Reject of a "Restore ours": the commitment is in QuickBooks and stays
+    Synced (never editable: its PurchaseOrder holds its CCOs too), the difference stays shown,
+    nothing is written. The caller commits."""
+    before = commitment.erp_status
+    move_erp_status(commitment, allowed, ErpStatus.SYNCED, updated_by_id=actor.id)
+    db.session.execute(update(QboPurchaseOrderState)
+                       .where(QboPurchaseOrderState.commitment_id == commitment.id)
+                       .values(restore_requested_at=None))
+    history.record(actor, commitment, f"restore of our lines {how}", field="ERP status",
+                   old=before, new=ErpStatus.SYNCED, comment=comment)
+
+
 def _view_for_action(actor: User, commitment: Commitment, what: str) -> QuickBooksView:
     if not is_erp_admin(actor):
         raise PermissionDenied(f"Only an ERP admin can {what}.")
