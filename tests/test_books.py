@@ -499,6 +499,27 @@ def test_a_link_refused_after_the_po_was_deleted_in_quickbooks_says_so(
     assert _fresh(Commitment, erp_commitment.id).qbo_link is None
 
 
+def test_the_card_names_the_purchase_order_accept_changes_by_its_own_number(
+        client, auth, sandbox, people, erp_commitment, erp_admin, approver):
+    """A commitment linked to the bookkeeper's PO 1007: its card says Accept changes
+    PurchaseOrder 1007 (not a new SC-1042), and so does the confirmation; once Synced, the card
+    no longer says "new" or "changes"."""
+    po = sandbox.add_purchase_order(
+        DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab on grade and footings"),
+                             item_line("90000.00", "Retaining walls")], doc_number="1007")
+    _link_all(erp_admin, erp_commitment, po)
+    erp.send_to_erp(people.project_admin, _fresh(Commitment, erp_commitment.id))
+    auth.login(approver)
+    card = _text(client.get(f"/erp/commitments/{erp_commitment.id}/card"))
+    assert "changes PurchaseOrder 1007" in card
+    assert "to QuickBooks PurchaseOrder 1007 (" in card and "PurchaseOrder SC-1042" not in card
+    erp.accept(approver, _fresh(Commitment, erp_commitment.id))
+    run_jobs()
+    card = _text(client.get(f"/erp/commitments/{erp_commitment.id}/card"))
+    assert "PurchaseOrder 1007" in card
+    assert "new PurchaseOrder" not in card and "changes PurchaseOrder" not in card
+
+
 def test_unlink_from_the_panel_says_what_to_do_first_and_asks_why(
         client, auth, sandbox, factory, people, erp_commitment, erp_admin, approver):
     commitment, cco = _synced_with_cco(sandbox, factory, people, erp_commitment, approver)
