@@ -266,6 +266,30 @@ def test_a_signed_webhook_triggers_the_read(client, hooked, sandbox):
     assert qbo_drift.drift_of(hooked).differs
 
 
+def test_a_burst_of_webhooks_queues_one_read(app, client, hooked, sandbox):
+    """Intuit sends a webhook per change, and again when an answer was slow: five deliveries
+    before the worker gets to them cost one CDC call, not five of the 500 a minute exports
+    share. A delivery after that read started queues the next one."""
+    from jobs.queue import get_queue
+    from tests.qbo_helpers import use_redis
+
+    use_redis(app)
+    get_queue().empty()
+    body = _cloudevent(hooked.qbo_purchase_order_id)
+    for _ in range(5):
+        answer = client.post("/erp/webhooks/quickbooks", data=body,
+                             headers={"intuit-signature": _sign(body),
+                                      "Content-Type": "application/json"})
+        assert answer.status_code == 200
+    assert get_queue().count == 1
+    seq = _seq(sandbox)
+    run_jobs()
+    assert len(_cdc_calls(sandbox, seq)) == 1 and qbo_drift.drift_of(hooked).differs
+    client.post("/erp/webhooks/quickbooks", data=body,
+                headers={"intuit-signature": _sign(body), "Content-Type": "application/json"})
+    assert get_queue().count == 1  # the next change: the next read
+
+
 def test_the_older_event_notifications_shape_is_accepted(client, hooked, sandbox):
     body = json.dumps({"eventNotifications": [{"realmId": R, "dataChangeEvent": {"entities": [
         {"name": "PurchaseOrder", "id": hooked.qbo_purchase_order_id, "operation": "Update",
