@@ -22,7 +22,10 @@ class RqJobQueue:
                              description=f"reopen rejected CCO {change_order_id}")
 
     def poll_quickbooks_changes(self) -> bool:
-        return queue.enqueue("jobs.quickbooks_changes.poll_quickbooks_changes")
+        # Intuit sends a webhook per change (and again after a slow answer): a burst queues
+        # one read, not one CDC call each out of the 500 a minute that exports share.
+        return queue.enqueue_once("jobs.quickbooks_changes.poll_quickbooks_changes",
+                                  queue.CDC_POLL_WAITING)
 
     def dispatch_export(self, export_id: int, delay: float | None = None) -> None:
         outbox.dispatch_export(export_id, delay)

@@ -16,6 +16,7 @@ from redis import Redis
 from rq import Queue
 
 EXTENSION_KEY = "changeorder.queue"
+CDC_POLL_WAITING = "qbo-cdc-poll"  # a QuickBooks changes poll is queued (enqueue_once)
 log = logging.getLogger(__name__)
 
 
@@ -55,3 +56,33 @@ def enqueue(job: str, *args, **options) -> bool:
         return False
     return True
 
+
+
+# ---- a job queued once while it waits -----------------------------------------------------------
+
+def enqueue_once(job: str, waiting_key: str, seconds: int = 300) -> bool:
+    """Queue ``job`` unless one queued by this function under ``waiting_key`` has not started
+    yet (it will see whatever the caller wanted seen). The job calls ``started(waiting_key)``
+    first; ``seconds`` bounds how long a job lost with its worker can hold the next back."""
+    queue = get_queue()
+    if queue.is_async:
+        try:
+            if not queue.connection.set(_waiting(queue, waiting_key), 1, nx=True, ex=seconds):
+                return True
+        except Exception:  # Redis unreachable: enqueue says whether it could be queued
+            log.warning("could not check for a waiting %s", job, exc_info=True)
+    return enqueue(job)
+
+
+def started(waiting_key: str) -> None:
+    """The job queued by ``enqueue_once`` runs: what happens from now needs a new one."""
+    queue = get_queue()
+    if queue.is_async:
+        try:
+            queue.connection.delete(_waiting(queue, waiting_key))
+        except Exception:
+            log.warning("could not clear %s", waiting_key, exc_info=True)
+
+
+def _waiting(queue: Queue, waiting_key: str) -> str:
+    return f"changeorder:waiting:{queue.name}:{waiting_key}"  # per queue (and test)

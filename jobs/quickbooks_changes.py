@@ -9,7 +9,7 @@ from datetime import timedelta
 from flask import current_app
 
 from jobs.context import job_app_context
-from jobs.queue import enqueue
+from jobs.queue import CDC_POLL_WAITING, enqueue, started
 from models.types import utcnow
 from quickbooks_online.connection import get_connection
 from workflow import qbo_drift
@@ -21,6 +21,7 @@ POLL_JOB = "jobs.quickbooks_changes.poll_quickbooks_changes"
 def poll_quickbooks_changes() -> dict:
     """One change data capture read of the connected company; never writes to QuickBooks."""
     with job_app_context():
+        started(CDC_POLL_WAITING)  # a change from now on queues the next read
         result = qbo_drift.poll()
         return {"calls": result.calls, "changed": result.changed,
                 "differing": result.differing, "full_read": result.full_read}

@@ -13,9 +13,10 @@ removed object as ``{"domain": "QBO", "status": "Deleted", "Id": …, "MetaData"
         {"PurchaseOrder": [...], "startPosition": 1, "maxResults": 2, "totalCount": 2}]}],
      "time": "…"}
 
-Objects come oldest change first; when more than 1,000 changed, the answer holds the 1,000
-oldest, so a client that reads again from the last ``LastUpdatedTime`` it got (a shorter
-window) sees the rest.
+Objects come oldest change first. When more than 1,000 changed, Intuit does not say which
+1,000 the answer holds; the sandbox answers the 1,000 *newest*, the choice least kind to a
+client that would read again from the last ``LastUpdatedTime`` it got: only a client that
+treats a full answer as "some changes are missing" (and reads everything) sees them all.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def answer(realm, args: dict[str, str], *, now: float, company_tz: timezone,
                                                   "Id": obj_id,
                                                   "MetaData": {"LastUpdatedTime": when}}))
     changed.sort(key=lambda row: (row[0], int(row[2]["Id"]) if row[2]["Id"].isdigit() else 0))
-    changed = changed[:MAX_OBJECTS]
+    changed = changed[-MAX_OBJECTS:]  # more changed than one answer holds: the newest
     responses = []
     for entity in entities:
         objs = [copy.deepcopy(obj) for _, name, obj in changed if name == entity]

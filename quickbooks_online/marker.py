@@ -91,11 +91,21 @@ def split_note(note: str | None) -> tuple[str, Marker | None]:
     return note or "", None
 
 
+class NoteTooLong(ValueError):
+    """The user's text and our block do not fit in PrivateNote together: ``excess``
+    characters too many. Their text is never cut to make room."""
+
+    def __init__(self, excess: int) -> None:
+        super().__init__(f"PrivateNote would be {excess} characters over {NOTE_LIMIT}")
+        self.excess = excess
+
+
 def join_note(user_text: str, marker: Marker) -> str:
-    """PrivateNote: the user's text kept, our block as the last paragraph (≤ 4,000 chars)."""
+    """PrivateNote: the user's text kept word for word, our block as the last paragraph.
+    NoteTooLong if that would exceed QuickBooks' 4,000 characters."""
     block = marker.render()
     text = (user_text or "").rstrip()
-    if not text:
-        return block
-    room = NOTE_LIMIT - len(block) - 2
-    return f"{text[:max(room, 0)].rstrip()}\n\n{block}"
+    note = f"{text}\n\n{block}" if text else block
+    if len(note) > NOTE_LIMIT:
+        raise NoteTooLong(len(note) - NOTE_LIMIT)
+    return note

@@ -201,6 +201,31 @@ def test_link_refuses_another_vendors_po_a_missing_po_and_a_line_used_twice(
         assert all(sov.qbo_line_id is None for sov in commitment.sov_lines)
 
 
+def test_a_po_line_costed_to_another_job_is_not_matched(sandbox, erp_commitment, erp_admin):
+    """The vendor's PO has a line costed to Harbor Point (another job): matching it would put
+    this commitment's changes on that job. Refused next to the line; nothing linked."""
+    harbor = "4"  # Harbor Point Parking Structure
+    first, second = erp_commitment.sov_lines
+    po = sandbox.add_purchase_order(  # each line's amount is its SOV line's
+        DEMO_REALM, SUMMIT, [item_line(first.amount, first.description),
+                             item_line(second.amount, second.description, customer=harbor)],
+        doc_number="SC-1042")
+    suggested = books.suggested_matches(erp_commitment, po["Line"])
+    assert suggested == {first.id: po["Line"][0]["Id"]}  # the other job's line not suggested
+    with pytest.raises(InvalidInput) as refused:
+        books.link(erp_admin, erp_commitment, po["Id"],
+                   [(first.id, po["Line"][0]["Id"]), (second.id, po["Line"][1]["Id"])])
+    assert "costed to another customer or job" in refused.value.errors[f"line-{second.id}"]
+    assert f"line-{first.id}" not in refused.value.errors
+    db.session.rollback()
+    assert _fresh(Commitment, erp_commitment.id).qbo_link is None
+    books.link(erp_admin, _fresh(Commitment, erp_commitment.id), po["Id"],
+               [(first.id, po["Line"][0]["Id"])])  # the other job's line left unmatched
+    linked = _fresh(Commitment, erp_commitment.id)
+    assert linked.qbo_purchase_order_id == po["Id"]
+    assert linked.sov_lines[1].qbo_line_id is None
+
+
 def test_only_an_erp_admin_links_and_only_a_commitment_not_in_quickbooks(
         factory, people, erp_commitment, approver, erp_admin, bookkeeper_po):
     with pytest.raises(PermissionDenied):
@@ -497,6 +522,27 @@ def test_a_link_refused_after_the_po_was_deleted_in_quickbooks_says_so(
     assert answer.status_code == 422
     assert f"QuickBooks has no PurchaseOrder {bookkeeper_po['Id']}." in _text(answer)
     assert _fresh(Commitment, erp_commitment.id).qbo_link is None
+
+
+def test_the_card_names_the_purchase_order_accept_changes_by_its_own_number(
+        client, auth, sandbox, people, erp_commitment, erp_admin, approver):
+    """A commitment linked to the bookkeeper's PO 1007: its card says Accept changes
+    PurchaseOrder 1007 (not a new SC-1042), and so does the confirmation; once Synced, the card
+    no longer says "new" or "changes"."""
+    po = sandbox.add_purchase_order(
+        DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab on grade and footings"),
+                             item_line("90000.00", "Retaining walls")], doc_number="1007")
+    _link_all(erp_admin, erp_commitment, po)
+    erp.send_to_erp(people.project_admin, _fresh(Commitment, erp_commitment.id))
+    auth.login(approver)
+    card = _text(client.get(f"/erp/commitments/{erp_commitment.id}/card"))
+    assert "changes PurchaseOrder 1007" in card
+    assert "to QuickBooks PurchaseOrder 1007 (" in card and "PurchaseOrder SC-1042" not in card
+    erp.accept(approver, _fresh(Commitment, erp_commitment.id))
+    run_jobs()
+    card = _text(client.get(f"/erp/commitments/{erp_commitment.id}/card"))
+    assert "PurchaseOrder 1007" in card
+    assert "new PurchaseOrder" not in card and "changes PurchaseOrder" not in card
 
 
 def test_unlink_from_the_panel_says_what_to_do_first_and_asks_why(

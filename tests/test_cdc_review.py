@@ -372,3 +372,34 @@ def test_a_huge_delivery_is_refused_without_reading(client, hooked, sandbox):
 
 
 _ = Decimal
+
+
+def test_a_poll_that_read_the_po_before_our_cco_write_shows_no_false_difference(
+        exported, people, approver, factory, sandbox, monkeypatch):
+    """A change data capture poll read the PurchaseOrder, then CCO 001's update was written,
+    then the poll recorded what it had read (a slow poll, or a webhook's beside the worker's).
+    The older version must not take the place of the newer one: no "differs" for a PO that
+    holds exactly ours."""
+    from quickbooks_online import cdc as cdc_module
+
+    qbo_drift.poll()
+    record = _fresh(Commitment, exported.id)
+    cco = _approved_cco(factory, record, changes=((record.sov_lines[0], "1000.00"),))
+    real_read = cdc_module.changes_since
+
+    def read_then_cco_written(since, now):
+        found = real_read(since, now)  # QuickBooks as it was before CCO 001
+        monkeypatch.setattr(cdc_module, "changes_since", real_read)
+        sandbox.edit_purchase_order(R, exported.qbo_purchase_order_id, memo="Gate code 4411")
+        found = real_read(since, now)  # ... with the Memo edit, so the poll has it to record
+        assert _send_accept(cco, people, approver).erp_status == ErpStatus.SYNCED
+        return found
+
+    monkeypatch.setattr(cdc_module, "changes_since", read_then_cco_written)
+    qbo_drift.poll()
+    view = _view(exported.id)
+    po = sandbox.get(R, "PurchaseOrder", exported.qbo_purchase_order_id)
+    assert view.state.sync_token == po["SyncToken"]  # the newer version stays recorded
+    assert not view.state.differs and _texts(exported.id) == []
+    qbo_drift.poll()  # and the next poll agrees
+    assert not _view(exported.id).state.differs

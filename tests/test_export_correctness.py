@@ -31,7 +31,7 @@ from models import (
     QboRecord,
 )
 from models.types import utcnow
-from quickbooks_online.marker import NOTE_LIMIT, Marker, join_note, split_note
+from quickbooks_online.marker import NOTE_LIMIT, Marker, NoteTooLong, join_note, split_note
 from tests import qbo_helpers
 from tests.conftest import fingerprint
 from tests.erp_fixtures import send_and_accept
@@ -127,9 +127,11 @@ def test_a_bookkeepers_note_is_kept_word_for_word():
     # a bookkeeper who writes after our block keeps their words too
     text, marker = split_note(note + "\nPaid 50% on 4/2")
     assert marker == Marker(2, ("001",)) and "Paid 50% on 4/2" in text and theirs in text
-    # the note stays within QuickBooks' 4,000 characters, our block whole
-    long_note = join_note("x" * 5000, Marker(2))
-    assert len(long_note) <= NOTE_LIMIT and split_note(long_note)[1] == Marker(2)
+    # within QuickBooks' 4,000 characters their text is never cut to make room for our block
+    fits = "x" * (NOTE_LIMIT - len(Marker(2).render()) - 2)
+    assert split_note(join_note(fits, Marker(2))) == (fits, Marker(2))
+    with pytest.raises(NoteTooLong):
+        join_note(fits + "x", Marker(2))
 
 
 @pytest.mark.parametrize("look_alike", [

@@ -39,3 +39,31 @@ def test_a_lock_left_by_a_finished_job_does_not_hold_the_next_export(
     assert export.retries == 0 and export.last_error_code is None  # never "busy"
     assert len(sandbox.purchase_orders(DEMO_REALM)) == 1
 
+
+
+def test_the_export_is_recorded_before_its_purchase_orders_lock_is_let_go(
+        app, sandbox, people, approver, erp_commitment, monkeypatch):
+    """The next export of the same PurchaseOrder (a CCO accepted a moment later) must start
+    from what this one wrote: the lock is held until the Synced state is committed."""
+    from jobs.locks import lock_key
+    from jobs.queue import get_queue
+    from workflow import exports
+
+    use_redis(app)
+    target = kinds.of(erp_commitment).target_key(erp_commitment)
+    connection = get_queue().connection
+    held_while_recorded = []
+    record = exports.synced
+
+    def recording(export, result):
+        held_while_recorded.append(bool(connection.exists(lock_key(target))))
+        record(export, result)
+
+    monkeypatch.setattr(exports, "synced", recording)
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    erp.accept(approver, erp_commitment)
+    run_jobs(timeout=120)
+    db.session.expire_all()
+    assert db.session.get(Commitment, erp_commitment.id).erp_status == ErpStatus.SYNCED
+    assert held_while_recorded == [True]
+    assert not connection.exists(lock_key(target))  # and let go after

@@ -205,24 +205,27 @@ def test_one_call_per_poll_with_2000_purchase_orders(synced, sandbox):
     assert result.changed == 1 and result.differing == 1
 
 
-def test_a_full_cdc_answer_is_read_again_over_a_shorter_window(synced, sandbox):
+def test_a_full_cdc_answer_is_followed_by_a_full_read_that_finds_what_it_left_out(
+        synced, sandbox):
+    """More than 1,000 POs changed since the last poll. Intuit does not say which 1,000 an
+    answer holds (the sandbox answers the newest): the bookkeeper's edit made before the
+    1,200 new POs is not in it, and the full read that follows finds it."""
     body = {"VendorRef": {"value": "56"}, "Line": [
         {"Amount": 100, "DetailType": "AccountBasedExpenseLineDetail",
          "AccountBasedExpenseLineDetail": {"AccountRef": {"value": "81"}}}]}
     connection = db.session.scalar(select(QboConnection))
     connection.cdc_changed_since = utcnow() - timedelta(minutes=5)
     db.session.commit()
-    sandbox.add_purchase_orders(R, [body] * 600)  # 1,200 changes in two moments
-    sandbox.advance_time(2)
-    sandbox.add_purchase_orders(R, [body] * 600)
-    sandbox.advance_time(5)
     sandbox.edit_purchase_order(R, synced.qbo_purchase_order_id,
                                 lines={_line_ids(sandbox, synced.qbo_purchase_order_id)[0]:
                                        {"Amount": 3}})
+    sandbox.advance_time(2)
+    sandbox.add_purchase_orders(R, [body] * 1200)
     seq = _seq(sandbox)
     result = qbo_drift.poll()
-    assert result.calls == 2 and len(_cdc_calls(sandbox, seq)) == 2
-    assert result.differing == 1  # the change after the first 1,000 was found
+    assert len(_cdc_calls(sandbox, seq)) == 1 and result.full_read
+    assert result.calls == 1 + 2  # the CDC answer, then every PO in pages of 1,000
+    assert result.differing == 1  # the edit the full answer left out was found
 
 
 # ---------------------------------------------------------------------------- webhooks
@@ -261,6 +264,30 @@ def test_a_signed_webhook_triggers_the_read(client, hooked, sandbox):
     run_jobs()  # inline the read ran within the request; with Redis a worker runs it
     assert len(_cdc_calls(sandbox, seq)) == 1 and _state(hooked) == "1"
     assert qbo_drift.drift_of(hooked).differs
+
+
+def test_a_burst_of_webhooks_queues_one_read(app, client, hooked, sandbox):
+    """Intuit sends a webhook per change, and again when an answer was slow: five deliveries
+    before the worker gets to them cost one CDC call, not five of the 500 a minute exports
+    share. A delivery after that read started queues the next one."""
+    from jobs.queue import get_queue
+    from tests.qbo_helpers import use_redis
+
+    use_redis(app)
+    get_queue().empty()
+    body = _cloudevent(hooked.qbo_purchase_order_id)
+    for _ in range(5):
+        answer = client.post("/erp/webhooks/quickbooks", data=body,
+                             headers={"intuit-signature": _sign(body),
+                                      "Content-Type": "application/json"})
+        assert answer.status_code == 200
+    assert get_queue().count == 1
+    seq = _seq(sandbox)
+    run_jobs()
+    assert len(_cdc_calls(sandbox, seq)) == 1 and qbo_drift.drift_of(hooked).differs
+    client.post("/erp/webhooks/quickbooks", data=body,
+                headers={"intuit-signature": _sign(body), "Content-Type": "application/json"})
+    assert get_queue().count == 1  # the next change: the next read
 
 
 def test_the_older_event_notifications_shape_is_accepted(client, hooked, sandbox):
@@ -338,3 +365,49 @@ def test_the_sandbox_delivers_a_signed_webhook_that_the_app_reads(app, hooked, s
     finally:
         server.shutdown()
         thread.join(5)
+
+
+def _restore_requested(client, auth, people, synced, sandbox):
+    po_id = synced.qbo_purchase_order_id
+    sandbox.edit_purchase_order(R, po_id, lines={_line_ids(sandbox, po_id)[1]: {"Amount": 97000}})
+    qbo_drift.poll()
+    auth.login(people.company_admin)
+    client.post(_url(synced, "/erp/quickbooks-changes/restore"))
+    auth.logout()
+    db.session.expire_all()
+    commitment = db.session.get(Commitment, synced.id)
+    assert commitment.erp_status == ErpStatus.READY_TO_EXPORT
+    return commitment
+
+
+@pytest.mark.parametrize("how", ["rejected", "retrieved"])
+def test_a_restore_rejected_or_retrieved_leaves_the_commitment_synced_and_locked(
+        client, auth, people, synced, sandbox, approver, how):
+    """"Restore ours" put a Synced commitment in front of the approver. Rejecting it (or the
+    project admin retrieving it) withdraws the request: the commitment stays Synced, its
+    schedule of values locked (its PurchaseOrder holds its CCOs too), the difference still
+    shown, nothing written to QuickBooks."""
+    from workflow import commitments
+    from workflow.errors import Locked
+
+    commitment = _restore_requested(client, auth, people, synced, sandbox)
+    po_before = sandbox.get(R, "PurchaseOrder", synced.qbo_purchase_order_id)
+    if how == "rejected":
+        erp.reject(approver, commitment, "The bookkeeper's 97,000 is right; ask them first.")
+    else:
+        erp.retrieve_from_erp(people.project_admin, commitment)
+    db.session.expire_all()
+    commitment = db.session.get(Commitment, synced.id)
+    assert commitment.erp_status == ErpStatus.SYNCED
+    assert not qbo_drift.restore_requested(commitment.id)
+    line = commitment.sov_lines[0]
+    with pytest.raises(Locked):
+        commitments.update_sov_line(people.project_admin, line, commitments.SovInput(
+            description=line.description, cost_code_id=line.cost_code_id,
+            category_id=line.category_id, amount=Decimal("1.00")), line.version)
+    db.session.rollback()
+    event = db.session.scalars(select(HistoryEvent).where(
+        HistoryEvent.subject_id == synced.id).order_by(HistoryEvent.id.desc())).first()
+    assert event.action == f"restore of our lines {how}"
+    assert qbo_drift.drift_of(commitment).differs  # still shown: the bookkeeper's 97,000
+    assert sandbox.get(R, "PurchaseOrder", synced.qbo_purchase_order_id) == po_before

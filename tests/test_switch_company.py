@@ -213,7 +213,7 @@ def test_a_cco_of_a_commitment_synced_in_the_old_company_writes_nothing_to_the_n
 def test_a_commitment_export_to_a_po_of_the_old_company_writes_nothing(
         client, auth, monkeypatch, people, approver, erp_admin, synced, harbor_po, sandbox):
     """Restore ours asked in the old company (Ready to Export again), accepted, and the job runs
-    after the switch: it refuses with words; Reject, and Send to ERP says the same."""
+    after the switch: it refuses with words; Reject withdraws the restore (Synced again)."""
     po_id = synced.qbo_purchase_order_id
     first = synced.sov_lines[0].qbo_line_id
     sandbox.edit_purchase_order(DEMO_REALM, po_id, lines={first: {"Amount": 1}})
@@ -237,12 +237,12 @@ def test_a_commitment_export_to_a_po_of_the_old_company_writes_nothing(
             f"{DEMO_REALM}), not the one connected now: kept as history, never read or "
             "written. Unlink it to send it to this company.") in page
 
+    # Reject withdraws the restore: Synced again (its PO holds what it wrote), and the page
+    # still says the way forward is Unlink.
     erp.reject(approver, failed, "Linked to the old company's PO.")
-    with pytest.raises(Locked) as refused:
-        erp.send_to_erp(people.project_admin, _fresh(Commitment, synced.id))
-    assert message in refused.value.message
-    blocked = client.post(f"{url}/erp/send", headers=HTMX)
-    assert blocked.status_code == 409 and message in _text(blocked)
+    assert _fresh(Commitment, synced.id).erp_status == ErpStatus.SYNCED
+    assert not qbo_drift.restore_requested(synced.id)
+    assert "Unlink it to send it to this company." in _text(client.get(url))
 
     assert sandbox.get(OTHER, "PurchaseOrder", harbor_po["Id"]) == harbor_po
     assert _calls_on(sandbox, OTHER, harbor_po["Id"], since) == []

@@ -283,7 +283,7 @@ def suggested_matches(commitment: Commitment, lines: list[dict]) -> dict[int, st
     description; each PO line at most once, a line with nothing close left unmatched."""
     from quickbooks_online.links import amount_of
 
-    free = list(lines)
+    free = [line for line in lines if not _other_job(line, commitment.project)]
     found: dict[int, str] = {}
     for sov in commitment.sov_lines:
         same = [line for line in free if amount_of(line) == sov.amount]
@@ -367,6 +367,12 @@ def link(actor: User, commitment: Commitment, po_id: str,
             errors[f"line-{sov_id}"] = (
                 f"That PO line is already matched to SOV line "
                 f"{sov_by_id[seen_po[line_id]].line_number}; match each PO line once.")
+        elif _other_job(lines[line_id], commitment.project):
+            errors[f"line-{sov_id}"] = (
+                f"That PO line is costed to another customer or job "
+                f"({_other_job(lines[line_id], commitment.project)}), not project "
+                f"{commitment.project.number}: its changes would land on that job. Leave it "
+                "to the bookkeeper (no match).")
         else:
             seen_po[line_id] = sov_id
     if errors:
@@ -393,6 +399,18 @@ def link(actor: User, commitment: Commitment, po_id: str,
                            f"{len(commitment.sov_lines)} SOV lines matched to PO lines; "
                            f"{kept} PO line{'s' if kept != 1 else ''} left to the bookkeeper.")
     db.session.commit()
+
+
+def _other_job(line: dict, project) -> str | None:
+    """The customer or job a PO line is costed to, when it is not the project's (its name, or
+    its Id): matching it would put the commitment's changes on another job's costs. A line
+    costed to no customer may be matched."""
+    detail = line.get(str(line.get("DetailType") or "")) or {}
+    customer = detail.get("CustomerRef") or {}
+    value = str(customer.get("value") or "")
+    if not value or value == str(project.qbo_customer_id or ""):
+        return None
+    return customer.get("name") or f"customer {value}"
 
 
 def _lock_record(commitment: Commitment) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from models import Commitment, ErpStatus, User
 from quickbooks_online.company import elsewhere, purchase_order_here
+from quickbooks_online.links import doc_number_of
 from quickbooks_online.lists import names_for
 from quickbooks_online.ours import ours_from
 from workflow import erp, inbox, kinds, qbo_drift
@@ -49,7 +50,20 @@ class Cards:
                 "drift": drift, "sending": self.sendings.get((record_kind.slug, subject.id)),
                 "actions": erp.approver_actions(self.viewer, subject),
                 "elsewhere": elsewhere(commitment),  # its PO is another company's
+                "po_number": doc_number_of(commitment) or commitment.qbo_purchase_order_id,
+                "po_words": _po_words(subject, commitment, record_kind),
                 "name_of": self.name_of}
+
+
+def _po_words(subject, commitment, record_kind) -> str:
+    """What Accept does to the PurchaseOrder, in the card's words: "new" (a commitment not in
+    QuickBooks yet), "changes" (a CCO, a linked PO's first update, a restore) or nothing (the
+    commitment is Synced: it is that PurchaseOrder)."""
+    if record_kind.changes_existing:
+        return "changes"
+    if commitment.qbo_purchase_order_id is None:
+        return "new"
+    return "" if subject.erp_status == ErpStatus.SYNCED else "changes"
 
 
 def commitment_drift(commitment: Commitment, viewer: User) -> erp.Drift | None:

@@ -222,6 +222,12 @@ def send_to_erp(actor: User, subject: Subject) -> None:
 def retrieve_from_erp(actor: User, subject: Subject) -> None:
     """Ready to Export → Not Sent, before accounting acts (project admin)."""
     _require_project_admin(actor, subject, "retrieve from ERP")
+    if kinds.of(subject).restore_pending(subject):
+        from workflow.qbo_drift import withdraw_restore
+
+        withdraw_restore(actor, subject, "retrieved", allowed=(ErpStatus.READY_TO_EXPORT,))
+        db.session.commit()
+        return
     move_erp_status(subject, (ErpStatus.READY_TO_EXPORT,), ErpStatus.NOT_SENT,
                     updated_by_id=actor.id)
     history.record(actor, subject, "retrieved", field="ERP status", old=ErpStatus.READY_TO_EXPORT,
@@ -244,6 +250,12 @@ def reject(actor: User, subject: Subject, comment: str) -> None:
         raise InvalidInput({"comment": "Say why, so the project manager can correct it."})
     if len(comment) > REASON_LIMIT:
         raise InvalidInput({"comment": f"Use at most {REASON_LIMIT:,} characters."})
+    if kinds.of(subject).restore_pending(subject):
+        from workflow.qbo_drift import withdraw_restore
+
+        withdraw_restore(actor, subject, "rejected", comment)
+        db.session.commit()
+        return
     before = subject.erp_status
     reopens = kinds.of(subject).reopens_when_rejected
     move_erp_status(subject, (ErpStatus.READY_TO_EXPORT, ErpStatus.FAILED_TO_EXPORT),

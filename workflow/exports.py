@@ -54,6 +54,9 @@ def run(export_id: int) -> str:
         try:
             with queue.export_lock(export.target_key):
                 result = push(export)
+                # Recorded before the lock is let go: the next export of this PurchaseOrder
+                # starts from what this one wrote (its SyncToken, its lines' Ids).
+                synced(export, result)
         except QboTransientError as error:
             db.session.rollback()
             if pauses:
@@ -65,7 +68,6 @@ def run(export_id: int) -> str:
             log.error("export %s failed: %s (%s)", export_id, error.message, error.code)
             failed(export, error.code, error.message)
             return "failed"
-        synced(export, result)
         log.info("export %s synced: %s %s", export_id, result.entity, result.qbo_id)
         return "synced"
 

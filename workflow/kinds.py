@@ -75,6 +75,12 @@ class ErpKind:
         """Why Accept must wait although it is Ready to Export (None: it may be accepted)."""
         return None
 
+    def restore_pending(self, record) -> bool:
+        """It is Ready to Export (or Failed to Export) only for a "Restore ours" of what is
+        already in QuickBooks: Retrieve and Reject withdraw that request and it stays Synced,
+        never editable (docs/quickbooks.md, "Seeing QuickBooks")."""
+        return False
+
     def locks_before_send(self, record) -> list:
         """Records whose write lock Send to ERP takes before the record's own."""
         return []

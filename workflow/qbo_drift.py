@@ -303,9 +303,12 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
             state = QboPurchaseOrderState(commitment_id=row.id,
                                           purchase_order_id=str(row.qbo_purchase_order_id))
             db.session.add(state)
-        elif (not deleted and not state.deleted and state.sync_token == str(po.get("SyncToken"))
-              and state.purchase_order_id == str(row.qbo_purchase_order_id)):
-            continue  # read again through the overlap: nothing new
+        elif (not deleted and not state.deleted
+              and state.purchase_order_id == str(row.qbo_purchase_order_id)
+              and _version(po.get("SyncToken")) <= _version(state.sync_token)):
+            # Read again through the overlap (nothing new), or a version older than the one
+            # recorded: this poll read the PO before a write of ours was recorded.
+            continue
         commitment = commitments[row.id]
         state.purchase_order_id = str(row.qbo_purchase_order_id)
         state.read_at = now
@@ -329,15 +332,24 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
         result.differing += state.differs
 
 
+def _version(sync_token) -> int:
+    """A SyncToken as a number (QuickBooks counts them up by one a change); -1: none known."""
+    text = str(sync_token or "")
+    return int(text) if text.isdigit() else -1
+
+
 def after_export(commitment_id: int, result, *, added_to: bool = False) -> str | None:
     """Our write is what QuickBooks now holds; returns the SyncToken at which it holds what
     we hold (the commitment's ``qbo_sync_token``), None when it does not.
 
-    A commitment's export writes our amounts: no difference; a restore is done. A CCO's update
-    adds its changes to the amounts QuickBooks held (``added_to``): if that version held ours
-    (or what an ERP admin acknowledged) so does the new one; if a bookkeeper had changed it,
-    the difference is still there and stays shown, compared line by line with QuickBooks'
-    answer, never hidden because our write moved the SyncToken."""
+    A commitment's export writes our amounts: no difference; a requested restore is done. A
+    CCO's update adds its changes to the amounts QuickBooks held (``added_to``): if that version
+    held ours (or what an ERP admin acknowledged) so does the new one; if a bookkeeper had
+    changed it, the difference is still there and stays shown, compared line by line with
+    QuickBooks' answer, never hidden because our write moved the SyncToken. A CCO's update
+    never ends a requested restore: one that started before "Restore ours" was pressed would
+    otherwise leave the Accept that follows bringing the PO up to date instead of putting our
+    amounts back (docs/quickbooks.md, "Seeing QuickBooks")."""
     state = db.session.scalar(select(QboPurchaseOrderState).where(
         QboPurchaseOrderState.commitment_id == commitment_id))
     if added_to:
@@ -345,15 +357,16 @@ def after_export(commitment_id: int, result, *, added_to: bool = False) -> str |
         if result.written_over is None or result.written_over != commitment.qbo_sync_token:
             return _after_added_to(commitment, state, result)
     if state is not None:
-        _agreed(state, result)
+        _agreed(state, result, restored=not added_to)
     return result.sync_token
 
 
-def _agreed(state: QboPurchaseOrderState, result) -> None:
+def _agreed(state: QboPurchaseOrderState, result, *, restored: bool) -> None:
     held = [line["id"] for line in json.loads(state.lines or "[]")]
     state.agreed_line_ids = json.dumps(sorted(set(json.loads(state.agreed_line_ids or "[]"))
                                               | set(held)))
-    state.restore_requested_at = None
+    if restored:  # the commitment's own export: a requested restore is done
+        state.restore_requested_at = None
     state.sync_token = result.sync_token
     state.total = result.total
     state.differs = False
@@ -374,7 +387,7 @@ def _after_added_to(commitment: Commitment, state: QboPurchaseOrderState | None,
               else {line["id"] for line in lines})  # never compared: as a poll would take it
     if not _differences(lines, po.get("DocNumber"), doc_number_of(commitment), ours, agreed):
         if state is not None:
-            _agreed(state, result)
+            _agreed(state, result, restored=False)
         return result.sync_token  # only the Memo or the like had changed: it holds ours
     if state is None:
         return None  # the next poll reads it (our write changed it) and compares
@@ -415,6 +428,27 @@ def changed_in_quickbooks(user: User, limit: int = LIST_LIMIT) -> list[tuple[Com
         .order_by(QboPurchaseOrderState.read_at.desc(), Commitment.id).limit(limit)))
     views = drifts_of(commitments)
     return [(c, views[c.id]) for c in commitments if c.id in views]
+
+
+def restore_requested(commitment_id: int) -> bool:
+    """A "Restore ours" of this commitment's PurchaseOrder waits for Accept (or its export)."""
+    return db.session.scalar(select(QboPurchaseOrderState.restore_requested_at).where(
+        QboPurchaseOrderState.commitment_id == commitment_id)) is not None
+
+
+def withdraw_restore(actor: User, commitment: Commitment, how: str, comment: str | None = None,
+                     allowed: tuple[ErpStatus, ...] = (ErpStatus.READY_TO_EXPORT,
+                                                       ErpStatus.FAILED_TO_EXPORT)) -> None:
+    """Retrieve or Reject of a "Restore ours": the commitment is in QuickBooks and stays
+    Synced (never editable: its PurchaseOrder holds its CCOs too), the difference stays shown,
+    nothing is written. The caller commits."""
+    before = commitment.erp_status
+    move_erp_status(commitment, allowed, ErpStatus.SYNCED, updated_by_id=actor.id)
+    db.session.execute(update(QboPurchaseOrderState)
+                       .where(QboPurchaseOrderState.commitment_id == commitment.id)
+                       .values(restore_requested_at=None))
+    history.record(actor, commitment, f"restore of our lines {how}", field="ERP status",
+                   old=before, new=ErpStatus.SYNCED, comment=comment)
 
 
 def _view_for_action(actor: User, commitment: Commitment, what: str) -> QuickBooksView:

@@ -27,7 +27,7 @@ from quickbooks_online import purchase_orders
 from quickbooks_online.company import require_here
 from quickbooks_online.errors import QboPermanentError, QboStaleError
 from quickbooks_online.export import ExportResult, register, request_id, result_of, sent_line_ids
-from quickbooks_online.export.commitment import note_of
+from quickbooks_online.export.commitment import marked_note, note_of
 from quickbooks_online.links import leftovers, token_of
 from quickbooks_online.mapping import (
     cco_line_description,
@@ -38,7 +38,7 @@ from quickbooks_online.mapping import (
     not_mapped,
     set_amount,
 )
-from quickbooks_online.marker import Marker, join_note
+from quickbooks_online.marker import Marker
 from quickbooks_online.ours import last_write, remember
 from quickbooks_online.plans import Plan, PreviewLine
 
@@ -115,8 +115,8 @@ def _update_of(cco: ChangeOrder, po: dict, token: str) -> tuple[Plan, str] | Non
     plan = plan_change_order(cco, po.get("Line") or [])
     if plan.problems:
         raise QboPermanentError(" ".join(plan.problems), "mapping")
-    note = join_note(user_text, (marker or Marker(cco.commitment_id))
-                     .without_change_order(cco.number).with_change_order(token))
+    note = marked_note(po, user_text, (marker or Marker(cco.commitment_id))
+                       .without_change_order(cco.number).with_change_order(token))
     return plan, note
 
 

@@ -35,10 +35,11 @@ from quickbooks_online.mapping import (
     commitment_blockers,
     purchase_order_payload,
     ref,
+    set_amount,
     sov_line_description,
     sov_lines_payload,
 )
-from quickbooks_online.marker import Marker, join_note, split_note
+from quickbooks_online.marker import NOTE_LIMIT, Marker, NoteTooLong, join_note, split_note
 from quickbooks_online.ours import our_lines, remember
 
 DUPLICATE_DOC_NUMBER = "6140"
@@ -148,21 +149,51 @@ def _restore_requested(commitment: Commitment) -> bool:
 def _restore(commitment: Commitment, po: dict, key: str) -> tuple[ExportResult, dict]:
     """"Restore ours" after a change made in QuickBooks: one sparse update that puts back the
     amount we wrote on each of our lines and our DocNumber (a linked or imported PO's own);
-    every other line, the Memo and the note stay as QuickBooks holds them."""
+    every other line, the Memo and the note stay as QuickBooks holds them.
+
+    An SOV line whose PO line was removed in QuickBooks is put back at its amount (its new
+    line Id recorded): a line "N. description" that none of ours claims is taken as it (a try
+    whose answer was lost put it there), else one is appended. A line a CCO added that was
+    removed is not put back (it is that CCO's): Failed to Export, in words, nothing written."""
     ours = our_lines([commitment.id])[commitment.id]
-    lines = []
-    for line in po.get("Line") or []:
-        line = dict(line)
-        our = ours.get(str(line.get("Id")))
-        if our is not None:
-            line["Amount"] = float(our.amount)
-        lines.append(line)
+    lines = [dict(line) for line in po.get("Line") or []]
+    held = {str(line.get("Id")): i for i, line in enumerate(lines)}
+    for line_id, our in ours.items():
+        if line_id in held:
+            lines[held[line_id]] = set_amount(lines[held[line_id]], our.amount)
+    sov_line_ids = {sov.qbo_line_id for sov in commitment.sov_lines if sov.qbo_line_id}
+    gone = [our.label for line_id, our in ours.items()
+            if line_id not in held and line_id not in sov_line_ids]
+    if gone:
+        raise QboPermanentError(
+            "Removed from PurchaseOrder " + (po.get("DocNumber") or str(po["Id"])) + " in "
+            "QuickBooks: " + "; ".join(gone) + ". Restore ours puts back SOV lines, not a "
+            "line a CCO added; put it back in QuickBooks, then Retry Export. Nothing was "
+            "written.", "restore")
+    missing = [sov for sov in commitment.sov_lines
+               if sov.qbo_line_id and sov.qbo_line_id not in held]
+    positions = []
+    if missing:
+        payloads = {sov.id: payload for sov, payload in sov_lines_payload(commitment)}
+        free = [i for i, line in enumerate(lines) if str(line.get("Id")) not in ours
+                and str(line.get("DetailType", "")).endswith("ExpenseLineDetail")]
+        for sov in missing:
+            amount = ours[sov.qbo_line_id].amount
+            found = next((i for i in free
+                          if lines[i].get("Description") == sov_line_description(sov)), None)
+            if found is None:
+                positions.append((sov.id, len(lines)))
+                lines.append(set_amount(payloads[sov.id], amount))
+            else:
+                free.remove(found)
+                positions.append((sov.id, found))
+                lines[found] = set_amount(lines[found], amount)
     fields = {"Line": lines}
     doc_number = doc_number_of(commitment)  # a linked or imported PO keeps its own number
     if doc_number:
         fields["DocNumber"] = doc_number
     saved = purchase_orders.sparse_update(po, fields, request_id(key, f"r{po['SyncToken']}"))
-    return result_of(saved, {}), saved
+    return result_of(saved, sent_line_ids(lines, saved, positions)), saved
 
 
 def known_line_ids(commitment: Commitment, po: dict) -> set[str]:
@@ -239,6 +270,19 @@ def note_of(commitment: Commitment, po: dict) -> tuple[str, Marker | None]:
     return user_text, marker
 
 
+def marked_note(po: dict, user_text: str, marker: Marker) -> str:
+    """PrivateNote with the QuickBooks user's text kept word for word and our ``marker``; a
+    note too long to hold both is not cut: Failed to Export, in words, nothing written."""
+    try:
+        return join_note(user_text, marker)
+    except NoteTooLong as error:
+        raise QboPermanentError(
+            f"The private note of QuickBooks PurchaseOrder {po.get('DocNumber') or po['Id']} "
+            f"is too long to hold ChangeOrder Desk's marker as well (QuickBooks keeps "
+            f"{NOTE_LIMIT:,} characters). Nothing was written; shorten the note in QuickBooks "
+            f"by at least {error.excess:,} characters, then Retry Export.", "note") from None
+
+
 def _bring_up_to_date(commitment: Commitment, po: dict, key: str
                       ) -> tuple[ExportResult, dict]:
     user_text, marker = note_of(commitment, po)
@@ -248,7 +292,8 @@ def _bring_up_to_date(commitment: Commitment, po: dict, key: str
                  for sov, payload in wanted]
     theirs = [line for line in po.get("Line") or [] if str(line.get("Id")) not in ours]
     connection = require_connection()
-    note = join_note(user_text, Marker(commitment.id, marker.change_orders if marker else ()))
+    note = marked_note(po, user_text,
+                       Marker(commitment.id, marker.change_orders if marker else ()))
     same = (
         [_owned(line) for line in our_lines]
         == [_owned(line) for line in po.get("Line") or [] if str(line.get("Id")) in ours]
@@ -307,7 +352,8 @@ def _bring_linked_up_to_date(commitment: Commitment, po: dict, key: str
     plan = plan_link(commitment, po.get("Line") or [], line_ids=line_ids)
     if plan.problems:
         raise QboPermanentError(" ".join(plan.problems), "mapping")
-    note = join_note(user_text, Marker(commitment.id, marker.change_orders if marker else ()))
+    note = marked_note(po, user_text,
+                       Marker(commitment.id, marker.change_orders if marker else ()))
     if (marker is not None and len(line_ids) == len(commitment.sov_lines)
             and all(row.change == 0 for row in plan.preview)
             and (po.get("PrivateNote") or "") == note):

@@ -72,6 +72,11 @@ class CommitmentKind(ErpKind):
 
         return elsewhere_message(record) if elsewhere(record) else None
 
+    def restore_pending(self, record) -> bool:
+        from workflow.qbo_drift import restore_requested
+
+        return record.qbo_purchase_order_id is not None and restore_requested(record.id)
+
     def may_read(self, user, record) -> bool:
         return has_project_role(user, record.project, ProjectRole.READ_ONLY)
 
