@@ -202,6 +202,9 @@ class QboPurchaseOrderState(db.Model):
     agreed_line_ids: Mapped[str | None] = mapped_column(sa.Text)  # JSON list
     acknowledged_token: Mapped[str | None] = mapped_column(sa.String(20))
     restore_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The sum of the PO's lines that are none of ours (a bookkeeper's own), as last read: the
+    # drift line leaves it out of QuickBooks' total before comparing with ours.
+    theirs_total: Mapped[Decimal | None] = mapped_column(sa.Numeric(14, 2))
 
     # ``Commitment.qbo_state``: joined into the inbox's page read, so cards cost no statement
     commitment = relationship("Commitment", backref=backref("qbo_state", uselist=False,

@@ -143,6 +143,47 @@ def test_link_then_accept_brings_the_bookkeepers_po_to_the_sov_and_keeps_their_l
     assert _lines(po[0])[freight]["Amount"] == old[freight]["Amount"]
 
 
+def test_a_linked_pos_own_lines_are_not_a_difference(
+        client, auth, sandbox, people, erp_commitment, erp_admin, approver, bookkeeper_po):
+    """The bookkeeper's freight line stays on the linked PO: QuickBooks' total is ours plus
+    $1,500.00, which the drift line says and does not flag, also after they change their own
+    line. A change to one of our lines is flagged."""
+    from workflow import qbo_drift
+
+    _link_all(erp_admin, erp_commitment, bookkeeper_po)
+    synced = send_and_accept(erp_commitment, people, approver)
+    first, _second, freight = (line["Id"] for line in bookkeeper_po["Line"])
+    url = f"/projects/{synced.project_id}/commitments/{synced.id}"
+    auth.login(people.project_admin)
+
+    def drift_line():
+        qbo_drift.poll()
+        html = client.get(url).get_data(as_text=True)
+        start = html.index('<div class="drift')
+        return html[start:html.index("</p>", start)]
+
+    line = _text_of(drift_line())
+    assert "($1,500.00 of it on the bookkeeper's own lines)" in line
+    assert "drift-differs" not in drift_line()
+    sandbox.edit_purchase_order(DEMO_REALM, synced.qbo_purchase_order_id,
+                                lines={freight: {"Amount": 1650}})
+    assert "($1,650.00 of it on the bookkeeper's own lines)" in _text_of(drift_line())
+    assert "drift-differs" not in drift_line()
+    sandbox.edit_purchase_order(DEMO_REALM, synced.qbo_purchase_order_id,
+                                lines={first: {"Amount": 1}})
+    assert "drift-differs" in drift_line()
+    # An ERP admin acknowledges it: QuickBooks' version is accepted, no longer flagged.
+    qbo_drift.acknowledge(erp_admin, _fresh(Commitment, synced.id))
+    assert "drift-differs" not in drift_line()
+
+
+def _text_of(html: str) -> str:
+    import re
+    from html import unescape
+
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
 def books_preview(commitment):
     from quickbooks_online.links import link_preview
 

@@ -434,6 +434,9 @@ class Drift:
     restore_requested: bool = False
     # (label, url) of what the viewer may do about the changes (acknowledge, restore ours)
     actions: tuple = ()
+    # Of QuickBooks' total, what is on lines that are none of ours (a bookkeeper's own lines
+    # on a linked PO): not compared with the schedule of values.
+    theirs: object = Decimal("0")
 
     @property
     def differs(self) -> bool:
@@ -441,10 +444,10 @@ class Drift:
         explain (a CCO waiting for Accept is the expected difference, not a warning)."""
         if self.changes or self.deleted:
             return True
-        if self.in_quickbooks is None:
+        if self.in_quickbooks is None or self.acknowledged:  # QuickBooks' version, accepted
             return False
         waiting = sum((cco.grand_total for cco in self.not_sent), Decimal("0"))
-        return self.in_quickbooks + waiting != self.here
+        return self.in_quickbooks - self.theirs + waiting != self.here
 
 
 def drift_from(commitment: Commitment, here, not_sent: list, view=None,
@@ -457,7 +460,8 @@ def drift_from(commitment: Commitment, here, not_sent: list, view=None,
     return Drift(None if view.state.deleted else total, here, not_sent,
                  changes=tuple(view.changes), deleted=view.state.deleted,
                  acknowledged=view.acknowledged, restore_requested=view.restore_requested,
-                 actions=actions if view.changes else ())
+                 actions=actions if view.changes else (),
+                 theirs=view.state.theirs_total or Decimal("0"))
 
 
 def drift(commitment: Commitment, visible: list[ChangeOrder], actions=None) -> Drift | None:

@@ -303,7 +303,7 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
             state = QboPurchaseOrderState(commitment_id=row.id,
                                           purchase_order_id=str(row.qbo_purchase_order_id))
             db.session.add(state)
-        elif (not deleted and not state.deleted
+        elif (not deleted and not state.deleted and state.theirs_total is not None
               and state.purchase_order_id == str(row.qbo_purchase_order_id)
               and _version(po.get("SyncToken")) <= _version(state.sync_token)):
             # Read again through the overlap (nothing new), or a version older than the one
@@ -326,10 +326,21 @@ def _record(found: cdc.Changes, result: PollResult, realm: str) -> None:
                 state.agreed_line_ids = json.dumps([line["id"] for line in lines])
             else:  # changed in QuickBooks: the next CCO's update is sent from it, one call
                 remember_seen(row.id, po)
+            _set_theirs(state, ours[row.id])
         state.differs = bool(changes_of(state, doc_number_of(commitment), commitment.qbo_sync_token,
                                         ours[row.id]))
         result.changed += 1
         result.differing += state.differs
+
+
+def _set_theirs(state: QboPurchaseOrderState, ours: dict[str, OurLine]) -> None:
+    """What the PO holds on lines that are a bookkeeper's own, known as such: none of ours,
+    and there when QuickBooks last agreed with us (freight on a PO that was linked) or
+    acknowledged. Not compared with the SOV; a line added since is a change, not theirs."""
+    agreed = set(json.loads(state.agreed_line_ids or "[]"))
+    state.theirs_total = sum((Decimal(line["amount"]) for line in json.loads(state.lines or "[]")
+                              if line["id"] not in ours and line["id"] in agreed),
+                             Decimal("0.00"))
 
 
 def _version(sync_token) -> int:
@@ -397,6 +408,7 @@ def _after_added_to(commitment: Commitment, state: QboPurchaseOrderState | None,
     state.doc_number = po.get("DocNumber")
     state.total = result.total
     state.lines = json.dumps(lines)
+    _set_theirs(state, ours)
     state.deleted = False
     state.read_at = utcnow()
     if acknowledged:  # what was acknowledged is carried into the new version, nothing more
@@ -467,6 +479,7 @@ def acknowledge(actor: User, commitment: Commitment) -> None:
     state = view.state
     state.acknowledged_token = state.sync_token
     state.agreed_line_ids = json.dumps([line["id"] for line in json.loads(state.lines or "[]")])
+    _set_theirs(state, our_lines([commitment.id])[commitment.id])  # the lines they added
     state.differs = False
     history.record(actor, commitment, "QuickBooks changes acknowledged",
                    comment="; ".join(change.text for change in view.changes))
