@@ -33,6 +33,12 @@ class OurLine:
     qbo_line_id: str
     label: str  # "line 2 Slab on grade", or "CCO 003: Rebar"
     amount: Decimal
+    # a line a private CCO added: its label names neither the CCO nor its words, and no
+    # difference says its amount (anyone who reads the drift or the history sees them)
+    private: bool = False
+
+
+PRIVATE_LINE = "A private CCO's line"
 
 
 def our_lines(commitment_ids: list[int]) -> dict[int, dict[str, OurLine]]:
@@ -47,7 +53,7 @@ def our_lines(commitment_ids: list[int]) -> dict[int, dict[str, OurLine]]:
         cco_rows = db.session.execute(
             select(ChangeOrder.commitment_id, ChangeOrder.number, ChangeOrderLine.sov_line_id,
                    ChangeOrderLine.description, ChangeOrderLine.amount,
-                   ChangeOrderLine.qbo_line_id)
+                   ChangeOrderLine.qbo_line_id, ChangeOrder.private)
             .join(ChangeOrder, ChangeOrderLine.change_order_id == ChangeOrder.id)
             .where(ChangeOrder.commitment_id.in_(ids),
                    ChangeOrder.erp_status == ErpStatus.SYNCED)).all()
@@ -59,7 +65,7 @@ def our_lines(commitment_ids: list[int]) -> dict[int, dict[str, OurLine]]:
                 sums[row.sov_line_id] = sums.get(row.sov_line_id, Decimal(0)) + row.amount
             elif row.qbo_line_id:
                 new_lines[row.commitment_id].append(
-                    (row.qbo_line_id, row.number, row.description, row.amount))
+                    (row.qbo_line_id, row.number, row.description, row.amount, row.private))
         sov_of: dict[int, list] = {cid: [] for cid in ids}
         for row in sov_rows:
             sov_of[row.commitment_id].append(row)
@@ -72,10 +78,12 @@ def ours_from(sov_lines, added: dict[int, Decimal], new_lines: list[tuple]
     """One commitment's lines as we wrote them: ``sov_lines`` (rows or SovLine records: id,
     line_number, description, amount, qbo_line_id) each with the Synced CCOs' changes to it
     (``added``: SOV line id → their sum), and the lines Synced CCOs added (``new_lines``:
-    QuickBooks line Id, CCO number, description, amount)."""
+    QuickBooks line Id, CCO number, description, amount, whether the CCO is private)."""
     result: dict[str, OurLine] = {}
-    for qbo_line_id, number, description, amount in new_lines:
-        result[qbo_line_id] = OurLine(qbo_line_id, f"CCO {number}: {description}", amount)
+    for qbo_line_id, number, description, amount, private in new_lines:
+        result[qbo_line_id] = (OurLine(qbo_line_id, PRIVATE_LINE, amount, private=True)
+                               if private else
+                               OurLine(qbo_line_id, f"CCO {number}: {description}", amount))
     for line in sov_lines:
         if line.qbo_line_id:
             result[line.qbo_line_id] = OurLine(

@@ -131,7 +131,8 @@ def test_a_change_orders_page_shows_its_commitments_drift(client, auth, people, 
     _edit_in_quickbooks(sandbox, edited)
     panel = _erp(_text(client.get(_cco_url(waiting))))
     assert "Commitment SC-1042's PurchaseOrder" in panel  # not this CCO's: its commitment's
-    assert "In QuickBooks $282,350.00 · here $284,100.50" in panel
+    # here: the revised total this viewer's totals say, without the private CCO's $100.00
+    assert "In QuickBooks $282,350.00 · here $284,000.50" in panel
     assert f"CCO #{waiting.number} not sent" in panel  # approved, not yet in QuickBooks
     assert f"CCO #{private.number}" not in panel  # a private CCO this viewer may not see
     assert "Changed in QuickBooks" in panel

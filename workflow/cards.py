@@ -22,6 +22,7 @@ class Cards:
         of_cards = {kinds.of(s).commitment_of(s) for s in subjects}
         ledger = inbox.ledger([c.id for c in of_cards], viewer)
         self.totals, self.unsent, self.synced = ledger.totals, ledger.not_sent, ledger.synced
+        self.hidden_synced = ledger.hidden_synced
         self.exports = erp.latest_exports_of(subjects)
         self.mappings = {pair: mapping for s in subjects
                          for pair, mapping in kinds.of(s).card_mappings(s).items()}
@@ -42,7 +43,8 @@ class Cards:
         if purchase_order_here(commitment):
             drift = erp.drift_from(commitment, self.totals[commitment.id].revised,
                                    self.unsent.get(commitment.id, []),
-                                   self.quickbooks.get(commitment.id))
+                                   self.quickbooks.get(commitment.id),
+                                   hidden_synced=self.hidden_synced.get(commitment.id, 0))
         return {"subject": subject, "kind": record_kind.slug, "record_kind": record_kind,
                 "commitment": commitment, "total": record_kind.card_total(subject, self),
                 "export": self.exports.get((record_kind.name, subject.id)),
@@ -85,4 +87,5 @@ def commitment_drift(commitment: Commitment, viewer: User) -> erp.Drift | None:
     if view is None or not (view.changes or view.state.deleted):
         return None
     return erp.drift_from(commitment, ledger.totals[commitment.id].revised,
-                          ledger.not_sent.get(commitment.id, []), view)
+                          ledger.not_sent.get(commitment.id, []), view,
+                          hidden_synced=ledger.hidden_synced.get(commitment.id, 0))

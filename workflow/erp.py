@@ -425,7 +425,7 @@ def _dispatch(export: Export) -> None:
 @dataclass(frozen=True)
 class Drift:
     in_quickbooks: object  # Decimal | None: the PO's TotalAmt (change data capture, or last sync)
-    here: object  # Decimal: the commitment's revised total
+    here: object  # Decimal: the commitment's revised total, as the viewer's totals say it
     not_sent: list  # approved CCOs not (yet) in QuickBooks
     # What QuickBooks' own edits changed, line by line (workflow/qbo_drift.py: Change)
     changes: tuple = ()
@@ -437,6 +437,10 @@ class Drift:
     # Of QuickBooks' total, what is on lines that are none of ours (a bookkeeper's own lines
     # on a linked PO): not compared with the schedule of values.
     theirs: object = Decimal("0")
+    # What Synced CCOs the viewer may not see (private) put in QuickBooks' total: left out of
+    # ``here`` (their amounts are not the viewer's to read), so taken out of QuickBooks' side
+    # of the comparison only; never shown.
+    hidden_synced: object = Decimal("0")
 
     @property
     def differs(self) -> bool:
@@ -447,27 +451,31 @@ class Drift:
         if self.in_quickbooks is None or self.acknowledged:  # QuickBooks' version, accepted
             return False
         waiting = sum((cco.grand_total for cco in self.not_sent), Decimal("0"))
-        return self.in_quickbooks - self.theirs + waiting != self.here
+        return self.in_quickbooks - self.theirs - self.hidden_synced + waiting != self.here
 
 
 def drift_from(commitment: Commitment, here, not_sent: list, view=None,
-               actions: tuple = ()) -> Drift:
+               actions: tuple = (), hidden_synced=Decimal("0")) -> Drift:
     """The drift line's facts: QuickBooks' total and changes as change data capture last read
-    them (``view``, workflow/qbo_drift.py) or, before any read, the total of our last sync."""
+    them (``view``, workflow/qbo_drift.py) or, before any read, the total of our last sync.
+    ``here`` and ``not_sent`` are the viewer's (no private CCO they may not see);
+    ``hidden_synced``: the sum of the Synced ones they may not see."""
     if view is None:
-        return Drift(commitment.qbo_total, here, not_sent)
+        return Drift(commitment.qbo_total, here, not_sent, hidden_synced=hidden_synced)
     total = view.state.total if view.state.total is not None else commitment.qbo_total
     return Drift(None if view.state.deleted else total, here, not_sent,
                  changes=tuple(view.changes), deleted=view.state.deleted,
                  acknowledged=view.acknowledged, restore_requested=view.restore_requested,
                  actions=actions if view.changes else (),
-                 theirs=view.state.theirs_total or Decimal("0"))
+                 theirs=view.state.theirs_total or Decimal("0"), hidden_synced=hidden_synced)
 
 
-def drift(commitment: Commitment, visible: list[ChangeOrder], actions=None) -> Drift | None:
+def drift(commitment: Commitment, visible: list[ChangeOrder], viewer: User | None = None,
+          actions=None) -> Drift | None:
     """For a synced commitment: QuickBooks' total and line-by-line changes (as change data
-    capture last read them, no call), ours, and the approved CCOs that are not Synced — from
-    ``visible`` (what this viewer may see). ``actions(view)``: what the viewer may do."""
+    capture last read them, no call), ours as ``viewer``'s totals say it (without a viewer:
+    every CCO), and the approved CCOs that are not Synced — from ``visible`` (what this viewer
+    may see). ``actions(view)``: what the viewer may do."""
     from quickbooks_online.company import purchase_order_here
     from workflow.commitments import totals
     from workflow.qbo_drift import drift_of
@@ -475,10 +483,16 @@ def drift(commitment: Commitment, visible: list[ChangeOrder], actions=None) -> D
     if not purchase_order_here(commitment):  # none, or another company's: nothing to compare
         return None
     view = drift_of(commitment)
-    return drift_from(commitment, totals(commitment).revised,
+    seen = {cco.id for cco in visible}
+    hidden = [] if viewer is None else [cco for cco in commitment.change_orders
+                                        if cco.id not in seen]
+    hidden_synced = sum((cco.grand_total for cco in hidden
+                         if cco.status == ChangeOrderStatus.APPROVED
+                         and cco.erp_status == ErpStatus.SYNCED), Decimal("0"))
+    return drift_from(commitment, totals(commitment, viewer).revised,
                       [cco for cco in visible if cco.status == ChangeOrderStatus.APPROVED
                        and cco.erp_status != ErpStatus.SYNCED],
-                      view, tuple(actions(view)) if actions and view else ())
+                      view, tuple(actions(view)) if actions and view else (), hidden_synced)
 
 
 def _administered_projects(user: User):

@@ -288,16 +288,19 @@ class NotSent:
 @dataclass
 class Ledger:
     """The money facts a page of cards shows about their commitments, from one statement:
-    each commitment's totals, its approved CCOs not yet in QuickBooks (that the viewer may
-    see), per SOV line the CCO changes already in QuickBooks (the preview's "now"), and the
-    lines Synced CCOs added to the PurchaseOrder (with the SOV lines, what we wrote there:
-    quickbooks_online/ours.py, ``ours_from``)."""
+    each commitment's totals and its approved CCOs not yet in QuickBooks (only of the CCOs
+    the viewer may see), per SOV line the CCO changes already in QuickBooks (the preview's
+    "now"), and the lines Synced CCOs added to the PurchaseOrder (with the SOV lines, what we
+    wrote there: quickbooks_online/ours.py, ``ours_from``)."""
 
     totals: dict
     not_sent: dict[int, list[NotSent]]
     synced: dict[int, dict[int, Decimal]]
-    # commitment id → [(QuickBooks line Id, CCO number, description, amount)]
+    # commitment id → [(QuickBooks line Id, CCO number, description, amount, private)]
     added_lines: dict[int, list[tuple]] = field(default_factory=dict)
+    # commitment id → what Synced CCOs the viewer may not see put in the PurchaseOrder (in
+    # none of the totals above: only for the drift line's comparison, never shown)
+    hidden_synced: dict[int, Decimal] = field(default_factory=dict)
 
 
 def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
@@ -315,7 +318,8 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
                null().label("status"), null().label("erp_status"),
                literal(True).label("visible"), null().label("sov_line_id"),
                func.coalesce(func.sum(SovLine.amount), 0).label("amount"),
-               null().label("qbo_line_id"), null().label("description"))
+               null().label("qbo_line_id"), null().label("description"),
+               literal(False).label("private"))
         .where(SovLine.commitment_id.in_(ids)).group_by(SovLine.commitment_id))
     visible = case((private_filter(viewer), True), else_=False)
     # a line the CCO added (no SOV line) is a PO line of its own: kept apart
@@ -324,7 +328,8 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
     changes = (
         select(ChangeOrder.commitment_id, ChangeOrder.number, ChangeOrder.status,
                ChangeOrder.erp_status, visible, ChangeOrderLine.sov_line_id,
-               func.coalesce(func.sum(ChangeOrderLine.amount), 0), added_id, added_text)
+               func.coalesce(func.sum(ChangeOrderLine.amount), 0), added_id, added_text,
+               ChangeOrder.private)
         .select_from(ChangeOrder).join(ChangeOrder.commitment)
         .join(ChangeOrderLine, ChangeOrderLine.change_order_id == ChangeOrder.id)
         .where(ChangeOrder.commitment_id.in_(ids),
@@ -332,23 +337,29 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
                    ChangeOrder.erp_status == ErpStatus.SYNCED))
         .group_by(ChangeOrder.commitment_id, ChangeOrder.id, ChangeOrder.number,
                   ChangeOrder.status, ChangeOrder.erp_status, visible,
-                  ChangeOrderLine.sov_line_id, added_id, added_text))
+                  ChangeOrderLine.sov_line_id, added_id, added_text, ChangeOrder.private))
     original: dict[int, Decimal] = {}
     approved: dict[int, Decimal] = {}
     pending_sum: dict[int, Decimal] = {}
     not_sent: dict[int, dict[str, NotSent]] = {}
     synced: dict[int, dict[int, Decimal]] = {}
     added_lines: dict[int, list[tuple]] = {}
+    hidden: dict[int, set[str]] = {}
+    hidden_synced: dict[int, Decimal] = {}
     for (cid, number, status, erp_status, seen, sov_line_id, amount, added_line_id,
-         added_description) in db.session.execute(union_all(originals, changes)):
+         added_description, private) in db.session.execute(union_all(originals, changes)):
         amount = Decimal(str(amount))
         if number is None:
             original[cid] = amount
             continue
         status, erp_status = ChangeOrderStatus(status), ErpStatus(erp_status)
-        if status == ChangeOrderStatus.APPROVED:
+        if not seen:  # a private CCO the viewer may not see: in no total of theirs
+            hidden.setdefault(cid, set()).add(number)
+            if status == ChangeOrderStatus.APPROVED and erp_status == ErpStatus.SYNCED:
+                hidden_synced[cid] = hidden_synced.get(cid, ZERO) + amount
+        elif status == ChangeOrderStatus.APPROVED:
             approved[cid] = approved.get(cid, ZERO) + amount
-            if erp_status != ErpStatus.SYNCED and seen:
+            if erp_status != ErpStatus.SYNCED:
                 not_sent.setdefault(cid, {})[number] = NotSent(number, erp_status)
         elif status in pending:
             pending_sum[cid] = pending_sum.get(cid, ZERO) + amount
@@ -357,12 +368,14 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
             line_sums[sov_line_id] = line_sums.get(sov_line_id, ZERO) + amount
         elif erp_status == ErpStatus.SYNCED and added_line_id:
             added_lines.setdefault(cid, []).append(
-                (added_line_id, number, added_description or "", amount))
+                (added_line_id, number, added_description or "", amount, bool(private)))
     totals = {cid: Totals(original=original.get(cid, ZERO).quantize(Decimal("0.01")),
                           approved_changes=approved.get(cid, ZERO),
-                          pending_changes=pending_sum.get(cid, ZERO)) for cid in ids}
+                          pending_changes=pending_sum.get(cid, ZERO),
+                          hidden=len(hidden.get(cid, ()))) for cid in ids}
     return Ledger(totals, {cid: sorted(found.values(), key=lambda c: c.number)
-                           for cid, found in not_sent.items()}, synced, added_lines)
+                           for cid, found in not_sent.items()}, synced, added_lines,
+                  hidden_synced)
 
 
 CHOICES = 100  # options in a filter: the list costs the same at any size

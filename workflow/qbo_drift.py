@@ -67,7 +67,12 @@ class Change:
         if self.kind == "added":
             return f"{self.label} {format_money(self.quickbooks)} added in QuickBooks"
         if self.kind == "removed":
+            if self.ours is None:  # a private CCO's line: its amount is not said
+                return f"{self.label}: removed in QuickBooks"
             return f"{self.label}: ours {format_money(self.ours)}, removed in QuickBooks"
+        if self.ours is None:
+            return (f"{self.label}: QuickBooks {format_money(self.quickbooks)} "
+                    f"(changed in QuickBooks{self._on})")
         return (f"{self.label}: ours {format_money(self.ours)}, QuickBooks "
                 f"{format_money(self.quickbooks)} (changed in QuickBooks{self._on})")
 
@@ -138,10 +143,11 @@ def _differences(lines: list[dict], held_number: str | None, doc_number: str,
     held = {line["id"]: line for line in lines}
     for line_id, our in ours.items():
         line = held.get(line_id)
+        said = None if our.private else our.amount  # a private CCO's amount is never said
         if line is None:
-            changes.append(Change("removed", our.label, ours=our.amount, when=when))
+            changes.append(Change("removed", our.label, ours=said, when=when))
         elif Decimal(line["amount"]) != our.amount.quantize(CENT):
-            changes.append(Change("changed", our.label, ours=our.amount,
+            changes.append(Change("changed", our.label, ours=said,
                                   quickbooks=Decimal(line["amount"]), when=when))
     for line_id, line in held.items():
         if line_id not in ours and line_id not in agreed:

@@ -149,7 +149,7 @@ def panel_for(subject) -> Panel:
     drift, drift_commitment_url = None, None
     if isinstance(subject, Commitment) and commitment.qbo_purchase_order_id:
         drift = erp.drift(commitment, visible_change_orders(current_user, commitment),
-                          actions=lambda view: _drift_actions(commitment, view))
+                          current_user, actions=lambda view: _drift_actions(commitment, view))
     elif not isinstance(subject, Commitment):  # a CCO: its commitment's, only if it differs
         drift = cards.commitment_drift(commitment, current_user)
         if drift is not None:
