@@ -128,3 +128,29 @@ def test_a_private_ccos_line_changed_in_quickbooks_is_not_named_to_others(
     page = _text(client.get(_commitment_url(commitment)))
     assert "quickbooks changes acknowledged — a private cco's line" in page.lower()
     assert "Vault ladder" not in page and "$250.00" not in page
+
+
+def _erp_routes(app):
+    """Every ERP Integrations route that names a record, with the method it answers."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("erp.") and rule.arguments - {"kind"}:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+@pytest.mark.parametrize("who", ["outsider", "read_only", "company_admin"])
+def test_no_erp_route_answers_a_crafted_id_with_a_server_error(app, client, auth, people, who):
+    """Ids that name nothing, and kinds that are none: a 404 or 403, never a 500, whoever
+    asks (the company admin holds every ERP permission)."""
+    auth.login(getattr(people, who))
+    checked = 0
+    for rule, method in _erp_routes(app):
+        for kind in ("commitments", "change-orders", "nonsense"):
+            values = {name: 2147483647 for name in rule.arguments if name != "kind"}
+            if "kind" in rule.arguments:
+                values["kind"] = kind
+            url = rule.build(values, append_unknown=False)[1]
+            response = client.open(url, method=method, data={"comment": "x", "reason": "x"})
+            assert response.status_code in (403, 404), (method, url, response.status_code)
+            checked += 1
+    assert checked >= 12
