@@ -216,3 +216,26 @@ def test_a_po_of_a_company_no_longer_connected_is_not_marked(client, auth, peopl
     assert db.session.get(Commitment, edited.id).qbo_realm_id != OTHER
     assert "in QuickBooks" not in _row(_text(client.get(_list_url(edited))), "SC-1042")
     assert "In QuickBooks" not in _erp(_text(client.get(_cco_url(cco))))
+
+
+def test_a_cards_drift_line_counts_the_waiting_cco_and_flags_what_it_does_not_explain(
+        two_synced, people, approver, factory, sandbox):
+    """An approved CCO waiting for Accept is the expected difference: the card's drift line is
+    not flagged while QuickBooks holds the rest. QuickBooks holding another total is flagged."""
+    from decimal import Decimal
+
+    from workflow.cards import Cards
+
+    edited, _agreeing = two_synced
+    qbo_drift.poll()
+    waiting = factory.change_order(edited, status="approved",
+                                   lines=((edited.sov_lines[0], "2500.00"),
+                                          (edited.sov_lines[1], "100.25")),
+                                   reviewer=people.project_admin, title="Added footing")
+    drift = Cards([waiting], approver).facts(waiting)["drift"]
+    assert [cco.grand_total for cco in drift.not_sent] == [Decimal("2600.25")]
+    assert drift.differs is False
+    state = qbo_drift.drift_of(edited).state
+    state.total -= Decimal("1.00")  # QuickBooks holds a dollar less than it should
+    db.session.flush()
+    assert Cards([waiting], approver).facts(waiting)["drift"].differs is True

@@ -277,12 +277,14 @@ def sendings(subjects: list) -> dict[tuple[str, int], Sending]:
     return {(kinds.named(kind).slug, ident): value for (kind, ident), value in found.items()}
 
 
-@dataclass(frozen=True)
+@dataclass
 class NotSent:
-    """An approved CCO not (yet) in QuickBooks, as a card's drift line names it."""
+    """An approved CCO not (yet) in QuickBooks, as a card's drift line names it, and its
+    amount (the drift line's "differs" counts it as the difference it explains)."""
 
     number: str
     erp_status: ErpStatus
+    grand_total: Decimal = Decimal("0")
 
 
 @dataclass
@@ -360,7 +362,9 @@ def ledger(commitment_ids: list[int], viewer: User) -> Ledger:
         elif status == ChangeOrderStatus.APPROVED:
             approved[cid] = approved.get(cid, ZERO) + amount
             if erp_status != ErpStatus.SYNCED:
-                not_sent.setdefault(cid, {})[number] = NotSent(number, erp_status)
+                waiting = not_sent.setdefault(cid, {}).setdefault(
+                    number, NotSent(number, erp_status))
+                waiting.grand_total += amount  # one row per line it changes
         elif status in pending:
             pending_sum[cid] = pending_sum.get(cid, ZERO) + amount
         if erp_status == ErpStatus.SYNCED and sov_line_id is not None:
