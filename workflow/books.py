@@ -18,7 +18,7 @@ import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 
 from extensions import db
@@ -172,6 +172,13 @@ def unlink_commitment(actor: User, commitment: Commitment, reason: str) -> None:
     for cco in commitment.change_orders:
         if cco.erp_status == ErpStatus.SYNCED:
             _unlink_cco(actor, cco, f"Unlinked with commitment {commitment.number}: {reason}")
+    # A CCO with accounting is now for whatever PurchaseOrder the commitment gets next: a card
+    # opened before, naming this one, must not accept it (docs/lifecycle.md, "Accept is of
+    # what the approver saw").
+    db.session.execute(update(ChangeOrder).where(
+        ChangeOrder.commitment_id == commitment.id,
+        ChangeOrder.erp_status.in_((ErpStatus.READY_TO_EXPORT, ErpStatus.FAILED_TO_EXPORT)))
+        .values(version=ChangeOrder.version + 1).execution_options(synchronize_session=False))
     before = commitment.erp_status
     for line in commitment.sov_lines:
         line.qbo_line_id = None

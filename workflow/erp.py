@@ -332,7 +332,7 @@ def accept(actor: User, subject: Subject, expected_version: int | None = None) -
         raise PermissionDenied("Only an approver can accept.")
     kind = kinds.of(subject)
     if kind.checked_on_accept or expected_version is not None:
-        take_write_lock(subject)  # what is checked here is what the export reads
+        _lock_for_export(kind, subject)  # what is checked here is what the export reads
     if (expected_version is not None and expected_version != subject.version
             and subject.erp_status == ErpStatus.READY_TO_EXPORT):
         message = changed_since_seen(subject)
@@ -366,7 +366,7 @@ def retry_export(actor: User, subject: Subject) -> Export:
         raise PermissionDenied("Only an ERP admin can retry an export.")
     kind = kinds.of(subject)
     if kind.checked_on_accept:
-        take_write_lock(subject)  # as Accept: what is checked here is what the export reads
+        _lock_for_export(kind, subject)  # as Accept: what is checked is what the export reads
     blocked = kind.accept_blocker(subject)  # another company's PO; lines not as approved
     if blocked and subject.erp_status == ErpStatus.FAILED_TO_EXPORT:
         db.session.rollback()
@@ -383,6 +383,15 @@ def retry_export(actor: User, subject: Subject) -> Export:
     db.session.commit()
     _dispatch(export)
     return export
+
+
+def _lock_for_export(kind, subject: Subject) -> None:
+    """The write locks Send to ERP takes, in its order: a CCO's commitment first (Unlink takes
+    it too), so an Unlink and an Accept or Retry of one of its CCOs run one after the other:
+    never an export queued for a PurchaseOrder just unlinked."""
+    for first in kind.locks_before_send(subject):
+        take_write_lock(first)
+    take_write_lock(subject)
 
 
 def _new_key(subject: Subject) -> str:

@@ -65,10 +65,17 @@ class ChangeOrderKind(ErpKind):
 
     def accept_blocker(self, record) -> str | None:
         from quickbooks_online.company import elsewhere, elsewhere_message
+        from workflow.qbo_drift import restore_requested
 
         commitment = record.commitment
         if elsewhere(commitment):
             return elsewhere_message(commitment, of_change_order=True)
+        if commitment.erp_status != ErpStatus.SYNCED and commitment.qbo_purchase_order_id \
+                and restore_requested(commitment.id):
+            # Its PurchaseOrder is still linked: a "Restore ours" of it goes first.
+            return (f"Commitment {commitment.number} is {commitment.erp_status.label}: a "
+                    "Restore ours of its PurchaseOrder is to be accepted or rejected first. "
+                    "This change order can be exported once the commitment is Synced again.")
         if commitment.erp_status != ErpStatus.SYNCED or not commitment.qbo_purchase_order_id:
             # Unlinked since the CCO was sent: there is no PurchaseOrder for it to change.
             return (f"Commitment {commitment.number} is not Synced to QuickBooks any more (it is "
