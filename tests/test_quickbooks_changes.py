@@ -411,3 +411,23 @@ def test_a_restore_rejected_or_retrieved_leaves_the_commitment_synced_and_locked
     assert event.action == f"restore of our lines {how}"
     assert qbo_drift.drift_of(commitment).differs  # still shown: the bookkeeper's 97,000
     assert sandbox.get(R, "PurchaseOrder", synced.qbo_purchase_order_id) == po_before
+
+
+def test_a_restores_card_asks_for_the_amount_it_writes(client, auth, people, synced, sandbox,
+                                                       approver, factory):
+    """After CCO #001 (+$250.00) synced, Restore ours puts back the SOV and that CCO: the
+    card's Accept and its confirmation say $281,750.50, not the original $281,500.50."""
+    cco = factory.change_order(synced, status="approved",
+                               lines=((synced.sov_lines[0], "250.00"),))
+    assert send_and_accept(cco, people, approver).erp_status == ErpStatus.SYNCED
+    _restore_requested(client, auth, people, synced, sandbox)
+    auth.login(approver)
+    import re
+
+    card = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", _text(
+        client.get(f"/erp/commitments/{synced.id}/card"))))
+    assert "Accept $281,750.50" in card and "Export $281,750.50 to QuickBooks" in card
+    erp.accept(approver, db.session.get(Commitment, synced.id))
+    run_jobs()
+    po = sandbox.get(R, "PurchaseOrder", synced.qbo_purchase_order_id)
+    assert sum(Decimal(str(line["Amount"])) for line in po["Line"]) == Decimal("281750.50")

@@ -23,6 +23,7 @@ class Cards:
         ledger = inbox.ledger([c.id for c in of_cards], viewer)
         self.totals, self.unsent, self.synced = ledger.totals, ledger.not_sent, ledger.synced
         self.hidden_synced = ledger.hidden_synced
+        self.added_lines = ledger.added_lines
         self.exports = erp.latest_exports_of(subjects)
         self.mappings = {pair: mapping for s in subjects
                          for pair, mapping in kinds.of(s).card_mappings(s).items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import update
 from sqlalchemy.orm import joinedload
 
@@ -96,7 +98,14 @@ class CommitmentKind(ErpKind):
                 joinedload(Commitment.sov_lines).joinedload(SovLine.category))
 
     def card_total(self, record, ledger):
-        return ledger.totals[record.id].original
+        """What its PurchaseOrder's lines of ours add up to once accepted: the SOV, and for
+        one already in QuickBooks (a Restore ours) the changes of its Synced CCOs too."""
+        total = ledger.totals[record.id].original
+        if record.qbo_purchase_order_id is None:
+            return total
+        return (total + sum(ledger.synced.get(record.id, {}).values(), Decimal("0"))
+                + sum((line[3] for line in ledger.added_lines.get(record.id, [])),
+                      Decimal("0")))
 
     def preview(self, record, cards):
         from quickbooks_online.company import elsewhere
