@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import and_, case, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -186,6 +187,7 @@ def drift_of(commitment: Commitment) -> QuickBooksView | None:
     return drifts_of([commitment]).get(commitment.id)
 
 
+@cache  # built once: it takes no parameters, and a list page should not rebuild it
 def quickbooks_mark():
     """SQL, per commitment row: "deleted" when QuickBooks deleted its PurchaseOrder, "differs"
     when QuickBooks' own edits differ from ours (not acknowledged), else NULL; only for a
