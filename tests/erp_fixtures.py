@@ -20,6 +20,31 @@ def approver(factory):
 
 
 @pytest.fixture
+def erp_admin(factory, people):
+    """An ERP admin with Can Push who can open the project's pages (read only there)."""
+    from models import ErpPermission, ProjectRole
+
+    user = factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
+    factory.member(people.project, user, ProjectRole.READ_ONLY)
+    return user
+
+
+@pytest.fixture
+def bookkeeper_po(sandbox):
+    """SC-1042 as the bookkeeper entered it before the app (to link): two concrete lines, a
+    freight line of their own, a Memo and a note."""
+    from tests.qbo_helpers import DEMO_REALM
+    from tests.test_books import SUMMIT, account_line, item_line
+
+    return sandbox.add_purchase_order(
+        DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab on grade and footings"),
+                             item_line("90000.00", "Retaining walls"),
+                             account_line("1500.00", "Freight (bookkeeper)")],
+        doc_number="SC-1042", memo="Call the site before delivery",
+        private_note="Entered by Dana from the signed subcontract.")
+
+
+@pytest.fixture
 def connected(app, sandbox, people):
     qbo_helpers.connect(people.company_admin)
     return get_connection()

@@ -25,13 +25,6 @@ def sam(factory, people):
 
 
 @pytest.fixture
-def erp_admin(factory, people):
-    user = factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
-    factory.member(people.project, user, ProjectRole.READ_ONLY)
-    return user
-
-
-@pytest.fixture
 def cco(factory, people, synced, sam):
     """CCO #001 of the Synced SC-1042: +1,000.00 on SOV line 1, approved, Ready to Export."""
     record = factory.change_order(synced, status="approved", reviewer=sam,

@@ -246,15 +246,6 @@ def _multi(fields: list) -> dict:
 
 # ---- 2. a CCO whose commitment was unlinked ----------------------------------------------------
 
-@pytest.fixture
-def erp_admin(factory, people):
-    from models import ErpPermission
-
-    user = factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
-    factory.member(people.project, user, ProjectRole.READ_ONLY)
-    return user
-
-
 UNLINKED = ("Commitment SC-1042 is not Synced to QuickBooks any more (it is Not Sent): its "
             "PurchaseOrder was unlinked. This change order can be exported only once the "
             "commitment is Synced again.")

@@ -19,12 +19,10 @@ from models import (
     ChangeOrderLine,
     ChangeOrderStatus,
     CostMapping,
-    ErpPermission,
     ErpStatus,
     Export,
     HistoryEvent,
     Notice,
-    ProjectRole,
     SovLine,
 )
 from tests import qbo_helpers
@@ -162,13 +160,6 @@ def test_accept_is_refused_when_the_sov_line_was_reclassified_outside_the_app(
     assert refused.status_code == 409 and "05-100" in _text(refused)
     assert _fresh(ChangeOrder, cco.id).erp_status == ErpStatus.READY_TO_EXPORT
     assert db.session.scalar(select(Export).where(Export.change_order_id == cco.id)) is None
-
-
-@pytest.fixture
-def erp_admin(factory, people):
-    user = factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
-    factory.member(people.project, user, ProjectRole.READ_ONLY)
-    return user
 
 
 def test_a_sov_line_a_cco_with_accounting_changes_keeps_its_cost_code(

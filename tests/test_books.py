@@ -50,26 +50,6 @@ def account_line(amount, description, account=JOB_MATERIALS, customer=JOB) -> di
                                               "CustomerRef": {"value": customer}}}
 
 
-@pytest.fixture
-def erp_admin(factory, people):
-    """An ERP admin with Can Push who can open the project's pages (read only there)."""
-    user = factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
-    factory.member(people.project, user, ProjectRole.READ_ONLY)
-    return user
-
-
-@pytest.fixture
-def bookkeeper_po(sandbox):
-    """SC-1042 as the bookkeeper entered it before the app: two concrete lines, a freight line
-    of their own, a Memo and a note."""
-    return sandbox.add_purchase_order(
-        DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab on grade and footings"),
-                             item_line("90000.00", "Retaining walls"),
-                             account_line("1500.00", "Freight (bookkeeper)")],
-        doc_number="SC-1042", memo="Call the site before delivery",
-        private_note="Entered by Dana from the signed subcontract.")
-
-
 def _lines(po: dict) -> dict[str, dict]:
     return {line["Id"]: line for line in po["Line"]}
 

@@ -17,26 +17,6 @@ from tests.test_books import SUMMIT, account_line, item_line
 from workflow import books
 
 
-@pytest.fixture
-def erp_admin(factory, people):
-    """An ERP admin with Can Push who can open the project's pages (read only there)."""
-    user = factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
-    factory.member(people.project, user, ProjectRole.READ_ONLY)
-    return user
-
-
-@pytest.fixture
-def bookkeeper_po(sandbox):
-    """SC-1042 as the bookkeeper entered it before the app: two concrete lines, a freight line
-    of their own, a Memo and a note."""
-    return sandbox.add_purchase_order(
-        DEMO_REALM, SUMMIT, [item_line("180000.00", "Slab on grade and footings"),
-                             item_line("90000.00", "Retaining walls"),
-                             account_line("1500.00", "Freight (bookkeeper)")],
-        doc_number="SC-1042", memo="Call the site before delivery",
-        private_note="Entered by Dana from the signed subcontract.")
-
-
 def _fresh(model, record_id):
     db.session.expire_all()
     return db.session.get(model, record_id)

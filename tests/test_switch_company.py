@@ -21,10 +21,8 @@ from extensions import db
 from models import (
     ChangeOrder,
     Commitment,
-    ErpPermission,
     ErpStatus,
     HistoryEvent,
-    ProjectRole,
     QboPurchaseOrderState,
 )
 from quickbooks_online import ours
@@ -57,13 +55,6 @@ def harbor_po(sandbox):
         OTHER, SUMMIT, [item_line("4200.00", "Site fence (Harbor's own)")],
         doc_number="H-7001", memo="Harbor's own purchase order",
         private_note="Entered by Harbor's bookkeeper.")
-
-
-@pytest.fixture
-def erp_admin(factory, people):
-    user = factory.user(name="Erin ERP-Admin", erp=ErpPermission.ADMIN, can_push=True)
-    factory.member(people.project, user, ProjectRole.READ_ONLY)
-    return user
 
 
 def _fresh(model, record_id):
