@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from models import ChangeOrder, Commitment, ErpPermission, ErpStatus, ProjectRole
+from models import ChangeOrder, Commitment, ErpPermission, ErpStatus
+from tests import test_accept_seen as accept_seen
 from tests.qbo_helpers import DEMO_REALM, run_jobs
 from tests.test_accept_seen import _exports, _form, _fresh, _multi, _opened_confirm, _words
 from tests.test_books import SUMMIT, item_line
@@ -17,20 +18,8 @@ from workflow import books, erp, qbo_drift
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def sam(factory, people):
-    user = factory.user(name="Sam Ortiz")
-    factory.member(people.project, user, ProjectRole.STANDARD)
-    return user
-
-
-@pytest.fixture
-def cco(factory, people, synced, sam):
-    """CCO #001 of the Synced SC-1042: +1,000.00 on SOV line 1, approved, Ready to Export."""
-    record = factory.change_order(synced, status="approved", reviewer=sam,
-                                  lines=((synced.sov_lines[0], "1000.00"),))
-    erp.send_to_erp(people.project_admin, record)
-    return _fresh(ChangeOrder, record.id)
+# The same Sam (reviewer) and CCO #001 (+1,000.00 on SOV line 1, approved, Ready to Export).
+sam, cco = accept_seen.sam, accept_seen.cco
 
 
 def _card(client, slug: str, record_id: int) -> str:
