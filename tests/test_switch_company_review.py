@@ -26,7 +26,7 @@ from tests.test_switch_company import OTHER, _calls_on, _fresh, _message, _seq, 
 from workflow import erp, qbo_drift
 from workflow.errors import Locked
 
-harbor_po, erp_admin = switch.harbor_po, switch.erp_admin  # its fixtures, used here too
+harbor_po = switch.harbor_po  # its fixture, used here too (erp_admin: tests/erp_fixtures.py)
 
 
 def _connect_to(people, realm: str) -> None:

@@ -17,7 +17,7 @@ from tests.test_accept_seen import UNLINKED, _fresh, _retrieve_edit_reapprove_re
 from workflow import books
 
 pytestmark = pytest.mark.browser
-sam, erp_admin, cco = seen.sam, seen.erp_admin, seen.cco  # the fixtures, here too
+sam, cco = seen.sam, seen.cco  # the fixtures, here too (erp_admin: tests/erp_fixtures.py)
 
 SHOTS = os.environ.get("SHOTS_DIR")  # set it to keep screenshots (never in git)
 
