@@ -1,0 +1,67 @@
+"""What email notices reveal about a private CCO to someone who has since left its project.
+
+A private CCO is named only to those who may open it (``change_orders.can_view``): its
+designated reviewer or a listed viewer who is removed from the project may no longer, so the
+"sent to ERP" email, the daily digest and the inbox must not name it to them either.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+
+from extensions import db
+from models import ErpPermission, ProjectMembership, ProjectRole
+from tests.erp_fixtures import send_and_accept
+from tests.qbo_helpers import run_jobs
+from tests.test_notifications import BASE, deliver, no_wait, smtp  # noqa: F401 (fixtures)
+from workflow import erp, notifications
+
+
+def _private_cco_of_a_former_member(people, approver, commitment, factory):
+    """A private CCO whose designated reviewer, an approver, was then removed from the
+    project: (the CCO, that former member)."""
+    synced = send_and_accept(commitment, people, approver)
+    deliver()
+    former = factory.user(name="Fran Former", erp=ErpPermission.STANDARD, can_push=True)
+    factory.member(people.project, former, ProjectRole.STANDARD)
+    cco = factory.change_order(synced, status="approved", title="Secret settlement",
+                               reviewer=former, private=True, creator=people.project_admin,
+                               lines=((synced.sov_lines[0], "7777.00"),))
+    db.session.execute(delete(ProjectMembership).where(ProjectMembership.user_id == former.id))
+    db.session.commit()
+    return cco, former
+
+
+def test_a_former_member_is_not_emailed_a_private_cco_sent_to_erp(
+        smtp, no_wait, people, approver, erp_commitment, factory):  # noqa: F811
+    cco, former = _private_cco_of_a_former_member(people, approver, erp_commitment, factory)
+    smtp.received.clear()
+    erp.send_to_erp(people.project_admin, cco)
+    deliver()
+    assert smtp.to(people.company_admin.email)  # one who may see it is told
+    for message in smtp.to(former.email):
+        body = smtp.body(message)
+        assert "Secret settlement" not in message["Subject"] + body
+        assert "$7,777.00" not in body and f"/erp/change-orders/{cco.id}" not in body
+
+
+def test_a_former_member_s_digest_leaves_a_private_cco_out(
+        smtp, people, approver, erp_commitment, factory):  # noqa: F811
+    cco, former = _private_cco_of_a_former_member(people, approver, erp_commitment, factory)
+    erp.send_to_erp(people.project_admin, cco)
+    run_jobs()
+    smtp.received.clear()
+    assert notifications.compose_digest(former) is None
+    assert "Secret settlement" in notifications.compose_digest(people.company_admin)[1]
+
+
+def test_a_former_member_s_inbox_leaves_a_private_cco_out(
+        client, auth, people, approver, erp_commitment, factory, no_wait):  # noqa: F811
+    cco, former = _private_cco_of_a_former_member(people, approver, erp_commitment, factory)
+    erp.send_to_erp(people.project_admin, cco)
+    run_jobs()
+    auth.login(former)
+    page = client.get("/erp/").get_data(as_text=True)
+    assert "Secret settlement" not in page
+    assert client.get(f"/erp/change-orders/{cco.id}").status_code in (403, 404)
+
