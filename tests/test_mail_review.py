@@ -65,3 +65,25 @@ def test_a_former_member_s_inbox_leaves_a_private_cco_out(
     assert "Secret settlement" not in page
     assert client.get(f"/erp/change-orders/{cco.id}").status_code in (403, 404)
 
+
+# ---- the outbox page: where its links lead ----------------------------------------------------
+
+def test_the_outbox_links_only_to_this_site_and_escapes_a_reason(
+        app, client, auth, people, approver, erp_commitment, no_wait):  # noqa: F811
+    """A rejection reason is typed by a person: a look-alike of the app's own address must not
+    become a link to another site (``//other.example`` is another host), and its HTML is text."""
+    from models import Commitment
+
+    app.config["PUBLIC_URL"] = BASE
+    erp.send_to_erp(people.project_admin, erp_commitment)
+    deliver()
+    erp.reject(approver, db.session.get(Commitment, erp_commitment.id),
+               f"See {BASE}//evil.example/login and {BASE}/\\evil.example/x "
+               "<img src=x onerror=alert(1)>")
+    deliver()
+    auth.login(people.company_admin)
+    page = client.get("/mail/outbox").get_data(as_text=True)
+    assert "Rejected by accounting: SC-1042" in page
+    assert 'href="//' not in page and 'href="/\\' not in page
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert f'href="/erp/commitments/{erp_commitment.id}"' in page  # its own link still works
