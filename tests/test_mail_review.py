@@ -1,8 +1,9 @@
-"""What email notices reveal about a private CCO to someone who has since left its project.
+"""Adversarial review of what email and in-app notices reveal and where their links lead.
 
 A private CCO is named only to those who may open it (``change_orders.can_view``): its
-designated reviewer or a listed viewer who is removed from the project may no longer, so the
-"sent to ERP" email, the daily digest and the inbox must not name it to them either.
+designated reviewer or a listed viewer removed from the project may no longer, so the "sent
+to ERP" email, the digest, the inbox and the notices at the top of a page name it no more.
+The outbox page links only to this site.
 """
 
 from __future__ import annotations
@@ -87,3 +88,24 @@ def test_the_outbox_links_only_to_this_site_and_escapes_a_reason(
     assert 'href="//' not in page and 'href="/\\' not in page
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert f'href="/erp/commitments/{erp_commitment.id}"' in page  # its own link still works
+
+
+# ---- in-app notices ---------------------------------------------------------------------------
+
+def test_a_former_reviewer_is_shown_no_notice_naming_a_cco_they_may_not_open(
+        client, auth, people, approver, erp_commitment, factory):
+    """The reviewer who approved a private CCO, since removed from its project, is not shown
+    the notice that its approval was withdrawn (its number, title and what changed)."""
+    from decimal import Decimal
+
+    from models import Notice
+    from workflow.approvals import withdraw_if_changed
+
+    cco, former = _private_cco_of_a_former_member(people, approver, erp_commitment, factory)
+    cco.lines[0].amount = Decimal("9999.00")
+    withdraw_if_changed(people.project_admin, cco)
+    db.session.commit()
+    assert db.session.query(Notice).filter_by(user_id=former.id).count() == 1
+    auth.login(former)
+    page = client.get("/account/notifications").get_data(as_text=True)
+    assert "Secret settlement" not in page and "9,999.00" not in page
