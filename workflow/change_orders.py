@@ -87,7 +87,7 @@ def can_view(user: User, cco: ChangeOrder) -> bool:
 def private_filter(user: User):
     """SQL: the CCOs ``user`` may see among those of any project (can_view for lists; the
     inbox shows approvers every CCO that is not private to others)."""
-    from sqlalchemy import exists, false, or_, true
+    from sqlalchemy import and_, exists, false, or_, true
 
     from models import cco_viewers
 
@@ -96,10 +96,15 @@ def private_filter(user: User):
     project_admin = exists().where(
         ProjectMembership.user_id == user.id, ProjectMembership.role == ProjectRole.ADMIN,
         ProjectMembership.project_id == Commitment.project_id)
+    member = exists().where(ProjectMembership.user_id == user.id,
+                            ProjectMembership.project_id == Commitment.project_id)
     listed = exists().where(cco_viewers.c.change_order_id == ChangeOrder.id,
                             cco_viewers.c.user_id == user.id)
-    return or_(ChangeOrder.private == false(), ChangeOrder.created_by_id == user.id,
-               ChangeOrder.designated_reviewer_id == user.id, listed, project_admin)
+    # Its creator, reviewer or a listed viewer only while a member (as can_view): one removed
+    # from the project is no longer told of it (inbox, emails, digest).
+    return or_(ChangeOrder.private == false(), project_admin,
+               and_(member, or_(ChangeOrder.created_by_id == user.id,
+                                ChangeOrder.designated_reviewer_id == user.id, listed)))
 
 
 def visible_change_orders(user: User, commitment: Commitment) -> list[ChangeOrder]:

@@ -12,9 +12,23 @@ SHOWN_AT_ONCE = 5
 
 
 def unseen(user: User) -> list[Notice]:
-    return list(db.session.scalars(
-        select(Notice).where(Notice.user_id == user.id, Notice.seen_at.is_(None))
-        .order_by(Notice.id.desc()).limit(SHOWN_AT_ONCE)))
+    """The newest notices not dismissed, about records the user may still open (one removed
+    from the project, or no longer allowed a private CCO, is not shown what it says)."""
+    from workflow import kinds
+    from workflow.notifications import may_open
+
+    shown = []
+    for notice in db.session.scalars(
+            select(Notice).where(Notice.user_id == user.id, Notice.seen_at.is_(None))
+            .order_by(Notice.id.desc())):
+        kind = kinds.named(notice.subject_type) if notice.subject_type else None
+        subject = db.session.get(kind.model, notice.subject_id) if kind else None
+        if kind is not None and (subject is None or not may_open(user, subject)):
+            continue
+        shown.append(notice)
+        if len(shown) == SHOWN_AT_ONCE:
+            break
+    return shown
 
 
 def dismiss(user: User, notice_id: int) -> None:

@@ -27,10 +27,11 @@ def linked(body: str) -> Markup:
     parts, last = [], 0
     for found in _URL.finditer(body):
         url = found.group(0).rstrip(".,;:)")
-        if not url.startswith(own + "/"):
-            continue
+        path = url[len(own):]
+        if not url.startswith(own + "/") or path.startswith("//") or "\\" in path:
+            continue  # "//host" (or "/\host", as browsers read it) is another site
         parts += [escape(body[last:found.start()]),
-                  Markup('<a href="{}">{}</a>').format(url[len(own):], url)]
+                  Markup('<a href="{}">{}</a>').format(path, url)]
         last = found.start() + len(url)
     parts.append(escape(body[last:]))
     return Markup("").join(parts)
