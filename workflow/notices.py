@@ -9,6 +9,9 @@ from models import Notice, User
 from models.types import utcnow
 
 SHOWN_AT_ONCE = 5
+# Read at most this many of the newest unseen notices on a page, however many about records the
+# user may no longer open were left behind (every page shows notices: its cost stays flat).
+SCANNED = 50
 
 
 def unseen(user: User) -> list[Notice]:
@@ -20,7 +23,7 @@ def unseen(user: User) -> list[Notice]:
     shown = []
     for notice in db.session.scalars(
             select(Notice).where(Notice.user_id == user.id, Notice.seen_at.is_(None))
-            .order_by(Notice.id.desc())):
+            .order_by(Notice.id.desc()).limit(SCANNED)):
         kind = kinds.named(notice.subject_type) if notice.subject_type else None
         subject = db.session.get(kind.model, notice.subject_id) if kind else None
         if kind is not None and (subject is None or not may_open(user, subject)):
