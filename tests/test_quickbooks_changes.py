@@ -155,12 +155,7 @@ def test_restore_ours_goes_through_accept_and_puts_our_lines_back(client, auth, 
 
 def test_the_approvers_card_shows_the_changes(client, auth, people, synced, sandbox, approver,
                                               factory):
-    po_id = synced.qbo_purchase_order_id
-    sandbox.edit_purchase_order(R, po_id, lines={_line_ids(sandbox, po_id)[1]: {"Amount": 97000}})
-    qbo_drift.poll()
-    auth.login(people.company_admin)
-    client.post(_url(synced, "/erp/quickbooks-changes/restore"))
-    auth.logout()
+    _restore_requested(client, auth, people, synced, sandbox)
     auth.login(approver)
     card = _text(client.get(f"/erp/commitments/{synced.id}/card"))
     assert "ours $96,500.50, QuickBooks $97,000.00" in card
